@@ -1,0 +1,1 @@
+//! A small in-memory Kubernetes API server speaking the real HTTP list/watch/patch protocol.

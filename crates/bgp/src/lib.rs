@@ -1,0 +1,2 @@
+//! BGP-4 speaker library: wire codec (`wire`), sans-IO session FSM (`session`), Adj-RIB-Out
+//! (`rib_out`) and the tokio driver (`driver`). No Kubernetes dependencies.

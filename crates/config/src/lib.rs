@@ -1,0 +1,1 @@
+//! FerroLB configuration: ConfigMap YAML (FerroLB and MetalLB legacy format) to a validated `Config`.

@@ -1,0 +1,1 @@
+//! Address allocator: pools of CIDRs and ranges, assignments per Service, sharing rules.

@@ -1,0 +1,1 @@
+//! The node network through netlink: `doctor` findings and the uplink (default route) manager.

@@ -1,0 +1,13 @@
+//! One module per subcommand. Each has `Args` (clap) and `run(args) -> anyhow::Result<i32>`
+//! returning the process exit code.
+
+pub mod announce;
+pub mod config;
+pub mod controller;
+pub mod demo;
+pub mod doctor;
+pub mod logging;
+pub mod plan;
+pub mod speaker;
+pub mod status;
+pub mod uplinks;

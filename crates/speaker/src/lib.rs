@@ -1,0 +1,1 @@
+//! FerroLB speaker: which Service IPs this node announces to which peer, and the sessions that do it.

@@ -1,0 +1,1 @@
+//! The view layer: Kubernetes objects -> small owned domain structs (`ServiceView`, `NodeView`, ...).

@@ -1,0 +1,1 @@
+//! BGP wire codec: framing, messages, capabilities, path attributes (RFC 4271 and extensions).

@@ -7,6 +7,8 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use crate::wire::{Community, LargeCommunity, AS_TRANS};
+
 /// Path attribute flag: optional (RFC 4271 §4.3).
 const OPTIONAL: u8 = 0x80;
 /// Path attribute flag: transitive.
@@ -28,26 +30,6 @@ pub(crate) mod code {
     pub const LARGE_COMMUNITY: u8 = 32;
 }
 
-/// `AS_TRANS` (RFC 6793): stands in for a 4-octet AS towards a 2-octet-only peer.
-pub const AS_TRANS: u16 = 23456;
-
-/// A BGP large community `global:local1:local2` (RFC 8092).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct LargeCommunity {
-    /// Global administrator (an ASN).
-    pub global: u32,
-    /// First local data part.
-    pub local1: u32,
-    /// Second local data part.
-    pub local2: u32,
-}
-
-impl std::fmt::Display for LargeCommunity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}", self.global, self.local1, self.local2)
-    }
-}
-
 /// What the user chooses for a route; the AS path and ORIGIN follow from the session.
 ///
 /// Routes whose attributes compare equal are packed into the same UPDATE messages, so share one
@@ -63,8 +45,8 @@ pub struct RouteAttributes {
     pub med: Option<u32>,
     /// LOCAL_PREF; sent to iBGP peers only (RFC 4271 §5.1.5).
     pub local_pref: Option<u32>,
-    /// COMMUNITIES (RFC 1997), each `(asn << 16) | value`.
-    pub communities: Vec<u32>,
+    /// COMMUNITIES (RFC 1997).
+    pub communities: Vec<Community>,
     /// LARGE_COMMUNITY (RFC 8092).
     pub large_communities: Vec<LargeCommunity>,
 }
@@ -109,7 +91,11 @@ pub(crate) fn encode(
             v.extend_from_slice(&ctx.local_as.to_be_bytes());
             put_attr(&mut head, TRANSITIVE, code::AS_PATH, &v);
         } else {
-            let two = u16::try_from(ctx.local_as).unwrap_or(AS_TRANS);
+            let two = (if ctx.local_as > 0xFFFF {
+                AS_TRANS
+            } else {
+                ctx.local_as
+            }) as u16;
             let mut v = vec![2, 1];
             v.extend_from_slice(&two.to_be_bytes());
             put_attr(&mut head, TRANSITIVE, code::AS_PATH, &v);
@@ -135,7 +121,7 @@ pub(crate) fn encode(
     if !attrs.communities.is_empty() {
         let mut v = Vec::with_capacity(attrs.communities.len() * 4);
         for c in &attrs.communities {
-            v.extend_from_slice(&c.to_be_bytes());
+            v.extend_from_slice(&c.0.to_be_bytes());
         }
         put_attr(&mut head, OPTIONAL | TRANSITIVE, code::COMMUNITIES, &v);
     }
@@ -146,9 +132,9 @@ pub(crate) fn encode(
     if !attrs.large_communities.is_empty() {
         let mut v = Vec::with_capacity(attrs.large_communities.len() * 12);
         for c in &attrs.large_communities {
-            v.extend_from_slice(&c.global.to_be_bytes());
-            v.extend_from_slice(&c.local1.to_be_bytes());
-            v.extend_from_slice(&c.local2.to_be_bytes());
+            v.extend_from_slice(&c.global_admin.to_be_bytes());
+            v.extend_from_slice(&c.local_data1.to_be_bytes());
+            v.extend_from_slice(&c.local_data2.to_be_bytes());
         }
         put_attr(&mut tail, OPTIONAL | TRANSITIVE, code::LARGE_COMMUNITY, &v);
     }

@@ -23,7 +23,8 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
-pub use attributes::{LargeCommunity, RouteAttributes, AS_TRANS};
+pub use crate::wire::{Community, LargeCommunity};
+pub use attributes::RouteAttributes;
 pub use set::AdvertisementSet;
 
 use attributes::AsContext;

@@ -199,12 +199,8 @@ fn attributes_for_ebgp_carry_the_local_as_and_no_local_pref() {
     let attrs = Arc::new(RouteAttributes {
         med: Some(77),
         local_pref: Some(300),
-        communities: vec![(65001 << 16) | 100, 0xFFFF_FF01],
-        large_communities: vec![LargeCommunity {
-            global: 65001,
-            local1: 1,
-            local2: 2,
-        }],
+        communities: vec![Community::new(65001, 100), Community::NO_EXPORT],
+        large_communities: vec![LargeCommunity::new(65001, 1, 2)],
         ..Default::default()
     });
     let mut set = AdvertisementSet::new();
@@ -276,7 +272,7 @@ fn four_octet_as_towards_a_two_octet_peer_uses_as_trans_and_as4_path() {
         ..ctx()
     });
     let (msgs, _) = take(&mut rib);
-    let trans = AS_TRANS.to_be_bytes();
+    let trans = (crate::wire::AS_TRANS as u16).to_be_bytes();
     assert_eq!(msgs[0].attr(2), Some(&[2u8, 1, trans[0], trans[1]][..]));
     let mut as4 = vec![2u8, 1];
     as4.extend_from_slice(&4_200_000_001u32.to_be_bytes());
@@ -499,4 +495,48 @@ fn large_withdrawals_are_split_at_the_message_limit() {
     assert!(msgs.iter().all(|m| m.len <= 4096 && m.nlri.is_empty()));
     let total: usize = msgs.iter().map(|m| m.withdrawn.len()).sum();
     assert_eq!(total, 2000);
+}
+
+#[test]
+fn every_message_decodes_with_the_wire_codec() {
+    use crate::wire::{frame_len, DecodeContext, Message};
+    let attrs = Arc::new(RouteAttributes {
+        med: Some(10),
+        communities: vec![Community::new(65001, 7)],
+        large_communities: vec![LargeCommunity::new(65001, 1, 2)],
+        ..Default::default()
+    });
+    let mut set = v4_hosts(3000, &attrs);
+    for i in 0..3000u16 {
+        let p = IpNet::V6(
+            ipnet::Ipv6Net::new(Ipv6Addr::new(0x2001, 0xdb8, i, 0, 0, 0, 0, 1), 128).expect("v6"),
+        );
+        set.insert(p, Arc::clone(&attrs));
+    }
+    let mut rib = RibOut::new();
+    rib.set_desired(Arc::new(set));
+    rib.session_up(SessionContext {
+        local_as: 4_200_000_001,
+        four_octet_as: false,
+        ..ctx()
+    });
+    let mut out = Vec::new();
+    rib.take_updates(&mut out);
+    rib.set_desired(Arc::new(AdvertisementSet::new()));
+    rib.take_updates(&mut out);
+    let dctx = DecodeContext::new(false, false);
+    let mut rest = out.as_slice();
+    let mut n = 0;
+    while !rest.is_empty() {
+        let len = frame_len(rest).expect("whole frame");
+        match Message::decode(&rest[..len], &dctx) {
+            Ok(Message::Update(u)) => {
+                assert_eq!(u.verdict, crate::wire::UpdateVerdict::Ok, "message {n}");
+            }
+            other => panic!("message {n} does not decode as UPDATE: {other:?}"),
+        }
+        rest = &rest[len..];
+        n += 1;
+    }
+    assert!(n > 10);
 }

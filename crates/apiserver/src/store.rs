@@ -1,0 +1,573 @@
+//! The object store: every object as `serde_json::Value`, keyed by resource, namespace and name, with a
+//! global monotonically increasing resourceVersion and a bounded history of watch events.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::defaults::{self, Allocators};
+use crate::meta;
+use crate::registry::{self, ResourceInfo};
+use crate::status::ApiError;
+
+/// Kind of a watch event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    /// The object was created.
+    Added,
+    /// The object changed.
+    Modified,
+    /// The object was deleted.
+    Deleted,
+}
+
+impl EventType {
+    /// `ADDED`, `MODIFIED`, `DELETED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One change in the store's history.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The resourceVersion of the change.
+    pub rv: u64,
+    /// The resource the object belongs to.
+    pub resource: &'static ResourceInfo,
+    /// Namespace ("" for cluster-scoped).
+    pub namespace: String,
+    /// What happened.
+    pub kind: EventType,
+    /// The object after the change (for a delete: the last state, with the delete's resourceVersion).
+    pub object: Value,
+    /// The object before the change (None for ADDED).
+    pub previous: Option<Value>,
+}
+
+/// What open watches are told when the store changes; compared by epoch counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Signal {
+    /// Latest resourceVersion.
+    pub rv: u64,
+    /// Bumped by [`Store::expire_watches`]: open watches send a 410 ERROR event and end.
+    pub expire_epoch: u64,
+    /// Bumped by [`Store::close_watches`]: open watches end (as after a dropped connection).
+    pub close_epoch: u64,
+}
+
+type Key = (&'static str, &'static str, String, String);
+
+#[derive(Debug)]
+struct Inner {
+    objects: BTreeMap<Key, Value>,
+    rv: u64,
+    history: VecDeque<Event>,
+    /// The oldest resourceVersion a watch may resume from.
+    floor: u64,
+    history_limit: usize,
+    alloc: Allocators,
+}
+
+/// Which part of an object a write targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The main resource: `.status` is ignored for resources with a status subresource.
+    Main,
+    /// The `/status` subresource: only `.status` (and `metadata.managedFields`) change.
+    Status,
+}
+
+/// The shared in-memory object store. Cloning gives another handle to the same store.
+#[derive(Clone, Debug)]
+pub struct Store {
+    inner: Arc<Mutex<Inner>>,
+    signal: Arc<watch::Sender<Signal>>,
+}
+
+fn key(res: &'static ResourceInfo, ns: &str, name: &str) -> Key {
+    (res.group, res.plural, if res.namespaced { ns.to_string() } else { String::new() }, name.to_string())
+}
+
+fn rv_of(obj: &Value) -> Option<&str> {
+    obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+fn set_meta(obj: &mut Value, field: &str, value: Value) {
+    if !obj.get("metadata").is_some_and(Value::is_object) {
+        obj["metadata"] = json!({});
+    }
+    obj["metadata"][field] = value;
+}
+
+/// The object without `metadata` and `status`: what `metadata.generation` tracks.
+fn spec_part(obj: &Value) -> Value {
+    let mut v = obj.clone();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("metadata");
+        m.remove("status");
+    }
+    v
+}
+
+/// The object without its resourceVersion and managedFields timestamps, to detect no-op writes.
+fn comparable(obj: &Value) -> Value {
+    let mut v = obj.clone();
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("resourceVersion");
+        if let Some(Value::Array(mf)) = m.get_mut("managedFields") {
+            for e in mf.iter_mut().filter_map(Value::as_object_mut) {
+                e.remove("time");
+            }
+        }
+    }
+    v
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self::new(10_000)
+    }
+}
+
+impl Store {
+    /// An empty store keeping up to `history_limit` events for watches to resume from, with the
+    /// namespaces every cluster has (`default`, `kube-system`, `kube-public`, `kube-node-lease`).
+    pub fn new(history_limit: usize) -> Self {
+        let (tx, _) = watch::channel(Signal::default());
+        let store = Store {
+            inner: Arc::new(Mutex::new(Inner {
+                objects: BTreeMap::new(),
+                rv: 0,
+                history: VecDeque::new(),
+                floor: 0,
+                history_limit: history_limit.max(1),
+                alloc: Allocators::default(),
+            })),
+            signal: Arc::new(tx),
+        };
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            store.ensure_namespace(ns);
+        }
+        store
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves consistent data (every write is applied at the end).
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn subscribe(&self) -> watch::Receiver<Signal> {
+        self.signal.subscribe()
+    }
+
+    fn notify(&self, rv: u64) {
+        self.signal.send_modify(|s| s.rv = rv);
+    }
+
+    /// The latest resourceVersion.
+    pub fn resource_version(&self) -> u64 {
+        self.lock().rv
+    }
+
+    /// The oldest resourceVersion a watch may resume from; older ones get 410 Gone.
+    pub fn oldest_resource_version(&self) -> u64 {
+        self.lock().floor
+    }
+
+    /// Drop the whole watch history: a watch resuming from any earlier resourceVersion gets 410 Gone
+    /// and must relist (open watches are not affected; see [`Store::expire_watches`]).
+    pub fn compact(&self) {
+        let mut inner = self.lock();
+        inner.history.clear();
+        inner.floor = inner.rv;
+    }
+
+    /// Compact the history and make every open watch send an ERROR event with a 410 `Expired` Status
+    /// and end, as a real API server does when a watcher falls out of its watch cache: clients relist.
+    pub fn expire_watches(&self) {
+        {
+            let mut inner = self.lock();
+            inner.history.clear();
+            // Make the open watches' positions too old: they are all at or below rv.
+            inner.floor = inner.rv;
+        }
+        self.signal.send_modify(|s| s.expire_epoch += 1);
+    }
+
+    /// End every open watch stream cleanly (as a dropped connection or an elapsed timeout).
+    pub fn close_watches(&self) {
+        self.signal.send_modify(|s| s.close_epoch += 1);
+    }
+
+    /// Create the namespace if it does not exist.
+    pub fn ensure_namespace(&self, name: &str) {
+        if let Some(ns) = registry::find("", "v1", "namespaces") {
+            let _ = self.write(ns, "", name, Target::Main, false, |old| {
+                Ok(old.cloned().unwrap_or_else(|| json!({"metadata": {"name": name}})))
+            });
+        }
+    }
+
+    /// Create or replace an object given as JSON with `apiVersion`, `kind` and `metadata.name`
+    /// (and `metadata.namespace` for namespaced kinds, else `default`), including its `status`.
+    /// Watches see ADDED or MODIFIED. For seeding tests; no resourceVersion check.
+    pub fn seed(&self, obj: Value) -> Result<Value, ApiError> {
+        let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
+        let res = registry::find_kind(api_version, kind).ok_or_else(|| {
+            ApiError::bad_request(format!("seed: no resource for apiVersion {api_version:?} kind {kind:?}"))
+        })?;
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::bad_request("seed: metadata.name is missing"))?
+            .to_string();
+        let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string();
+        if res.namespaced {
+            self.ensure_namespace(&ns);
+        }
+        let mut obj = obj;
+        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("resourceVersion");
+        }
+        let status = obj.get("status").cloned();
+        let written = self.write(res, &ns, &name, Target::Main, false, |_| Ok(obj.clone()))?;
+        match status {
+            Some(status) if res.status_subresource && written.get("status") != Some(&status) => {
+                self.write(res, &ns, &name, Target::Status, false, |old| {
+                    let mut o = old.cloned().unwrap_or_default();
+                    o["status"] = status.clone();
+                    Ok(o)
+                })
+            }
+            _ => Ok(written),
+        }
+    }
+
+    /// One object by resource name (`services`, `svc`, `leases.coordination.k8s.io`), namespace ("" for
+    /// cluster-scoped) and name.
+    pub fn get_object(&self, resource: &str, namespace: &str, name: &str) -> Option<Value> {
+        let res = registry::find_name(resource)?;
+        self.get(res, namespace, name).ok()
+    }
+
+    /// Every object of a resource (by name as in [`Store::get_object`]), in one namespace or all (None).
+    pub fn list_objects(&self, resource: &str, namespace: Option<&str>) -> Vec<Value> {
+        registry::find_name(resource).map(|res| self.list(res, namespace).0).unwrap_or_default()
+    }
+
+    /// Delete an object by resource name; watches see DELETED. Returns the deleted object.
+    pub fn remove(&self, resource: &str, namespace: &str, name: &str) -> Option<Value> {
+        let res = registry::find_name(resource)?;
+        self.delete(res, namespace, name, None).ok()
+    }
+
+    /// Get one object.
+    pub fn get(&self, res: &'static ResourceInfo, ns: &str, name: &str) -> Result<Value, ApiError> {
+        self.lock()
+            .objects
+            .get(&key(res, ns, name))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(res.group, res.plural, name))
+    }
+
+    /// All objects of a resource in one namespace (or all), sorted by namespace and name, and the
+    /// resourceVersion of this snapshot.
+    pub fn list(&self, res: &'static ResourceInfo, ns: Option<&str>) -> (Vec<Value>, u64) {
+        let inner = self.lock();
+        let items = inner
+            .objects
+            .iter()
+            .filter(|((g, p, n, _), _)| *g == res.group && *p == res.plural && ns.is_none_or(|ns| ns == n))
+            .map(|(_, v)| v.clone())
+            .collect();
+        (items, inner.rv)
+    }
+
+    /// Events after `after` for `res` (all namespaces), or 410 Expired if `after` is older than the history.
+    /// Also returns the resourceVersion the caller has now seen up to.
+    pub(crate) fn events_since(&self, res: &'static ResourceInfo, after: u64) -> Result<(Vec<Event>, u64), ApiError> {
+        let inner = self.lock();
+        if after < inner.floor {
+            return Err(ApiError::expired(after, inner.floor));
+        }
+        let start = inner.history.partition_point(|e| e.rv <= after);
+        let events = inner
+            .history
+            .iter()
+            .skip(start)
+            .filter(|e| std::ptr::eq(e.resource, res) || e.resource == res)
+            .cloned()
+            .collect();
+        Ok((events, inner.rv.max(after)))
+    }
+
+    fn push_event(inner: &mut Inner, event: Event) {
+        inner.history.push_back(event);
+        while inner.history.len() > inner.history_limit {
+            if let Some(e) = inner.history.pop_front() {
+                inner.floor = e.rv;
+            }
+        }
+    }
+
+    /// The one write path (create, update, patch, apply, status). `f` gets the current object (None if
+    /// absent) and returns the desired object; this fills metadata, enforces resourceVersion
+    /// preconditions, status-subresource rules, defaults and generation, skips no-op writes, and records
+    /// the event. `dry_run` computes the result without storing it.
+    pub fn write(
+        &self,
+        res: &'static ResourceInfo,
+        ns: &str,
+        name: &str,
+        target: Target,
+        dry_run: bool,
+        f: impl FnOnce(Option<&Value>) -> Result<Value, ApiError>,
+    ) -> Result<Value, ApiError> {
+        let mut inner = self.lock();
+        let k = key(res, ns, name);
+        let old = inner.objects.get(&k).cloned();
+        let mut new = f(old.as_ref())?;
+        if !new.is_object() {
+            return Err(ApiError::bad_request(format!("{} {name:?}: body must be a JSON object", res.kind)));
+        }
+        new["apiVersion"] = json!(res.api_version());
+        new["kind"] = json!(res.kind);
+        set_meta(&mut new, "name", json!(name));
+        if res.namespaced {
+            set_meta(&mut new, "namespace", json!(ns));
+        } else if let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("namespace");
+        }
+        let result = match &old {
+            None => {
+                if target == Target::Status {
+                    return Err(ApiError::not_found(res.group, res.plural, name));
+                }
+                if !meta::valid_name(name) {
+                    return Err(ApiError::invalid(
+                        res.group,
+                        res.plural,
+                        name,
+                        format!("metadata.name: Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'"),
+                    ));
+                }
+                if res.namespaced && !inner.objects.contains_key(&("", "namespaces", String::new(), ns.to_string())) {
+                    return Err(ApiError::not_found("", "namespaces", ns));
+                }
+                set_meta(&mut new, "uid", json!(meta::new_uid()));
+                set_meta(&mut new, "creationTimestamp", json!(meta::now_rfc3339()));
+                set_meta(&mut new, "generation", json!(1));
+                match res.plural {
+                    "services" if res.group.is_empty() => {
+                        defaults::service(&mut new, None, &mut inner.alloc);
+                        new["status"] = json!({"loadBalancer": {}});
+                    }
+                    "namespaces" if res.group.is_empty() => defaults::namespace(&mut new),
+                    _ => {}
+                }
+                new
+            }
+            Some(old) => {
+                if let Some(want) = rv_of(&new) {
+                    if Some(want) != rv_of(old) {
+                        return Err(ApiError::conflict(res.group, res.plural, name));
+                    }
+                }
+                let mut result = match target {
+                    Target::Status => {
+                        let mut r = old.clone();
+                        match new.get("status") {
+                            Some(s) => r["status"] = s.clone(),
+                            None => {
+                                if let Some(m) = r.as_object_mut() {
+                                    m.remove("status");
+                                }
+                            }
+                        }
+                        if let Some(mf) = new.pointer("/metadata/managedFields") {
+                            set_meta(&mut r, "managedFields", mf.clone());
+                        }
+                        r
+                    }
+                    Target::Main => {
+                        let mut r = new;
+                        if res.status_subresource {
+                            match old.get("status") {
+                                Some(s) => r["status"] = s.clone(),
+                                None => {
+                                    if let Some(m) = r.as_object_mut() {
+                                        m.remove("status");
+                                    }
+                                }
+                            }
+                        }
+                        r
+                    }
+                };
+                for field in ["uid", "creationTimestamp", "generation", "resourceVersion"] {
+                    match old.pointer(&format!("/metadata/{field}")) {
+                        Some(v) => set_meta(&mut result, field, v.clone()),
+                        None => {
+                            if let Some(m) = result.get_mut("metadata").and_then(Value::as_object_mut) {
+                                m.remove(field);
+                            }
+                        }
+                    }
+                }
+                if res.plural == "services" && res.group.is_empty() {
+                    defaults::service(&mut result, Some(old), &mut inner.alloc);
+                }
+                if spec_part(&result) != spec_part(old) {
+                    let generation = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+                    set_meta(&mut result, "generation", json!(generation + 1));
+                }
+                if comparable(&result) == comparable(old) {
+                    return Ok(old.clone());
+                }
+                result
+            }
+        };
+        if dry_run {
+            return Ok(result);
+        }
+        inner.rv += 1;
+        let rv = inner.rv;
+        let mut result = result;
+        set_meta(&mut result, "resourceVersion", json!(rv.to_string()));
+        inner.objects.insert(k, result.clone());
+        let kind = if old.is_some() { EventType::Modified } else { EventType::Added };
+        let event = Event { rv, resource: res, namespace: ns.to_string(), kind, object: result.clone(), previous: old };
+        Self::push_event(&mut inner, event);
+        drop(inner);
+        self.notify(rv);
+        Ok(result)
+    }
+
+    /// Delete one object, checking an optional `(uid, resourceVersion)` precondition. Deleting a
+    /// namespace deletes every object in it. Returns the deleted object.
+    pub fn delete(
+        &self,
+        res: &'static ResourceInfo,
+        ns: &str,
+        name: &str,
+        precondition: Option<(Option<String>, Option<String>)>,
+    ) -> Result<Value, ApiError> {
+        let mut inner = self.lock();
+        let k = key(res, ns, name);
+        let old = inner.objects.get(&k).cloned().ok_or_else(|| ApiError::not_found(res.group, res.plural, name))?;
+        if let Some((uid, rv)) = precondition {
+            let uid_ok = uid.is_none_or(|u| old.pointer("/metadata/uid").and_then(Value::as_str) == Some(u.as_str()));
+            let rv_ok = rv.is_none_or(|r| rv_of(&old) == Some(r.as_str()));
+            if !uid_ok || !rv_ok {
+                return Err(ApiError::conflict(res.group, res.plural, name));
+            }
+        }
+        let mut doomed = vec![(res, k)];
+        if res.plural == "namespaces" && res.group.is_empty() {
+            for (gk, _) in inner.objects.iter() {
+                if gk.2 == name {
+                    if let Some(r) = registry::RESOURCES.iter().find(|r| r.group == gk.0 && r.plural == gk.1) {
+                        doomed.insert(0, (r, gk.clone()));
+                    }
+                }
+            }
+        }
+        let mut last = old.clone();
+        for (r, dk) in doomed {
+            let Some(mut obj) = inner.objects.remove(&dk) else { continue };
+            inner.rv += 1;
+            let rv = inner.rv;
+            let previous = obj.clone();
+            set_meta(&mut obj, "resourceVersion", json!(rv.to_string()));
+            let event = Event {
+                rv,
+                resource: r,
+                namespace: dk.2.clone(),
+                kind: EventType::Deleted,
+                object: obj.clone(),
+                previous: Some(previous),
+            };
+            Self::push_event(&mut inner, event);
+            last = obj;
+        }
+        let rv = inner.rv;
+        drop(inner);
+        self.notify(rv);
+        Ok(last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn services() -> &'static ResourceInfo {
+        registry::find("", "v1", "services").unwrap()
+    }
+
+    #[test]
+    fn write_fills_metadata_and_bumps_versions() {
+        let store = Store::new(100);
+        let base = store.resource_version();
+        let svc = store
+            .write(services(), "default", "web", Target::Main, false, |_| {
+                Ok(json!({"spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}, "status": {"x": 1}}))
+            })
+            .unwrap();
+        assert_eq!(svc["metadata"]["resourceVersion"], json!((base + 1).to_string()));
+        assert_eq!(svc["metadata"]["generation"], json!(1));
+        assert_eq!(svc["status"], json!({"loadBalancer": {}}), "create drops a Service's status");
+        assert_eq!(svc["spec"]["ports"][0]["nodePort"], json!(30000));
+        // Main-resource write ignores status; a no-op write does not bump the version.
+        let same = store
+            .write(services(), "default", "web", Target::Main, false, |old| {
+                let mut o = old.unwrap().clone();
+                o["status"] = json!({"loadBalancer": {"ingress": [{"ip": "198.51.100.1"}]}});
+                Ok(o)
+            })
+            .unwrap();
+        assert_eq!(same["metadata"]["resourceVersion"], svc["metadata"]["resourceVersion"]);
+        // Stale resourceVersion conflicts.
+        let err = store
+            .write(services(), "default", "web", Target::Main, false, |_| {
+                Ok(json!({"metadata": {"resourceVersion": "1"}, "spec": {}}))
+            })
+            .unwrap_err();
+        assert_eq!(err.code, 409);
+        // Namespaces must exist.
+        let err = store.write(services(), "nope", "web", Target::Main, false, |_| Ok(json!({}))).unwrap_err();
+        assert_eq!((err.code, err.reason), (404, "NotFound"));
+    }
+
+    #[test]
+    fn history_window_and_expiry() {
+        let store = Store::new(2);
+        for i in 0..5 {
+            store.seed(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("c{i}")}})).unwrap();
+        }
+        let rv = store.resource_version();
+        let cms = registry::find("", "v1", "configmaps").unwrap();
+        assert_eq!(store.events_since(cms, rv - 2).unwrap().0.len(), 2);
+        assert_eq!(store.events_since(cms, rv - 3).unwrap_err().code, 410);
+        store.compact();
+        assert!(store.events_since(cms, rv).unwrap().0.is_empty());
+        assert_eq!(store.events_since(cms, rv - 1).unwrap_err().code, 410);
+    }
+
+    #[test]
+    fn namespace_delete_cascades() {
+        let store = Store::new(100);
+        store.seed(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "x"}})).unwrap();
+        assert!(store.get_object("cm", "x", "c").is_some());
+        store.remove("namespaces", "", "x").unwrap();
+        assert!(store.get_object("configmaps", "x", "c").is_none());
+    }
+}

@@ -1,0 +1,228 @@
+//! `meta.k8s.io/v1` Table responses for kubectl (`Accept: application/json;as=Table;v=v1;g=meta.k8s.io`),
+//! with the columns `kubectl get` prints for the common kinds (Services: TYPE, CLUSTER-IP, EXTERNAL-IP,
+//! PORT(S), AGE) and NAME, AGE otherwise.
+
+use serde_json::{json, Value};
+
+use crate::meta;
+use crate::registry::ResourceInfo;
+
+/// What each row's `object` holds (`includeObject`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncludeObject {
+    /// No object.
+    None,
+    /// `PartialObjectMetadata` (the default): kubectl reads namespace and labels from it.
+    Metadata,
+    /// The whole object.
+    Object,
+}
+
+impl IncludeObject {
+    /// From the `includeObject` query parameter.
+    pub fn parse(s: Option<&str>) -> IncludeObject {
+        match s {
+            Some("None") => IncludeObject::None,
+            Some("Object") => IncludeObject::Object,
+            _ => IncludeObject::Metadata,
+        }
+    }
+}
+
+fn col(name: &str, ty: &str, description: &str) -> Value {
+    json!({ "name": name, "type": ty, "format": if name == "Name" { "name" } else { "" }, "description": description, "priority": 0 })
+}
+
+fn s<'a>(obj: &'a Value, ptr: &str) -> &'a str {
+    obj.pointer(ptr).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Human age as kubectl prints it (`5s`, `3m`, `2h`, `4d`), from `metadata.creationTimestamp`.
+pub fn age(obj: &Value) -> String {
+    let Some(created) = meta::parse_rfc3339(s(obj, "/metadata/creationTimestamp")) else {
+        return "<unknown>".into();
+    };
+    let now = meta::parse_rfc3339(&meta::now_rfc3339()).unwrap_or(created);
+    let d = now.saturating_sub(created);
+    match d {
+        0..120 => format!("{d}s"),
+        120..7200 => format!("{}m", d / 60),
+        7200..172_800 => format!("{}h", d / 3600),
+        _ => format!("{}d", d / 86_400),
+    }
+}
+
+/// EXTERNAL-IP of a Service, as kubectl computes it.
+fn external_ip(obj: &Value) -> String {
+    let ty = s(obj, "/spec/type");
+    let ingress: Vec<String> = obj
+        .pointer("/status/loadBalancer/ingress")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i.get("ip").or_else(|| i.get("hostname")).and_then(Value::as_str))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let external: Vec<String> = obj
+        .pointer("/spec/externalIPs")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default();
+    match ty {
+        "LoadBalancer" => {
+            let all: Vec<String> = ingress.into_iter().chain(external).collect();
+            if all.is_empty() {
+                "<pending>".into()
+            } else {
+                all.join(",")
+            }
+        }
+        "ExternalName" => s(obj, "/spec/externalName").to_string(),
+        _ if !external.is_empty() => external.join(","),
+        _ => "<none>".into(),
+    }
+}
+
+fn ports(obj: &Value) -> String {
+    let ports: Vec<String> = obj
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|p| {
+                    let port = p.get("port").map(Value::to_string).unwrap_or_default();
+                    let proto = p.get("protocol").and_then(Value::as_str).unwrap_or("TCP");
+                    match p.get("nodePort") {
+                        Some(np) => format!("{port}:{np}/{proto}"),
+                        None => format!("{port}/{proto}"),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if ports.is_empty() {
+        "<none>".into()
+    } else {
+        ports.join(",")
+    }
+}
+
+fn columns(res: &ResourceInfo) -> Vec<Value> {
+    let name = col("Name", "string", "Name must be unique within a namespace.");
+    let age = col("Age", "string", "Time since creation.");
+    match (res.group, res.plural) {
+        ("", "services") => vec![
+            name,
+            col("Type", "string", "The type of the service."),
+            col("Cluster-IP", "string", "The cluster IP of the service."),
+            col("External-IP", "string", "The external IPs of the service."),
+            col("Port(s)", "string", "The ports of the service."),
+            age,
+            col("Selector", "string", "The selector of the service.").tap_priority(1),
+        ],
+        ("", "configmaps") => vec![name, col("Data", "integer", "Number of data entries."), age],
+        ("", "namespaces") => vec![name, col("Status", "string", "The namespace phase."), age],
+        ("coordination.k8s.io", "leases") => vec![name, col("Holder", "string", "The holder identity."), age],
+        _ => vec![name, age],
+    }
+}
+
+trait Priority {
+    fn tap_priority(self, p: u32) -> Self;
+}
+
+impl Priority for Value {
+    fn tap_priority(mut self, p: u32) -> Self {
+        self["priority"] = json!(p);
+        self
+    }
+}
+
+fn cells(res: &ResourceInfo, obj: &Value) -> Vec<Value> {
+    let name = json!(s(obj, "/metadata/name"));
+    let age = json!(age(obj));
+    match (res.group, res.plural) {
+        ("", "services") => {
+            let selector = obj
+                .pointer("/spec/selector")
+                .and_then(Value::as_object)
+                .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(","))
+                .filter(|x| !x.is_empty())
+                .unwrap_or_else(|| "<none>".into());
+            let cluster_ip = match s(obj, "/spec/clusterIP") {
+                "" => "<none>",
+                ip => ip,
+            };
+            vec![
+                name,
+                json!(s(obj, "/spec/type")),
+                json!(cluster_ip),
+                json!(external_ip(obj)),
+                json!(ports(obj)),
+                age,
+                json!(selector),
+            ]
+        }
+        ("", "configmaps") => {
+            let n = obj.get("data").and_then(Value::as_object).map_or(0, |m| m.len())
+                + obj.get("binaryData").and_then(Value::as_object).map_or(0, |m| m.len());
+            vec![name, json!(n), age]
+        }
+        ("", "namespaces") => vec![name, json!(s(obj, "/status/phase")), age],
+        ("coordination.k8s.io", "leases") => vec![name, json!(s(obj, "/spec/holderIdentity")), age],
+        _ => vec![name, age],
+    }
+}
+
+fn row(res: &ResourceInfo, obj: &Value, include: IncludeObject) -> Value {
+    let object = match include {
+        IncludeObject::None => Value::Null,
+        IncludeObject::Object => obj.clone(),
+        IncludeObject::Metadata => json!({
+            "kind": "PartialObjectMetadata",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
+        }),
+    };
+    json!({ "cells": cells(res, obj), "object": object })
+}
+
+/// A Table of `items`.
+pub fn table(res: &ResourceInfo, items: &[Value], list_meta: Value, include: IncludeObject) -> Value {
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": list_meta,
+        "columnDefinitions": columns(res),
+        "rows": items.iter().map(|o| row(res, o, include)).collect::<Vec<_>>(),
+    })
+}
+
+/// A one-row Table for a watch event (kubectl `get -w`); column definitions included as the real server does.
+pub fn watch_row(res: &'static ResourceInfo, obj: &Value) -> Value {
+    let rv = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
+    table(res, std::slice::from_ref(obj), json!({ "resourceVersion": rv }), IncludeObject::Metadata)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry;
+
+    #[test]
+    fn service_row_shows_external_ip() {
+        let res = registry::find("", "v1", "services").unwrap();
+        let svc = json!({"metadata": {"name": "web", "creationTimestamp": meta::now_rfc3339()},
+            "spec": {"type": "LoadBalancer", "clusterIP": "10.96.0.10", "ports": [{"port": 80, "nodePort": 30000, "protocol": "TCP"}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.7"}]}}});
+        let t = table(res, &[svc.clone()], json!({}), IncludeObject::Metadata);
+        let cells = &t["rows"][0]["cells"];
+        assert_eq!(cells[3], json!("198.51.100.7"));
+        assert_eq!(cells[4], json!("80:30000/TCP"));
+        let mut pending = svc;
+        pending["status"] = json!({"loadBalancer": {}});
+        assert_eq!(external_ip(&pending), "<pending>");
+    }
+}

@@ -76,6 +76,8 @@ impl DecodeContext {
 }
 
 /// A BGP message.
+// UPDATE dominates the size; messages are moved, not stored in bulk, so no boxing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     /// OPEN (type 1).

@@ -16,13 +16,13 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Octets needed to encode `prefix`.
 pub fn prefix_encoded_len(prefix: &IpNet) -> usize {
-    1 + (usize::from(prefix.prefix_len()) + 7) / 8
+    1 + usize::from(prefix.prefix_len()).div_ceil(8)
 }
 
 /// Appends one prefix; host bits beyond the prefix length are cleared.
 pub fn encode_prefix(out: &mut Vec<u8>, prefix: &IpNet) {
     let len = prefix.prefix_len();
-    let n = (usize::from(len) + 7) / 8;
+    let n = usize::from(len).div_ceil(8);
     out.push(len);
     match prefix.trunc() {
         IpNet::V4(p) => out.extend_from_slice(&p.addr().octets()[..n]),
@@ -46,7 +46,7 @@ pub(crate) fn decode_prefixes(buf: &[u8], afi: Afi) -> Result<Vec<IpNet>, String
         if len > max_len {
             return Err(format!("prefix length {len} exceeds {max_len}"));
         }
-        let n = (usize::from(len) + 7) / 8;
+        let n = usize::from(len).div_ceil(8);
         let bytes = r
             .take(n)
             .ok_or_else(|| format!("prefix of length {len} truncated"))?;

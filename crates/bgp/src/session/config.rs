@@ -1,0 +1,160 @@
+//! Session configuration and its validation.
+
+use crate::wire::{Capability, Family, GracefulRestart, Open};
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+/// Configuration of one BGP session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Our AS number (4-octet; AS_TRANS goes in OPEN's My AS when it exceeds 65535).
+    pub local_as: u32,
+    /// The AS the peer must announce in its OPEN.
+    pub peer_as: u32,
+    /// Our BGP identifier; must not be 0.0.0.0.
+    pub router_id: Ipv4Addr,
+    /// Hold time we propose, seconds: 0 (no keepalives) or at least 3. Default 90.
+    pub hold_time: u16,
+    /// Keepalive interval, seconds; default (`None`) is a third of the negotiated hold time.
+    /// Never more than a third of the negotiated hold time.
+    pub keepalive: Option<u16>,
+    /// First connect-retry interval; doubles after each failed attempt. Default 5 s.
+    pub connect_retry: Duration,
+    /// Cap of the connect-retry backoff. Default 60 s.
+    pub connect_retry_max: Duration,
+    /// Idle hold time after a session error before restarting automatically (damping); doubles
+    /// on each error until the session stays up longer than `idle_hold_max`. Default 1 s.
+    pub idle_hold: Duration,
+    /// Cap of the idle hold time. Default 60 s.
+    pub idle_hold_max: Duration,
+    /// Hold time while waiting for the peer's OPEN (RFC 4271 suggests 4 minutes).
+    pub open_hold_time: Duration,
+    /// Never connect; wait for the peer to connect.
+    pub passive: bool,
+    /// Families offered with the Multiprotocol capability. Default IPv4 and IPv6 unicast.
+    pub families: Vec<Family>,
+    /// Offer the 4-octet AS capability (RFC 6793). Default true.
+    pub four_octet_as: bool,
+    /// Offer Route Refresh (RFC 2918). Default true.
+    pub route_refresh: bool,
+    /// Offer Extended Message (RFC 8654). Default false.
+    pub extended_message: bool,
+    /// Offer Graceful Restart with restart time 0 and no forwarding state (RFC 4724).
+    /// Default true: peers then keep no stale routes of ours when we restart.
+    pub graceful_restart: bool,
+}
+
+/// An invalid [`SessionConfig`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// Hold time 1 or 2.
+    #[error("hold-time {0}: must be 0 or at least 3 seconds")]
+    HoldTime(u16),
+    /// Keepalive of 0.
+    #[error("keepalive {0}: must be at least 1 second")]
+    Keepalive(u16),
+    /// Router id 0.0.0.0.
+    #[error("router-id {0}: must not be 0.0.0.0")]
+    RouterId(Ipv4Addr),
+    /// AS 0.
+    #[error("{field} {value}: AS 0 is reserved")]
+    AsZero {
+        /// Which field.
+        field: &'static str,
+        /// Its value.
+        value: u32,
+    },
+    /// A 4-octet AS without the 4-octet AS capability.
+    #[error("local-as {0}: needs the 4-octet AS capability (four_octet_as = true)")]
+    FourOctetAsDisabled(u32),
+    /// No family.
+    #[error("families: at least one address family is required")]
+    NoFamilies,
+}
+
+impl SessionConfig {
+    /// A configuration with the defaults documented on each field.
+    pub fn new(local_as: u32, peer_as: u32, router_id: Ipv4Addr) -> Self {
+        Self {
+            local_as,
+            peer_as,
+            router_id,
+            hold_time: 90,
+            keepalive: None,
+            connect_retry: Duration::from_secs(5),
+            connect_retry_max: Duration::from_secs(60),
+            idle_hold: Duration::from_secs(1),
+            idle_hold_max: Duration::from_secs(60),
+            open_hold_time: Duration::from_secs(240),
+            passive: false,
+            families: vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
+            four_octet_as: true,
+            route_refresh: true,
+            extended_message: false,
+            graceful_restart: true,
+        }
+    }
+
+    /// Checks the configuration.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.hold_time == 1 || self.hold_time == 2 {
+            return Err(ConfigError::HoldTime(self.hold_time));
+        }
+        if let Some(0) = self.keepalive {
+            return Err(ConfigError::Keepalive(0));
+        }
+        if self.router_id.is_unspecified() {
+            return Err(ConfigError::RouterId(self.router_id));
+        }
+        if self.local_as == 0 {
+            return Err(ConfigError::AsZero {
+                field: "local-as",
+                value: 0,
+            });
+        }
+        if self.peer_as == 0 {
+            return Err(ConfigError::AsZero {
+                field: "peer-as",
+                value: 0,
+            });
+        }
+        if self.local_as > 0xffff && !self.four_octet_as {
+            return Err(ConfigError::FourOctetAsDisabled(self.local_as));
+        }
+        if self.families.is_empty() {
+            return Err(ConfigError::NoFamilies);
+        }
+        Ok(())
+    }
+
+    /// Whether the peer is internal (same AS).
+    pub fn is_ibgp(&self) -> bool {
+        self.local_as == self.peer_as
+    }
+
+    /// The OPEN this configuration sends.
+    pub fn open(&self) -> Open {
+        let mut caps: Vec<Capability> = self
+            .families
+            .iter()
+            .map(|f| Capability::Multiprotocol(*f))
+            .collect();
+        if self.route_refresh {
+            caps.push(Capability::RouteRefresh);
+        }
+        if self.extended_message {
+            caps.push(Capability::ExtendedMessage);
+        }
+        if self.graceful_restart {
+            caps.push(Capability::GracefulRestart(GracefulRestart {
+                flags: 0,
+                restart_time: 0,
+                families: Vec::new(),
+            }));
+        }
+        if self.four_octet_as {
+            caps.push(Capability::FourOctetAs(self.local_as));
+        }
+        Open::new(self.local_as, self.hold_time, self.router_id, caps)
+    }
+}

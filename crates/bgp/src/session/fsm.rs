@@ -1,0 +1,637 @@
+//! The session state machine proper.
+
+use super::config::{ConfigError, SessionConfig};
+use super::negotiate::{negotiate, validate_open};
+use super::types::{ConnId, Counters, DownReason, Input, Negotiated, Output, State, UpdateSummary};
+use crate::wire::{
+    check_header, CeaseSubcode, DecodeContext, DecodeError, ErrorCode, Family, FsmErrorSubcode,
+    Message, Notification, RouteRefresh, RouteRefreshSubtype,
+};
+use ipnet::IpNet;
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
+
+/// State of one TCP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConnState {
+    /// Outbound TCP connect in progress.
+    Connecting,
+    OpenSent,
+    OpenConfirm,
+    Established,
+}
+
+#[derive(Debug)]
+struct Conn {
+    id: ConnId,
+    state: ConnState,
+    /// Unprocessed received bytes.
+    buf: Vec<u8>,
+    ctx: DecodeContext,
+    negotiated: Option<Negotiated>,
+    hold_at: Option<Instant>,
+    keepalive_at: Option<Instant>,
+    hold: Duration,
+    keepalive: Duration,
+}
+
+impl Conn {
+    fn new(id: ConnId, state: ConnState) -> Self {
+        Conn {
+            id,
+            state,
+            buf: Vec::new(),
+            ctx: DecodeContext::default(),
+            negotiated: None,
+            hold_at: None,
+            keepalive_at: None,
+            hold: Duration::ZERO,
+            keepalive: Duration::ZERO,
+        }
+    }
+}
+
+/// A BGP session as a pure state machine (RFC 4271 §8): feed it [`Input`]s with the current
+/// time, perform the returned [`Output`]s, and call it with [`Input::Tick`] at
+/// [`Session::next_deadline`].
+#[derive(Debug)]
+pub struct Session {
+    cfg: SessionConfig,
+    conns: Vec<Conn>,
+    state: State,
+    /// Started and not stopped by ManualStop.
+    running: bool,
+    next_outbound: u64,
+    connect_retry_at: Option<Instant>,
+    connect_backoff: Duration,
+    /// Automatic restart after an error (idle hold timer).
+    restart_at: Option<Instant>,
+    idle_hold: Duration,
+    established_since: Option<Instant>,
+    counters: Counters,
+    received: BTreeMap<Family, HashSet<IpNet>>,
+}
+
+impl Session {
+    /// A session in Idle; nothing happens until [`Input::ManualStart`].
+    pub fn new(cfg: SessionConfig) -> Result<Self, ConfigError> {
+        cfg.validate()?;
+        Ok(Session {
+            connect_backoff: cfg.connect_retry,
+            idle_hold: cfg.idle_hold,
+            cfg,
+            conns: Vec::new(),
+            state: State::Idle,
+            running: false,
+            next_outbound: 0,
+            connect_retry_at: None,
+            restart_at: None,
+            established_since: None,
+            counters: Counters::default(),
+            received: BTreeMap::new(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SessionConfig {
+        &self.cfg
+    }
+
+    /// Current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The negotiation result while Established.
+    pub fn negotiated(&self) -> Option<&Negotiated> {
+        self.established().and_then(|c| c.negotiated.as_ref())
+    }
+
+    /// The established connection, if any.
+    pub fn established_conn(&self) -> Option<ConnId> {
+        self.established().map(|c| c.id)
+    }
+
+    /// Message counters.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// When the session became Established.
+    pub fn established_since(&self) -> Option<Instant> {
+        self.established_since
+    }
+
+    /// Number of prefixes currently received from the peer, per family (routes are counted,
+    /// never installed).
+    pub fn received_prefixes(&self) -> BTreeMap<Family, usize> {
+        self.received.iter().map(|(f, s)| (*f, s.len())).collect()
+    }
+
+    /// The earliest time at which [`Input::Tick`] must be delivered.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let conn_deadlines = self.conns.iter().flat_map(|c| [c.hold_at, c.keepalive_at]);
+        [self.connect_retry_at, self.restart_at]
+            .into_iter()
+            .chain(conn_deadlines)
+            .flatten()
+            .min()
+    }
+
+    fn established(&self) -> Option<&Conn> {
+        self.conns
+            .iter()
+            .find(|c| c.state == ConnState::Established)
+    }
+
+    fn conn_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
+        self.conns.iter_mut().find(|c| c.id == id)
+    }
+
+    /// Handles one input at time `now`.
+    pub fn handle(&mut self, now: Instant, input: Input<'_>) -> Vec<Output> {
+        let mut out = Vec::new();
+        match input {
+            Input::ManualStart => {
+                if !self.running {
+                    self.running = true;
+                    self.restart_at = None;
+                    self.connect_backoff = self.cfg.connect_retry;
+                    self.idle_hold = self.cfg.idle_hold;
+                    self.start(now, &mut out);
+                }
+            }
+            Input::ManualStop { message } => self.stop(message.as_deref(), &mut out),
+            Input::TcpConnectionAcknowledged(id) => self.on_connected(now, id, &mut out),
+            Input::TcpConnectionConfirmed(id) => self.on_accepted(now, id, &mut out),
+            Input::TcpConnectionFails(id) => self.on_conn_failed(now, id, &mut out),
+            Input::BytesReceived(id, bytes) => self.on_bytes(now, id, bytes, &mut out),
+            Input::SendUpdate(bytes) => {
+                if let Some(c) = self
+                    .conns
+                    .iter_mut()
+                    .find(|c| c.state == ConnState::Established)
+                {
+                    if !c.keepalive.is_zero() {
+                        c.keepalive_at = Some(now + c.keepalive);
+                    }
+                    self.counters.messages_out += 1;
+                    self.counters.updates_out += 1;
+                    out.push(Output::Send(c.id, bytes));
+                }
+            }
+            Input::SendRouteRefresh(family) => {
+                let supported = self
+                    .negotiated()
+                    .is_some_and(|n| n.peer_route_refresh && n.families.contains(&family));
+                if let (true, Some(id)) = (supported, self.established_conn()) {
+                    self.send(
+                        now,
+                        id,
+                        &Message::RouteRefresh(RouteRefresh::request(family)),
+                        &mut out,
+                    );
+                }
+            }
+            Input::Tick => self.on_tick(now, &mut out),
+        }
+        self.refresh_state(&mut out);
+        out
+    }
+
+    /// The session-level state derived from the connections and timers.
+    fn derived_state(&self) -> State {
+        let best = self.conns.iter().map(|c| c.state).max_by_key(|s| match s {
+            ConnState::Connecting => 0,
+            ConnState::OpenSent => 1,
+            ConnState::OpenConfirm => 2,
+            ConnState::Established => 3,
+        });
+        match best {
+            Some(ConnState::Established) => State::Established,
+            Some(ConnState::OpenConfirm) => State::OpenConfirm,
+            Some(ConnState::OpenSent) => State::OpenSent,
+            Some(ConnState::Connecting) => State::Connect,
+            None if self.running && self.restart_at.is_none() => State::Active,
+            None => State::Idle,
+        }
+    }
+
+    fn refresh_state(&mut self, out: &mut Vec<Output>) {
+        let to = self.derived_state();
+        if to != self.state {
+            out.push(Output::StateChanged {
+                from: self.state,
+                to,
+            });
+            self.state = to;
+        }
+    }
+
+    fn start(&mut self, now: Instant, out: &mut Vec<Output>) {
+        self.restart_at = None;
+        if self.cfg.passive {
+            return; // Active: wait for the peer
+        }
+        self.connect(now, out);
+    }
+
+    fn connect(&mut self, now: Instant, out: &mut Vec<Output>) {
+        self.next_outbound += 1;
+        let id = ConnId {
+            outbound: true,
+            seq: self.next_outbound,
+        };
+        self.conns.push(Conn::new(id, ConnState::Connecting));
+        self.connect_retry_at = Some(now + self.connect_backoff);
+        out.push(Output::Connect(id));
+    }
+
+    fn bump_backoff(&mut self) {
+        self.connect_backoff = (self.connect_backoff * 2).min(self.cfg.connect_retry_max);
+    }
+
+    fn stop(&mut self, message: Option<&str>, out: &mut Vec<Output>) {
+        self.running = false;
+        self.restart_at = None;
+        self.connect_retry_at = None;
+        let n = match message {
+            Some(m) => Notification::administrative_shutdown(m),
+            None => Notification::cease(CeaseSubcode::AdministrativeShutdown),
+        };
+        let was_established = self.established().is_some();
+        for c in std::mem::take(&mut self.conns) {
+            if c.state != ConnState::Connecting {
+                self.push_notification(c.id, &n, out);
+            }
+            out.push(Output::Close(c.id));
+        }
+        if was_established {
+            self.session_down(DownReason::Stopped, out);
+        }
+    }
+
+    fn on_connected(&mut self, now: Instant, id: ConnId, out: &mut Vec<Output>) {
+        let exists = self
+            .conns
+            .iter()
+            .any(|c| c.id == id && c.state == ConnState::Connecting);
+        if !exists || !self.running || self.established().is_some() {
+            // Stale attempt (retried, stopped, or a session is already up).
+            self.conns.retain(|c| c.id != id);
+            out.push(Output::Close(id));
+            return;
+        }
+        self.connect_retry_at = None;
+        self.open_conn(now, id, out);
+    }
+
+    fn on_accepted(&mut self, now: Instant, id: ConnId, out: &mut Vec<Output>) {
+        let refuse = !self.running
+            || self.restart_at.is_some()
+            || self.established().is_some()
+            || self
+                .conns
+                .iter()
+                .any(|c| c.id == id || (!c.id.outbound && c.state != ConnState::Connecting));
+        if refuse {
+            out.push(Output::Close(id));
+            return;
+        }
+        self.conns.push(Conn::new(id, ConnState::Connecting));
+        if self.conns.iter().all(|c| !c.id.outbound) {
+            self.connect_retry_at = None;
+        }
+        self.open_conn(now, id, out);
+    }
+
+    /// Sends our OPEN on a new connection and enters OpenSent.
+    fn open_conn(&mut self, now: Instant, id: ConnId, out: &mut Vec<Output>) {
+        let open = Message::Open(self.cfg.open());
+        let hold = self.cfg.open_hold_time;
+        if let Some(c) = self.conn_mut(id) {
+            c.state = ConnState::OpenSent;
+            c.hold_at = Some(now + hold);
+        }
+        self.send(now, id, &open, out);
+    }
+
+    fn on_conn_failed(&mut self, now: Instant, id: ConnId, out: &mut Vec<Output>) {
+        let Some(pos) = self.conns.iter().position(|c| c.id == id) else {
+            return;
+        };
+        let c = self.conns.remove(pos);
+        out.push(Output::Close(id));
+        if c.state == ConnState::Established {
+            self.session_down(DownReason::ConnectionClosed, out);
+            self.after_error(now, true);
+        } else {
+            self.after_failure(now, c.state == ConnState::Connecting);
+        }
+    }
+
+    /// A connection that never reached Established went away: retry later.
+    fn after_failure(&mut self, now: Instant, was_connecting: bool) {
+        if !self.running || !self.conns.is_empty() {
+            return;
+        }
+        if !self.cfg.passive {
+            self.connect_retry_at = Some(now + self.connect_backoff);
+        }
+        if was_connecting {
+            self.bump_backoff();
+        }
+    }
+
+    /// The session failed with an error: wait the (damped) idle hold time, then restart.
+    fn after_error(&mut self, now: Instant, was_established: bool) {
+        if !self.running || !self.conns.is_empty() {
+            return;
+        }
+        self.connect_retry_at = None;
+        let stable = was_established
+            && self
+                .established_since
+                .is_some_and(|t| now.saturating_duration_since(t) >= self.cfg.idle_hold_max);
+        if stable {
+            self.idle_hold = self.cfg.idle_hold;
+        }
+        self.restart_at = Some(now + self.idle_hold);
+        if !stable {
+            self.idle_hold = (self.idle_hold * 2).min(self.cfg.idle_hold_max);
+        }
+        self.established_since = None;
+    }
+
+    fn session_down(&mut self, reason: DownReason, out: &mut Vec<Output>) {
+        self.received.clear();
+        out.push(Output::SessionDown { reason });
+    }
+
+    fn on_tick(&mut self, now: Instant, out: &mut Vec<Output>) {
+        if self.restart_at.is_some_and(|t| t <= now) {
+            self.restart_at = None;
+            self.connect_backoff = self.cfg.connect_retry;
+            if self.running {
+                self.start(now, out);
+            }
+        }
+        if self.connect_retry_at.is_some_and(|t| t <= now) {
+            self.connect_retry_at = None;
+            // Abandon a hanging outbound attempt and try again with a longer interval.
+            let hanging: Vec<ConnId> = self
+                .conns
+                .iter()
+                .filter(|c| c.state == ConnState::Connecting)
+                .map(|c| c.id)
+                .collect();
+            for id in &hanging {
+                self.conns.retain(|c| c.id != *id);
+                out.push(Output::Close(*id));
+            }
+            if !hanging.is_empty() {
+                self.bump_backoff();
+            }
+            let busy = self.conns.iter().any(|c| c.id.outbound);
+            if self.running && !self.cfg.passive && !busy && self.established().is_none() {
+                self.connect(now, out);
+            }
+        }
+        let ids: Vec<ConnId> = self.conns.iter().map(|c| c.id).collect();
+        for id in ids {
+            let Some(c) = self.conn_mut(id) else { continue };
+            if c.hold_at.is_some_and(|t| t <= now) {
+                self.fail(now, id, Notification::hold_timer_expired(), out);
+                continue;
+            }
+            if c.keepalive_at.is_some_and(|t| t <= now) {
+                self.send(now, id, &Message::Keepalive, out);
+            }
+        }
+    }
+
+    /// Sends a message, counts it and restarts the keepalive timer.
+    fn send(&mut self, now: Instant, id: ConnId, msg: &Message, out: &mut Vec<Output>) {
+        let Some(c) = self.conns.iter_mut().find(|c| c.id == id) else {
+            return;
+        };
+        let bytes = match msg.encode(&c.ctx) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(conn = %id, error = %e, "cannot encode message");
+                return;
+            }
+        };
+        if !c.keepalive.is_zero() && matches!(msg, Message::Keepalive | Message::Update(_)) {
+            c.keepalive_at = Some(now + c.keepalive);
+        }
+        self.counters.messages_out += 1;
+        out.push(Output::Send(id, bytes));
+    }
+
+    fn push_notification(&mut self, id: ConnId, n: &Notification, out: &mut Vec<Output>) {
+        let bytes = Message::Notification(n.clone()).encode(&DecodeContext::new(false, true));
+        if let Ok(bytes) = bytes {
+            self.counters.messages_out += 1;
+            self.counters.notifications_out += 1;
+            out.push(Output::Send(id, bytes));
+            out.push(Output::NotificationSent(n.clone()));
+        }
+    }
+
+    /// Sends a NOTIFICATION on `id`, closes it and handles the consequences.
+    fn fail(&mut self, now: Instant, id: ConnId, n: Notification, out: &mut Vec<Output>) {
+        let Some(pos) = self.conns.iter().position(|c| c.id == id) else {
+            return;
+        };
+        let c = self.conns.remove(pos);
+        self.push_notification(id, &n, out);
+        out.push(Output::Close(id));
+        if c.state == ConnState::Established {
+            self.session_down(DownReason::NotificationSent(n), out);
+        }
+        self.after_error(now, c.state == ConnState::Established);
+    }
+
+    /// Closes `id` with Cease/Connection Collision Resolution without penalising the session.
+    fn drop_collision(&mut self, id: ConnId, out: &mut Vec<Output>) {
+        if let Some(pos) = self.conns.iter().position(|c| c.id == id) {
+            let c = self.conns.remove(pos);
+            if c.state != ConnState::Connecting {
+                self.push_notification(
+                    id,
+                    &Notification::cease(CeaseSubcode::ConnectionCollisionResolution),
+                    out,
+                );
+            }
+            out.push(Output::Close(id));
+        }
+    }
+
+    fn on_bytes(&mut self, now: Instant, id: ConnId, bytes: &[u8], out: &mut Vec<Output>) {
+        let Some(c) = self.conn_mut(id) else { return };
+        if c.state == ConnState::Connecting {
+            return;
+        }
+        c.buf.extend_from_slice(bytes);
+        let mut offset = 0;
+        loop {
+            let Some(c) = self.conn_mut(id) else { return }; // closed while processing
+            let ctx = c.ctx;
+            let frame = match check_header(&c.buf[offset..], &ctx) {
+                Ok(Some(n)) => c.buf[offset..offset + n].to_vec(),
+                Ok(None) => break,
+                Err(e) => return self.decode_failed(now, id, e, out),
+            };
+            offset += frame.len();
+            self.counters.messages_in += 1;
+            match Message::decode(&frame, &ctx) {
+                Ok(msg) => self.on_message(now, id, msg, out),
+                Err(e) => return self.decode_failed(now, id, e, out),
+            }
+        }
+        if let Some(c) = self.conn_mut(id) {
+            c.buf.drain(..offset);
+        }
+    }
+
+    fn decode_failed(&mut self, now: Instant, id: ConnId, e: DecodeError, out: &mut Vec<Output>) {
+        tracing::warn!(conn = %id, error = %e, "malformed message from peer");
+        self.fail(now, id, e.notification().clone(), out);
+    }
+
+    fn fsm_error(&mut self, now: Instant, id: ConnId, state: ConnState, out: &mut Vec<Output>) {
+        let sub = match state {
+            ConnState::OpenSent => FsmErrorSubcode::UnexpectedMessageInOpenSent,
+            ConnState::OpenConfirm => FsmErrorSubcode::UnexpectedMessageInOpenConfirm,
+            ConnState::Established => FsmErrorSubcode::UnexpectedMessageInEstablished,
+            ConnState::Connecting => FsmErrorSubcode::Unspecific,
+        };
+        self.fail(
+            now,
+            id,
+            Notification::new(ErrorCode::FiniteStateMachine, sub, Vec::new()),
+            out,
+        );
+    }
+
+    fn on_message(&mut self, now: Instant, id: ConnId, msg: Message, out: &mut Vec<Output>) {
+        let Some(c) = self.conn_mut(id) else { return };
+        let state = c.state;
+        // Any message from the peer restarts its hold timer (except before its OPEN).
+        if state != ConnState::OpenSent && !c.hold.is_zero() {
+            c.hold_at = Some(now + c.hold);
+        }
+        match (state, msg) {
+            (_, Message::Notification(n)) => {
+                self.counters.notifications_in += 1;
+                out.push(Output::NotificationReceived(n.clone()));
+                if let Some(pos) = self.conns.iter().position(|c| c.id == id) {
+                    self.conns.remove(pos);
+                }
+                out.push(Output::Close(id));
+                if state == ConnState::Established {
+                    self.session_down(DownReason::NotificationReceived(n), out);
+                }
+                self.after_error(now, state == ConnState::Established);
+            }
+            (ConnState::OpenSent, Message::Open(open)) => self.on_open(now, id, open, out),
+            (ConnState::OpenConfirm, Message::Keepalive) => self.on_established(now, id, out),
+            (ConnState::Established, Message::Keepalive) => {}
+            (ConnState::Established, Message::Update(u)) => {
+                self.counters.updates_in += 1;
+                let announced = u.announced();
+                let withdrawn = u.withdrawn_prefixes();
+                for p in &withdrawn {
+                    if let Some(set) = self.received.get_mut(&Family::of(p)) {
+                        set.remove(p);
+                    }
+                }
+                for p in &announced {
+                    self.received.entry(Family::of(p)).or_default().insert(*p);
+                }
+                out.push(Output::UpdateReceived(UpdateSummary {
+                    announced: announced.len(),
+                    withdrawn: withdrawn.len(),
+                    end_of_rib: u.end_of_rib_family(),
+                    verdict: u.verdict,
+                }));
+            }
+            (ConnState::Established, Message::RouteRefresh(rr)) => {
+                if rr.subtype == RouteRefreshSubtype::Normal {
+                    out.push(Output::RouteRefreshRequested(rr.family));
+                }
+                // BoRR/EoRR and unknown subtypes: nothing to do (we keep no Adj-RIB-In).
+            }
+            (state, _) => self.fsm_error(now, id, state, out),
+        }
+    }
+
+    fn on_open(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        open: crate::wire::Open,
+        out: &mut Vec<Output>,
+    ) {
+        if let Err(e) = validate_open(&self.cfg, &open) {
+            return self.decode_failed(now, id, e, out);
+        }
+        // Collision detection (RFC 4271 §6.8) against connections in OpenConfirm/Established.
+        let other = self
+            .conns
+            .iter()
+            .find(|c| {
+                c.id != id && matches!(c.state, ConnState::OpenConfirm | ConnState::Established)
+            })
+            .map(|c| (c.id, c.state));
+        if let Some((other_id, other_state)) = other {
+            if other_state == ConnState::Established {
+                return self.drop_collision(id, out);
+            }
+            // Keep the connection initiated by the speaker with the higher BGP identifier.
+            let local_wins = u32::from(self.cfg.router_id) > u32::from(open.bgp_identifier);
+            let (keep_outbound, this_outbound) = (local_wins, id.outbound);
+            if this_outbound == keep_outbound {
+                self.drop_collision(other_id, out);
+            } else {
+                return self.drop_collision(id, out);
+            }
+        }
+        let n = negotiate(&self.cfg, id, &open);
+        let Some(c) = self.conn_mut(id) else { return };
+        c.ctx = n.context();
+        c.hold = Duration::from_secs(u64::from(n.hold_time));
+        c.keepalive = Duration::from_secs(u64::from(n.keepalive));
+        c.hold_at = (!c.hold.is_zero()).then(|| now + c.hold);
+        c.keepalive_at = None;
+        c.state = ConnState::OpenConfirm;
+        c.negotiated = Some(n);
+        self.send(now, id, &Message::Keepalive, out);
+    }
+
+    fn on_established(&mut self, now: Instant, id: ConnId, out: &mut Vec<Output>) {
+        let Some(c) = self.conn_mut(id) else { return };
+        c.state = ConnState::Established;
+        let negotiated = c.negotiated.clone();
+        // Any other connection loses (collision with an Established session).
+        let others: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|c| c.id != id)
+            .map(|c| c.id)
+            .collect();
+        for o in others {
+            self.drop_collision(o, out);
+        }
+        self.connect_retry_at = None;
+        self.connect_backoff = self.cfg.connect_retry;
+        self.established_since = Some(now);
+        self.counters.established_transitions += 1;
+        self.received.clear();
+        self.refresh_state(out);
+        if let Some(n) = negotiated {
+            out.push(Output::Established(Box::new(n)));
+        }
+    }
+}

@@ -1,0 +1,680 @@
+//! Session FSM scenarios with simulated time: every deadline is checked exactly.
+
+use ferrolb_bgp::session::{ConnId, DownReason, Input, Output, Session, SessionConfig, State};
+use ferrolb_bgp::wire::{
+    pack_announce, pack_withdraw, AsPath, Capability, DecodeContext, Family, Message, NextHop,
+    Notification, Open, Origin, PathAttributes, RouteRefresh, Update,
+};
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+const LOCAL_ID: Ipv4Addr = Ipv4Addr::new(10, 255, 0, 2);
+const PEER_ID: Ipv4Addr = Ipv4Addr::new(10, 255, 0, 1);
+const LOCAL_AS: u32 = 65001;
+const PEER_AS: u32 = 65000;
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn config() -> SessionConfig {
+    SessionConfig::new(LOCAL_AS, PEER_AS, LOCAL_ID)
+}
+
+fn peer_open_with(asn: u32, hold: u16, id: Ipv4Addr) -> Open {
+    Open::new(
+        asn,
+        hold,
+        id,
+        vec![
+            Capability::Multiprotocol(Family::IPV4_UNICAST),
+            Capability::Multiprotocol(Family::IPV6_UNICAST),
+            Capability::RouteRefresh,
+            Capability::FourOctetAs(asn),
+        ],
+    )
+}
+
+fn bytes(m: Message) -> Vec<u8> {
+    m.encode(&DecodeContext::new(true, false)).unwrap()
+}
+
+fn peer_open() -> Vec<u8> {
+    bytes(Message::Open(peer_open_with(PEER_AS, 90, PEER_ID)))
+}
+
+fn keepalive() -> Vec<u8> {
+    bytes(Message::Keepalive)
+}
+
+/// Messages sent on `conn` in `out`, decoded.
+fn sent(out: &[Output], conn: ConnId) -> Vec<Message> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Send(c, b) if *c == conn => {
+                Some(Message::decode(b, &DecodeContext::new(false, true)).unwrap())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn connect_id(out: &[Output]) -> ConnId {
+    out.iter()
+        .find_map(|o| match o {
+            Output::Connect(c) => Some(*c),
+            _ => None,
+        })
+        .expect("Connect output")
+}
+
+fn notification_sent(out: &[Output]) -> Option<Notification> {
+    out.iter().find_map(|o| match o {
+        Output::NotificationSent(n) => Some(n.clone()),
+        _ => None,
+    })
+}
+
+/// Brings an outbound session to Established at `t0`; returns the session and connection.
+fn established(cfg: SessionConfig, t0: Instant) -> (Session, ConnId) {
+    let mut s = Session::new(cfg).unwrap();
+    let out = s.handle(t0, Input::ManualStart);
+    let c = connect_id(&out);
+    assert_eq!(s.state(), State::Connect);
+    let out = s.handle(t0, Input::TcpConnectionAcknowledged(c));
+    let msgs = sent(&out, c);
+    assert!(matches!(&msgs[..], [Message::Open(_)]), "{msgs:?}");
+    assert_eq!(s.state(), State::OpenSent);
+    let out = s.handle(t0, Input::BytesReceived(c, &peer_open()));
+    assert_eq!(sent(&out, c), vec![Message::Keepalive]);
+    assert_eq!(s.state(), State::OpenConfirm);
+    let out = s.handle(t0, Input::BytesReceived(c, &keepalive()));
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Established(_))),
+        "{out:?}"
+    );
+    assert!(out.contains(&Output::StateChanged {
+        from: State::OpenConfirm,
+        to: State::Established
+    }));
+    (s, c)
+}
+
+#[test]
+fn outbound_session_establishes_and_negotiates() {
+    let t0 = Instant::now();
+    let (s, c) = established(config(), t0);
+    let n = s.negotiated().unwrap();
+    assert_eq!(n.conn, c);
+    assert_eq!(n.hold_time, 90);
+    assert_eq!(n.keepalive, 30);
+    assert!(n.four_octet_as);
+    assert!(n.peer_route_refresh);
+    assert_eq!(n.families, vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST]);
+    assert_eq!(n.peer_router_id, PEER_ID);
+    assert_eq!(n.max_message_len, 4096);
+    assert_eq!(s.counters().messages_in, 2);
+    assert_eq!(s.counters().messages_out, 2);
+}
+
+#[test]
+fn our_open_carries_configured_capabilities() {
+    let mut cfg = config();
+    cfg.local_as = 4_200_000_001;
+    cfg.hold_time = 30;
+    cfg.extended_message = true;
+    let mut s = Session::new(cfg).unwrap();
+    let t = Instant::now();
+    let c = connect_id(&s.handle(t, Input::ManualStart));
+    let out = s.handle(t, Input::TcpConnectionAcknowledged(c));
+    let [Message::Open(o)] = &sent(&out, c)[..] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(o.my_as, 23456, "AS_TRANS for a 4-octet AS");
+    assert_eq!(o.four_octet_as(), Some(4_200_000_001));
+    assert_eq!(o.hold_time, 30);
+    assert_eq!(o.bgp_identifier, LOCAL_ID);
+    assert!(o.has(|c| *c == Capability::ExtendedMessage));
+    assert!(o.has(|c| *c == Capability::RouteRefresh));
+    assert!(o.has(|c| matches!(c, Capability::GracefulRestart(gr) if gr.restart_time == 0 && gr.families.is_empty())));
+    assert_eq!(
+        o.families(),
+        vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST]
+    );
+}
+
+#[test]
+fn keepalive_schedule_is_exact() {
+    let t0 = Instant::now();
+    let (mut s, c) = established(config(), t0);
+    // The KEEPALIVE sent on entering OpenConfirm at t0 starts the 30 s interval.
+    assert_eq!(s.next_deadline(), Some(t0 + secs(30)));
+    let out = s.handle(t0 + secs(30), Input::Tick);
+    assert_eq!(sent(&out, c), vec![Message::Keepalive]);
+    assert_eq!(s.next_deadline(), Some(t0 + secs(60)));
+    // Peer keepalive at 45 s moves the hold deadline to 135 s (not the next deadline yet).
+    s.handle(t0 + secs(45), Input::BytesReceived(c, &keepalive()));
+    assert_eq!(s.next_deadline(), Some(t0 + secs(60)));
+    // An UPDATE sent at 50 s restarts the keepalive timer: next at 80 s.
+    let upd = bytes(Message::Update(Update::end_of_rib(Family::IPV4_UNICAST)));
+    let out = s.handle(t0 + secs(50), Input::SendUpdate(upd.clone()));
+    assert_eq!(out, vec![Output::Send(c, upd)]);
+    assert_eq!(s.next_deadline(), Some(t0 + secs(80)));
+    // A Tick before the deadline sends nothing.
+    assert!(sent(&s.handle(t0 + secs(79), Input::Tick), c).is_empty());
+    assert_eq!(
+        sent(&s.handle(t0 + secs(80), Input::Tick), c),
+        vec![Message::Keepalive]
+    );
+    assert_eq!(s.next_deadline(), Some(t0 + secs(110)));
+    assert_eq!(s.counters().updates_out, 1);
+}
+
+#[test]
+fn configured_keepalive_and_lower_peer_hold_time() {
+    let mut cfg = config();
+    cfg.keepalive = Some(5);
+    let t0 = Instant::now();
+    let mut s = Session::new(cfg).unwrap();
+    let c = connect_id(&s.handle(t0, Input::ManualStart));
+    s.handle(t0, Input::TcpConnectionAcknowledged(c));
+    s.handle(
+        t0,
+        Input::BytesReceived(
+            c,
+            &bytes(Message::Open(peer_open_with(PEER_AS, 9, PEER_ID))),
+        ),
+    );
+    let out = s.handle(t0, Input::BytesReceived(c, &keepalive()));
+    let n = out
+        .iter()
+        .find_map(|o| {
+            if let Output::Established(n) = o {
+                Some(n.clone())
+            } else {
+                None
+            }
+        })
+        .unwrap();
+    assert_eq!(
+        (n.hold_time, n.keepalive),
+        (9, 3),
+        "keepalive capped at hold/3"
+    );
+    assert_eq!(s.next_deadline(), Some(t0 + secs(3)));
+}
+
+#[test]
+fn hold_timer_expiry_sends_notification_and_restarts_after_idle_hold() {
+    let t0 = Instant::now();
+    let (mut s, c) = established(config(), t0);
+    // Keep sending our keepalives; the peer stays silent.
+    let mut t;
+    loop {
+        let d = s.next_deadline().unwrap();
+        assert!(d <= t0 + secs(90), "hold deadline passed without expiry");
+        t = d;
+        let out = s.handle(t, Input::Tick);
+        if let Some(n) = notification_sent(&out) {
+            assert_eq!(t, t0 + secs(90), "hold timer expires exactly at 90 s");
+            assert_eq!((n.code, n.subcode), (4, 0));
+            assert_eq!(n.to_string(), "Hold Timer Expired/Unspecific");
+            assert_eq!(sent(&out, c), vec![Message::Notification(n.clone())]);
+            assert!(out.contains(&Output::Close(c)));
+            assert!(out.contains(&Output::SessionDown {
+                reason: DownReason::NotificationSent(n)
+            }));
+            break;
+        }
+        assert_eq!(sent(&out, c), vec![Message::Keepalive]);
+    }
+    assert_eq!(s.state(), State::Idle);
+    // Automatic restart after the idle hold time (1 s).
+    assert_eq!(s.next_deadline(), Some(t + secs(1)));
+    let out = s.handle(t + secs(1), Input::Tick);
+    connect_id(&out);
+    assert_eq!(s.state(), State::Connect);
+}
+
+#[test]
+fn hold_timer_restarted_by_peer_messages() {
+    let t0 = Instant::now();
+    let (mut s, c) = established(config(), t0);
+    s.handle(t0 + secs(30), Input::Tick);
+    s.handle(t0 + secs(60), Input::Tick);
+    s.handle(t0 + secs(89), Input::BytesReceived(c, &keepalive()));
+    let out = s.handle(t0 + secs(90), Input::Tick);
+    assert_eq!(notification_sent(&out), None);
+    assert_eq!(s.state(), State::Established);
+    for k in [120, 150, 178] {
+        let out = s.handle(t0 + secs(k), Input::Tick);
+        assert_eq!(notification_sent(&out), None, "at {k}");
+    }
+    let out = s.handle(t0 + secs(179), Input::Tick);
+    assert!(
+        notification_sent(&out).is_some(),
+        "expires at 89 + 90 = 179 s"
+    );
+}
+
+fn open_error(open_bytes: Vec<u8>) -> (Vec<Output>, ConnId) {
+    let t = Instant::now();
+    let mut s = Session::new(config()).unwrap();
+    let c = connect_id(&s.handle(t, Input::ManualStart));
+    s.handle(t, Input::TcpConnectionAcknowledged(c));
+    let out = s.handle(t, Input::BytesReceived(c, &open_bytes));
+    assert!(out.contains(&Output::Close(c)), "{out:?}");
+    assert_eq!(s.state(), State::Idle);
+    (out, c)
+}
+
+#[test]
+fn bad_peer_as_is_rejected_with_2_2() {
+    let (out, c) = open_error(bytes(Message::Open(peer_open_with(65099, 90, PEER_ID))));
+    let n = notification_sent(&out).unwrap();
+    assert_eq!((n.code, n.subcode), (2, 2));
+    assert_eq!(n.to_string(), "OPEN Message Error/Bad Peer AS");
+    assert_eq!(sent(&out, c), vec![Message::Notification(n)]);
+}
+
+#[test]
+fn unsupported_version_is_rejected_with_2_1() {
+    let mut b = peer_open();
+    b[19] = 3;
+    let (out, _) = open_error(b);
+    let n = notification_sent(&out).unwrap();
+    assert_eq!((n.code, n.subcode, n.data), (2, 1, vec![0, 4]));
+}
+
+#[test]
+fn bad_hold_time_is_rejected_with_2_6() {
+    let (out, _) = open_error(bytes(Message::Open(peer_open_with(PEER_AS, 2, PEER_ID))));
+    let n = notification_sent(&out).unwrap();
+    assert_eq!((n.code, n.subcode), (2, 6));
+}
+
+#[test]
+fn zero_router_id_is_rejected_with_2_3() {
+    let (out, _) = open_error(bytes(Message::Open(peer_open_with(
+        PEER_AS,
+        90,
+        Ipv4Addr::UNSPECIFIED,
+    ))));
+    let n = notification_sent(&out).unwrap();
+    assert_eq!((n.code, n.subcode), (2, 3));
+}
+
+#[test]
+fn same_router_id_rejected_for_ibgp_only() {
+    let mut cfg = SessionConfig::new(PEER_AS, PEER_AS, LOCAL_ID);
+    cfg.idle_hold = secs(1);
+    let t = Instant::now();
+    let mut s = Session::new(cfg).unwrap();
+    let c = connect_id(&s.handle(t, Input::ManualStart));
+    s.handle(t, Input::TcpConnectionAcknowledged(c));
+    let out = s.handle(
+        t,
+        Input::BytesReceived(
+            c,
+            &bytes(Message::Open(peer_open_with(PEER_AS, 90, LOCAL_ID))),
+        ),
+    );
+    assert_eq!(
+        notification_sent(&out).map(|n| (n.code, n.subcode)),
+        Some((2, 3))
+    );
+    // eBGP with the same id is allowed (RFC 6286).
+    let mut s = Session::new(config()).unwrap();
+    let c = connect_id(&s.handle(t, Input::ManualStart));
+    s.handle(t, Input::TcpConnectionAcknowledged(c));
+    let out = s.handle(
+        t,
+        Input::BytesReceived(
+            c,
+            &bytes(Message::Open(peer_open_with(PEER_AS, 90, LOCAL_ID))),
+        ),
+    );
+    assert_eq!(notification_sent(&out), None);
+    assert_eq!(s.state(), State::OpenConfirm);
+}
+
+#[test]
+fn four_octet_peer_with_as_trans() {
+    let mut cfg = config();
+    cfg.peer_as = 4_200_000_000;
+    let t = Instant::now();
+    let mut s = Session::new(cfg).unwrap();
+    let c = connect_id(&s.handle(t, Input::ManualStart));
+    s.handle(t, Input::TcpConnectionAcknowledged(c));
+    let open = peer_open_with(4_200_000_000, 90, PEER_ID);
+    assert_eq!(open.my_as, 23456);
+    s.handle(t, Input::BytesReceived(c, &bytes(Message::Open(open))));
+    s.handle(t, Input::BytesReceived(c, &keepalive()));
+    assert_eq!(s.negotiated().unwrap().peer_as, 4_200_000_000);
+    // The same OPEN without the capability is AS 23456: bad peer AS.
+    let mut s = Session::new({
+        let mut c = config();
+        c.peer_as = 4_200_000_000;
+        c
+    })
+    .unwrap();
+    let c = connect_id(&s.handle(t, Input::ManualStart));
+    s.handle(t, Input::TcpConnectionAcknowledged(c));
+    let mut bare = peer_open_with(4_200_000_000, 90, PEER_ID);
+    bare.capabilities
+        .retain(|c| !matches!(c, Capability::FourOctetAs(_)));
+    let out = s.handle(t, Input::BytesReceived(c, &bytes(Message::Open(bare))));
+    assert_eq!(
+        notification_sent(&out).map(|n| (n.code, n.subcode)),
+        Some((2, 2))
+    );
+}
+
+#[test]
+fn messages_split_at_every_byte_are_reassembled() {
+    let t0 = Instant::now();
+    let mut s = Session::new(config()).unwrap();
+    let c = connect_id(&s.handle(t0, Input::ManualStart));
+    s.handle(t0, Input::TcpConnectionAcknowledged(c));
+    let mut stream = peer_open();
+    stream.extend(keepalive());
+    let mut established = false;
+    for b in &stream {
+        let out = s.handle(t0, Input::BytesReceived(c, std::slice::from_ref(b)));
+        established |= out.iter().any(|o| matches!(o, Output::Established(_)));
+    }
+    assert!(established);
+    assert_eq!(s.state(), State::Established);
+}
+
+/// Session with an outbound connection `out_c` that already received the peer's OPEN
+/// (OpenConfirm) and an inbound `in_c` in OpenSent; then the OPEN arrives on `in_c`.
+fn collision(local_id: Ipv4Addr) -> (Session, ConnId, ConnId, Vec<Output>) {
+    let t = Instant::now();
+    let mut s = Session::new(SessionConfig::new(LOCAL_AS, PEER_AS, local_id)).unwrap();
+    let out_c = connect_id(&s.handle(t, Input::ManualStart));
+    s.handle(t, Input::TcpConnectionAcknowledged(out_c));
+    s.handle(t, Input::BytesReceived(out_c, &peer_open()));
+    assert_eq!(s.state(), State::OpenConfirm);
+    let in_c = ConnId::inbound(1);
+    let out = s.handle(t, Input::TcpConnectionConfirmed(in_c));
+    assert!(matches!(&sent(&out, in_c)[..], [Message::Open(_)]));
+    let out = s.handle(t, Input::BytesReceived(in_c, &peer_open()));
+    (s, out_c, in_c, out)
+}
+
+#[test]
+fn collision_local_higher_id_keeps_outbound() {
+    let (mut s, out_c, in_c, out) = collision(Ipv4Addr::new(10, 255, 0, 9)); // > PEER_ID
+    let n = notification_sent(&out).unwrap();
+    assert_eq!(n.to_string(), "Cease/Connection Collision Resolution");
+    assert_eq!(sent(&out, in_c), vec![Message::Notification(n)]);
+    assert!(out.contains(&Output::Close(in_c)));
+    assert!(!out.contains(&Output::Close(out_c)));
+    let out = s.handle(Instant::now(), Input::BytesReceived(out_c, &keepalive()));
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Established(n) if n.conn == out_c)));
+}
+
+#[test]
+fn collision_local_lower_id_keeps_inbound() {
+    let (mut s, out_c, in_c, out) = collision(Ipv4Addr::new(10, 255, 0, 0)); // < PEER_ID
+    let n = notification_sent(&out).unwrap();
+    assert_eq!((n.code, n.subcode), (6, 7));
+    assert_eq!(sent(&out, out_c), vec![Message::Notification(n)]);
+    assert!(out.contains(&Output::Close(out_c)));
+    assert_eq!(sent(&out, in_c), vec![Message::Keepalive]);
+    let out = s.handle(Instant::now(), Input::BytesReceived(in_c, &keepalive()));
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Established(n) if n.conn == in_c)));
+    assert_eq!(s.state(), State::Established);
+}
+
+#[test]
+fn inbound_while_established_is_refused() {
+    let t0 = Instant::now();
+    let (mut s, c) = established(config(), t0);
+    let other = ConnId::inbound(7);
+    let out = s.handle(t0, Input::TcpConnectionConfirmed(other));
+    assert_eq!(out, vec![Output::Close(other)]);
+    assert_eq!(s.established_conn(), Some(c));
+}
+
+#[test]
+fn connect_retry_backs_off_exponentially_with_cap() {
+    let mut cfg = config();
+    cfg.connect_retry = secs(5);
+    cfg.connect_retry_max = secs(60);
+    let mut s = Session::new(cfg).unwrap();
+    let t0 = Instant::now();
+    let mut t = t0;
+    let mut c = connect_id(&s.handle(t, Input::ManualStart));
+    let mut waits = Vec::new();
+    for _ in 0..7 {
+        s.handle(t, Input::TcpConnectionFails(c));
+        assert_eq!(s.state(), State::Active);
+        let d = s.next_deadline().unwrap();
+        waits.push((d - t).as_secs());
+        t = d;
+        let out = s.handle(t, Input::Tick);
+        c = connect_id(&out);
+        assert_eq!(s.state(), State::Connect);
+    }
+    assert_eq!(waits, vec![5, 10, 20, 40, 60, 60, 60]);
+}
+
+#[test]
+fn hanging_connect_is_abandoned_and_retried() {
+    let mut s = Session::new(config()).unwrap();
+    let t0 = Instant::now();
+    let c1 = connect_id(&s.handle(t0, Input::ManualStart));
+    assert_eq!(s.next_deadline(), Some(t0 + secs(5)));
+    let out = s.handle(t0 + secs(5), Input::Tick);
+    assert!(out.contains(&Output::Close(c1)));
+    let c2 = connect_id(&out);
+    assert_ne!(c1, c2);
+    assert_eq!(s.next_deadline(), Some(t0 + secs(15)));
+    // A late success of the abandoned attempt is closed.
+    let out = s.handle(t0 + secs(6), Input::TcpConnectionAcknowledged(c1));
+    assert_eq!(out, vec![Output::Close(c1)]);
+}
+
+#[test]
+fn manual_stop_sends_administrative_shutdown_with_message() {
+    let t0 = Instant::now();
+    let (mut s, c) = established(config(), t0);
+    let out = s.handle(
+        t0 + secs(1),
+        Input::ManualStop {
+            message: Some("maintenance window".into()),
+        },
+    );
+    let msgs = sent(&out, c);
+    let [Message::Notification(n)] = &msgs[..] else {
+        panic!("{out:?}")
+    };
+    assert_eq!((n.code, n.subcode), (6, 2));
+    assert_eq!(n.shutdown_message().as_deref(), Some("maintenance window"));
+    assert_eq!(
+        n.to_string(),
+        "Cease/Administrative Shutdown \"maintenance window\""
+    );
+    assert!(out.contains(&Output::Close(c)));
+    assert!(out.contains(&Output::SessionDown {
+        reason: DownReason::Stopped
+    }));
+    assert_eq!(s.state(), State::Idle);
+    assert_eq!(
+        s.next_deadline(),
+        None,
+        "no automatic restart after ManualStop"
+    );
+}
+
+#[test]
+fn passive_session_waits_for_inbound() {
+    let mut cfg = config();
+    cfg.passive = true;
+    let mut s = Session::new(cfg).unwrap();
+    let t0 = Instant::now();
+    let out = s.handle(t0, Input::ManualStart);
+    assert!(!out.iter().any(|o| matches!(o, Output::Connect(_))));
+    assert_eq!(s.state(), State::Active);
+    assert_eq!(s.next_deadline(), None);
+    let c = ConnId::inbound(1);
+    s.handle(t0, Input::TcpConnectionConfirmed(c));
+    s.handle(t0, Input::BytesReceived(c, &peer_open()));
+    s.handle(t0, Input::BytesReceived(c, &keepalive()));
+    assert_eq!(s.state(), State::Established);
+}
+
+#[test]
+fn received_prefixes_are_counted_per_family() {
+    let t0 = Instant::now();
+    let (mut s, c) = established(config(), t0);
+    let ctx = s.negotiated().unwrap().context();
+    let attrs = PathAttributes {
+        origin: Some(Origin::Igp),
+        as_path: Some(AsPath::sequence(vec![PEER_AS])),
+        ..Default::default()
+    };
+    let v4: Vec<ipnet::IpNet> = ["198.51.100.1/32", "198.51.100.2/32", "198.51.100.3/32"]
+        .iter()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let v6: Vec<ipnet::IpNet> = vec!["2001:db8::1/128".parse().unwrap()];
+    let mut stream = Vec::new();
+    for m in pack_announce(&attrs, NextHop::V4(PEER_ID), &v4, &ctx).unwrap() {
+        stream.extend(m);
+    }
+    let nh = NextHop::V6 {
+        global: "fd00:255::1".parse().unwrap(),
+        link_local: None,
+    };
+    for m in pack_announce(&attrs, nh, &v6, &ctx).unwrap() {
+        stream.extend(m);
+    }
+    for m in pack_withdraw(&v4[..1], &ctx).unwrap() {
+        stream.extend(m);
+    }
+    let out = s.handle(t0, Input::BytesReceived(c, &stream));
+    assert_eq!(
+        out.iter()
+            .filter(|o| matches!(o, Output::UpdateReceived(_)))
+            .count(),
+        3
+    );
+    let counts = s.received_prefixes();
+    assert_eq!(counts.get(&Family::IPV4_UNICAST), Some(&2));
+    assert_eq!(counts.get(&Family::IPV6_UNICAST), Some(&1));
+    assert_eq!(s.counters().updates_in, 3);
+}
+
+#[test]
+fn route_refresh_is_reported_and_malformed_update_resets() {
+    let t0 = Instant::now();
+    let (mut s, c) = established(config(), t0);
+    let rr = bytes(Message::RouteRefresh(RouteRefresh::request(
+        Family::IPV6_UNICAST,
+    )));
+    let out = s.handle(t0, Input::BytesReceived(c, &rr));
+    assert_eq!(
+        out,
+        vec![Output::RouteRefreshRequested(Family::IPV6_UNICAST)]
+    );
+    // An UPDATE whose NLRI is malformed: 3/10 and the session goes down.
+    let mut bad = bytes(Message::Update(Update::default()));
+    bad.extend_from_slice(&[40, 1, 2, 3, 4, 5]);
+    let len = bad.len() as u16;
+    bad[16..18].copy_from_slice(&len.to_be_bytes());
+    let out = s.handle(t0, Input::BytesReceived(c, &bad));
+    let n = notification_sent(&out).unwrap();
+    assert_eq!((n.code, n.subcode), (3, 10));
+    assert_eq!(s.state(), State::Idle);
+}
+
+#[test]
+fn notification_from_peer_is_reported() {
+    let t0 = Instant::now();
+    let (mut s, c) = established(config(), t0);
+    let n = Notification::administrative_shutdown("bye");
+    let out = s.handle(
+        t0,
+        Input::BytesReceived(c, &bytes(Message::Notification(n.clone()))),
+    );
+    assert!(out.contains(&Output::NotificationReceived(n.clone())));
+    assert!(out.contains(&Output::SessionDown {
+        reason: DownReason::NotificationReceived(n)
+    }));
+    assert!(out.contains(&Output::Close(c)));
+}
+
+#[test]
+fn unexpected_message_is_fsm_error() {
+    let t = Instant::now();
+    let mut s = Session::new(config()).unwrap();
+    let c = connect_id(&s.handle(t, Input::ManualStart));
+    s.handle(t, Input::TcpConnectionAcknowledged(c));
+    let out = s.handle(t, Input::BytesReceived(c, &keepalive()));
+    let n = notification_sent(&out).unwrap();
+    assert_eq!((n.code, n.subcode), (5, 1));
+    assert_eq!(
+        n.to_string(),
+        "Neighbor Events Error/Receive Unexpected Message in OpenSent State"
+    );
+}
+
+#[test]
+fn zero_hold_time_means_no_timers() {
+    let t0 = Instant::now();
+    let mut s = Session::new(config()).unwrap();
+    let c = connect_id(&s.handle(t0, Input::ManualStart));
+    s.handle(t0, Input::TcpConnectionAcknowledged(c));
+    s.handle(
+        t0,
+        Input::BytesReceived(
+            c,
+            &bytes(Message::Open(peer_open_with(PEER_AS, 0, PEER_ID))),
+        ),
+    );
+    s.handle(t0, Input::BytesReceived(c, &keepalive()));
+    assert_eq!(s.state(), State::Established);
+    assert_eq!(s.negotiated().unwrap().hold_time, 0);
+    assert_eq!(s.next_deadline(), None);
+}
+
+#[test]
+fn idle_hold_is_damped_on_repeated_errors() {
+    let mut s = Session::new(config()).unwrap();
+    let mut t = Instant::now();
+    let mut c = connect_id(&s.handle(t, Input::ManualStart));
+    let mut waits = Vec::new();
+    for _ in 0..8 {
+        s.handle(t, Input::TcpConnectionAcknowledged(c));
+        s.handle(
+            t,
+            Input::BytesReceived(c, &bytes(Message::Open(peer_open_with(65099, 90, PEER_ID)))),
+        );
+        assert_eq!(s.state(), State::Idle);
+        let d = s.next_deadline().unwrap();
+        waits.push((d - t).as_secs());
+        t = d;
+        c = connect_id(&s.handle(t, Input::Tick));
+    }
+    assert_eq!(waits, vec![1, 2, 4, 8, 16, 32, 60, 60]);
+}
+
+#[test]
+fn invalid_config_is_rejected() {
+    let mut cfg = config();
+    cfg.hold_time = 2;
+    assert_eq!(
+        Session::new(cfg).unwrap_err().to_string(),
+        "hold-time 2: must be 0 or at least 3 seconds"
+    );
+    let mut cfg = config();
+    cfg.router_id = Ipv4Addr::UNSPECIFIED;
+    assert!(Session::new(cfg).is_err());
+}

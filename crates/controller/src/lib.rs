@@ -2,3 +2,10 @@
 //! reconciler that writes `status.loadBalancer`.
 
 pub mod allocator;
+pub mod config_source;
+pub mod events;
+pub mod health;
+pub mod leader;
+pub mod metrics;
+pub mod options;
+pub mod status;

@@ -1,0 +1,171 @@
+//! Where the configuration comes from: a watched ConfigMap or a file, delivered as
+//! [`ConfigUpdate`]s on a channel. Parsing happens here; deciding whether to apply happens in the
+//! reconciler (the allocator may still reject a valid config).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ferrolb_config::{parse_document, Config};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::runtime::watcher::{self, watcher};
+use kube::runtime::WatchStreamExt;
+use kube::{Api, Client};
+use tokio::sync::{mpsc, watch};
+use tracing::warn;
+
+use crate::events::EventTarget;
+use crate::options::ConfigSource;
+
+/// What the config source saw.
+#[derive(Clone, Debug)]
+pub enum ConfigUpdate {
+    /// A valid configuration.
+    Valid {
+        /// The parsed configuration.
+        config: Config,
+        /// The ConfigMap it came from (for Events), if any.
+        target: Option<EventTarget>,
+    },
+    /// A document with errors (every error, one per line, each naming the field and value).
+    Invalid {
+        /// The errors as text.
+        errors: String,
+        /// The ConfigMap it came from (for Events), if any.
+        target: Option<EventTarget>,
+    },
+    /// The ConfigMap or file does not exist (or has no `config` key).
+    Missing {
+        /// What is missing, for the log.
+        reason: String,
+    },
+}
+
+/// Spawns the task that watches `source` and sends updates on the returned channel until
+/// `shutdown` turns true.
+pub fn spawn(
+    client: Client,
+    source: ConfigSource,
+    poll_interval: Duration,
+    shutdown: watch::Receiver<bool>,
+) -> (mpsc::Receiver<ConfigUpdate>, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(16);
+    let task = match source {
+        ConfigSource::ConfigMap { namespace, name } => {
+            tokio::spawn(watch_config_map(client, namespace, name, tx, shutdown))
+        }
+        ConfigSource::File(path) => tokio::spawn(poll_file(path, poll_interval, tx, shutdown)),
+    };
+    (rx, task)
+}
+
+/// Turns a ConfigMap into an update (the `config` key, MetalLB's and FerroLB's).
+pub fn update_from_config_map(cm: &ConfigMap) -> ConfigUpdate {
+    let namespace = cm.metadata.namespace.clone().unwrap_or_default();
+    let name = cm.metadata.name.clone().unwrap_or_default();
+    let target = Some(EventTarget::config_map(
+        &namespace,
+        &name,
+        cm.metadata.uid.clone(),
+    ));
+    match ferrolb_view::config_text_from_configmap(cm, ferrolb_config::CONFIGMAP_KEY) {
+        Some(text) => update_from_text(text, target),
+        None => ConfigUpdate::Missing {
+            reason: format!(
+                "ConfigMap {namespace}/{name} has no key {:?} in data",
+                ferrolb_config::CONFIGMAP_KEY
+            ),
+        },
+    }
+}
+
+/// Parses a document (a ConfigMap manifest or the bare config text).
+pub fn update_from_text(text: &str, target: Option<EventTarget>) -> ConfigUpdate {
+    match parse_document(text) {
+        Ok(config) => ConfigUpdate::Valid { config, target },
+        Err(errors) => ConfigUpdate::Invalid {
+            errors: errors.to_string(),
+            target,
+        },
+    }
+}
+
+async fn watch_config_map(
+    client: Client,
+    namespace: String,
+    name: String,
+    tx: mpsc::Sender<ConfigUpdate>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let api: Api<ConfigMap> = Api::namespaced(client, &namespace);
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let mut stream = watcher(api, config).default_backoff().boxed();
+    let mut seen_in_init = false;
+    loop {
+        let event = tokio::select! {
+            event = stream.next() => event,
+            _ = shutdown.changed() => return,
+        };
+        let Some(event) = event else { return };
+        let update = match event {
+            Ok(watcher::Event::Init) => {
+                seen_in_init = false;
+                None
+            }
+            Ok(watcher::Event::InitApply(cm)) | Ok(watcher::Event::Apply(cm)) => {
+                if cm.metadata.name.as_deref() != Some(name.as_str()) {
+                    None
+                } else {
+                    seen_in_init = true;
+                    Some(update_from_config_map(&cm))
+                }
+            }
+            Ok(watcher::Event::InitDone) => (!seen_in_init).then(|| ConfigUpdate::Missing {
+                reason: format!("ConfigMap {namespace}/{name} does not exist"),
+            }),
+            Ok(watcher::Event::Delete(cm)) => (cm.metadata.name.as_deref() == Some(name.as_str()))
+                .then(|| ConfigUpdate::Missing {
+                    reason: format!("ConfigMap {namespace}/{name} was deleted"),
+                }),
+            Err(err) => {
+                warn!(error = %err, configmap = %format!("{namespace}/{name}"), "watching the ConfigMap failed; retrying");
+                None
+            }
+        };
+        if let Some(update) = update {
+            if tx.send(update).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+async fn poll_file(
+    path: PathBuf,
+    interval: Duration,
+    tx: mpsc::Sender<ConfigUpdate>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut last: Option<Result<String, String>> = None;
+    loop {
+        let current = tokio::fs::read_to_string(&path)
+            .await
+            .map_err(|err| format!("cannot read {}: {err}", path.display()));
+        if last.as_ref() != Some(&current) {
+            let update = match &current {
+                Ok(text) => update_from_text(text, None),
+                Err(reason) => ConfigUpdate::Missing {
+                    reason: reason.clone(),
+                },
+            };
+            last = Some(current);
+            if tx.send(update).await.is_err() {
+                return;
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}

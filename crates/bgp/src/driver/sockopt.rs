@@ -189,6 +189,64 @@ pub fn ttl<S: AsFd>(socket: &S, is_v6: bool) -> Result<u32, SockoptError> {
     }
 }
 
+/// One address of a local network interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceAddress {
+    /// Interface name, e.g. `eth0`.
+    pub interface: String,
+    /// The address.
+    pub address: IpAddr,
+}
+
+/// Lists the IPv4 and IPv6 addresses of the local interfaces (`getifaddrs(3)`), used to find
+/// a next hop of the other family on the interface that carries a session.
+pub fn interface_addresses() -> Result<Vec<InterfaceAddress>, SockoptError> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: `head` is a valid out-pointer; on success the kernel/libc fills it with a list
+    // that we free with `freeifaddrs` below and do not use afterwards.
+    let rc = unsafe { libc::getifaddrs(&mut head) };
+    if rc != 0 {
+        return Err(SockoptError::Io {
+            option: "getifaddrs",
+            source: io::Error::last_os_error(),
+        });
+    }
+    let mut out = Vec::new();
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a non-null node of the list returned by `getifaddrs`, alive until
+        // `freeifaddrs`; its `ifa_name` is a NUL-terminated string and `ifa_addr`, when not
+        // null, points to a sockaddr whose `sa_family` tells its real type (`sockaddr_in` for
+        // AF_INET, `sockaddr_in6` for AF_INET6), which the C library allocated with that size.
+        unsafe {
+            let ifa = &*cur;
+            if !ifa.ifa_addr.is_null() {
+                let family = i32::from((*ifa.ifa_addr).sa_family);
+                let address = if family == libc::AF_INET {
+                    let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
+                    Some(IpAddr::from(sin.sin_addr.s_addr.to_ne_bytes()))
+                } else if family == libc::AF_INET6 {
+                    let sin6 = &*(ifa.ifa_addr as *const libc::sockaddr_in6);
+                    Some(IpAddr::from(sin6.sin6_addr.s6_addr))
+                } else {
+                    None
+                };
+                if let Some(address) = address {
+                    let interface = std::ffi::CStr::from_ptr(ifa.ifa_name)
+                        .to_string_lossy()
+                        .into_owned();
+                    out.push(InterfaceAddress { interface, address });
+                }
+            }
+            cur = ifa.ifa_next;
+        }
+    }
+    // SAFETY: `head` came from a successful `getifaddrs` and is freed exactly once; no
+    // reference into the list outlives this point (names and addresses were copied).
+    unsafe { libc::freeifaddrs(head) };
+    Ok(out)
+}
+
 fn setsockopt_raw<T>(
     socket: &impl AsRawFd,
     level: libc::c_int,
@@ -240,5 +298,13 @@ mod tests {
         set_ttl(&sock6, true, 7).expect("hops");
         assert_eq!(ttl(&sock6, true).expect("get"), 7);
         set_min_ttl(&sock6, true, GTSM_MIN_TTL).expect("minhops");
+    }
+
+    #[test]
+    fn interface_addresses_include_loopback() {
+        let all = interface_addresses().expect("getifaddrs");
+        assert!(all
+            .iter()
+            .any(|a| a.interface == "lo" && a.address == IpAddr::from([127, 0, 0, 1])));
     }
 }

@@ -1,0 +1,295 @@
+//! Two `Speaker`s talking BGP to each other over real TCP on loopback (127.0.0.1 and
+//! 127.0.0.2, ports chosen by the kernel): session up, routes exchanged and counted in both
+//! families, withdrawals, graceful shutdown with 6/2 and its text, MD5 + GTSM, and hold-timer
+//! expiry against a peer that stops reading.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrolb_bgp::driver::{Direction, Password, PeerConfig, PeerError, PeerStatus, Speaker, State};
+use ferrolb_bgp::rib_out::{AdvertisementSet, Community, RouteAttributes};
+use ferrolb_bgp::session::SessionConfig;
+use ferrolb_bgp::wire::{frame_len, CeaseSubcode, DecodeContext, ErrorCode, Message};
+use ipnet::IpNet;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::watch;
+
+const A: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
+const B: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn wait_for(
+    rx: &mut watch::Receiver<PeerStatus>,
+    what: &str,
+    cond: impl FnMut(&PeerStatus) -> bool,
+) -> PeerStatus {
+    let result = match tokio::time::timeout(WAIT, rx.wait_for(cond)).await {
+        Ok(Ok(s)) => Some(s.clone()),
+        Ok(Err(_)) => panic!("status channel closed while waiting for {what}"),
+        Err(_) => None,
+    };
+    match result {
+        Some(s) => s,
+        None => panic!(
+            "timed out waiting for {what}; last status: {:?}",
+            *rx.borrow()
+        ),
+    }
+}
+
+fn hosts_v4(
+    base: [u8; 3],
+    n: u8,
+    attrs: &Arc<RouteAttributes>,
+) -> Vec<(IpNet, Arc<RouteAttributes>)> {
+    (0..n)
+        .map(|i| {
+            let p: IpNet = format!("{}.{}.{}.{i}/32", base[0], base[1], base[2])
+                .parse()
+                .expect("prefix");
+            (p, Arc::clone(attrs))
+        })
+        .collect()
+}
+
+/// A listens passively on 127.0.0.1 for B; B connects from 127.0.0.2.
+async fn pair(password: Option<&str>, gtsm: bool) -> (Speaker, Speaker) {
+    let a = Speaker::new();
+    let port = a
+        .listen(SocketAddr::new(A, 0))
+        .await
+        .expect("listen")
+        .port();
+    let mut a_cfg = PeerConfig::new(B, 65001, 65002, Ipv4Addr::new(10, 0, 0, 1));
+    a_cfg.session.passive = true;
+    a_cfg.session.hold_time = 9;
+    let mut b_cfg = PeerConfig::new(A, 65002, 65001, Ipv4Addr::new(10, 0, 0, 2));
+    b_cfg.port = port;
+    b_cfg.local_address = Some(B);
+    b_cfg.session.hold_time = 9;
+    b_cfg.session.connect_retry = Duration::from_secs(1);
+    for cfg in [&mut a_cfg, &mut b_cfg] {
+        cfg.password = password.map(|p| Password::new(p.as_bytes().to_vec()).expect("pw"));
+        cfg.ttl_security = gtsm;
+    }
+    a.add_peer(a_cfg).expect("add B to A");
+    let b = Speaker::new();
+    b.add_peer(b_cfg).expect("add A to B");
+    (a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_speakers_exchange_routes_and_shut_down_gracefully() {
+    let (a, b) = pair(None, false).await;
+    let mut a_rx = a.watch(B).expect("watch B on A");
+    let mut b_rx = b.watch(A).expect("watch A on B");
+    wait_for(&mut a_rx, "A established", |s| {
+        s.state == State::Established
+    })
+    .await;
+    let up = wait_for(&mut b_rx, "B established", |s| {
+        s.state == State::Established
+    })
+    .await;
+    assert!(up.established_since.is_some());
+
+    let attrs = Arc::new(RouteAttributes {
+        med: Some(10),
+        communities: vec![Community::new(65001, 100)],
+        ..Default::default()
+    });
+    let mut set: AdvertisementSet = (0..4u8)
+        .flat_map(|third| hosts_v4([198, 51, third], 250, &attrs))
+        .collect();
+    for i in 0..10u16 {
+        set.insert(
+            format!("2001:db8:{i:x}::/48").parse().expect("v6"),
+            Arc::clone(&attrs),
+        );
+    }
+    a.set_advertisements(B, Arc::new(set.clone()))
+        .expect("set on A");
+    let b_set: AdvertisementSet = hosts_v4([198, 51, 100], 5, &Arc::default())
+        .into_iter()
+        .collect();
+    b.set_advertisements(A, Arc::new(b_set)).expect("set on B");
+
+    let got = wait_for(&mut b_rx, "B receives 1000 + 10", |s| {
+        s.prefixes_received.ipv4 == 1000 && s.prefixes_received.ipv6 == 10
+    })
+    .await;
+    assert!(got.updates_in >= 3, "{got:?}");
+    let sent = wait_for(&mut a_rx, "A receives 5 and counts 1000 + 10 sent", |s| {
+        s.prefixes_received.ipv4 == 5 && s.prefixes_sent.ipv4 == 1000 && s.prefixes_sent.ipv6 == 10
+    })
+    .await;
+    assert!(
+        sent.updates_out >= 3 && sent.messages_out > sent.updates_out,
+        "{sent:?}"
+    );
+
+    // Withdraw 800 IPv4 and 5 IPv6 prefixes.
+    let smaller: AdvertisementSet = set
+        .iter()
+        .enumerate()
+        .filter(|(i, (p, _))| {
+            if p.addr().is_ipv4() {
+                *i < 200
+            } else {
+                *i >= 1005
+            }
+        })
+        .map(|(_, (p, a))| (*p, Arc::clone(a)))
+        .collect();
+    a.set_advertisements(B, Arc::new(smaller))
+        .expect("set smaller");
+    wait_for(&mut b_rx, "B sees withdrawals", |s| {
+        s.prefixes_received.ipv4 == 200 && s.prefixes_received.ipv6 == 5
+    })
+    .await;
+
+    a.shutdown("maintenance window 42").await;
+    let down = wait_for(&mut b_rx, "B sees Cease/Administrative Shutdown", |s| {
+        matches!(
+            &s.last_error,
+            Some(PeerError::Notification {
+                direction: Direction::Received,
+                ..
+            })
+        )
+    })
+    .await;
+    assert_ne!(down.state, State::Established);
+    let Some(PeerError::Notification { notification, .. }) = &down.last_error else {
+        unreachable!()
+    };
+    assert_eq!(notification.error_code(), ErrorCode::Cease);
+    assert_eq!(
+        notification.cease_subcode(),
+        Some(CeaseSubcode::AdministrativeShutdown)
+    );
+    assert_eq!(
+        notification.shutdown_message().as_deref(),
+        Some("maintenance window 42")
+    );
+    let text = down
+        .last_error
+        .as_ref()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(text.contains("maintenance window 42"), "{text}");
+    let b_after = wait_for(&mut b_rx, "B drops the routes", |s| {
+        s.prefixes_received.ipv4 == 0 && s.prefixes_received.ipv6 == 0
+    })
+    .await;
+    assert_eq!(b_after.prefixes_sent.ipv4, 0);
+    b.shutdown("test done").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn md5_and_gtsm_sessions_come_up() {
+    let (a, b) = pair(Some("s3cret"), true).await;
+    let mut a_rx = a.watch(B).expect("watch");
+    let mut b_rx = b.watch(A).expect("watch");
+    wait_for(&mut a_rx, "A established", |s| {
+        s.state == State::Established
+    })
+    .await;
+    wait_for(&mut b_rx, "B established", |s| {
+        s.state == State::Established
+    })
+    .await;
+    a.shutdown("bye").await;
+    b.shutdown("bye").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn md5_mismatch_never_establishes() {
+    let a = Speaker::new();
+    let port = a
+        .listen(SocketAddr::new(A, 0))
+        .await
+        .expect("listen")
+        .port();
+    let mut a_cfg = PeerConfig::new(B, 65001, 65002, Ipv4Addr::new(10, 0, 0, 1));
+    a_cfg.session.passive = true;
+    a_cfg.password = Some(Password::new(b"right".to_vec()).expect("pw"));
+    a.add_peer(a_cfg).expect("add");
+    let b = Speaker::new();
+    let mut b_cfg = PeerConfig::new(A, 65002, 65001, Ipv4Addr::new(10, 0, 0, 2));
+    b_cfg.port = port;
+    b_cfg.local_address = Some(B);
+    b_cfg.password = Some(Password::new(b"wrong".to_vec()).expect("pw"));
+    b_cfg.session.connect_retry = Duration::from_secs(1);
+    b.add_peer(b_cfg).expect("add");
+    let mut a_rx = a.watch(B).expect("watch");
+    let reached = tokio::time::timeout(
+        Duration::from_secs(3),
+        a_rx.wait_for(|s| s.state >= State::OpenSent),
+    )
+    .await;
+    assert!(reached.is_err(), "a wrong MD5 key must not get past TCP");
+    let b_status = &b.status()[0];
+    assert!(b_status.state < State::OpenSent, "{b_status:?}");
+    a.shutdown("bye").await;
+    b.shutdown("bye").await;
+}
+
+/// A hand-written peer that completes the OPEN exchange, then neither reads nor writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_timer_expires_when_the_peer_goes_silent() {
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(A, 0))
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let speaker = Speaker::new();
+    let mut cfg = PeerConfig::new(A, 65002, 65001, Ipv4Addr::new(10, 0, 0, 2));
+    cfg.port = port;
+    cfg.local_address = Some(B);
+    cfg.session.hold_time = 3;
+    speaker.add_peer(cfg).expect("add");
+    let mut rx = speaker.watch(A).expect("watch");
+
+    let (mut sock, _) = tokio::time::timeout(WAIT, listener.accept())
+        .await
+        .expect("speaker connects")
+        .expect("accept");
+    let mut peer_cfg = SessionConfig::new(65001, 65002, Ipv4Addr::new(10, 0, 0, 1));
+    peer_cfg.hold_time = 3;
+    let ctx = DecodeContext::default();
+    let mut out = Message::Open(peer_cfg.open()).encode(&ctx).expect("open");
+    out.extend(Message::Keepalive.encode(&ctx).expect("keepalive"));
+    sock.write_all(&out).await.expect("write");
+    // Read the speaker's OPEN and KEEPALIVE, then go silent.
+    let mut buf = Vec::new();
+    let mut got = 0;
+    while got < 2 {
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(WAIT, sock.read(&mut chunk))
+            .await
+            .expect("speaker writes")
+            .expect("read");
+        assert!(n > 0, "speaker closed early");
+        buf.extend_from_slice(&chunk[..n]);
+        while let Some(len) = frame_len(&buf) {
+            buf.drain(..len);
+            got += 1;
+        }
+    }
+    wait_for(&mut rx, "established", |s| s.state == State::Established).await;
+    let started = std::time::Instant::now();
+    let down = wait_for(&mut rx, "hold timer expiry", |s| {
+        matches!(&s.last_error, Some(PeerError::Notification { direction: Direction::Sent, notification })
+            if notification.error_code() == ErrorCode::HoldTimerExpired)
+    })
+    .await;
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+    assert_ne!(down.state, State::Established);
+    speaker.shutdown("bye").await;
+    drop(sock);
+}

@@ -285,13 +285,13 @@ fn exabgp_receives_v4_and_v6_with_attributes() {
         serde_json::json!([[65001, 1, 2]]),
         "{attrs}"
     );
-    let (family, _, nh, attrs) = routes
-        .iter()
-        .find(|r| r.1 == V6)
-        .cloned()
-        .unwrap_or_default();
-    assert_eq!(family, "ipv6 unicast");
-    assert_eq!(nh, "fd00:255::2");
+    let v6: Vec<_> = routes.iter().filter(|r| r.1 == V6).collect();
+    assert!(v6.iter().all(|r| r.0 == "ipv6 unicast"), "{v6:?}");
+    assert!(
+        v6.iter().any(|r| r.2 == "fd00:255::2"),
+        "global v6 next hop: {v6:?}"
+    );
+    let attrs = v6[0].3.clone();
     assert_eq!(attrs["med"], 50, "{attrs}");
     assert_eq!(
         attrs["community"],

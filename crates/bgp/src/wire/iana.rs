@@ -167,6 +167,8 @@ iana_enum! {
         Multiprotocol = 1,
         /// Route Refresh (RFC 2918).
         RouteRefresh = 2,
+        /// Extended Next Hop Encoding (RFC 8950).
+        ExtendedNextHop = 5,
         /// Extended Message (RFC 8654).
         ExtendedMessage = 6,
         /// BGP Role (RFC 9234).

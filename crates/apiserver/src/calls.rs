@@ -92,7 +92,12 @@ impl Call {
     /// A call from a verb and an RBAC-style resource name (`services/status`, `leases.coordination.k8s.io`).
     pub fn new(verb: &str, resource: &str) -> Call {
         let (group, resource, subresource) = parse_resource(resource);
-        Call { verb: verb.to_string(), group, resource, subresource }
+        Call {
+            verb: verb.to_string(),
+            group,
+            resource,
+            subresource,
+        }
     }
 }
 
@@ -112,7 +117,10 @@ impl Calls {
     /// If a failure is injected for this call, consume one and return its HTTP code.
     pub(crate) fn take_injection(&self, call: &Call) -> Option<u16> {
         let mut inner = self.lock();
-        let pos = inner.injections.iter().position(|i| &i.call == call && i.times > 0)?;
+        let pos = inner
+            .injections
+            .iter()
+            .position(|i| &i.call == call && i.times > 0)?;
         inner.injections[pos].times -= 1;
         Some(inner.injections[pos].code)
     }
@@ -120,7 +128,11 @@ impl Calls {
     /// How many times `verb` was called on `resource` (`services`, `services/status`,
     /// `leases.coordination.k8s.io`, `events.events.k8s.io`; a bare plural means the core group).
     pub fn count(&self, verb: &str, resource: &str) -> u64 {
-        self.lock().counts.get(&Call::new(verb, resource)).copied().unwrap_or(0)
+        self.lock()
+            .counts
+            .get(&Call::new(verb, resource))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// All counters.
@@ -148,7 +160,11 @@ impl Calls {
     /// Make the next `times` calls of `verb` on `resource` fail with HTTP `code` (e.g. 500, 503, 429)
     /// before touching the store.
     pub fn fail_next(&self, verb: &str, resource: &str, code: u16, times: u32) {
-        self.lock().injections.push(Injection { call: Call::new(verb, resource), code, times });
+        self.lock().injections.push(Injection {
+            call: Call::new(verb, resource),
+            code,
+            times,
+        });
     }
 }
 
@@ -159,7 +175,14 @@ mod tests {
     #[test]
     fn call_names() {
         let c = Call::new("patch", "services/status");
-        assert_eq!((c.group.as_str(), c.resource.as_str(), c.subresource.as_deref()), ("", "services", Some("status")));
+        assert_eq!(
+            (
+                c.group.as_str(),
+                c.resource.as_str(),
+                c.subresource.as_deref()
+            ),
+            ("", "services", Some("status"))
+        );
         assert_eq!(c.to_string(), "patch services/status");
         let l = Call::new("get", "leases.coordination.k8s.io");
         assert_eq!(l.group, "coordination.k8s.io");

@@ -12,7 +12,10 @@ pub struct Allocators {
 
 impl Default for Allocators {
     fn default() -> Self {
-        Allocators { next_cluster_ip: 10, next_node_port: 30000 }
+        Allocators {
+            next_cluster_ip: 10,
+            next_node_port: 30000,
+        }
     }
 }
 
@@ -41,9 +44,18 @@ pub fn service(obj: &mut Value, old: Option<&Value>, alloc: &mut Allocators) {
         return;
     };
     let old_spec = old.and_then(|o| o.get("spec"));
-    let ty = spec.entry("type").or_insert_with(|| json!("ClusterIP")).as_str().unwrap_or("ClusterIP").to_string();
+    let ty = spec
+        .entry("type")
+        .or_insert_with(|| json!("ClusterIP"))
+        .as_str()
+        .unwrap_or("ClusterIP")
+        .to_string();
     if ty != "ExternalName" {
-        if spec.get("clusterIP").and_then(Value::as_str).is_none_or(str::is_empty) {
+        if spec
+            .get("clusterIP")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
             let ip = old_spec
                 .and_then(|s| s.get("clusterIP"))
                 .and_then(Value::as_str)
@@ -54,18 +66,27 @@ pub fn service(obj: &mut Value, old: Option<&Value>, alloc: &mut Allocators) {
         let ip = spec.get("clusterIP").cloned().unwrap_or(Value::Null);
         spec.entry("clusterIPs").or_insert_with(|| json!([ip]));
         spec.entry("ipFamilies").or_insert_with(|| json!(["IPv4"]));
-        spec.entry("ipFamilyPolicy").or_insert_with(|| json!("SingleStack"));
-        spec.entry("internalTrafficPolicy").or_insert_with(|| json!("Cluster"));
+        spec.entry("ipFamilyPolicy")
+            .or_insert_with(|| json!("SingleStack"));
+        spec.entry("internalTrafficPolicy")
+            .or_insert_with(|| json!("Cluster"));
     }
-    spec.entry("sessionAffinity").or_insert_with(|| json!("None"));
+    spec.entry("sessionAffinity")
+        .or_insert_with(|| json!("None"));
     let external = ty == "LoadBalancer" || ty == "NodePort";
     if external {
-        spec.entry("externalTrafficPolicy").or_insert_with(|| json!("Cluster"));
+        spec.entry("externalTrafficPolicy")
+            .or_insert_with(|| json!("Cluster"));
     }
     if ty == "LoadBalancer" {
-        spec.entry("allocateLoadBalancerNodePorts").or_insert_with(|| json!(true));
+        spec.entry("allocateLoadBalancerNodePorts")
+            .or_insert_with(|| json!(true));
     }
-    let old_ports = old_spec.and_then(|s| s.get("ports")).and_then(Value::as_array).cloned().unwrap_or_default();
+    let old_ports = old_spec
+        .and_then(|s| s.get("ports"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
         for port in ports.iter_mut().filter_map(Value::as_object_mut) {
             port.entry("protocol").or_insert_with(|| json!("TCP"));
@@ -75,7 +96,10 @@ pub fn service(obj: &mut Value, old: Option<&Value>, alloc: &mut Allocators) {
             if external && port.get("nodePort").is_none() {
                 let kept = old_ports
                     .iter()
-                    .find(|o| o.get("port") == port.get("port") && o.get("protocol") == port.get("protocol"))
+                    .find(|o| {
+                        o.get("port") == port.get("port")
+                            && o.get("protocol") == port.get("protocol")
+                    })
                     .and_then(|o| o.get("nodePort"))
                     .cloned();
                 let np = kept.unwrap_or_else(|| json!(alloc.node_port()));
@@ -88,7 +112,8 @@ pub fn service(obj: &mut Value, old: Option<&Value>, alloc: &mut Allocators) {
 /// Fill Namespace defaults: `spec.finalizers` and `status.phase: Active`.
 pub fn namespace(obj: &mut Value) {
     if let Some(m) = obj.as_object_mut() {
-        m.entry("spec").or_insert_with(|| json!({"finalizers": ["kubernetes"]}));
+        m.entry("spec")
+            .or_insert_with(|| json!({"finalizers": ["kubernetes"]}));
         m.insert("status".into(), json!({"phase": "Active"}));
     }
 }

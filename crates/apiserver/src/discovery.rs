@@ -36,18 +36,24 @@ fn group_doc(group: &str, version: &str) -> Value {
 
 /// `/apis`: every named group.
 pub fn group_list() -> Value {
-    let groups: Vec<Value> = registry::groups().into_iter().map(|(g, v)| group_doc(g, v)).collect();
+    let groups: Vec<Value> = registry::groups()
+        .into_iter()
+        .map(|(g, v)| group_doc(g, v))
+        .collect();
     json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": groups })
 }
 
 /// `/apis/<group>`, if served.
 pub fn group(group: &str) -> Option<Value> {
-    registry::groups().into_iter().find(|(g, _)| *g == group).map(|(g, v)| {
-        let mut doc = group_doc(g, v);
-        doc["kind"] = json!("APIGroup");
-        doc["apiVersion"] = json!("v1");
-        doc
-    })
+    registry::groups()
+        .into_iter()
+        .find(|(g, _)| *g == group)
+        .map(|(g, v)| {
+            let mut doc = group_doc(g, v);
+            doc["kind"] = json!("APIGroup");
+            doc["apiVersion"] = json!("v1");
+            doc
+        })
 }
 
 fn resource_entries(r: &ResourceInfo) -> Vec<Value> {
@@ -81,6 +87,12 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
     if resources.is_empty() {
         return None;
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(json!({ "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources }))
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({ "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources }),
+    )
 }

@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 use crate::calls::{Call, Calls, RequestRecord};
 use crate::discovery;
 use crate::meta;
+use crate::openapi;
 use crate::patch;
 use crate::registry::{self, ResourceInfo};
 use crate::selectors::{FieldSelector, LabelSelector};
@@ -50,16 +51,24 @@ enum Route {
     Group(String),
     Resources(String, String),
     Resource(ResourcePath),
+    OpenApiRoot,
+    OpenApiDoc(String),
     Unknown,
 }
 
 fn route(path: &str) -> Route {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let segs: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     let (group, version, rest) = match segs.as_slice() {
         ["version"] => return Route::Version,
         ["api"] => return Route::CoreVersions,
         ["apis"] => return Route::Groups,
         ["apis", g] => return Route::Group(g.to_string()),
+        ["openapi", "v3"] => return Route::OpenApiRoot,
+        ["openapi", "v3", rest @ ..] => return Route::OpenApiDoc(rest.join("/")),
         ["api", v, rest @ ..] => ("", *v, rest),
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
         _ => return Route::Unknown,
@@ -69,17 +78,21 @@ fn route(path: &str) -> Route {
     }
     let namespaced = match rest {
         ["namespaces", ns, plural, tail @ ..] if tail.len() <= 2 => {
-            registry::find(group, version, plural).filter(|r| r.namespaced).map(|r| (r, Some(*ns), tail))
+            registry::find(group, version, plural)
+                .filter(|r| r.namespaced)
+                .map(|r| (r, Some(*ns), tail))
         }
         _ => None,
     };
     let (res, namespace, tail) = match namespaced {
         Some(x) => x,
         None => match rest {
-            [plural, tail @ ..] if tail.len() <= 2 => match registry::find(group, version, plural) {
-                Some(r) => (r, None, tail),
-                None => return Route::Unknown,
-            },
+            [plural, tail @ ..] if tail.len() <= 2 => {
+                match registry::find(group, version, plural) {
+                    Some(r) => (r, None, tail),
+                    None => return Route::Unknown,
+                }
+            }
             _ => return Route::Unknown,
         },
     };
@@ -127,9 +140,17 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let q: HashMap<String, String> = Query::try_from_uri(&uri).map(|Query(q)| q).unwrap_or_default();
+    let q: HashMap<String, String> = Query::try_from_uri(&uri)
+        .map(|Query(q)| q)
+        .unwrap_or_default();
     let path = uri.path().to_string();
-    let header_str = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let header_str = |h: header::HeaderName| {
+        headers
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
     let content_type = header_str(header::CONTENT_TYPE);
     let accept = header_str(header::ACCEPT);
     let mut record = RequestRecord {
@@ -147,15 +168,19 @@ pub async fn handle(
         Route::Version => Ok(json_response(200, &discovery::version())),
         Route::CoreVersions => Ok(json_response(200, &discovery::core_versions())),
         Route::Groups => Ok(json_response(200, &discovery::group_list())),
-        Route::Group(g) => discovery::group(&g).map(|d| json_response(200, &d)).ok_or_else(|| ApiError::no_route(&path)),
-        Route::Resources(g, v) => {
-            discovery::resource_list(&g, &v).map(|d| json_response(200, &d)).ok_or_else(|| ApiError::no_route(&path))
-        }
+        Route::Group(g) => discovery::group(&g)
+            .map(|d| json_response(200, &d))
+            .ok_or_else(|| ApiError::no_route(&path)),
+        Route::Resources(g, v) => discovery::resource_list(&g, &v)
+            .map(|d| json_response(200, &d))
+            .ok_or_else(|| ApiError::no_route(&path)),
         Route::Resource(p) => {
             record.namespace = p.namespace.clone();
             record.name = p.name.clone();
             match verb(&method, &p, &q) {
-                None => Err(ApiError::method_not_allowed(format!("{method} is not supported on {path}"))),
+                None => Err(ApiError::method_not_allowed(format!(
+                    "{method} is not supported on {path}"
+                ))),
                 Some(verb) => {
                     let call = Call {
                         verb: verb.to_string(),
@@ -165,15 +190,29 @@ pub async fn handle(
                     };
                     record.call = Some(call.clone());
                     match app.calls.take_injection(&call) {
-                        Some(code) => Err(ApiError { code, ..ApiError::internal(format!("injected failure for {call}")) }),
+                        Some(code) => Err(ApiError {
+                            code,
+                            ..ApiError::internal(format!("injected failure for {call}"))
+                        }),
                         None => {
-                            let req = Req { app: &app, p: &p, q: &q, content_type: &content_type, accept: &accept, body: &body };
+                            let req = Req {
+                                app: &app,
+                                p: &p,
+                                q: &q,
+                                content_type: &content_type,
+                                accept: &accept,
+                                body: &body,
+                            };
                             req.dispatch(verb)
                         }
                     }
                 }
             }
         }
+        Route::OpenApiRoot => Ok(json_response(200, &openapi::root())),
+        Route::OpenApiDoc(gv) => openapi::document(&gv)
+            .map(|d| json_response(200, &d))
+            .ok_or_else(|| ApiError::no_route(&path)),
         Route::Unknown => Err(ApiError::no_route(&path)),
     };
     let response = result.unwrap_or_else(|e| error_response(&e));
@@ -200,11 +239,15 @@ fn parse_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(v) => Ok(v),
         Err(json_err) if ct.ends_with("yaml") => {
-            let text = std::str::from_utf8(body).map_err(|e| ApiError::bad_request(format!("body is not UTF-8: {e}")))?;
-            serde_saphyr::from_str::<Value>(text)
-                .map_err(|e| ApiError::bad_request(format!("body is neither JSON ({json_err}) nor YAML ({e})")))
+            let text = std::str::from_utf8(body)
+                .map_err(|e| ApiError::bad_request(format!("body is not UTF-8: {e}")))?;
+            serde_saphyr::from_str::<Value>(text).map_err(|e| {
+                ApiError::bad_request(format!("body is neither JSON ({json_err}) nor YAML ({e})"))
+            })
         }
-        Err(e) => Err(ApiError::bad_request(format!("body is not valid JSON: {e}"))),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "body is not valid JSON: {e}"
+        ))),
     }
 }
 
@@ -229,18 +272,27 @@ impl Req<'_> {
         match self.p.subresource.as_deref() {
             None => Ok(Target::Main),
             Some("status") if self.res().status_subresource => Ok(Target::Status),
-            Some(other) => Err(ApiError::no_route(&format!("{}/{}/{other}", self.res().plural, self.name()))),
+            Some(other) => Err(ApiError::no_route(&format!(
+                "{}/{}/{other}",
+                self.res().plural,
+                self.name()
+            ))),
         }
     }
 
     fn wants_table(&self) -> bool {
-        self.accept.split(',').next().is_some_and(|first| first.contains("as=Table"))
-            || (self.accept.contains("as=Table") && !self.accept.contains("as=PartialObjectMetadata"))
+        self.accept
+            .split(',')
+            .next()
+            .is_some_and(|first| first.contains("as=Table"))
+            || (self.accept.contains("as=Table")
+                && !self.accept.contains("as=PartialObjectMetadata"))
     }
 
     fn dispatch(&self, verb: &str) -> Result<Response, ApiError> {
         let target = self.target()?;
-        if self.res().namespaced && self.p.namespace.is_none() && !matches!(verb, "list" | "watch") {
+        if self.res().namespaced && self.p.namespace.is_none() && !matches!(verb, "list" | "watch")
+        {
             return Err(ApiError::bad_request(format!(
                 "{} is namespaced: the path must name a namespace for {verb}",
                 self.res().qualified_name()
@@ -250,9 +302,14 @@ impl Req<'_> {
             "get" => {
                 let obj = self.app.store.get(self.res(), self.ns(), self.name())?;
                 if self.wants_table() {
-                    let include = IncludeObject::parse(self.q.get("includeObject").map(String::as_str));
-                    let meta = json!({ "resourceVersion": obj.pointer("/metadata/resourceVersion") });
-                    return Ok(json_response(200, &table::table(self.res(), &[obj], meta, include)));
+                    let include =
+                        IncludeObject::parse(self.q.get("includeObject").map(String::as_str));
+                    let meta =
+                        json!({ "resourceVersion": obj.pointer("/metadata/resourceVersion") });
+                    return Ok(json_response(
+                        200,
+                        &table::table(self.res(), &[obj], meta, include),
+                    ));
                 }
                 Ok(json_response(200, &obj))
             }
@@ -268,10 +325,26 @@ impl Req<'_> {
     }
 
     fn selected(&self) -> Result<(Vec<Value>, u64), ApiError> {
-        let labels = LabelSelector::parse(self.q.get("labelSelector").map(String::as_str).unwrap_or(""))?;
-        let fields = FieldSelector::parse(self.q.get("fieldSelector").map(String::as_str).unwrap_or(""))?;
+        let labels = LabelSelector::parse(
+            self.q
+                .get("labelSelector")
+                .map(String::as_str)
+                .unwrap_or(""),
+        )?;
+        let fields = FieldSelector::parse(
+            self.q
+                .get("fieldSelector")
+                .map(String::as_str)
+                .unwrap_or(""),
+        )?;
         let (items, rv) = self.app.store.list(self.res(), self.p.namespace.as_deref());
-        Ok((items.into_iter().filter(|o| labels.matches(o) && fields.matches(o)).collect(), rv))
+        Ok((
+            items
+                .into_iter()
+                .filter(|o| labels.matches(o) && fields.matches(o))
+                .collect(),
+            rv,
+        ))
     }
 
     fn list(&self) -> Result<Response, ApiError> {
@@ -280,28 +353,48 @@ impl Req<'_> {
         // Pagination: `continue` is "<resourceVersion>/<namespace>/<name>" of the last item returned.
         if let Some(token) = self.q.get("continue").filter(|t| !t.is_empty()) {
             let mut parts = token.splitn(3, '/');
-            let (Some(trv), Some(tns), Some(tname)) = (parts.next(), parts.next(), parts.next()) else {
-                return Err(ApiError::bad_request(format!("continue: invalid token {token:?}")));
+            let (Some(trv), Some(tns), Some(tname)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(ApiError::bad_request(format!(
+                    "continue: invalid token {token:?}"
+                )));
             };
-            rv = trv.parse().map_err(|_| ApiError::bad_request(format!("continue: invalid token {token:?}")))?;
+            rv = trv
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("continue: invalid token {token:?}")))?;
             let after = (tns.to_string(), tname.to_string());
             items.retain(|o| {
                 let k = (
-                    o.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string(),
-                    o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string(),
+                    o.pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                    o.pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
                 );
                 k > after
             });
         }
-        if let Some(limit) = self.q.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0) {
+        if let Some(limit) = self
+            .q
+            .get("limit")
+            .and_then(|l| l.parse::<usize>().ok())
+            .filter(|l| *l > 0)
+        {
             if items.len() > limit {
                 let remaining = items.len() - limit;
                 items.truncate(limit);
                 let last = &items[limit - 1];
                 let token = format!(
                     "{rv}/{}/{}",
-                    last.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(""),
-                    last.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
+                    last.pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .unwrap_or(""),
+                    last.pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
                 );
                 meta.insert("continue".into(), json!(token));
                 meta.insert("remainingItemCount".into(), json!(remaining));
@@ -310,7 +403,10 @@ impl Req<'_> {
         meta.insert("resourceVersion".into(), json!(rv.to_string()));
         if self.wants_table() {
             let include = IncludeObject::parse(self.q.get("includeObject").map(String::as_str));
-            return Ok(json_response(200, &table::table(self.res(), &items, Value::Object(meta), include)));
+            return Ok(json_response(
+                200,
+                &table::table(self.res(), &items, Value::Object(meta), include),
+            ));
         }
         let list = json!({
             "kind": self.res().list_kind(),
@@ -332,19 +428,35 @@ impl Req<'_> {
         }
         let start = match self.q.get("resourceVersion").map(String::as_str) {
             None | Some("") | Some("0") => Start::Current,
-            Some(rv) => Start::After(
-                rv.parse().map_err(|_| ApiError::bad_request(format!("resourceVersion: invalid value {rv:?}")))?,
-            ),
+            Some(rv) => Start::After(rv.parse().map_err(|_| {
+                ApiError::bad_request(format!("resourceVersion: invalid value {rv:?}"))
+            })?),
         };
-        let timeout = self.q.get("timeoutSeconds").and_then(|t| t.parse::<u64>().ok()).map(Duration::from_secs);
-        let render: watch::Render = if self.wants_table() { table::watch_row } else { |_, o| o.clone() };
+        let timeout = self
+            .q
+            .get("timeoutSeconds")
+            .and_then(|t| t.parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let render: watch::Render = if self.wants_table() {
+            table::watch_row
+        } else {
+            |_, o| o.clone()
+        };
         let req = WatchRequest {
             resource: self.res(),
             namespace: self.p.namespace.clone(),
-            labels: LabelSelector::parse(self.q.get("labelSelector").map(String::as_str).unwrap_or(""))?,
+            labels: LabelSelector::parse(
+                self.q
+                    .get("labelSelector")
+                    .map(String::as_str)
+                    .unwrap_or(""),
+            )?,
             fields: FieldSelector::parse(&fields)?,
             start,
-            bookmarks: self.q.get("allowWatchBookmarks").is_some_and(|b| b == "true"),
+            bookmarks: self
+                .q
+                .get("allowWatchBookmarks")
+                .is_some_and(|b| b == "true"),
             send_initial_events: self.q.get("sendInitialEvents").is_some_and(|b| b == "true"),
             bookmark_interval: self.app.bookmark_interval,
             timeout,
@@ -383,9 +495,17 @@ impl Req<'_> {
     fn create(&self) -> Result<Response, ApiError> {
         let mut obj = self.body()?;
         self.check_body_namespace(&obj)?;
-        let name = match obj.pointer("/metadata/name").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+        let name = match obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+        {
             Some(n) => n.to_string(),
-            None => match obj.pointer("/metadata/generateName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+            None => match obj
+                .pointer("/metadata/generateName")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+            {
                 Some(prefix) => format!("{prefix}{}", meta::name_suffix()),
                 None => {
                     return Err(ApiError::invalid(
@@ -401,10 +521,20 @@ impl Req<'_> {
             m.remove("resourceVersion");
         }
         let res = self.res();
-        let created = self.app.store.write(res, self.ns(), &name, Target::Main, self.dry_run(), |old| match old {
-            Some(_) => Err(ApiError::already_exists(res.group, res.plural, &name)),
-            None => Ok(obj),
-        })?;
+        let created =
+            self.app
+                .store
+                .write(
+                    res,
+                    self.ns(),
+                    &name,
+                    Target::Main,
+                    self.dry_run(),
+                    |old| match old {
+                        Some(_) => Err(ApiError::already_exists(res.group, res.plural, &name)),
+                        None => Ok(obj),
+                    },
+                )?;
         Ok(json_response(201, &created))
     }
 
@@ -420,20 +550,30 @@ impl Req<'_> {
                 )));
             }
         }
-        let updated = self.app.store.write(res, self.ns(), &name, target, self.dry_run(), |old| {
-            let old = old.ok_or_else(|| ApiError::not_found(res.group, res.plural, &name))?;
-            if obj.pointer("/metadata/managedFields").is_none() {
-                if let Some(mf) = old.pointer("/metadata/managedFields") {
-                    obj["metadata"]["managedFields"] = mf.clone();
-                }
-            }
-            Ok(obj)
-        })?;
+        let updated =
+            self.app
+                .store
+                .write(res, self.ns(), &name, target, self.dry_run(), |old| {
+                    let old =
+                        old.ok_or_else(|| ApiError::not_found(res.group, res.plural, &name))?;
+                    if obj.pointer("/metadata/managedFields").is_none() {
+                        if let Some(mf) = old.pointer("/metadata/managedFields") {
+                            obj["metadata"]["managedFields"] = mf.clone();
+                        }
+                    }
+                    Ok(obj)
+                })?;
         Ok(json_response(200, &updated))
     }
 
     fn patch(&self, target: Target) -> Result<Response, ApiError> {
-        let ct = self.content_type.split(';').next().unwrap_or("").trim().to_string();
+        let ct = self
+            .content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string();
         let body = self.body()?;
         let res = self.res();
         let name = self.name().to_string();
@@ -442,28 +582,40 @@ impl Req<'_> {
         let out = match ct.as_str() {
             "application/apply-patch+yaml" => {
                 let manager = field_manager.ok_or_else(|| {
-                    ApiError::bad_request("fieldManager: Required value: is required for apply patch")
+                    ApiError::bad_request(
+                        "fieldManager: Required value: is required for apply patch",
+                    )
                 })?;
                 self.check_body_namespace(&body)?;
                 let subresource = match target {
                     Target::Status => Some("status"),
                     Target::Main => None,
                 };
-                self.app.store.write(res, self.ns(), &name, target, self.dry_run(), |old| {
-                    created = old.is_none();
-                    Ok(apply(old, &body, &manager, res, subresource))
-                })?
+                self.app
+                    .store
+                    .write(res, self.ns(), &name, target, self.dry_run(), |old| {
+                        created = old.is_none();
+                        Ok(apply(old, &body, &manager, res, subresource))
+                    })?
             }
-            "application/merge-patch+json" | "application/strategic-merge-patch+json" | "application/json-patch+json" => {
-                self.app.store.write(res, self.ns(), &name, target, self.dry_run(), |old| {
-                    let mut obj = old.cloned().ok_or_else(|| ApiError::not_found(res.group, res.plural, &name))?;
-                    match ct.as_str() {
-                        "application/merge-patch+json" => patch::merge(&mut obj, &body),
-                        "application/strategic-merge-patch+json" => patch::strategic_merge(&mut obj, &body),
-                        _ => patch::json_patch(&mut obj, &body)?,
-                    }
-                    Ok(obj)
-                })?
+            "application/merge-patch+json"
+            | "application/strategic-merge-patch+json"
+            | "application/json-patch+json" => {
+                self.app
+                    .store
+                    .write(res, self.ns(), &name, target, self.dry_run(), |old| {
+                        let mut obj = old
+                            .cloned()
+                            .ok_or_else(|| ApiError::not_found(res.group, res.plural, &name))?;
+                        match ct.as_str() {
+                            "application/merge-patch+json" => patch::merge(&mut obj, &body),
+                            "application/strategic-merge-patch+json" => {
+                                patch::strategic_merge(&mut obj, &body)
+                            }
+                            _ => patch::json_patch(&mut obj, &body)?,
+                        }
+                        Ok(obj)
+                    })?
             }
             other => return Err(ApiError::unsupported_media_type(other)),
         };
@@ -479,9 +631,15 @@ impl Req<'_> {
 
     fn delete(&self) -> Result<Response, ApiError> {
         if self.dry_run() {
-            return Ok(json_response(200, &self.app.store.get(self.res(), self.ns(), self.name())?));
+            return Ok(json_response(
+                200,
+                &self.app.store.get(self.res(), self.ns(), self.name())?,
+            ));
         }
-        let deleted = self.app.store.delete(self.res(), self.ns(), self.name(), self.preconditions())?;
+        let deleted =
+            self.app
+                .store
+                .delete(self.res(), self.ns(), self.name(), self.preconditions())?;
         Ok(json_response(200, &deleted))
     }
 
@@ -489,8 +647,14 @@ impl Req<'_> {
         let (items, _) = self.selected()?;
         let mut deleted = Vec::new();
         for obj in items {
-            let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
-            let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+            let ns = obj
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let name = obj
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             if self.dry_run() {
                 deleted.push(obj.clone());
             } else if let Ok(d) = self.app.store.delete(self.res(), ns, name, None) {
@@ -511,15 +675,24 @@ impl Req<'_> {
 /// Server-side apply, simplified: fields this manager applied before and no longer applies are removed
 /// (unless another applier applies them too), then the applied configuration is merged in (lists
 /// replaced). Conflicts with other managers are not detected (`force` is accepted and has no effect).
-fn apply(old: Option<&Value>, applied: &Value, manager: &str, res: &ResourceInfo, subresource: Option<&str>) -> Value {
+fn apply(
+    old: Option<&Value>,
+    applied: &Value,
+    manager: &str,
+    res: &ResourceInfo,
+    subresource: Option<&str>,
+) -> Value {
     let mut applied = applied.clone();
     if let Some(m) = applied.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("managedFields");
     }
     let new_set = patch::field_set(&applied);
     let mut obj = old.cloned().unwrap_or_else(|| json!({}));
-    let entries: Vec<Value> =
-        obj.pointer("/metadata/managedFields").and_then(Value::as_array).cloned().unwrap_or_default();
+    let entries: Vec<Value> = obj
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let same_sub = |e: &Value| e.get("subresource").and_then(Value::as_str) == subresource;
     let is_mine = |e: &Value| {
         e.get("manager").and_then(Value::as_str) == Some(manager)
@@ -529,7 +702,11 @@ fn apply(old: Option<&Value>, applied: &Value, manager: &str, res: &ResourceInfo
     if let Some(mine) = entries.iter().find(|e| is_mine(e)) {
         let others: Vec<&Value> = entries
             .iter()
-            .filter(|e| !is_mine(e) && e.get("operation").and_then(Value::as_str) == Some("Apply") && same_sub(e))
+            .filter(|e| {
+                !is_mine(e)
+                    && e.get("operation").and_then(Value::as_str) == Some("Apply")
+                    && same_sub(e)
+            })
             .filter_map(|e| e.get("fieldsV1"))
             .collect();
         if let Some(old_set) = mine.get("fieldsV1") {
@@ -562,16 +739,34 @@ mod tests {
     fn routes() {
         let r = |p: &str| match route(p) {
             Route::Resource(rp) => {
-                format!("{} {:?} {:?} {:?}", rp.res.qualified_name(), rp.namespace, rp.name, rp.subresource)
+                format!(
+                    "{} {:?} {:?} {:?}",
+                    rp.res.qualified_name(),
+                    rp.namespace,
+                    rp.name,
+                    rp.subresource
+                )
             }
             other => format!("{other:?}"),
         };
-        assert_eq!(r("/api/v1/namespaces/ns/services/web/status"), r#"services Some("ns") Some("web") Some("status")"#);
+        assert_eq!(
+            r("/api/v1/namespaces/ns/services/web/status"),
+            r#"services Some("ns") Some("web") Some("status")"#
+        );
         assert_eq!(r("/api/v1/services"), "services None None None");
         assert_eq!(r("/api/v1/namespaces"), "namespaces None None None");
-        assert_eq!(r("/api/v1/namespaces/x"), r#"namespaces None Some("x") None"#);
-        assert_eq!(r("/api/v1/namespaces/x/status"), r#"namespaces None Some("x") Some("status")"#);
-        assert_eq!(r("/apis/coordination.k8s.io/v1/namespaces/a/leases/l"), r#"leases.coordination.k8s.io Some("a") Some("l") None"#);
+        assert_eq!(
+            r("/api/v1/namespaces/x"),
+            r#"namespaces None Some("x") None"#
+        );
+        assert_eq!(
+            r("/api/v1/namespaces/x/status"),
+            r#"namespaces None Some("x") Some("status")"#
+        );
+        assert_eq!(
+            r("/apis/coordination.k8s.io/v1/namespaces/a/leases/l"),
+            r#"leases.coordination.k8s.io Some("a") Some("l") None"#
+        );
         assert_eq!(r("/api/v1"), r#"Resources("", "v1")"#);
         assert_eq!(r("/api/v1/widgets"), "Unknown");
         assert_eq!(r("/openapi/v2"), "Unknown");

@@ -26,6 +26,7 @@ pub mod defaults;
 pub mod discovery;
 pub mod handlers;
 pub mod meta;
+pub mod openapi;
 pub mod patch;
 pub mod registry;
 pub mod selectors;
@@ -71,7 +72,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { bookmark_interval: Duration::from_secs(1), history_limit: 10_000, store: None }
+        Options {
+            bookmark_interval: Duration::from_secs(1),
+            history_limit: 10_000,
+            store: None,
+        }
     }
 }
 
@@ -88,11 +93,21 @@ impl ApiServer {
 
     /// Start serving on `addr` with `options`.
     pub async fn start_with(addr: SocketAddr, options: Options) -> Result<RunningServer, Error> {
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
-        let local = listener.local_addr().map_err(|source| Error::Bind { addr, source })?;
-        let store = options.store.unwrap_or_else(|| Store::new(options.history_limit));
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| Error::Bind { addr, source })?;
+        let store = options
+            .store
+            .unwrap_or_else(|| Store::new(options.history_limit));
         let calls = Calls::default();
-        let app = handlers::App { store: store.clone(), calls: calls.clone(), bookmark_interval: options.bookmark_interval };
+        let app = handlers::App {
+            store: store.clone(),
+            calls: calls.clone(),
+            bookmark_interval: options.bookmark_interval,
+        };
         let router = Router::new().fallback(handlers::handle).with_state(app);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -104,7 +119,13 @@ impl ApiServer {
             }
         });
         tracing::info!(url = %format!("http://{local}"), "in-memory Kubernetes API serving");
-        Ok(RunningServer { addr: local, store, calls, stop: Some(stop_tx), task: Some(task) })
+        Ok(RunningServer {
+            addr: local,
+            store,
+            calls,
+            stop: Some(stop_tx),
+            task: Some(task),
+        })
     }
 }
 

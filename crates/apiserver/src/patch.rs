@@ -35,19 +35,23 @@ pub fn merge(target: &mut Value, patch: &Value) {
 /// The merge key of a list of objects under `field`, for the strategic merge patch subset.
 fn merge_key(field: &str, elements: &[Value]) -> Option<&'static str> {
     let candidates: &[&str] = match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets" => {
-            &["name"]
-        }
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets" => &["name"],
         "volumeMounts" => &["mountPath"],
         "ports" => &["containerPort", "port"],
         "conditions" => &["type"],
         "tolerations" => &["key"],
         _ => return None,
     };
-    candidates
-        .iter()
-        .copied()
-        .find(|k| elements.iter().all(|e| e.get(k).is_some() || e.get("$patch").is_some()))
+    candidates.iter().copied().find(|k| {
+        elements
+            .iter()
+            .all(|e| e.get(k).is_some() || e.get("$patch").is_some())
+    })
 }
 
 /// Strategic merge patch (the subset described in the module documentation).
@@ -69,14 +73,19 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) {
                 t.remove(k);
             }
             Value::Array(items) if items.iter().all(Value::is_object) && !items.is_empty() => {
-                let existing = t.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
+                let existing = t
+                    .get(k)
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 match merge_key(k, items) {
                     Some(key) => {
                         let mut merged = existing;
                         for item in items {
                             let id = item.get(key).cloned();
                             let pos = merged.iter().position(|e| e.get(key) == id.as_ref());
-                            let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
+                            let delete =
+                                item.get("$patch").and_then(Value::as_str) == Some("delete");
                             match (pos, delete) {
                                 (Some(i), true) => {
                                     merged.remove(i);
@@ -108,7 +117,10 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) {
 fn strip_directives(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
-            m.iter().filter(|(k, _)| !k.starts_with('$')).map(|(k, v)| (k.clone(), strip_directives(v))).collect(),
+            m.iter()
+                .filter(|(k, _)| !k.starts_with('$'))
+                .map(|(k, v)| (k.clone(), strip_directives(v)))
+                .collect(),
         ),
         Value::Array(a) => Value::Array(a.iter().map(strip_directives).collect()),
         other => other.clone(),
@@ -120,13 +132,20 @@ fn pointer_tokens(path: &str) -> Result<Vec<String>, ApiError> {
     if path.is_empty() {
         return Ok(Vec::new());
     }
-    let rest = path
-        .strip_prefix('/')
-        .ok_or_else(|| ApiError::bad_request(format!("json patch: path {path:?} must start with '/'")))?;
-    Ok(rest.split('/').map(|t| t.replace("~1", "/").replace("~0", "~")).collect())
+    let rest = path.strip_prefix('/').ok_or_else(|| {
+        ApiError::bad_request(format!("json patch: path {path:?} must start with '/'"))
+    })?;
+    Ok(rest
+        .split('/')
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect())
 }
 
-fn parent_mut<'a>(doc: &'a mut Value, tokens: &[String], path: &str) -> Result<&'a mut Value, ApiError> {
+fn parent_mut<'a>(
+    doc: &'a mut Value,
+    tokens: &[String],
+    path: &str,
+) -> Result<&'a mut Value, ApiError> {
     let mut cur = doc;
     for t in tokens {
         cur = match cur {
@@ -156,19 +175,26 @@ fn add(doc: &mut Value, path: &str, value: Value) -> Result<(), ApiError> {
                 last.parse::<usize>()
                     .ok()
                     .filter(|i| *i <= a.len())
-                    .ok_or_else(|| ApiError::invalid_patch(format!("array index in {path:?} out of range")))?
+                    .ok_or_else(|| {
+                        ApiError::invalid_patch(format!("array index in {path:?} out of range"))
+                    })?
             };
             a.insert(idx, value);
         }
-        _ => return Err(ApiError::invalid_patch(format!("parent of {path:?} is not an object or array"))),
+        _ => {
+            return Err(ApiError::invalid_patch(format!(
+                "parent of {path:?} is not an object or array"
+            )))
+        }
     }
     Ok(())
 }
 
 fn remove(doc: &mut Value, path: &str) -> Result<Value, ApiError> {
     let tokens = pointer_tokens(path)?;
-    let (last, parents) =
-        tokens.split_last().ok_or_else(|| ApiError::invalid_patch("cannot remove the whole document"))?;
+    let (last, parents) = tokens
+        .split_last()
+        .ok_or_else(|| ApiError::invalid_patch("cannot remove the whole document"))?;
     let missing = || ApiError::invalid_patch(format!("path {path:?} does not exist"));
     match parent_mut(doc, parents, path)? {
         Value::Object(m) => m.remove(last).ok_or_else(missing),
@@ -181,17 +207,25 @@ fn remove(doc: &mut Value, path: &str) -> Result<Value, ApiError> {
 }
 
 fn field_str<'a>(op: &'a Value, name: &str) -> Result<&'a str, ApiError> {
-    op.get(name)
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_request(format!("json patch: operation {op} has no string field {name:?}")))
+    op.get(name).and_then(Value::as_str).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "json patch: operation {op} has no string field {name:?}"
+        ))
+    })
 }
 
 /// RFC 6902 JSON patch: `add`, `remove`, `replace`, `move`, `copy`, `test`.
 pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), ApiError> {
-    let ops = ops.as_array().ok_or_else(|| ApiError::bad_request("json patch: body must be an array"))?;
+    let ops = ops
+        .as_array()
+        .ok_or_else(|| ApiError::bad_request("json patch: body must be an array"))?;
     for op in ops {
         let path = field_str(op, "path")?;
-        let value = || op.get("value").cloned().ok_or_else(|| ApiError::bad_request(format!("json patch: {op} has no value")));
+        let value = || {
+            op.get("value")
+                .cloned()
+                .ok_or_else(|| ApiError::bad_request(format!("json patch: {op} has no value")))
+        };
         match field_str(op, "op")? {
             "add" => add(doc, path, value()?)?,
             "remove" => {
@@ -207,10 +241,9 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), ApiError> {
             }
             "copy" => {
                 let from = field_str(op, "from")?;
-                let v = doc
-                    .pointer(from)
-                    .cloned()
-                    .ok_or_else(|| ApiError::invalid_patch(format!("path {from:?} does not exist")))?;
+                let v = doc.pointer(from).cloned().ok_or_else(|| {
+                    ApiError::invalid_patch(format!("path {from:?} does not exist"))
+                })?;
                 add(doc, path, v)?;
             }
             "test" => {
@@ -218,7 +251,11 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), ApiError> {
                     return Err(ApiError::invalid_patch(format!("test failed at {path:?}")));
                 }
             }
-            other => return Err(ApiError::bad_request(format!("json patch: unknown op {other:?}"))),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "json patch: unknown op {other:?}"
+                )))
+            }
         }
     }
     Ok(())
@@ -242,9 +279,13 @@ pub fn field_set(applied: &Value) -> Value {
 /// Remove from `obj` every field in `old` (a `fieldsV1` set) that is absent from `new` and not in `keep`
 /// (the sets of the other appliers): what server-side apply does when a manager stops applying a field.
 pub fn prune(obj: &mut Value, old: &Value, new: &Value, keep: &[&Value]) {
-    let (Value::Object(old_m), Value::Object(obj_m)) = (old, obj) else { return };
+    let (Value::Object(old_m), Value::Object(obj_m)) = (old, obj) else {
+        return;
+    };
     for (fk, old_child) in old_m {
-        let Some(k) = fk.strip_prefix("f:") else { continue };
+        let Some(k) = fk.strip_prefix("f:") else {
+            continue;
+        };
         let new_child = new.get(fk);
         let kept: Vec<&Value> = keep.iter().filter_map(|s| s.get(fk)).collect();
         match new_child {
@@ -268,7 +309,12 @@ pub fn prune(obj: &mut Value, old: &Value, new: &Value, keep: &[&Value]) {
 impl ApiError {
     /// 422 for a patch that cannot be applied.
     pub fn invalid_patch(message: impl Into<String>) -> Self {
-        ApiError { code: 422, reason: "Invalid", message: format!("the patch cannot be applied: {}", message.into()), details: None }
+        ApiError {
+            code: 422,
+            reason: "Invalid",
+            message: format!("the patch cannot be applied: {}", message.into()),
+            details: None,
+        }
     }
 }
 
@@ -293,7 +339,10 @@ mod tests {
             &json!({"spec": {"$setElementOrder/ports": [{"port": 80}, {"port": 443}],
                              "ports": [{"port": 80, "name": "web"}, {"port": 443, "$patch": "delete"}]}}),
         );
-        assert_eq!(doc, json!({"spec": {"ports": [{"port": 80, "name": "web"}], "selector": {"app": "a"}}}));
+        assert_eq!(
+            doc,
+            json!({"spec": {"ports": [{"port": 80, "name": "web"}], "selector": {"app": "a"}}})
+        );
     }
 
     #[test]
@@ -312,14 +361,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(doc, json!({"a": [2, 3], "b": {"c": 2}, "d": {}, "e": 2}));
-        let err = json_patch(&mut doc, &json!([{"op": "test", "path": "/e", "value": 9}])).unwrap_err();
+        let err =
+            json_patch(&mut doc, &json!([{"op": "test", "path": "/e", "value": 9}])).unwrap_err();
         assert_eq!(err.code, 422);
         assert!(json_patch(&mut doc, &json!([{"op": "remove", "path": "/nope"}])).is_err());
     }
 
     #[test]
     fn prune_removes_fields_no_longer_applied() {
-        let mut obj = json!({"status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.1"}]}, "other": 1}});
+        let mut obj =
+            json!({"status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.1"}]}, "other": 1}});
         let old = field_set(&json!({"status": {"loadBalancer": {"ingress": []}}}));
         let new = field_set(&json!({"status": {"loadBalancer": {}}}));
         prune(&mut obj, &old, &new, &[]);

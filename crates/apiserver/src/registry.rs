@@ -56,39 +56,178 @@ const fn res(
     status_subresource: bool,
     short_names: &'static [&'static str],
 ) -> ResourceInfo {
-    ResourceInfo { group, version, plural, singular, kind, namespaced, status_subresource, short_names }
+    ResourceInfo {
+        group,
+        version,
+        plural,
+        singular,
+        kind,
+        namespaced,
+        status_subresource,
+        short_names,
+    }
 }
 
 /// Every resource the server serves.
 pub static RESOURCES: &[ResourceInfo] = &[
-    res("", "v1", "namespaces", "namespace", "Namespace", false, true, &["ns"]),
+    res(
+        "",
+        "v1",
+        "namespaces",
+        "namespace",
+        "Namespace",
+        false,
+        true,
+        &["ns"],
+    ),
     res("", "v1", "nodes", "node", "Node", false, true, &["no"]),
-    res("", "v1", "services", "service", "Service", true, true, &["svc"]),
-    res("", "v1", "endpoints", "endpoints", "Endpoints", true, false, &["ep"]),
+    res(
+        "",
+        "v1",
+        "services",
+        "service",
+        "Service",
+        true,
+        true,
+        &["svc"],
+    ),
+    res(
+        "",
+        "v1",
+        "endpoints",
+        "endpoints",
+        "Endpoints",
+        true,
+        false,
+        &["ep"],
+    ),
     res("", "v1", "pods", "pod", "Pod", true, true, &["po"]),
-    res("", "v1", "configmaps", "configmap", "ConfigMap", true, false, &["cm"]),
+    res(
+        "",
+        "v1",
+        "configmaps",
+        "configmap",
+        "ConfigMap",
+        true,
+        false,
+        &["cm"],
+    ),
     res("", "v1", "secrets", "secret", "Secret", true, false, &[]),
     res("", "v1", "events", "event", "Event", true, false, &["ev"]),
-    res("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, false, &["sa"]),
-    res("events.k8s.io", "v1", "events", "event", "Event", true, false, &["ev"]),
-    res("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true, false, &[]),
-    res("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, false, &[]),
-    res("apps", "v1", "deployments", "deployment", "Deployment", true, true, &["deploy"]),
-    res("apps", "v1", "daemonsets", "daemonset", "DaemonSet", true, true, &["ds"]),
-    res("rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", false, false, &[]),
-    res("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", false, false, &[]),
-    res("rbac.authorization.k8s.io", "v1", "roles", "role", "Role", true, false, &[]),
-    res("rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", true, false, &[]),
+    res(
+        "",
+        "v1",
+        "serviceaccounts",
+        "serviceaccount",
+        "ServiceAccount",
+        true,
+        false,
+        &["sa"],
+    ),
+    res(
+        "events.k8s.io",
+        "v1",
+        "events",
+        "event",
+        "Event",
+        true,
+        false,
+        &["ev"],
+    ),
+    res(
+        "discovery.k8s.io",
+        "v1",
+        "endpointslices",
+        "endpointslice",
+        "EndpointSlice",
+        true,
+        false,
+        &[],
+    ),
+    res(
+        "coordination.k8s.io",
+        "v1",
+        "leases",
+        "lease",
+        "Lease",
+        true,
+        false,
+        &[],
+    ),
+    res(
+        "apps",
+        "v1",
+        "deployments",
+        "deployment",
+        "Deployment",
+        true,
+        true,
+        &["deploy"],
+    ),
+    res(
+        "apps",
+        "v1",
+        "daemonsets",
+        "daemonset",
+        "DaemonSet",
+        true,
+        true,
+        &["ds"],
+    ),
+    res(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterroles",
+        "clusterrole",
+        "ClusterRole",
+        false,
+        false,
+        &[],
+    ),
+    res(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "clusterrolebinding",
+        "ClusterRoleBinding",
+        false,
+        false,
+        &[],
+    ),
+    res(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "roles",
+        "role",
+        "Role",
+        true,
+        false,
+        &[],
+    ),
+    res(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "rolebindings",
+        "rolebinding",
+        "RoleBinding",
+        true,
+        false,
+        &[],
+    ),
 ];
 
 /// The resource served at `group/version/plural`.
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceInfo> {
-    RESOURCES.iter().find(|r| r.group == group && r.version == version && r.plural == plural)
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.plural == plural)
 }
 
 /// The resource for an object's `apiVersion` and `kind`.
 pub fn find_kind(api_version: &str, kind: &str) -> Option<&'static ResourceInfo> {
-    RESOURCES.iter().find(|r| r.api_version() == api_version && r.kind == kind)
+    RESOURCES
+        .iter()
+        .find(|r| r.api_version() == api_version && r.kind == kind)
 }
 
 /// The resource named `services`, `svc`, or `leases.coordination.k8s.io` (as kubectl and RBAC name them).

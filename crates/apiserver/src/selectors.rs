@@ -36,7 +36,11 @@ fn split_top(s: &str) -> Vec<&str> {
         }
     }
     parts.push(&s[start..]);
-    parts.into_iter().map(str::trim).filter(|p| !p.is_empty()).collect()
+    parts
+        .into_iter()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 fn set_values(rest: &str, selector: &str) -> Result<Vec<String>, ApiError> {
@@ -44,8 +48,14 @@ fn set_values(rest: &str, selector: &str) -> Result<Vec<String>, ApiError> {
     let inner = rest
         .strip_prefix('(')
         .and_then(|r| r.strip_suffix(')'))
-        .ok_or_else(|| ApiError::bad_request(format!("labelSelector: expected (values) in {selector:?}")))?;
-    Ok(inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect())
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("labelSelector: expected (values) in {selector:?}"))
+        })?;
+    Ok(inner
+        .split(',')
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect())
 }
 
 impl LabelSelector {
@@ -66,7 +76,9 @@ impl LabelSelector {
             } else if let Some((k, rest)) = part.split_once(" in ") {
                 LabelReq::In(k.trim().into(), set_values(rest, part)?)
             } else if part.contains(['(', ')', ' ']) {
-                return Err(ApiError::bad_request(format!("labelSelector: cannot parse {part:?}")));
+                return Err(ApiError::bad_request(format!(
+                    "labelSelector: cannot parse {part:?}"
+                )));
             } else {
                 LabelReq::Exists(part.to_string())
             };
@@ -106,7 +118,9 @@ impl FieldSelector {
             } else if let Some((k, v)) = part.split_once('=') {
                 (k, true, v)
             } else {
-                return Err(ApiError::bad_request(format!("fieldSelector: expected field=value, got {part:?}")));
+                return Err(ApiError::bad_request(format!(
+                    "fieldSelector: expected field=value, got {part:?}"
+                )));
             };
             let path: Vec<String> = path.trim().split('.').map(str::to_string).collect();
             reqs.push((path, equal, value.trim().to_string()));
@@ -152,17 +166,30 @@ mod tests {
             ("app=web,tier in (front,back)", true),
             ("app=web,tier=back", false),
         ] {
-            assert_eq!(LabelSelector::parse(sel).unwrap().matches(&obj), want, "{sel}");
+            assert_eq!(
+                LabelSelector::parse(sel).unwrap().matches(&obj),
+                want,
+                "{sel}"
+            );
         }
         assert!(LabelSelector::parse("app in web").is_err());
     }
 
     #[test]
     fn field_selector_paths() {
-        let obj = json!({"metadata": {"name": "a", "namespace": "ns"}, "spec": {"type": "LoadBalancer"}});
-        assert!(FieldSelector::parse("metadata.name=a").unwrap().matches(&obj));
-        assert!(FieldSelector::parse("metadata.namespace!=x,spec.type==LoadBalancer").unwrap().matches(&obj));
-        assert!(!FieldSelector::parse("metadata.name=b").unwrap().matches(&obj));
+        let obj =
+            json!({"metadata": {"name": "a", "namespace": "ns"}, "spec": {"type": "LoadBalancer"}});
+        assert!(FieldSelector::parse("metadata.name=a")
+            .unwrap()
+            .matches(&obj));
+        assert!(
+            FieldSelector::parse("metadata.namespace!=x,spec.type==LoadBalancer")
+                .unwrap()
+                .matches(&obj)
+        );
+        assert!(!FieldSelector::parse("metadata.name=b")
+            .unwrap()
+            .matches(&obj));
         assert!(FieldSelector::parse("nonsense").is_err());
     }
 }

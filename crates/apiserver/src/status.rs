@@ -29,29 +29,50 @@ pub struct Details {
 
 impl ApiError {
     fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError { code, reason, message: message.into(), details: None }
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
 
     fn with_details(mut self, group: &str, resource: &str, name: &str) -> Self {
-        self.details = Some(Details { name: name.to_string(), group: group.to_string(), kind: resource.to_string() });
+        self.details = Some(Details {
+            name: name.to_string(),
+            group: group.to_string(),
+            kind: resource.to_string(),
+        });
         self
     }
 
     /// 404 NotFound for one object: `services "web" not found`.
     pub fn not_found(group: &str, resource: &str, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{} \"{name}\" not found", qualified(group, resource)))
-            .with_details(group, resource, name)
+        Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", qualified(group, resource)),
+        )
+        .with_details(group, resource, name)
     }
 
     /// 404 NotFound for a path the server does not serve.
     pub fn no_route(path: &str) -> Self {
-        Self::new(404, "NotFound", format!("the server could not find the requested resource (path {path})"))
+        Self::new(
+            404,
+            "NotFound",
+            format!("the server could not find the requested resource (path {path})"),
+        )
     }
 
     /// 409 AlreadyExists.
     pub fn already_exists(group: &str, resource: &str, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", qualified(group, resource)))
-            .with_details(group, resource, name)
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", qualified(group, resource)),
+        )
+        .with_details(group, resource, name)
     }
 
     /// 409 Conflict: optimistic concurrency failure on a stale `resourceVersion`.
@@ -69,7 +90,11 @@ impl ApiError {
 
     /// 410 Gone / Expired: a watch asked for a resourceVersion older than the retained history.
     pub fn expired(requested: u64, oldest: u64) -> Self {
-        Self::new(410, "Expired", format!("too old resource version: {requested} ({oldest})"))
+        Self::new(
+            410,
+            "Expired",
+            format!("too old resource version: {requested} ({oldest})"),
+        )
     }
 
     /// 400 BadRequest.
@@ -79,8 +104,16 @@ impl ApiError {
 
     /// 422 Invalid (a field has a bad value).
     pub fn invalid(group: &str, resource: &str, name: &str, message: impl Into<String>) -> Self {
-        Self::new(422, "Invalid", format!("{} \"{name}\" is invalid: {}", qualified(group, resource), message.into()))
-            .with_details(group, resource, name)
+        Self::new(
+            422,
+            "Invalid",
+            format!(
+                "{} \"{name}\" is invalid: {}",
+                qualified(group, resource),
+                message.into()
+            ),
+        )
+        .with_details(group, resource, name)
     }
 
     /// 405 MethodNotAllowed.
@@ -90,7 +123,11 @@ impl ApiError {
 
     /// 415 UnsupportedMediaType.
     pub fn unsupported_media_type(content_type: &str) -> Self {
-        Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format: {content_type}"))
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!("the body of the request was in an unknown format: {content_type}"),
+        )
     }
 
     /// 500 InternalError, used by failure injection.

@@ -92,11 +92,22 @@ pub struct Store {
 }
 
 fn key(res: &'static ResourceInfo, ns: &str, name: &str) -> Key {
-    (res.group, res.plural, if res.namespaced { ns.to_string() } else { String::new() }, name.to_string())
+    (
+        res.group,
+        res.plural,
+        if res.namespaced {
+            ns.to_string()
+        } else {
+            String::new()
+        },
+        name.to_string(),
+    )
 }
 
 fn rv_of(obj: &Value) -> Option<&str> {
-    obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).filter(|s| !s.is_empty())
+    obj.pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 fn set_meta(obj: &mut Value, field: &str, value: Value) {
@@ -210,7 +221,9 @@ impl Store {
     pub fn ensure_namespace(&self, name: &str) {
         if let Some(ns) = registry::find("", "v1", "namespaces") {
             let _ = self.write(ns, "", name, Target::Main, false, |old| {
-                Ok(old.cloned().unwrap_or_else(|| json!({"metadata": {"name": name}})))
+                Ok(old
+                    .cloned()
+                    .unwrap_or_else(|| json!({"metadata": {"name": name}})))
             });
         }
     }
@@ -219,17 +232,26 @@ impl Store {
     /// (and `metadata.namespace` for namespaced kinds, else `default`), including its `status`.
     /// Watches see ADDED or MODIFIED. For seeding tests; no resourceVersion check.
     pub fn seed(&self, obj: Value) -> Result<Value, ApiError> {
-        let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+        let api_version = obj
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
         let res = registry::find_kind(api_version, kind).ok_or_else(|| {
-            ApiError::bad_request(format!("seed: no resource for apiVersion {api_version:?} kind {kind:?}"))
+            ApiError::bad_request(format!(
+                "seed: no resource for apiVersion {api_version:?} kind {kind:?}"
+            ))
         })?;
         let name = obj
             .pointer("/metadata/name")
             .and_then(Value::as_str)
             .ok_or_else(|| ApiError::bad_request("seed: metadata.name is missing"))?
             .to_string();
-        let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string();
+        let ns = obj
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("default")
+            .to_string();
         if res.namespaced {
             self.ensure_namespace(&ns);
         }
@@ -260,7 +282,9 @@ impl Store {
 
     /// Every object of a resource (by name as in [`Store::get_object`]), in one namespace or all (None).
     pub fn list_objects(&self, resource: &str, namespace: Option<&str>) -> Vec<Value> {
-        registry::find_name(resource).map(|res| self.list(res, namespace).0).unwrap_or_default()
+        registry::find_name(resource)
+            .map(|res| self.list(res, namespace).0)
+            .unwrap_or_default()
     }
 
     /// Delete an object by resource name; watches see DELETED. Returns the deleted object.
@@ -285,7 +309,9 @@ impl Store {
         let items = inner
             .objects
             .iter()
-            .filter(|((g, p, n, _), _)| *g == res.group && *p == res.plural && ns.is_none_or(|ns| ns == n))
+            .filter(|((g, p, n, _), _)| {
+                *g == res.group && *p == res.plural && ns.is_none_or(|ns| ns == n)
+            })
             .map(|(_, v)| v.clone())
             .collect();
         (items, inner.rv)
@@ -293,7 +319,11 @@ impl Store {
 
     /// Events after `after` for `res` (all namespaces), or 410 Expired if `after` is older than the history.
     /// Also returns the resourceVersion the caller has now seen up to.
-    pub(crate) fn events_since(&self, res: &'static ResourceInfo, after: u64) -> Result<(Vec<Event>, u64), ApiError> {
+    pub(crate) fn events_since(
+        &self,
+        res: &'static ResourceInfo,
+        after: u64,
+    ) -> Result<(Vec<Event>, u64), ApiError> {
         let inner = self.lock();
         if after < inner.floor {
             return Err(ApiError::expired(after, inner.floor));
@@ -336,7 +366,10 @@ impl Store {
         let old = inner.objects.get(&k).cloned();
         let mut new = f(old.as_ref())?;
         if !new.is_object() {
-            return Err(ApiError::bad_request(format!("{} {name:?}: body must be a JSON object", res.kind)));
+            return Err(ApiError::bad_request(format!(
+                "{} {name:?}: body must be a JSON object",
+                res.kind
+            )));
         }
         new["apiVersion"] = json!(res.api_version());
         new["kind"] = json!(res.kind);
@@ -359,7 +392,14 @@ impl Store {
                         format!("metadata.name: Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'"),
                     ));
                 }
-                if res.namespaced && !inner.objects.contains_key(&("", "namespaces", String::new(), ns.to_string())) {
+                if res.namespaced
+                    && !inner.objects.contains_key(&(
+                        "",
+                        "namespaces",
+                        String::new(),
+                        ns.to_string(),
+                    ))
+                {
                     return Err(ApiError::not_found("", "namespaces", ns));
                 }
                 set_meta(&mut new, "uid", json!(meta::new_uid()));
@@ -416,7 +456,9 @@ impl Store {
                     match old.pointer(&format!("/metadata/{field}")) {
                         Some(v) => set_meta(&mut result, field, v.clone()),
                         None => {
-                            if let Some(m) = result.get_mut("metadata").and_then(Value::as_object_mut) {
+                            if let Some(m) =
+                                result.get_mut("metadata").and_then(Value::as_object_mut)
+                            {
                                 m.remove(field);
                             }
                         }
@@ -426,7 +468,10 @@ impl Store {
                     defaults::service(&mut result, Some(old), &mut inner.alloc);
                 }
                 if spec_part(&result) != spec_part(old) {
-                    let generation = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+                    let generation = old
+                        .pointer("/metadata/generation")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0);
                     set_meta(&mut result, "generation", json!(generation + 1));
                 }
                 if comparable(&result) == comparable(old) {
@@ -443,8 +488,19 @@ impl Store {
         let mut result = result;
         set_meta(&mut result, "resourceVersion", json!(rv.to_string()));
         inner.objects.insert(k, result.clone());
-        let kind = if old.is_some() { EventType::Modified } else { EventType::Added };
-        let event = Event { rv, resource: res, namespace: ns.to_string(), kind, object: result.clone(), previous: old };
+        let kind = if old.is_some() {
+            EventType::Modified
+        } else {
+            EventType::Added
+        };
+        let event = Event {
+            rv,
+            resource: res,
+            namespace: ns.to_string(),
+            kind,
+            object: result.clone(),
+            previous: old,
+        };
         Self::push_event(&mut inner, event);
         drop(inner);
         self.notify(rv);
@@ -462,9 +518,15 @@ impl Store {
     ) -> Result<Value, ApiError> {
         let mut inner = self.lock();
         let k = key(res, ns, name);
-        let old = inner.objects.get(&k).cloned().ok_or_else(|| ApiError::not_found(res.group, res.plural, name))?;
+        let old = inner
+            .objects
+            .get(&k)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(res.group, res.plural, name))?;
         if let Some((uid, rv)) = precondition {
-            let uid_ok = uid.is_none_or(|u| old.pointer("/metadata/uid").and_then(Value::as_str) == Some(u.as_str()));
+            let uid_ok = uid.is_none_or(|u| {
+                old.pointer("/metadata/uid").and_then(Value::as_str) == Some(u.as_str())
+            });
             let rv_ok = rv.is_none_or(|r| rv_of(&old) == Some(r.as_str()));
             if !uid_ok || !rv_ok {
                 return Err(ApiError::conflict(res.group, res.plural, name));
@@ -474,7 +536,10 @@ impl Store {
         if res.plural == "namespaces" && res.group.is_empty() {
             for (gk, _) in inner.objects.iter() {
                 if gk.2 == name {
-                    if let Some(r) = registry::RESOURCES.iter().find(|r| r.group == gk.0 && r.plural == gk.1) {
+                    if let Some(r) = registry::RESOURCES
+                        .iter()
+                        .find(|r| r.group == gk.0 && r.plural == gk.1)
+                    {
                         doomed.insert(0, (r, gk.clone()));
                     }
                 }
@@ -482,7 +547,9 @@ impl Store {
         }
         let mut last = old.clone();
         for (r, dk) in doomed {
-            let Some(mut obj) = inner.objects.remove(&dk) else { continue };
+            let Some(mut obj) = inner.objects.remove(&dk) else {
+                continue;
+            };
             inner.rv += 1;
             let rv = inner.rv;
             let previous = obj.clone();
@@ -522,9 +589,16 @@ mod tests {
                 Ok(json!({"spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}, "status": {"x": 1}}))
             })
             .unwrap();
-        assert_eq!(svc["metadata"]["resourceVersion"], json!((base + 1).to_string()));
+        assert_eq!(
+            svc["metadata"]["resourceVersion"],
+            json!((base + 1).to_string())
+        );
         assert_eq!(svc["metadata"]["generation"], json!(1));
-        assert_eq!(svc["status"], json!({"loadBalancer": {}}), "create drops a Service's status");
+        assert_eq!(
+            svc["status"],
+            json!({"loadBalancer": {}}),
+            "create drops a Service's status"
+        );
         assert_eq!(svc["spec"]["ports"][0]["nodePort"], json!(30000));
         // Main-resource write ignores status; a no-op write does not bump the version.
         let same = store
@@ -534,7 +608,10 @@ mod tests {
                 Ok(o)
             })
             .unwrap();
-        assert_eq!(same["metadata"]["resourceVersion"], svc["metadata"]["resourceVersion"]);
+        assert_eq!(
+            same["metadata"]["resourceVersion"],
+            svc["metadata"]["resourceVersion"]
+        );
         // Stale resourceVersion conflicts.
         let err = store
             .write(services(), "default", "web", Target::Main, false, |_| {
@@ -543,7 +620,11 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.code, 409);
         // Namespaces must exist.
-        let err = store.write(services(), "nope", "web", Target::Main, false, |_| Ok(json!({}))).unwrap_err();
+        let err = store
+            .write(services(), "nope", "web", Target::Main, false, |_| {
+                Ok(json!({}))
+            })
+            .unwrap_err();
         assert_eq!((err.code, err.reason), (404, "NotFound"));
     }
 

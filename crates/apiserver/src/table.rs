@@ -60,7 +60,11 @@ fn external_ip(obj: &Value) -> String {
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .filter_map(|i| i.get("ip").or_else(|| i.get("hostname")).and_then(Value::as_str))
+                .filter_map(|i| {
+                    i.get("ip")
+                        .or_else(|| i.get("hostname"))
+                        .and_then(Value::as_str)
+                })
                 .map(str::to_string)
                 .collect()
         })
@@ -68,7 +72,12 @@ fn external_ip(obj: &Value) -> String {
     let external: Vec<String> = obj
         .pointer("/spec/externalIPs")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
     match ty {
         "LoadBalancer" => {
@@ -124,7 +133,9 @@ fn columns(res: &ResourceInfo) -> Vec<Value> {
         ],
         ("", "configmaps") => vec![name, col("Data", "integer", "Number of data entries."), age],
         ("", "namespaces") => vec![name, col("Status", "string", "The namespace phase."), age],
-        ("coordination.k8s.io", "leases") => vec![name, col("Holder", "string", "The holder identity."), age],
+        ("coordination.k8s.io", "leases") => {
+            vec![name, col("Holder", "string", "The holder identity."), age]
+        }
         _ => vec![name, age],
     }
 }
@@ -148,7 +159,12 @@ fn cells(res: &ResourceInfo, obj: &Value) -> Vec<Value> {
             let selector = obj
                 .pointer("/spec/selector")
                 .and_then(Value::as_object)
-                .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(","))
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
                 .filter(|x| !x.is_empty())
                 .unwrap_or_else(|| "<none>".into());
             let cluster_ip = match s(obj, "/spec/clusterIP") {
@@ -166,8 +182,14 @@ fn cells(res: &ResourceInfo, obj: &Value) -> Vec<Value> {
             ]
         }
         ("", "configmaps") => {
-            let n = obj.get("data").and_then(Value::as_object).map_or(0, |m| m.len())
-                + obj.get("binaryData").and_then(Value::as_object).map_or(0, |m| m.len());
+            let n = obj
+                .get("data")
+                .and_then(Value::as_object)
+                .map_or(0, |m| m.len())
+                + obj
+                    .get("binaryData")
+                    .and_then(Value::as_object)
+                    .map_or(0, |m| m.len());
             vec![name, json!(n), age]
         }
         ("", "namespaces") => vec![name, json!(s(obj, "/status/phase")), age],
@@ -190,7 +212,12 @@ fn row(res: &ResourceInfo, obj: &Value, include: IncludeObject) -> Value {
 }
 
 /// A Table of `items`.
-pub fn table(res: &ResourceInfo, items: &[Value], list_meta: Value, include: IncludeObject) -> Value {
+pub fn table(
+    res: &ResourceInfo,
+    items: &[Value],
+    list_meta: Value,
+    include: IncludeObject,
+) -> Value {
     json!({
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
@@ -202,8 +229,16 @@ pub fn table(res: &ResourceInfo, items: &[Value], list_meta: Value, include: Inc
 
 /// A one-row Table for a watch event (kubectl `get -w`); column definitions included as the real server does.
 pub fn watch_row(res: &'static ResourceInfo, obj: &Value) -> Value {
-    let rv = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
-    table(res, std::slice::from_ref(obj), json!({ "resourceVersion": rv }), IncludeObject::Metadata)
+    let rv = obj
+        .pointer("/metadata/resourceVersion")
+        .cloned()
+        .unwrap_or(Value::Null);
+    table(
+        res,
+        std::slice::from_ref(obj),
+        json!({ "resourceVersion": rv }),
+        IncludeObject::Metadata,
+    )
 }
 
 #[cfg(test)]

@@ -56,7 +56,10 @@ pub struct WatchRequest {
 impl WatchRequest {
     fn in_scope(&self, obj: &Value) -> bool {
         let ns_ok = self.namespace.as_deref().is_none_or(|ns| {
-            obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default() == ns
+            obj.pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                == ns
         });
         ns_ok && self.labels.matches(obj) && self.fields.matches(obj)
     }
@@ -114,7 +117,10 @@ async fn run(store: Store, req: WatchRequest, tx: mpsc::Sender<Bytes>) {
         }
     }
     let deadline = req.timeout.map(|t| Instant::now() + t);
-    let mut ticker = tokio::time::interval_at(Instant::now() + req.bookmark_interval, req.bookmark_interval);
+    let mut ticker = tokio::time::interval_at(
+        Instant::now() + req.bookmark_interval,
+        req.bookmark_interval,
+    );
     loop {
         match store.events_since(req.resource, pos) {
             Err(err) => {

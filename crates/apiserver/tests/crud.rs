@@ -12,19 +12,29 @@ use kube::api::{Api, DeleteParams, ListParams, PostParams};
 async fn create_get_list_and_errors() {
     let f = fixture().await;
     let svcs: Api<Service> = Api::namespaced(f.client.clone(), "default");
-    let created = svcs.create(&PostParams::default(), &lb_service("default", "web")).await.unwrap();
+    let created = svcs
+        .create(&PostParams::default(), &lb_service("default", "web"))
+        .await
+        .unwrap();
     let meta = &created.metadata;
     assert!(meta.uid.as_deref().is_some_and(|u| u.len() == 36));
     assert!(meta.creation_timestamp.is_some());
     assert_eq!(meta.generation, Some(1));
     let spec = created.spec.as_ref().unwrap();
-    assert!(spec.cluster_ip.as_deref().is_some_and(|ip| ip.starts_with("10.96.")));
+    assert!(spec
+        .cluster_ip
+        .as_deref()
+        .is_some_and(|ip| ip.starts_with("10.96.")));
     assert_eq!(spec.external_traffic_policy.as_deref(), Some("Cluster"));
 
     let got = svcs.get("web").await.unwrap();
     assert_eq!(got.metadata.resource_version, meta.resource_version);
 
-    let (c, reason) = code(svcs.create(&PostParams::default(), &lb_service("default", "web")).await.unwrap_err());
+    let (c, reason) = code(
+        svcs.create(&PostParams::default(), &lb_service("default", "web"))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!((c, reason.as_str()), (409, "AlreadyExists"));
     let (c, reason) = code(svcs.get("nope").await.unwrap_err());
     assert_eq!((c, reason.as_str()), (404, "NotFound"));
@@ -32,25 +42,47 @@ async fn create_get_list_and_errors() {
 
     // A namespace must exist before objects are created in it.
     let other: Api<Service> = Api::namespaced(f.client.clone(), "team-a");
-    let (c, _) = code(other.create(&PostParams::default(), &lb_service("team-a", "db")).await.unwrap_err());
+    let (c, _) = code(
+        other
+            .create(&PostParams::default(), &lb_service("team-a", "db"))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(c, 404);
     let nss: Api<Namespace> = Api::all(f.client.clone());
-    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": "team-a"}})).unwrap();
+    let ns: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "team-a"}})).unwrap();
     nss.create(&PostParams::default(), &ns).await.unwrap();
-    other.create(&PostParams::default(), &lb_service("team-a", "db")).await.unwrap();
+    other
+        .create(&PostParams::default(), &lb_service("team-a", "db"))
+        .await
+        .unwrap();
 
     let all: Api<Service> = Api::all(f.client.clone());
     let list = all.list(&ListParams::default()).await.unwrap();
-    let names: Vec<_> = list.items.iter().map(|s| s.metadata.name.clone().unwrap()).collect();
+    let names: Vec<_> = list
+        .items
+        .iter()
+        .map(|s| s.metadata.name.clone().unwrap())
+        .collect();
     assert_eq!(names, ["web", "db"]);
     let rv: u64 = list.metadata.resource_version.unwrap().parse().unwrap();
     assert_eq!(rv, f.server.store().resource_version());
 
-    let by_label = all.list(&ListParams::default().labels("app=db")).await.unwrap();
+    let by_label = all
+        .list(&ListParams::default().labels("app=db"))
+        .await
+        .unwrap();
     assert_eq!(by_label.items.len(), 1);
-    let by_field = all.list(&ListParams::default().fields("metadata.namespace=default")).await.unwrap();
+    let by_field = all
+        .list(&ListParams::default().fields("metadata.namespace=default"))
+        .await
+        .unwrap();
     assert_eq!(by_field.items[0].metadata.name.as_deref(), Some("web"));
-    let by_name = all.list(&ListParams::default().fields("metadata.name=db,spec.type=LoadBalancer")).await.unwrap();
+    let by_name = all
+        .list(&ListParams::default().fields("metadata.name=db,spec.type=LoadBalancer"))
+        .await
+        .unwrap();
     assert_eq!(by_name.items.len(), 1);
 
     assert_eq!(f.server.calls().count("create", "services"), 4);
@@ -88,21 +120,37 @@ async fn pagination_returns_every_item_once() {
 async fn replace_with_stale_resource_version_conflicts_and_delete_removes() {
     let f = fixture().await;
     let cms: Api<ConfigMap> = Api::namespaced(f.client.clone(), "default");
-    let mut cm: ConfigMap = serde_json::from_value(serde_json::json!({"metadata": {"name": "c"}, "data": {"a": "1"}})).unwrap();
+    let mut cm: ConfigMap =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "c"}, "data": {"a": "1"}}))
+            .unwrap();
     let first = cms.create(&PostParams::default(), &cm).await.unwrap();
     cm.metadata.resource_version = first.metadata.resource_version.clone();
     cm.data = Some([("a".to_string(), "2".to_string())].into());
     let second = cms.replace("c", &PostParams::default(), &cm).await.unwrap();
-    assert_ne!(second.metadata.resource_version, first.metadata.resource_version);
+    assert_ne!(
+        second.metadata.resource_version,
+        first.metadata.resource_version
+    );
     // Same (now stale) resourceVersion again: Conflict.
-    let (c, reason) = code(cms.replace("c", &PostParams::default(), &cm).await.unwrap_err());
+    let (c, reason) = code(
+        cms.replace("c", &PostParams::default(), &cm)
+            .await
+            .unwrap_err(),
+    );
     assert_eq!((c, reason.as_str()), (409, "Conflict"));
 
     let deleted = cms.delete("c", &DeleteParams::default()).await.unwrap();
     assert!(deleted.is_left());
     assert_eq!(code(cms.get("c").await.unwrap_err()).0, 404);
-    assert_eq!(code(cms.delete("c", &DeleteParams::default()).await.unwrap_err()).0, 404);
-    assert!(f.server.store().get_object("configmaps", "default", "c").is_none());
+    assert_eq!(
+        code(cms.delete("c", &DeleteParams::default()).await.unwrap_err()).0,
+        404
+    );
+    assert!(f
+        .server
+        .store()
+        .get_object("configmaps", "default", "c")
+        .is_none());
 }
 
 #[tokio::test]
@@ -121,13 +169,29 @@ async fn leases_create_get_replace_with_conflict() {
     a.spec.as_mut().unwrap().holder_identity = Some("a".into());
     a.spec.as_mut().unwrap().lease_transitions = Some(1);
     b.spec.as_mut().unwrap().holder_identity = Some("b".into());
-    leases.replace("ferrolb-controller", &PostParams::default(), &a).await.unwrap();
-    let (c, reason) = code(leases.replace("ferrolb-controller", &PostParams::default(), &b).await.unwrap_err());
+    leases
+        .replace("ferrolb-controller", &PostParams::default(), &a)
+        .await
+        .unwrap();
+    let (c, reason) = code(
+        leases
+            .replace("ferrolb-controller", &PostParams::default(), &b)
+            .await
+            .unwrap_err(),
+    );
     assert_eq!((c, reason.as_str()), (409, "Conflict"));
     let now = leases.get("ferrolb-controller").await.unwrap();
     assert_eq!(now.spec.unwrap().holder_identity.as_deref(), Some("a"));
-    assert_eq!(f.server.calls().count("update", "leases.coordination.k8s.io"), 2);
-    assert_eq!(f.server.calls().count("get", "leases.coordination.k8s.io"), 2);
+    assert_eq!(
+        f.server
+            .calls()
+            .count("update", "leases.coordination.k8s.io"),
+        2
+    );
+    assert_eq!(
+        f.server.calls().count("get", "leases.coordination.k8s.io"),
+        2
+    );
 }
 
 #[tokio::test]
@@ -143,7 +207,11 @@ async fn events_are_created_in_both_groups() {
     }))
     .unwrap();
     let created = events.create(&PostParams::default(), &ev).await.unwrap();
-    assert!(created.metadata.name.as_deref().is_some_and(|n| n.starts_with("web.") && n.len() == 9));
+    assert!(created
+        .metadata
+        .name
+        .as_deref()
+        .is_some_and(|n| n.starts_with("web.") && n.len() == 9));
     let core: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(f.client.clone(), "default");
     let core_ev: k8s_openapi::api::core::v1::Event = serde_json::from_value(serde_json::json!({
         "metadata": {"name": "web.1"}, "reason": "AllocationFailed", "message": "pool exhausted",
@@ -151,10 +219,16 @@ async fn events_are_created_in_both_groups() {
     }))
     .unwrap();
     core.create(&PostParams::default(), &core_ev).await.unwrap();
-    let stored = f.server.store().list_objects("events.events.k8s.io", Some("default"));
+    let stored = f
+        .server
+        .store()
+        .list_objects("events.events.k8s.io", Some("default"));
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0]["reason"], "IPAllocated");
-    assert_eq!(f.server.store().list_objects("events", Some("default"))[0]["reason"], "AllocationFailed");
+    assert_eq!(
+        f.server.store().list_objects("events", Some("default"))[0]["reason"],
+        "AllocationFailed"
+    );
     assert_eq!(f.server.calls().count("create", "events.events.k8s.io"), 1);
     assert_eq!(f.server.calls().count("create", "events"), 1);
 }

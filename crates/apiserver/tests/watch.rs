@@ -8,7 +8,9 @@ use std::time::Duration;
 use common::{fixture, lb_service};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{
+    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
+};
 use kube::runtime::watcher::{self, Event};
 use serde_json::json;
 use tokio::time::timeout;
@@ -19,32 +21,62 @@ const DEADLINE: Duration = Duration::from_secs(10);
 async fn watch_from_list_version_sees_changes_bookmarks_and_deletes() {
     let f = fixture().await;
     let svcs: Api<Service> = Api::namespaced(f.client.clone(), "default");
-    svcs.create(&PostParams::default(), &lb_service("default", "before")).await.unwrap();
-    let rv = svcs.list(&ListParams::default()).await.unwrap().metadata.resource_version.unwrap();
-    let mut stream = svcs.watch(&WatchParams::default(), &rv).await.unwrap().boxed();
+    svcs.create(&PostParams::default(), &lb_service("default", "before"))
+        .await
+        .unwrap();
+    let rv = svcs
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut stream = svcs
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .unwrap()
+        .boxed();
 
-    svcs.create(&PostParams::default(), &lb_service("default", "web")).await.unwrap();
+    svcs.create(&PostParams::default(), &lb_service("default", "web"))
+        .await
+        .unwrap();
     let patch = json!({"metadata": {"labels": {"tier": "front"}}});
-    svcs.patch("web", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    svcs.patch("web", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
     svcs.delete("web", &DeleteParams::default()).await.unwrap();
 
     let mut seen = Vec::new();
     let mut bookmarks = 0;
     while seen.len() < 3 || bookmarks == 0 {
-        let ev = timeout(DEADLINE, stream.try_next()).await.expect("event in time").unwrap().expect("stream open");
+        let ev = timeout(DEADLINE, stream.try_next())
+            .await
+            .expect("event in time")
+            .unwrap()
+            .expect("stream open");
         match ev {
             WatchEvent::Added(s) => seen.push(("ADDED", s.metadata.name.unwrap())),
             WatchEvent::Modified(s) => seen.push(("MODIFIED", s.metadata.name.unwrap())),
             WatchEvent::Deleted(s) => seen.push(("DELETED", s.metadata.name.unwrap())),
             WatchEvent::Bookmark(b) => {
-                assert!(b.metadata.resource_version.parse::<u64>().unwrap() >= rv.parse::<u64>().unwrap());
+                assert!(
+                    b.metadata.resource_version.parse::<u64>().unwrap()
+                        >= rv.parse::<u64>().unwrap()
+                );
                 bookmarks += 1;
             }
             WatchEvent::Error(e) => panic!("unexpected error event {e:?}"),
         }
     }
     // "before" existed at the list's version, so the watch does not replay it.
-    assert_eq!(seen, [("ADDED", "web".into()), ("MODIFIED", "web".into()), ("DELETED", "web".into())]);
+    assert_eq!(
+        seen,
+        [
+            ("ADDED", "web".into()),
+            ("MODIFIED", "web".into()),
+            ("DELETED", "web".into())
+        ]
+    );
     assert_eq!(f.server.calls().count("watch", "services"), 1);
 }
 
@@ -52,21 +84,37 @@ async fn watch_from_list_version_sees_changes_bookmarks_and_deletes() {
 async fn watch_with_label_selector_sees_objects_enter_and_leave() {
     let f = fixture().await;
     let cms: Api<ConfigMap> = Api::namespaced(f.client.clone(), "default");
-    let wp = WatchParams::default().labels("pick=yes").disable_bookmarks();
+    let wp = WatchParams::default()
+        .labels("pick=yes")
+        .disable_bookmarks();
     let mut stream = cms.watch(&wp, "0").await.unwrap().boxed();
     let cm = |pick: &str| -> ConfigMap {
-        serde_json::from_value(json!({"metadata": {"name": "c", "labels": {"pick": pick}}})).unwrap()
+        serde_json::from_value(json!({"metadata": {"name": "c", "labels": {"pick": pick}}}))
+            .unwrap()
     };
     cms.create(&PostParams::default(), &cm("no")).await.unwrap();
-    cms.patch("c", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"pick": "yes"}}})))
-        .await
-        .unwrap();
-    cms.patch("c", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"pick": "no"}}})))
-        .await
-        .unwrap();
+    cms.patch(
+        "c",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"pick": "yes"}}})),
+    )
+    .await
+    .unwrap();
+    cms.patch(
+        "c",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"pick": "no"}}})),
+    )
+    .await
+    .unwrap();
     let mut kinds = Vec::new();
     while kinds.len() < 2 {
-        match timeout(DEADLINE, stream.try_next()).await.unwrap().unwrap().unwrap() {
+        match timeout(DEADLINE, stream.try_next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+        {
             WatchEvent::Added(_) => kinds.push("ADDED"),
             WatchEvent::Modified(_) => kinds.push("MODIFIED"),
             WatchEvent::Deleted(_) => kinds.push("DELETED"),
@@ -80,14 +128,33 @@ async fn watch_with_label_selector_sees_objects_enter_and_leave() {
 async fn watch_ends_after_timeout_seconds_and_old_versions_get_410() {
     let f = fixture().await;
     let cms: Api<ConfigMap> = Api::namespaced(f.client.clone(), "default");
-    let rv = cms.list(&ListParams::default()).await.unwrap().metadata.resource_version.unwrap();
-    let mut stream = cms.watch(&WatchParams::default().timeout(1).disable_bookmarks(), &rv).await.unwrap().boxed();
-    let end = timeout(DEADLINE, stream.try_next()).await.expect("stream ends by itself");
+    let rv = cms
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut stream = cms
+        .watch(&WatchParams::default().timeout(1).disable_bookmarks(), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    let end = timeout(DEADLINE, stream.try_next())
+        .await
+        .expect("stream ends by itself");
     assert!(matches!(end, Ok(None)), "got {end:?}");
 
-    f.server.store().seed(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}})).unwrap();
+    f.server
+        .store()
+        .seed(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}))
+        .unwrap();
     f.server.store().compact();
-    let mut stream = cms.watch(&WatchParams::default(), &rv).await.unwrap().boxed();
+    let mut stream = cms
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .unwrap()
+        .boxed();
     match timeout(DEADLINE, stream.try_next()).await.unwrap().unwrap() {
         Some(WatchEvent::Error(e)) => assert_eq!((e.code, e.reason.as_str()), (410, "Expired")),
         other => panic!("expected a 410 ERROR event, got {other:?}"),
@@ -95,12 +162,18 @@ async fn watch_ends_after_timeout_seconds_and_old_versions_get_410() {
 }
 
 /// Drive a kube watcher until `pred` holds on the names it has seen applied/deleted; returns the events.
-async fn next_matching<S>(stream: &mut S, mut pred: impl FnMut(&Event<Service>) -> bool) -> Event<Service>
+async fn next_matching<S>(
+    stream: &mut S,
+    mut pred: impl FnMut(&Event<Service>) -> bool,
+) -> Event<Service>
 where
     S: futures::Stream<Item = Result<Event<Service>, watcher::Error>> + Unpin,
 {
     loop {
-        let ev = timeout(DEADLINE, stream.next()).await.expect("watcher event in time").expect("stream open");
+        let ev = timeout(DEADLINE, stream.next())
+            .await
+            .expect("watcher event in time")
+            .expect("stream open");
         match ev {
             Ok(ev) if pred(&ev) => return ev,
             Ok(_) => {}
@@ -123,14 +196,20 @@ fn name(ev: &Event<Service>) -> Option<&str> {
 #[tokio::test]
 async fn kube_watcher_relists_after_410_gone() {
     let f = fixture().await;
-    f.server.store().seed(serde_json::to_value(lb_service("default", "a")).unwrap()).unwrap();
+    f.server
+        .store()
+        .seed(serde_json::to_value(lb_service("default", "a")).unwrap())
+        .unwrap();
     let svcs: Api<Service> = Api::all(f.client.clone());
     let mut stream = watcher::watcher(svcs.clone(), watcher::Config::default()).boxed();
 
     let init = next_matching(&mut stream, |e| matches!(e, Event::InitApply(_))).await;
     assert_eq!(name(&init), Some("a"));
     next_matching(&mut stream, |e| matches!(e, Event::InitDone)).await;
-    f.server.store().seed(serde_json::to_value(lb_service("default", "b")).unwrap()).unwrap();
+    f.server
+        .store()
+        .seed(serde_json::to_value(lb_service("default", "b")).unwrap())
+        .unwrap();
     let ev = next_matching(&mut stream, |e| matches!(e, Event::Apply(_))).await;
     assert_eq!(name(&ev), Some("b"));
     assert_eq!(f.server.calls().count("list", "services"), 1);
@@ -140,7 +219,11 @@ async fn kube_watcher_relists_after_410_gone() {
     next_matching(&mut stream, |e| matches!(e, Event::Init)).await;
     let mut relisted = Vec::new();
     loop {
-        match next_matching(&mut stream, |e| matches!(e, Event::InitApply(_) | Event::InitDone)).await {
+        match next_matching(&mut stream, |e| {
+            matches!(e, Event::InitApply(_) | Event::InitDone)
+        })
+        .await
+        {
             Event::InitDone => break,
             ev => relisted.push(name(&ev).unwrap().to_string()),
         }
@@ -155,23 +238,35 @@ async fn kube_watcher_relists_after_410_gone() {
 
     // A dropped connection plus a compacted history: the re-watch at the old version gets 410, relist.
     f.server.store().compact();
-    f.server.store().seed(serde_json::to_value(lb_service("default", "c")).unwrap()).unwrap();
+    f.server
+        .store()
+        .seed(serde_json::to_value(lb_service("default", "c")).unwrap())
+        .unwrap();
     f.server.store().compact();
     f.server.store().close_watches();
-    next_matching(&mut stream, |e| matches!(e, Event::InitApply(_)) && name(e) == Some("c")).await;
+    next_matching(&mut stream, |e| {
+        matches!(e, Event::InitApply(_)) && name(e) == Some("c")
+    })
+    .await;
     assert_eq!(f.server.calls().count("list", "services"), 3);
 }
 
 #[tokio::test]
 async fn kube_watcher_streaming_list_uses_initial_events_bookmark() {
     let f = fixture().await;
-    f.server.store().seed(serde_json::to_value(lb_service("default", "a")).unwrap()).unwrap();
+    f.server
+        .store()
+        .seed(serde_json::to_value(lb_service("default", "a")).unwrap())
+        .unwrap();
     let svcs: Api<Service> = Api::all(f.client.clone());
     let mut stream = watcher::watcher(svcs, watcher::Config::default().streaming_lists()).boxed();
     let init = next_matching(&mut stream, |e| matches!(e, Event::InitApply(_))).await;
     assert_eq!(name(&init), Some("a"));
     next_matching(&mut stream, |e| matches!(e, Event::InitDone)).await;
-    f.server.store().seed(serde_json::to_value(lb_service("default", "b")).unwrap()).unwrap();
+    f.server
+        .store()
+        .seed(serde_json::to_value(lb_service("default", "b")).unwrap())
+        .unwrap();
     let ev = next_matching(&mut stream, |e| matches!(e, Event::Apply(_))).await;
     assert_eq!(name(&ev), Some("b"));
     assert_eq!(f.server.calls().count("list", "services"), 0);

@@ -14,7 +14,9 @@ pub struct Fixture {
 
 /// Start a server on a free loopback port with `options` and build a kube client with `kube::Config::new`.
 pub async fn fixture_with(options: Options) -> Fixture {
-    let server = ApiServer::start_with("127.0.0.1:0".parse().expect("addr"), options).await.expect("start");
+    let server = ApiServer::start_with("127.0.0.1:0".parse().expect("addr"), options)
+        .await
+        .expect("start");
     let config = kube::Config::new(server.url().parse().expect("url"));
     let client = kube::Client::try_from(config).expect("client");
     Fixture { server, client }
@@ -22,7 +24,11 @@ pub async fn fixture_with(options: Options) -> Fixture {
 
 /// A fixture with 200 ms bookmarks.
 pub async fn fixture() -> Fixture {
-    fixture_with(Options { bookmark_interval: Duration::from_millis(200), ..Options::default() }).await
+    fixture_with(Options {
+        bookmark_interval: Duration::from_millis(200),
+        ..Options::default()
+    })
+    .await
 }
 
 /// The API error code of a kube error (panics on other errors: tests only).

@@ -1,0 +1,276 @@
+//! The real `kubectl` binary against the server: discovery, `apply` (client-side and server-side, with
+//! validation on), `get` tables showing EXTERNAL-IP, jsonpath output, `patch --subresource=status`, delete.
+//! Skips with a printed reason when kubectl is missing, unless CI=true or FERROLB_E2E_REQUIRED=1.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::fixture;
+use k8s_openapi::api::core::v1::Service;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::json;
+
+fn find_kubectl() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("KUBECTL")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+    {
+        return Some(p);
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join("kubectl"))
+        .find(|p| p.is_file())
+}
+
+fn required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+        || std::env::var("FERROLB_E2E_REQUIRED").is_ok_and(|v| v == "1")
+}
+
+/// A temporary directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("flb-apiserver-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Kubectl {
+    bin: PathBuf,
+    server: String,
+    dir: PathBuf,
+}
+
+impl Kubectl {
+    /// Run kubectl with `args`; returns (success, stdout, stderr).
+    async fn run(&self, args: &[&str]) -> (bool, String, String) {
+        let out = tokio::process::Command::new(&self.bin)
+            .arg("--server")
+            .arg(&self.server)
+            .arg("--cache-dir")
+            .arg(self.dir.join("cache"))
+            .args(args)
+            .env("KUBECONFIG", self.dir.join("no-kubeconfig"))
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("run kubectl");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.success(), stdout, stderr)
+    }
+
+    /// Run and require success; returns stdout.
+    async fn ok(&self, args: &[&str]) -> String {
+        let (ok, stdout, stderr) = self.run(args).await;
+        assert!(
+            ok,
+            "kubectl {args:?} failed:\nstdout: {stdout}\nstderr: {stderr}"
+        );
+        stdout
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write manifest");
+    p.to_string_lossy().into_owned()
+}
+
+const SERVICE: &str = "apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: demo
+  labels: {app: web}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports:
+  - name: http
+    port: 80
+    targetPort: 8080
+";
+
+const NAMESPACE_AND_CONFIG: &str = "apiVersion: v1
+kind: Namespace
+metadata:
+  name: demo
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: config
+  namespace: demo
+data:
+  config.yaml: |
+    address-pools:
+    - name: default
+      protocol: bgp
+      addresses: [198.51.100.0/24]
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_apply_get_patch_delete() {
+    let Some(bin) = find_kubectl() else {
+        assert!(
+            !required(),
+            "kubectl is required (CI=true or FERROLB_E2E_REQUIRED=1) but not on PATH"
+        );
+        println!("skipped: kubectl not found on PATH");
+        return;
+    };
+    let f = fixture().await;
+    let tmp = TempDir::new("kubectl");
+    let k = Kubectl {
+        bin,
+        server: f.server.url(),
+        dir: tmp.0.clone(),
+    };
+
+    let version = k.ok(&["version", "-o", "json"]).await;
+    assert!(version.contains("v1.33.0-ferrolb"), "{version}");
+
+    // Multi-document apply with validation on (the default).
+    let base = write(&tmp.0, "base.yaml", NAMESPACE_AND_CONFIG);
+    let out = k.ok(&["apply", "-f", &base]).await;
+    assert!(
+        out.contains("namespace/demo created") && out.contains("configmap/config created"),
+        "{out}"
+    );
+    assert!(f
+        .server
+        .store()
+        .get_object("configmaps", "demo", "config")
+        .is_some());
+
+    let svc = write(&tmp.0, "svc.yaml", SERVICE);
+    let out = k.ok(&["apply", "-f", &svc]).await;
+    assert_eq!(out.trim(), "service/web created");
+    let out = k.ok(&["apply", "-f", &svc]).await;
+    assert_eq!(out.trim(), "service/web unchanged");
+    let changed = write(&tmp.0, "svc2.yaml", &SERVICE.replace("8080", "9090"));
+    let out = k.ok(&["apply", "-f", &changed]).await;
+    assert_eq!(out.trim(), "service/web configured");
+    let stored = f
+        .server
+        .store()
+        .get_object("services", "demo", "web")
+        .unwrap();
+    assert_eq!(stored["spec"]["ports"][0]["targetPort"], json!(9090));
+    assert_eq!(stored["spec"]["ports"][0]["name"], json!("http"));
+
+    let table = k.ok(&["get", "svc", "-A"]).await;
+    assert!(
+        table.contains("EXTERNAL-IP") && table.contains("<pending>"),
+        "{table}"
+    );
+
+    // The controller's write, through kube: the IP shows in kubectl's table.
+    let svcs: Api<Service> = Api::namespaced(f.client.clone(), "demo");
+    let status = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+        "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.7", "ipMode": "VIP"}]}}});
+    svcs.patch_status(
+        "web",
+        &PatchParams::apply("ferrolb-controller"),
+        &Patch::Apply(&status),
+    )
+    .await
+    .unwrap();
+    let table = k.ok(&["get", "svc", "-A"]).await;
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAMESPACE",
+            "NAME",
+            "TYPE",
+            "CLUSTER-IP",
+            "EXTERNAL-IP",
+            "PORT(S)",
+            "AGE"
+        ]
+    );
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(
+        (row[0], row[1], row[2], row[4]),
+        ("demo", "web", "LoadBalancer", "198.51.100.7"),
+        "{table}"
+    );
+    assert!(
+        row[5].starts_with("80:3") && row[5].ends_with("/TCP"),
+        "{table}"
+    );
+
+    let ip = k
+        .ok(&[
+            "get",
+            "svc",
+            "web",
+            "-n",
+            "demo",
+            "-o",
+            "jsonpath={.status.loadBalancer.ingress[0].ip}",
+        ])
+        .await;
+    assert_eq!(ip, "198.51.100.7");
+
+    // kubectl's own status patch and server-side apply.
+    let patch = r#"{"status":{"loadBalancer":{"ingress":[{"ip":"198.51.100.8"}]}}}"#;
+    k.ok(&[
+        "patch",
+        "svc",
+        "web",
+        "-n",
+        "demo",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        patch,
+    ])
+    .await;
+    let ip = k
+        .ok(&[
+            "get",
+            "svc",
+            "web",
+            "-n",
+            "demo",
+            "-o",
+            "jsonpath={.status.loadBalancer.ingress[0].ip}",
+        ])
+        .await;
+    assert_eq!(ip, "198.51.100.8");
+    let out = k.ok(&["apply", "--server-side", "-f", &svc]).await;
+    assert_eq!(out.trim(), "service/web serverside-applied");
+
+    // Errors come back as Status objects kubectl can print.
+    let (ok, _, stderr) = k.run(&["get", "svc", "nope", "-n", "demo"]).await;
+    assert!(
+        !ok && stderr.contains(r#"services "nope" not found"#),
+        "{stderr}"
+    );
+
+    let out = k.ok(&["delete", "-f", &svc]).await;
+    assert!(out.contains(r#"service "web" deleted"#), "{out}");
+    assert!(f
+        .server
+        .store()
+        .get_object("services", "demo", "web")
+        .is_none());
+
+    let calls = f.server.calls();
+    assert_eq!(calls.count("create", "services"), 1);
+    assert_eq!(calls.count("patch", "services/status"), 2);
+    assert!(calls.count("patch", "services") >= 2);
+}

@@ -7,6 +7,7 @@
 //! test support, and a failed set-up is a failed test.
 
 pub mod announce;
+pub mod bench;
 pub mod env;
 pub mod netns;
 pub mod peers;

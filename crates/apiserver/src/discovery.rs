@@ -57,14 +57,18 @@ pub fn group(group: &str) -> Option<Value> {
 }
 
 fn resource_entries(r: &ResourceInfo) -> Vec<Value> {
-    let mut out = vec![json!({
+    let mut main = json!({
         "name": r.plural,
-        "singularName": r.singular,
+        "singularName": r.singular(),
         "namespaced": r.namespaced,
         "kind": r.kind,
         "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
         "shortNames": r.short_names,
-    })];
+    });
+    if r.in_all {
+        main["categories"] = json!(["all"]);
+    }
+    let mut out = vec![main];
     if r.status_subresource {
         out.push(json!({
             "name": format!("{}/status", r.plural),

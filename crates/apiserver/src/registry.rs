@@ -9,8 +9,6 @@ pub struct ResourceInfo {
     pub version: &'static str,
     /// Plural resource name used in URLs (`services`).
     pub plural: &'static str,
-    /// Singular name (`service`).
-    pub singular: &'static str,
     /// Kind (`Service`).
     pub kind: &'static str,
     /// Namespaced (true) or cluster-scoped (false).
@@ -19,6 +17,8 @@ pub struct ResourceInfo {
     pub status_subresource: bool,
     /// kubectl short names (`svc`).
     pub short_names: &'static [&'static str],
+    /// In kubectl's `all` category (`kubectl get all`).
+    pub in_all: bool,
 }
 
 impl ResourceInfo {
@@ -29,6 +29,11 @@ impl ResourceInfo {
         } else {
             format!("{}/{}", self.group, self.version)
         }
+    }
+
+    /// Singular name (`service`): the kind in lower case.
+    pub fn singular(&self) -> String {
+        self.kind.to_ascii_lowercase()
     }
 
     /// `ServiceList`.
@@ -50,169 +55,93 @@ const fn res(
     group: &'static str,
     version: &'static str,
     plural: &'static str,
-    singular: &'static str,
     kind: &'static str,
-    namespaced: bool,
-    status_subresource: bool,
-    short_names: &'static [&'static str],
 ) -> ResourceInfo {
     ResourceInfo {
         group,
         version,
         plural,
-        singular,
         kind,
-        namespaced,
-        status_subresource,
-        short_names,
+        namespaced: true,
+        status_subresource: false,
+        short_names: &[],
+        in_all: false,
+    }
+}
+
+impl ResourceInfo {
+    const fn cluster(mut self) -> Self {
+        self.namespaced = false;
+        self
+    }
+
+    const fn status(mut self) -> Self {
+        self.status_subresource = true;
+        self
+    }
+
+    const fn short(mut self, names: &'static [&'static str]) -> Self {
+        self.short_names = names;
+        self
+    }
+
+    const fn all(mut self) -> Self {
+        self.in_all = true;
+        self
     }
 }
 
 /// Every resource the server serves.
 pub static RESOURCES: &[ResourceInfo] = &[
-    res(
-        "",
-        "v1",
-        "namespaces",
-        "namespace",
-        "Namespace",
-        false,
-        true,
-        &["ns"],
-    ),
-    res("", "v1", "nodes", "node", "Node", false, true, &["no"]),
-    res(
-        "",
-        "v1",
-        "services",
-        "service",
-        "Service",
-        true,
-        true,
-        &["svc"],
-    ),
-    res(
-        "",
-        "v1",
-        "endpoints",
-        "endpoints",
-        "Endpoints",
-        true,
-        false,
-        &["ep"],
-    ),
-    res("", "v1", "pods", "pod", "Pod", true, true, &["po"]),
-    res(
-        "",
-        "v1",
-        "configmaps",
-        "configmap",
-        "ConfigMap",
-        true,
-        false,
-        &["cm"],
-    ),
-    res("", "v1", "secrets", "secret", "Secret", true, false, &[]),
-    res("", "v1", "events", "event", "Event", true, false, &["ev"]),
-    res(
-        "",
-        "v1",
-        "serviceaccounts",
-        "serviceaccount",
-        "ServiceAccount",
-        true,
-        false,
-        &["sa"],
-    ),
-    res(
-        "events.k8s.io",
-        "v1",
-        "events",
-        "event",
-        "Event",
-        true,
-        false,
-        &["ev"],
-    ),
-    res(
-        "discovery.k8s.io",
-        "v1",
-        "endpointslices",
-        "endpointslice",
-        "EndpointSlice",
-        true,
-        false,
-        &[],
-    ),
-    res(
-        "coordination.k8s.io",
-        "v1",
-        "leases",
-        "lease",
-        "Lease",
-        true,
-        false,
-        &[],
-    ),
-    res(
-        "apps",
-        "v1",
-        "deployments",
-        "deployment",
-        "Deployment",
-        true,
-        true,
-        &["deploy"],
-    ),
-    res(
-        "apps",
-        "v1",
-        "daemonsets",
-        "daemonset",
-        "DaemonSet",
-        true,
-        true,
-        &["ds"],
-    ),
+    res("", "v1", "namespaces", "Namespace")
+        .cluster()
+        .status()
+        .short(&["ns"]),
+    res("", "v1", "nodes", "Node")
+        .cluster()
+        .status()
+        .short(&["no"]),
+    res("", "v1", "services", "Service")
+        .status()
+        .short(&["svc"])
+        .all(),
+    res("", "v1", "endpoints", "Endpoints").short(&["ep"]),
+    res("", "v1", "pods", "Pod").status().short(&["po"]).all(),
+    res("", "v1", "configmaps", "ConfigMap").short(&["cm"]),
+    res("", "v1", "secrets", "Secret"),
+    res("", "v1", "events", "Event").short(&["ev"]),
+    res("", "v1", "serviceaccounts", "ServiceAccount").short(&["sa"]),
+    res("events.k8s.io", "v1", "events", "Event").short(&["ev"]),
+    res("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
+    res("coordination.k8s.io", "v1", "leases", "Lease"),
+    res("apps", "v1", "deployments", "Deployment")
+        .status()
+        .short(&["deploy"])
+        .all(),
+    res("apps", "v1", "daemonsets", "DaemonSet")
+        .status()
+        .short(&["ds"])
+        .all(),
     res(
         "rbac.authorization.k8s.io",
         "v1",
         "clusterroles",
-        "clusterrole",
         "ClusterRole",
-        false,
-        false,
-        &[],
-    ),
+    )
+    .cluster(),
     res(
         "rbac.authorization.k8s.io",
         "v1",
         "clusterrolebindings",
-        "clusterrolebinding",
         "ClusterRoleBinding",
-        false,
-        false,
-        &[],
-    ),
-    res(
-        "rbac.authorization.k8s.io",
-        "v1",
-        "roles",
-        "role",
-        "Role",
-        true,
-        false,
-        &[],
-    ),
+    )
+    .cluster(),
+    res("rbac.authorization.k8s.io", "v1", "roles", "Role"),
     res(
         "rbac.authorization.k8s.io",
         "v1",
         "rolebindings",
-        "rolebinding",
         "RoleBinding",
-        true,
-        false,
-        &[],
     ),
 ];
 

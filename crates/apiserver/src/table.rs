@@ -252,7 +252,12 @@ mod tests {
         let svc = json!({"metadata": {"name": "web", "creationTimestamp": meta::now_rfc3339()},
             "spec": {"type": "LoadBalancer", "clusterIP": "10.96.0.10", "ports": [{"port": 80, "nodePort": 30000, "protocol": "TCP"}]},
             "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.7"}]}}});
-        let t = table(res, &[svc.clone()], json!({}), IncludeObject::Metadata);
+        let t = table(
+            res,
+            std::slice::from_ref(&svc),
+            json!({}),
+            IncludeObject::Metadata,
+        );
         let cells = &t["rows"][0]["cells"];
         assert_eq!(cells[3], json!("198.51.100.7"));
         assert_eq!(cells[4], json!("80:30000/TCP"));

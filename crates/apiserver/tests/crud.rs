@@ -245,3 +245,38 @@ async fn injected_failures_return_status_and_are_counted() {
     let log = f.server.calls().log();
     assert_eq!(log.iter().map(|r| r.status).collect::<Vec<_>>(), [500, 200]);
 }
+
+#[tokio::test]
+async fn kube_event_recorder_creates_then_patches_a_series() {
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    let f = fixture().await;
+    let svcs: Api<Service> = Api::namespaced(f.client.clone(), "default");
+    let svc = svcs
+        .create(&PostParams::default(), &lb_service("default", "web"))
+        .await
+        .unwrap();
+    let reporter = Reporter {
+        controller: "ferrolb-controller".into(),
+        instance: Some("c-1".into()),
+    };
+    let recorder = Recorder::new(f.client.clone(), reporter);
+    let ev = Event {
+        type_: EventType::Normal,
+        reason: "IPAllocated".into(),
+        note: Some("Assigned IP 198.51.100.1".into()),
+        action: "Allocate".into(),
+        secondary: None,
+    };
+    let reference = kube::Resource::object_ref(&svc, &());
+    recorder.publish(&ev, &reference).await.unwrap();
+    recorder.publish(&ev, &reference).await.unwrap();
+    let stored = f
+        .server
+        .store()
+        .list_objects("events.events.k8s.io", Some("default"));
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["series"]["count"], 2);
+    assert_eq!(stored[0]["regarding"]["name"], "web");
+    assert_eq!(f.server.calls().count("create", "events.events.k8s.io"), 1);
+    assert_eq!(f.server.calls().count("patch", "events.events.k8s.io"), 1);
+}

@@ -9,3 +9,8 @@ pub mod leader;
 pub mod metrics;
 pub mod options;
 pub mod status;
+pub mod reconciler;
+pub mod runner;
+
+pub use options::{ConfigSource, LeaseOptions, Options};
+pub use runner::{run, start, ControllerHandle, ControllerState, Error};

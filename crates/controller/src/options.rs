@@ -102,6 +102,9 @@ pub struct Options {
     pub lease: Option<LeaseOptions>,
     /// How often a broken or missing config file is looked at again (file source only).
     pub file_poll_interval: Duration,
+    /// Also handle Services with this `spec.loadBalancerClass` (Services without a class are
+    /// always handled).
+    pub load_balancer_class: Option<String>,
 }
 
 impl Options {
@@ -113,6 +116,7 @@ impl Options {
             metrics_addr: Some(SocketAddr::from(([0, 0, 0, 0], 7472))),
             lease: Some(LeaseOptions::new(identity)),
             file_poll_interval: Duration::from_secs(2),
+            load_balancer_class: None,
         }
     }
 }

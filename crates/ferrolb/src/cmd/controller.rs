@@ -1,10 +1,147 @@
-//! `ferrolb controller`.
+//! `ferrolb controller`: assigns LoadBalancer IPs to Services (see `ferrolb_controller`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use ferrolb_controller::{ConfigSource, LeaseOptions, Options};
 
 /// Flags of `ferrolb controller`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Namespace of the config ConfigMap.
+    #[arg(long, default_value = ferrolb_config::CONFIGMAP_NAMESPACE)]
+    config_namespace: String,
+    /// Name of the config ConfigMap (its `config` key holds the configuration).
+    #[arg(long, default_value = ferrolb_config::CONFIGMAP_NAME)]
+    config_name: String,
+    /// The config ConfigMap as NAMESPACE/NAME, e.g. `metallb-system/config` when migrating from
+    /// MetalLB (overrides --config-namespace and --config-name).
+    #[arg(long, value_name = "NAMESPACE/NAME", conflicts_with = "config_file")]
+    configmap: Option<String>,
+    /// Read the configuration from a file (a ConfigMap manifest or the bare config text) instead
+    /// of a ConfigMap; the file is re-read when it changes.
+    #[arg(long, value_name = "FILE")]
+    config_file: Option<PathBuf>,
+    /// Address for /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "0.0.0.0:7472")]
+    metrics_addr: SocketAddr,
+    /// API server URL (e.g. http://127.0.0.1:8080 for `ferrolb demo --listen`); default: the
+    /// in-cluster config or the kubeconfig.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// This replica's identity in the Lease (default: POD_NAME, else the host name).
+    #[arg(long)]
+    identity: Option<String>,
+    /// Namespace of the leader-election Lease.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "ferrolb-system")]
+    lease_namespace: String,
+    /// Name of the leader-election Lease.
+    #[arg(long, default_value = "ferrolb-controller")]
+    lease_name: String,
+    /// Lease duration in seconds: a follower takes over this long after the leader's last renewal.
+    #[arg(long, default_value_t = 15)]
+    lease_duration: u64,
+    /// Seconds between renewals (leader) or looks at the Lease (follower).
+    #[arg(long, default_value_t = 2)]
+    lease_retry: u64,
+    /// Run without leader election (a single replica only: two would both write).
+    #[arg(long)]
+    no_leader_election: bool,
+}
 
-/// Runs `ferrolb controller`; returns the exit code.
-pub async fn run(_args: Args) -> anyhow::Result<i32> {
-    anyhow::bail!("ferrolb controller is not built yet")
+/// Runs `ferrolb controller` until SIGTERM or Ctrl-C; returns the exit code.
+pub async fn run(args: Args) -> anyhow::Result<i32> {
+    super::logging::init();
+    let options = options_from(&args)?;
+    let client = match &args.server {
+        Some(url) => {
+            let uri = url
+                .parse()
+                .with_context(|| format!("--server: {url:?} is not a URL"))?;
+            kube::Client::try_from(kube::Config::new(uri))
+                .context("cannot build a Kubernetes client for --server")?
+        }
+        None => kube::Client::try_default()
+            .await
+            .context("cannot find a Kubernetes API (in-cluster config or kubeconfig)")?,
+    };
+    ferrolb_controller::run(client, options, shutdown_signal()).await?;
+    Ok(0)
+}
+
+fn options_from(args: &Args) -> anyhow::Result<Options> {
+    if args.lease_duration == 0 {
+        bail!("--lease-duration: 0: must be at least 1 second");
+    }
+    if args.lease_retry == 0 || args.lease_retry * 3 > args.lease_duration * 2 {
+        bail!(
+            "--lease-retry: {}: must be at least 1 and at most two thirds of --lease-duration ({})",
+            args.lease_retry,
+            args.lease_duration
+        );
+    }
+    let identity = args
+        .identity
+        .clone()
+        .unwrap_or_else(ferrolb_controller::options::default_identity);
+    let config_source = match (&args.config_file, &args.configmap) {
+        (Some(path), _) => ConfigSource::File(path.clone()),
+        (None, Some(reference)) => {
+            let Some((namespace, name)) = reference.split_once('/') else {
+                bail!("--configmap: {reference:?}: expected NAMESPACE/NAME, e.g. metallb-system/config");
+            };
+            if namespace.is_empty() || name.is_empty() || name.contains('/') {
+                bail!("--configmap: {reference:?}: expected NAMESPACE/NAME, e.g. metallb-system/config");
+            }
+            ConfigSource::ConfigMap {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            }
+        }
+        (None, None) => ConfigSource::ConfigMap {
+            namespace: args.config_namespace.clone(),
+            name: args.config_name.clone(),
+        },
+    };
+    let lease = (!args.no_leader_election).then(|| {
+        let duration = Duration::from_secs(args.lease_duration);
+        LeaseOptions {
+            namespace: args.lease_namespace.clone(),
+            name: args.lease_name.clone(),
+            identity: identity.clone(),
+            lease_duration: duration,
+            retry_interval: Duration::from_secs(args.lease_retry),
+            renew_deadline: duration * 2 / 3,
+        }
+    });
+    let mut options = Options::new(identity);
+    options.config_source = config_source;
+    options.metrics_addr = Some(args.metrics_addr);
+    options.lease = lease;
+    Ok(options)
+}
+
+/// Completes on SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -1,0 +1,521 @@
+//! The reconciler: keeps the Services it watched, the allocator and the last good config, and
+//! turns each change into status writes and Events (only while it is the writing replica).
+//!
+//! Order of operations that keeps addresses stable:
+//! - after every full list (start, takeover, a watch that expired with 410 Gone) the allocator is
+//!   rebuilt: pools from the last good config, then every address already in a Service's
+//!   `status.loadBalancer.ingress` is registered, and only then is anything allocated;
+//! - a follower never writes; it mirrors the addresses it sees so its metrics are right, and on
+//!   becoming leader it lists again before writing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferrolb_config::Config;
+use ferrolb_view::{ServiceKey, ServiceView};
+use k8s_openapi::api::core::v1::Service;
+use kube::runtime::watcher;
+use kube::Client;
+use tokio::sync::{broadcast, watch};
+use tracing::{debug, error, info, warn};
+
+use crate::allocator::{Allocator, Outcome};
+use crate::config_source::ConfigUpdate;
+use crate::events::{EventRecorder, EventTarget, EventType};
+use crate::health::Readiness;
+use crate::metrics::{Metrics, PoolUsage};
+use crate::runner::ControllerState;
+use crate::status::write_ingress;
+
+/// What the controller did for one Service (published for `ferrolb demo` and tests).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ControllerEvent {
+    /// Addresses written to the Service's status.
+    Allocated {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// The addresses.
+        ips: Vec<IpAddr>,
+        /// The pool they come from.
+        pool: String,
+    },
+    /// The Service's addresses were removed and released.
+    Cleared {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
+    /// No address could be given; the reason is readable.
+    Failed {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// A configuration was applied.
+    ConfigApplied,
+    /// A configuration was refused; the last good one stays.
+    ConfigRejected {
+        /// Every error, one per line.
+        errors: String,
+    },
+}
+
+/// Delay before retrying a Service whose status write failed.
+const RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// The reconciler's state (see the module documentation).
+pub struct Reconciler {
+    client: Client,
+    load_balancer_class: Option<String>,
+    services: BTreeMap<ServiceKey, ServiceView>,
+    init_buffer: Option<BTreeMap<ServiceKey, ServiceView>>,
+    allocator: Allocator,
+    config: Option<Config>,
+    leader: bool,
+    writing: bool,
+    synced: bool,
+    stale: bool,
+    failed: BTreeSet<ServiceKey>,
+    retry: BTreeMap<ServiceKey, Instant>,
+    recorder: EventRecorder,
+    config_event: Option<(EventTarget, EventType, &'static str, String)>,
+    metrics: Metrics,
+    readiness: Arc<Readiness>,
+    state: watch::Sender<ControllerState>,
+    events: broadcast::Sender<ControllerEvent>,
+}
+
+impl Reconciler {
+    /// A reconciler with no config and no Services yet.
+    pub fn new(
+        client: Client,
+        identity: String,
+        load_balancer_class: Option<String>,
+        metrics: Metrics,
+        readiness: Arc<Readiness>,
+        state: watch::Sender<ControllerState>,
+        events: broadcast::Sender<ControllerEvent>,
+    ) -> Self {
+        Reconciler {
+            recorder: EventRecorder::new(client.clone(), identity),
+            client,
+            load_balancer_class,
+            services: BTreeMap::new(),
+            init_buffer: None,
+            allocator: Allocator::new(),
+            config: None,
+            leader: false,
+            writing: false,
+            synced: false,
+            stale: false,
+            failed: BTreeSet::new(),
+            retry: BTreeMap::new(),
+            config_event: None,
+            metrics,
+            readiness,
+            state,
+            events,
+        }
+    }
+
+    /// Whether this replica holds the lease.
+    pub fn is_leader(&self) -> bool {
+        self.leader
+    }
+
+    /// Records leadership. Gaining it does not allow writes yet: the caller restarts the
+    /// Service watcher, and writing starts after that full list has been registered.
+    pub fn set_leader(&mut self, leader: bool) {
+        if leader != self.leader {
+            info!(leader, "leadership changed");
+        }
+        if leader && !self.leader {
+            self.init_buffer = None;
+            self.writing = false;
+        }
+        if !leader {
+            self.writing = false;
+        }
+        self.leader = leader;
+        self.metrics.set_leader(leader);
+        self.publish_state();
+    }
+
+    /// Applies a config update (see [`ConfigUpdate`]).
+    pub async fn on_config(&mut self, update: ConfigUpdate) {
+        match update {
+            ConfigUpdate::Valid { config, target } => {
+                for warning in &config.warnings {
+                    warn!(warning = %warning, "configuration warning");
+                }
+                if self.config.is_none() {
+                    info!(
+                        pools = config.pools.len(),
+                        peers = config.peers.len(),
+                        "configuration loaded"
+                    );
+                    self.config = Some(config);
+                    self.rebuild_allocator();
+                } else {
+                    match self.allocator.set_pools(&config) {
+                        Ok(()) => {
+                            info!(
+                                pools = config.pools.len(),
+                                peers = config.peers.len(),
+                                "configuration applied"
+                            );
+                            self.config = Some(config);
+                        }
+                        Err(err) => {
+                            let errors = err.to_string();
+                            error!(errors = %errors, "configuration rejected; the last good configuration stays in force");
+                            self.set_stale(true);
+                            if let Some(target) = target {
+                                self.config_event = Some((
+                                    target,
+                                    EventType::Warning,
+                                    "ConfigRejected",
+                                    format!("configuration rejected, the last good one stays in force: {errors}"),
+                                ));
+                            }
+                            let _ = self.events.send(ControllerEvent::ConfigRejected { errors });
+                            self.publish_config_event().await;
+                            self.publish_state();
+                            return;
+                        }
+                    }
+                }
+                self.set_stale(false);
+                self.readiness.set_config_loaded(true);
+                self.metrics.set_config_loaded(true);
+                if let Some(target) = target {
+                    self.config_event = Some((
+                        target,
+                        EventType::Normal,
+                        "ConfigLoaded",
+                        "configuration loaded".to_string(),
+                    ));
+                }
+                let _ = self.events.send(ControllerEvent::ConfigApplied);
+                self.publish_config_event().await;
+                self.update_usage();
+                self.publish_state();
+                self.reconcile_all().await;
+            }
+            ConfigUpdate::Invalid { errors, target } => {
+                error!(errors = %errors, "configuration has errors; the last good configuration stays in force");
+                self.set_stale(true);
+                if let Some(target) = target {
+                    self.config_event = Some((
+                        target,
+                        EventType::Warning,
+                        "InvalidConfig",
+                        format!(
+                            "configuration has errors, the last good one stays in force: {errors}"
+                        ),
+                    ));
+                }
+                let _ = self.events.send(ControllerEvent::ConfigRejected { errors });
+                self.publish_config_event().await;
+                self.publish_state();
+            }
+            ConfigUpdate::Missing { reason } => {
+                if self.config.is_some() {
+                    warn!(reason = %reason, "configuration gone; the last good configuration stays in force");
+                    self.set_stale(true);
+                } else {
+                    warn!(reason = %reason, "no configuration yet; no address is allocated until there is one");
+                }
+                self.publish_state();
+            }
+        }
+    }
+
+    /// Applies one event of the Service watcher.
+    pub async fn on_service_event(&mut self, event: watcher::Event<Service>) {
+        match event {
+            watcher::Event::Init => self.init_buffer = Some(BTreeMap::new()),
+            watcher::Event::InitApply(service) => {
+                let view = ServiceView::from_service(&service);
+                self.init_buffer
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(key_of(&view), view);
+            }
+            watcher::Event::InitDone => {
+                let listed = self.init_buffer.take().unwrap_or_default();
+                for key in self.services.keys() {
+                    if !listed.contains_key(key) {
+                        self.recorder.forget(&key.namespace, &key.name);
+                    }
+                }
+                self.services = listed;
+                self.failed.clear();
+                self.retry.clear();
+                self.rebuild_allocator();
+                let first = !self.synced;
+                self.synced = true;
+                self.readiness.set_synced(true);
+                if self.leader && !self.writing {
+                    info!(
+                        services = self.services.len(),
+                        "listed every Service and registered their addresses; writing from now on"
+                    );
+                    self.writing = true;
+                    self.publish_config_event().await;
+                } else if first {
+                    info!(services = self.services.len(), "initial sync done");
+                }
+                self.publish_state();
+                self.reconcile_all().await;
+            }
+            watcher::Event::Apply(service) => {
+                let view = ServiceView::from_service(&service);
+                let key = key_of(&view);
+                self.services.insert(key.clone(), view);
+                if self.synced {
+                    if self.writing {
+                        self.reconcile(&key).await;
+                    } else {
+                        self.mirror(&key);
+                    }
+                }
+            }
+            watcher::Event::Delete(service) => {
+                let view = ServiceView::from_service(&service);
+                let key = key_of(&view);
+                self.services.remove(&key);
+                self.failed.remove(&key);
+                self.retry.remove(&key);
+                self.recorder.forget(&key.namespace, &key.name);
+                self.allocator.release(&key);
+                debug!(service = %key.to_string(), "Service deleted; its addresses are free");
+                self.update_usage();
+                if self.writing {
+                    // A freed address may satisfy a Service that failed before.
+                    self.retry_failed().await;
+                }
+            }
+        }
+    }
+
+    /// Reconciles the Services whose write failed and whose retry time has come.
+    pub async fn retry_due(&mut self) {
+        if !self.writing || self.retry.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let due: Vec<ServiceKey> = self
+            .retry
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due {
+            self.retry.remove(&key);
+            self.reconcile(&key).await;
+        }
+    }
+
+    async fn retry_failed(&mut self) {
+        let failed: Vec<ServiceKey> = self.failed.iter().cloned().collect();
+        for key in failed {
+            self.reconcile(&key).await;
+        }
+    }
+
+    /// New allocator: pools of the last good config, then every address in use is registered.
+    fn rebuild_allocator(&mut self) {
+        let mut allocator = Allocator::new();
+        allocator.set_load_balancer_class(self.load_balancer_class.clone());
+        if let Some(config) = &self.config {
+            if let Err(err) = allocator.set_pools(config) {
+                // An empty allocator takes no address away; this cannot happen, but say so.
+                error!(error = %err, "the configuration was refused by an empty allocator");
+            }
+        }
+        for view in self.services.values() {
+            if view.ingress_ips.is_empty() {
+                continue;
+            }
+            if let Err(err) = allocator.assign(view, &view.ingress_ips) {
+                warn!(
+                    service = %format!("{}/{}", view.namespace, view.name),
+                    error = %err,
+                    "could not register the Service's current address"
+                );
+            }
+        }
+        self.allocator = allocator;
+        self.update_usage();
+    }
+
+    /// Follower: keep the allocator in step with what the leader writes (for the metrics).
+    fn mirror(&mut self, key: &ServiceKey) {
+        if let Some(view) = self.services.get(key) {
+            if view.ingress_ips.is_empty() {
+                self.allocator.release(key);
+            } else {
+                let _ = self.allocator.assign(view, &view.ingress_ips);
+            }
+            self.update_usage();
+        }
+    }
+
+    async fn reconcile_all(&mut self) {
+        if !self.writing || self.config.is_none() {
+            return;
+        }
+        let keys: Vec<ServiceKey> = self.services.keys().cloned().collect();
+        for key in keys {
+            if !self.writing {
+                return;
+            }
+            self.reconcile(&key).await;
+        }
+    }
+
+    async fn reconcile(&mut self, key: &ServiceKey) {
+        if !self.writing || self.config.is_none() {
+            return;
+        }
+        let Some(view) = self.services.get(key).cloned() else {
+            return;
+        };
+        let outcome = self.allocator.allocate(&view);
+        let label = key.to_string();
+        let target = EventTarget::service(&key.namespace, &key.name, view.uid.clone());
+        match outcome {
+            Outcome::Assign { ips, pool } => {
+                self.failed.remove(key);
+                if ips != view.ingress_ips {
+                    match write_ingress(&self.client, &key.namespace, &key.name, &ips).await {
+                        Ok(()) => {
+                            let list = join_ips(&ips);
+                            info!(service = %label, ips = %list, pool = %pool, "assigned");
+                            self.recorder
+                                .publish(
+                                    &target,
+                                    EventType::Normal,
+                                    "IPAllocated",
+                                    &format!("Assigned IP [{list}] from pool {pool}"),
+                                )
+                                .await;
+                            let _ = self.events.send(ControllerEvent::Allocated {
+                                namespace: key.namespace.clone(),
+                                name: key.name.clone(),
+                                ips,
+                                pool,
+                            });
+                        }
+                        Err(err) => self.write_failed(key, &label, err),
+                    }
+                }
+            }
+            Outcome::Clear => {
+                self.failed.remove(key);
+                self.allocator.release(key);
+                if !view.ingress_ips.is_empty() {
+                    match write_ingress(&self.client, &key.namespace, &key.name, &[]).await {
+                        Ok(()) => {
+                            info!(service = %label, "not a LoadBalancer any more: cleared the address");
+                            self.recorder.forget(&key.namespace, &key.name);
+                            let _ = self.events.send(ControllerEvent::Cleared {
+                                namespace: key.namespace.clone(),
+                                name: key.name.clone(),
+                            });
+                        }
+                        Err(err) => self.write_failed(key, &label, err),
+                    }
+                }
+                self.update_usage();
+            }
+            Outcome::Skip(reason) => {
+                debug!(service = %label, reason = %reason, "skipped");
+            }
+            Outcome::Error(reason) => {
+                let first = self.failed.insert(key.clone());
+                if first {
+                    warn!(service = %label, reason = %reason, "no address");
+                }
+                self.recorder
+                    .publish(&target, EventType::Warning, "AllocationFailed", &reason)
+                    .await;
+                let _ = self.events.send(ControllerEvent::Failed {
+                    namespace: key.namespace.clone(),
+                    name: key.name.clone(),
+                    reason,
+                });
+            }
+        }
+        self.update_usage();
+    }
+
+    fn write_failed(&mut self, key: &ServiceKey, label: &str, err: kube::Error) {
+        match &err {
+            kube::Error::Api(status) if status.is_not_found() => {
+                debug!(service = %label, "Service gone before its status was written");
+            }
+            _ => {
+                warn!(service = %label, error = %err, "writing the status failed; retrying");
+                self.retry.insert(key.clone(), Instant::now() + RETRY_DELAY);
+            }
+        }
+    }
+
+    async fn publish_config_event(&mut self) {
+        if !self.writing {
+            return;
+        }
+        if let Some((target, kind, reason, message)) = self.config_event.clone() {
+            self.recorder.publish(&target, kind, reason, &message).await;
+        }
+    }
+
+    fn set_stale(&mut self, stale: bool) {
+        self.stale = stale;
+        self.metrics.set_config_stale(stale);
+    }
+
+    fn update_usage(&self) {
+        let usage: Vec<PoolUsage> = self
+            .allocator
+            .usage()
+            .into_iter()
+            .map(|u| PoolUsage {
+                pool: u.pool,
+                total: u.total as f64,
+                in_use: u.in_use as f64,
+            })
+            .collect();
+        self.metrics.set_pools(&usage);
+    }
+
+    fn publish_state(&self) {
+        self.state.send_replace(ControllerState {
+            leader: self.leader,
+            writing: self.writing,
+            synced: self.synced,
+            config_loaded: self.config.is_some(),
+            config_stale: self.stale,
+        });
+    }
+}
+
+fn key_of(view: &ServiceView) -> ServiceKey {
+    view.key()
+}
+
+fn join_ips(ips: &[IpAddr]) -> String {
+    ips.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,201 @@
+//! Shared support for the controller's tests: the in-memory API server over HTTP on 127.0.0.1:0,
+//! a real kube client, objects to seed, bounded waits, and a tiny HTTP GET for /metrics.
+#![allow(dead_code)]
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use ferrolb_apiserver::{ApiServer, RunningServer};
+use ferrolb_controller::{ConfigSource, ControllerHandle, LeaseOptions, Options};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Upper bound for every wait in these tests.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A pool config: each (name, addresses) becomes a `bgp` pool.
+pub fn config_text(pools: &[(&str, &[&str])]) -> String {
+    let mut text = String::from("address-pools:\n");
+    for (name, addresses) in pools {
+        text.push_str(&format!("- name: {name}\n  protocol: bgp\n  addresses:\n"));
+        for a in *addresses {
+            text.push_str(&format!("  - {a}\n"));
+        }
+    }
+    text
+}
+
+/// The ConfigMap `ferrolb-system/config` with `text` under key `config`.
+pub fn config_map(text: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": { "namespace": "ferrolb-system", "name": "config" },
+        "data": { "config": text },
+    })
+}
+
+/// A `LoadBalancer` Service with one TCP port.
+pub fn lb_service(namespace: &str, name: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": { "namespace": namespace, "name": name },
+        "spec": {
+            "type": "LoadBalancer",
+            "selector": { "app": name },
+            "ports": [ { "name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080 } ],
+        },
+    })
+}
+
+/// A `LoadBalancer` Service that already has `ip` in its status.
+pub fn lb_service_with_ip(namespace: &str, name: &str, ip: IpAddr) -> Value {
+    let mut svc = lb_service(namespace, name);
+    svc["status"] = json!({ "loadBalancer": { "ingress": [ { "ip": ip.to_string() } ] } });
+    svc
+}
+
+/// Starts the API server with the namespace `ferrolb-system`.
+pub async fn api_server() -> RunningServer {
+    let server = ApiServer::start("127.0.0.1:0".parse().expect("literal address"))
+        .await
+        .expect("start the in-memory API server");
+    server.store().ensure_namespace("ferrolb-system");
+    server.store().ensure_namespace("default");
+    server
+}
+
+/// A real kube client for the server.
+pub fn client(server: &RunningServer) -> kube::Client {
+    let uri = server.url().parse().expect("server URL");
+    kube::Client::try_from(kube::Config::new(uri)).expect("kube client")
+}
+
+/// Controller options for tests: metrics on 127.0.0.1:0, optional fast lease of `lease_secs`.
+pub fn options(identity: &str, lease_secs: Option<u64>) -> Options {
+    let mut options = Options::new(identity);
+    options.config_source = ConfigSource::default();
+    options.metrics_addr = Some("127.0.0.1:0".parse().expect("literal address"));
+    options.lease = lease_secs.map(|secs| LeaseOptions::fast(identity, secs));
+    options
+}
+
+/// Polls `cond` every 20 ms until it returns `Some`, or panics after `WAIT` with `what`.
+pub async fn wait_for<T>(what: &str, mut cond: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(value) = cond() {
+            return value;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {WAIT:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until the controller writes (leader and initial list registered).
+pub async fn wait_writing(handle: &ControllerHandle) {
+    assert!(
+        handle
+            .wait_for(WAIT, |s| s.writing && s.config_loaded)
+            .await,
+        "controller did not start writing within {WAIT:?}: {:?}",
+        *handle.state().borrow()
+    );
+}
+
+/// The addresses in a stored Service's `status.loadBalancer.ingress` (empty when none or gone).
+pub fn ingress_ips(server: &RunningServer, namespace: &str, name: &str) -> Vec<IpAddr> {
+    server
+        .store()
+        .get_object("services", namespace, name)
+        .and_then(|svc| svc.pointer("/status/loadBalancer/ingress").cloned())
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|i| i.get("ip").and_then(Value::as_str))
+        .filter_map(|ip| ip.parse().ok())
+        .collect()
+}
+
+/// Waits until the Service has exactly one ingress address and returns it.
+pub async fn wait_ip(server: &RunningServer, namespace: &str, name: &str) -> IpAddr {
+    wait_for(&format!("an address on {namespace}/{name}"), || {
+        let ips = ingress_ips(server, namespace, name);
+        (ips.len() == 1).then(|| ips[0])
+    })
+    .await
+}
+
+/// Events in the store about `kind` `namespace/name` with `reason`, as (type, message).
+pub fn events_for(
+    server: &RunningServer,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    reason: &str,
+) -> Vec<(String, String)> {
+    server
+        .store()
+        .list_objects("events", Some(namespace))
+        .into_iter()
+        .filter(|e| {
+            e.pointer("/involvedObject/kind").and_then(Value::as_str) == Some(kind)
+                && e.pointer("/involvedObject/name").and_then(Value::as_str) == Some(name)
+                && e.get("reason").and_then(Value::as_str) == Some(reason)
+        })
+        .map(|e| {
+            (
+                e.get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                e.get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A plain HTTP/1.1 GET on loopback; returns (status code, body).
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to the metrics server");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("send request");
+    let mut response = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut response))
+        .await
+        .expect("response in time")
+        .expect("read response");
+    let text = String::from_utf8_lossy(&response).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("HTTP status line");
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The value of one metric line (`name{labels}` exactly as printed) in a /metrics body.
+pub fn metric(body: &str, series: &str) -> Option<f64> {
+    body.lines().find_map(|line| {
+        line.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}

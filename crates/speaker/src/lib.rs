@@ -1,1 +1,3 @@
 //! FerroLB speaker: which Service IPs this node announces to which peer, and the sessions that do it.
+
+pub mod policy;

@@ -15,6 +15,7 @@ use crate::discovery;
 use crate::meta;
 use crate::openapi;
 use crate::patch;
+use crate::protobuf;
 use crate::registry::{self, ResourceInfo};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
@@ -233,8 +234,8 @@ struct Req<'a> {
 
 fn parse_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
     let ct = content_type.split(';').next().unwrap_or("").trim();
-    if ct.contains("protobuf") {
-        return Err(ApiError::unsupported_media_type(ct));
+    if ct == "application/vnd.kubernetes.protobuf" {
+        return protobuf::decode(body);
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(v) => Ok(v),

@@ -261,6 +261,45 @@ async fn kubectl_apply_get_patch_delete() {
         "{stderr}"
     );
 
+    // The `create` generators send protobuf bodies.
+    k.ok(&["create", "namespace", "pb"]).await;
+    k.ok(&[
+        "create",
+        "configmap",
+        "cm1",
+        "-n",
+        "pb",
+        "--from-literal=a=b",
+    ])
+    .await;
+    k.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "s1",
+        "-n",
+        "pb",
+        "--from-literal=password=hunter2",
+    ])
+    .await;
+    k.ok(&[
+        "create",
+        "service",
+        "loadbalancer",
+        "lb",
+        "-n",
+        "pb",
+        "--tcp=80:8080",
+    ])
+    .await;
+    let stored = f.server.store().get_object("secrets", "pb", "s1").unwrap();
+    assert_eq!(stored["data"]["password"], json!("aHVudGVyMg=="));
+    let stored = f.server.store().get_object("services", "pb", "lb").unwrap();
+    assert_eq!(stored["spec"]["type"], json!("LoadBalancer"));
+    assert_eq!(stored["spec"]["ports"][0]["targetPort"], json!(8080));
+    let all = k.ok(&["get", "all", "-n", "pb"]).await;
+    assert!(all.contains("service/lb"), "{all}");
+
     let out = k.ok(&["delete", "-f", &svc]).await;
     assert!(out.contains(r#"service "web" deleted"#), "{out}");
     assert!(f
@@ -270,7 +309,7 @@ async fn kubectl_apply_get_patch_delete() {
         .is_none());
 
     let calls = f.server.calls();
-    assert_eq!(calls.count("create", "services"), 1);
+    assert_eq!(calls.count("create", "services"), 2);
     assert_eq!(calls.count("patch", "services/status"), 2);
     assert!(calls.count("patch", "services") >= 2);
 }

@@ -1,1 +1,0 @@
-//! Address allocator: pools of CIDRs and ranges, assignments per Service, sharing rules.

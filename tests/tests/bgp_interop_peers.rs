@@ -201,11 +201,9 @@ fn gobgp_receives_v4_and_v6_with_attributes() {
         serde_json::json!([65001u64 << 16 | 100]),
         "COMMUNITIES: {path}"
     );
-    let large = gobgp_attr(path, 32).to_string();
-    assert!(
-        large.contains("65001")
-            && large.contains("\"local_data1\":1")
-            && large.contains("\"local_data2\":2"),
+    assert_eq!(
+        gobgp_attr(path, 32)["value"],
+        serde_json::json!([{"ASN": 65001, "LocalData1": 1, "LocalData2": 2}]),
         "LARGE_COMMUNITY: {path}"
     );
 

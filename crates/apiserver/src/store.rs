@@ -62,6 +62,10 @@ pub(crate) struct Signal {
     pub close_epoch: u64,
 }
 
+/// How long a deleted namespace stays Terminating before it and its contents are removed (when a tokio
+/// runtime is running; otherwise removal is immediate).
+pub const NAMESPACE_FINALIZE_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
 type Key = (&'static str, &'static str, String, String);
 
 #[derive(Debug)]
@@ -392,15 +396,18 @@ impl Store {
                         format!("metadata.name: Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'"),
                     ));
                 }
-                if res.namespaced
-                    && !inner.objects.contains_key(&(
-                        "",
-                        "namespaces",
-                        String::new(),
-                        ns.to_string(),
-                    ))
-                {
-                    return Err(ApiError::not_found("", "namespaces", ns));
+                if res.namespaced {
+                    let ns_key = ("", "namespaces", String::new(), ns.to_string());
+                    match inner.objects.get(&ns_key) {
+                        None => return Err(ApiError::not_found("", "namespaces", ns)),
+                        Some(n) if n.pointer("/metadata/deletionTimestamp").is_some() => {
+                            return Err(ApiError::forbidden(format!(
+                                "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                                res.qualified_name()
+                            )))
+                        }
+                        Some(_) => {}
+                    }
                 }
                 set_meta(&mut new, "uid", json!(meta::new_uid()));
                 set_meta(&mut new, "creationTimestamp", json!(meta::now_rfc3339()));
@@ -532,6 +539,53 @@ impl Store {
                 return Err(ApiError::conflict(res.group, res.plural, name));
             }
         }
+        let is_namespace = res.plural == "namespaces" && res.group.is_empty();
+        if is_namespace && old.pointer("/metadata/deletionTimestamp").is_some() {
+            return Ok(old);
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) if is_namespace => {
+                // Like the real namespace controller: Terminating first, contents removed shortly after.
+                let mut marked = old.clone();
+                set_meta(&mut marked, "deletionTimestamp", json!(meta::now_rfc3339()));
+                marked["status"] = json!({"phase": "Terminating"});
+                inner.rv += 1;
+                let rv = inner.rv;
+                set_meta(&mut marked, "resourceVersion", json!(rv.to_string()));
+                inner.objects.insert(k, marked.clone());
+                let event = Event {
+                    rv,
+                    resource: res,
+                    namespace: String::new(),
+                    kind: EventType::Modified,
+                    object: marked.clone(),
+                    previous: Some(old),
+                };
+                Self::push_event(&mut inner, event);
+                drop(inner);
+                self.notify(rv);
+                let store = self.clone();
+                let name = name.to_string();
+                handle.spawn(async move {
+                    tokio::time::sleep(NAMESPACE_FINALIZE_DELAY).await;
+                    let inner = store.lock();
+                    let k = key(res, "", &name);
+                    store.purge(inner, res, k);
+                });
+                Ok(marked)
+            }
+            _ => Ok(self.purge(inner, res, k).unwrap_or(old)),
+        }
+    }
+
+    /// Remove an object now (a namespace with everything in it), with DELETED events.
+    fn purge(
+        &self,
+        mut inner: MutexGuard<'_, Inner>,
+        res: &'static ResourceInfo,
+        k: Key,
+    ) -> Option<Value> {
+        let name = k.3.clone();
         let mut doomed = vec![(res, k)];
         if res.plural == "namespaces" && res.group.is_empty() {
             for (gk, _) in inner.objects.iter() {
@@ -545,7 +599,7 @@ impl Store {
                 }
             }
         }
-        let mut last = old.clone();
+        let mut last = None;
         for (r, dk) in doomed {
             let Some(mut obj) = inner.objects.remove(&dk) else {
                 continue;
@@ -563,12 +617,12 @@ impl Store {
                 previous: Some(previous),
             };
             Self::push_event(&mut inner, event);
-            last = obj;
+            last = Some(obj);
         }
         let rv = inner.rv;
         drop(inner);
         self.notify(rv);
-        Ok(last)
+        last
     }
 }
 

@@ -280,3 +280,40 @@ async fn kube_event_recorder_creates_then_patches_a_series() {
     assert_eq!(f.server.calls().count("create", "events.events.k8s.io"), 1);
     assert_eq!(f.server.calls().count("patch", "events.events.k8s.io"), 1);
 }
+
+#[tokio::test]
+async fn namespace_delete_terminates_then_removes_contents() {
+    let f = fixture().await;
+    let store = f.server.store();
+    store
+        .seed(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "gone"}}))
+        .unwrap();
+    let nss: Api<Namespace> = Api::all(f.client.clone());
+    let deleted = nss
+        .delete("gone", &DeleteParams::default())
+        .await
+        .unwrap()
+        .left()
+        .unwrap();
+    assert_eq!(
+        deleted.status.unwrap().phase.as_deref(),
+        Some("Terminating")
+    );
+    assert!(deleted.metadata.deletion_timestamp.is_some());
+    // New content is refused while terminating; existing content is still there.
+    let cms: Api<ConfigMap> = Api::namespaced(f.client.clone(), "gone");
+    let cm: ConfigMap =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "d"}})).unwrap();
+    let (c, reason) = code(cms.create(&PostParams::default(), &cm).await.unwrap_err());
+    assert_eq!((c, reason.as_str()), (403, "Forbidden"));
+    assert!(cms.get("c").await.is_ok());
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while store.get_object("namespaces", "", "gone").is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "namespace not removed within 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(store.get_object("configmaps", "gone", "c").is_none());
+}

@@ -81,6 +81,19 @@ impl Kubectl {
     }
 }
 
+/// kubectl, or None after printing why the test is skipped (panics when kubectl is required).
+fn kubectl_or_skip() -> Option<PathBuf> {
+    let bin = find_kubectl();
+    if bin.is_none() {
+        assert!(
+            !required(),
+            "kubectl is required (CI=true or FERROLB_E2E_REQUIRED=1) but not on PATH"
+        );
+        println!("skipped: kubectl not found on PATH");
+    }
+    bin
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, text).expect("write manifest");
@@ -122,12 +135,7 @@ data:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_apply_get_patch_delete() {
-    let Some(bin) = find_kubectl() else {
-        assert!(
-            !required(),
-            "kubectl is required (CI=true or FERROLB_E2E_REQUIRED=1) but not on PATH"
-        );
-        println!("skipped: kubectl not found on PATH");
+    let Some(bin) = kubectl_or_skip() else {
         return;
     };
     let f = fixture().await;
@@ -312,4 +320,146 @@ async fn kubectl_apply_get_patch_delete() {
     assert_eq!(calls.count("create", "services"), 2);
     assert_eq!(calls.count("patch", "services/status"), 2);
     assert!(calls.count("patch", "services") >= 2);
+}
+
+const KUSTOMIZATION: &str = "namespace: lb-system
+resources: [objects.yaml]
+";
+
+const OBJECTS: &str = "apiVersion: v1
+kind: Namespace
+metadata: {name: lb-system}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: controller}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: lb-controller}
+rules:
+- {apiGroups: [''], resources: [services/status], verbs: [patch]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: lb-controller}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: lb-controller}
+subjects:
+- {kind: ServiceAccount, name: controller, namespace: lb-system}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: controller}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: controller}}
+  template:
+    metadata: {labels: {app: controller}}
+    spec:
+      serviceAccountName: controller
+      containers:
+      - {name: controller, image: 'ferrolb:dev', args: [controller], env: [{name: A, value: '1'}]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: speaker}
+spec:
+  selector: {matchLabels: {app: speaker}}
+  template:
+    metadata: {labels: {app: speaker}}
+    spec:
+      hostNetwork: true
+      containers:
+      - name: speaker
+        image: 'ferrolb:dev'
+        securityContext: {capabilities: {add: [NET_ADMIN, NET_RAW]}}
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_apply_and_delete_a_kustomization() {
+    let Some(bin) = kubectl_or_skip() else {
+        return;
+    };
+    let f = fixture().await;
+    let tmp = TempDir::new("kustomize");
+    let k = Kubectl {
+        bin,
+        server: f.server.url(),
+        dir: tmp.0.clone(),
+    };
+    let dir = tmp.0.join("base");
+    std::fs::create_dir_all(&dir).unwrap();
+    write(&dir, "kustomization.yaml", KUSTOMIZATION);
+    write(&dir, "objects.yaml", OBJECTS);
+    let dir = dir.to_string_lossy().into_owned();
+
+    let out = k.ok(&["apply", "-k", &dir]).await;
+    assert_eq!(
+        out.lines().filter(|l| l.ends_with(" created")).count(),
+        6,
+        "{out}"
+    );
+    let out = k.ok(&["apply", "-k", &dir]).await;
+    assert_eq!(
+        out.lines().filter(|l| l.ends_with(" unchanged")).count(),
+        6,
+        "{out}"
+    );
+    let store = f.server.store();
+    let deploy = store
+        .get_object("deployments.apps", "lb-system", "controller")
+        .unwrap();
+    assert_eq!(deploy["spec"]["replicas"], json!(2));
+    let binding = store
+        .get_object(
+            "clusterrolebindings.rbac.authorization.k8s.io",
+            "",
+            "lb-controller",
+        )
+        .unwrap();
+    assert_eq!(binding["subjects"][0]["namespace"], json!("lb-system"));
+    // A changed env value goes through kubectl's strategic merge patch (containers merged by name).
+    write(
+        &tmp.0.join("base"),
+        "objects.yaml",
+        &OBJECTS.replace("value: '1'", "value: '2'"),
+    );
+    let out = k.ok(&["apply", "-k", &dir]).await;
+    assert!(
+        out.contains("deployment.apps/controller configured"),
+        "{out}"
+    );
+    let deploy = store
+        .get_object("deployments.apps", "lb-system", "controller")
+        .unwrap();
+    assert_eq!(
+        deploy["spec"]["template"]["spec"]["containers"][0]["env"],
+        json!([{"name": "A", "value": "2"}])
+    );
+    assert_eq!(
+        deploy["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Deleting waits for the namespace to finish terminating.
+    let out = k.ok(&["delete", "-k", &dir]).await;
+    assert_eq!(
+        out.lines().filter(|l| l.ends_with(" deleted")).count(),
+        6,
+        "{out}"
+    );
+    assert!(store.get_object("namespaces", "", "lb-system").is_none());
+    assert!(store
+        .list_objects("deployments.apps", Some("lb-system"))
+        .is_empty());
+    assert!(store
+        .get_object(
+            "clusterroles.rbac.authorization.k8s.io",
+            "",
+            "lb-controller"
+        )
+        .is_none());
 }

@@ -277,6 +277,55 @@ impl Store {
         }
     }
 
+    /// Wait until `cond(self)` holds, re-checking after every change (no polling), for at most
+    /// `timeout`. Returns whether it held.
+    pub async fn wait_until(
+        &self,
+        timeout: std::time::Duration,
+        mut cond: impl FnMut(&Store) -> bool,
+    ) -> bool {
+        let mut signal = self.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            signal.borrow_and_update();
+            if cond(self) {
+                return true;
+            }
+            tokio::select! {
+                changed = signal.changed() => {
+                    if changed.is_err() {
+                        return cond(self);
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => return cond(self),
+            }
+        }
+    }
+
+    /// Wait until the object (resource named as in [`Store::get_object`]; None when absent) satisfies
+    /// `pred`, for at most `timeout`. Ok with the object's state, or Err with the last state seen.
+    pub async fn wait_for(
+        &self,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+        timeout: std::time::Duration,
+        pred: impl Fn(Option<&Value>) -> bool,
+    ) -> Result<Option<Value>, Option<Value>> {
+        let mut last = None;
+        let held = self
+            .wait_until(timeout, |store| {
+                last = store.get_object(resource, namespace, name);
+                pred(last.as_ref())
+            })
+            .await;
+        if held {
+            Ok(last)
+        } else {
+            Err(last)
+        }
+    }
+
     /// One object by resource name (`services`, `svc`, `leases.coordination.k8s.io`), namespace ("" for
     /// cluster-scoped) and name.
     pub fn get_object(&self, resource: &str, namespace: &str, name: &str) -> Option<Value> {

@@ -307,13 +307,15 @@ async fn namespace_delete_terminates_then_removes_contents() {
     let (c, reason) = code(cms.create(&PostParams::default(), &cm).await.unwrap_err());
     assert_eq!((c, reason.as_str()), (403, "Forbidden"));
     assert!(cms.get("c").await.is_ok());
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-    while store.get_object("namespaces", "", "gone").is_some() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "namespace not removed within 5 s"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let gone = store
+        .wait_for(
+            "namespaces",
+            "",
+            "gone",
+            std::time::Duration::from_secs(5),
+            |ns| ns.is_none(),
+        )
+        .await;
+    assert!(gone.is_ok(), "namespace not removed within 5 s: {gone:?}");
     assert!(store.get_object("configmaps", "gone", "c").is_none());
 }

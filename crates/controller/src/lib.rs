@@ -8,6 +8,7 @@ pub mod health;
 pub mod leader;
 pub mod metrics;
 pub mod options;
+pub mod plan;
 pub mod status;
 pub mod reconciler;
 pub mod runner;

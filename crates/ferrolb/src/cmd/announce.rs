@@ -1,10 +1,535 @@
-//! `ferrolb announce`.
+//! `ferrolb announce`: a standalone BGP announcer for one peer.
+//!
+//! Every flag and file is checked before any connection is made; a bad one is reported with the
+//! flag (or file and line) named, and the exit code is 2. See docs/announce.md.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use ferrolb_bgp::driver::{Password, PeerConfig, Speaker};
+use ferrolb_bgp::rib_out::{AdvertisementSet, Community, LargeCommunity, RouteAttributes};
+use ipnet::IpNet;
 
 /// Flags of `ferrolb announce`.
-#[derive(clap::Args)]
-pub struct Args {}
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Our AS number (1-4294967295; 4-octet ASNs are supported).
+    #[arg(long, value_name = "ASN")]
+    pub local_as: u32,
+    /// The peer's address (IPv4 or IPv6).
+    #[arg(long, value_name = "ADDR")]
+    pub peer: IpAddr,
+    /// The peer's AS number; equal to --local-as makes an iBGP session.
+    #[arg(long, value_name = "ASN")]
+    pub peer_as: u32,
+    /// BGP identifier; default: --local-address if IPv4, else the IPv4 source address towards
+    /// the peer, else derived from the local IPv6 address.
+    #[arg(long, value_name = "IPV4")]
+    pub router_id: Option<Ipv4Addr>,
+    /// The peer's TCP port (and our listening port with --passive).
+    #[arg(long, value_name = "N", default_value_t = 179)]
+    pub port: u16,
+    /// Source address of the session.
+    #[arg(long, value_name = "ADDR")]
+    pub local_address: Option<IpAddr>,
+    /// File holding the TCP MD5 password (RFC 2385); one trailing newline is ignored.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Hold time we offer: 0 (no keepalives) or 3-65535 seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 90)]
+    pub hold_time: u32,
+    /// GTSM (RFC 5082): send with TTL 255 and accept only TTL >= 254.
+    #[arg(long, conflicts_with = "ebgp_multihop")]
+    pub ttl_security: bool,
+    /// TTL of our packets for a multihop eBGP session (1-255).
+    #[arg(long, value_name = "TTL")]
+    pub ebgp_multihop: Option<u32>,
+    /// Do not connect; wait for the peer to connect to us (on --port).
+    #[arg(long)]
+    pub passive: bool,
+    /// IPv4 next hop of IPv4 routes (default: the session's local address).
+    #[arg(long, value_name = "ADDR")]
+    pub next_hop: Option<IpAddr>,
+    /// IPv6 next hop of IPv6 routes (default: the session's local IPv6 address, or a global
+    /// IPv6 address of the interface that carries an IPv4 session).
+    #[arg(long, value_name = "ADDR")]
+    pub next_hop_v6: Option<IpAddr>,
+    /// MULTI_EXIT_DISC of every route.
+    #[arg(long, value_name = "N")]
+    pub med: Option<u32>,
+    /// LOCAL_PREF of every route (iBGP only; ignored with a warning towards an eBGP peer).
+    #[arg(long, value_name = "N")]
+    pub local_pref: Option<u32>,
+    /// Communities: A:B or a well-known name (no-export, no-advertise, no-peer, local-AS,
+    /// blackhole, graceful-shutdown). Repeat the flag or give several values.
+    #[arg(long, value_name = "A:B", num_args = 1.., value_delimiter = ',')]
+    pub community: Vec<String>,
+    /// Large communities A:B:C (RFC 8092). Repeat the flag or give several values.
+    #[arg(long, value_name = "A:B:C", num_args = 1.., value_delimiter = ',')]
+    pub large_community: Vec<String>,
+    /// File with one prefix per line; `#` starts a comment.
+    #[arg(long, value_name = "FILE")]
+    pub prefixes_file: Option<PathBuf>,
+    /// Read `announce PREFIX` / `withdraw PREFIX` lines from standard input while running.
+    #[arg(long)]
+    pub stdin: bool,
+    /// Prefixes to announce (IPv4 and IPv6; an address without length is a host route).
+    #[arg(value_name = "PREFIX")]
+    pub prefixes: Vec<String>,
+}
+
+/// A user error: printed as `error: ...`, exit code 2, before any connection is made.
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn usage(msg: impl Into<String>) -> UsageError {
+    UsageError(msg.into())
+}
+
+/// Everything `announce` needs, validated.
+struct Plan {
+    peer: PeerConfig,
+    attrs: Arc<RouteAttributes>,
+    prefixes: AdvertisementSet,
+    stdin: bool,
+    listen: Option<SocketAddr>,
+    warnings: Vec<String>,
+}
+
+/// Parses a prefix: `A.B.C.D/N`, `X::/N`, or a bare address (a /32 or /128 host route).
+/// Host bits must be clear.
+pub(crate) fn parse_prefix(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    let net: IpNet = if text.contains('/') {
+        text.parse()
+            .map_err(|_| format!("{text:?} is not a prefix (A.B.C.D/N or X:X::/N)"))?
+    } else {
+        let addr: IpAddr = text
+            .parse()
+            .map_err(|_| format!("{text:?} is not a prefix or an address"))?;
+        IpNet::from(addr)
+    };
+    if net.trunc() != net {
+        return Err(format!(
+            "{text:?} has host bits set (did you mean {}?)",
+            net.trunc()
+        ));
+    }
+    Ok(net)
+}
+
+fn read_prefixes_file(path: &Path) -> Result<Vec<IpNet>, UsageError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage(format!("--prefixes-file {}: {e}", path.display())))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let content = line.split('#').next().unwrap_or("").trim();
+        if content.is_empty() {
+            continue;
+        }
+        let p = parse_prefix(content).map_err(|e| {
+            usage(format!(
+                "--prefixes-file {} line {}: {e}",
+                path.display(),
+                i + 1
+            ))
+        })?;
+        out.push(p);
+    }
+    Ok(out)
+}
+
+fn read_password(path: &Path) -> Result<Password, UsageError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| usage(format!("--password-file {}: {e}", path.display())))?;
+    let mut key = bytes.as_slice();
+    if let Some(stripped) = key.strip_suffix(b"\n") {
+        key = stripped.strip_suffix(b"\r").unwrap_or(stripped);
+    }
+    Password::new(key.to_vec())
+        .map_err(|e| usage(format!("--password-file {}: {e}", path.display())))
+}
+
+/// The local IP the kernel would use towards `peer` (a UDP route lookup; nothing is sent).
+fn source_address_towards(peer: IpAddr, local: Option<IpAddr>) -> Option<IpAddr> {
+    let bind: SocketAddr = match (local, peer) {
+        (Some(l), _) => SocketAddr::new(l, 0),
+        (None, IpAddr::V4(_)) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+        (None, IpAddr::V6(_)) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
+    };
+    let sock = std::net::UdpSocket::bind(bind).ok()?;
+    sock.connect(SocketAddr::new(peer, 9)).ok()?;
+    sock.local_addr().ok().map(|a| a.ip())
+}
+
+fn derive_router_id(args: &Args) -> Ipv4Addr {
+    if let Some(IpAddr::V4(v4)) = args.local_address {
+        return v4;
+    }
+    match source_address_towards(args.peer, args.local_address) {
+        Some(IpAddr::V4(v4)) => v4,
+        Some(IpAddr::V6(v6)) => {
+            let o = v6.octets();
+            Ipv4Addr::new(o[12], o[13], o[14], o[15])
+        }
+        None => Ipv4Addr::new(10, 255, 255, 254),
+    }
+}
+
+/// Splits values given to a multi-value flag into real values and prefixes: `--community
+/// 65000:1 10.0.0.0/24` gives the prefix to the positional list, since a community never
+/// contains `/` or `.`.
+fn split_flag_values(values: &[String], prefixes: &mut Vec<String>) -> Vec<String> {
+    let mut kept = Vec::new();
+    for v in values {
+        if v.contains('/') || v.contains('.') || v.contains("::") || v.matches(':').count() >= 3 {
+            prefixes.push(v.clone());
+        } else {
+            kept.push(v.clone());
+        }
+    }
+    kept
+}
+
+fn validate(args: &Args) -> Result<Plan, UsageError> {
+    let mut warnings = Vec::new();
+    if args.local_as == 0 {
+        return Err(usage("--local-as 0: AS 0 is reserved (RFC 7607)"));
+    }
+    if args.peer_as == 0 {
+        return Err(usage("--peer-as 0: AS 0 is reserved (RFC 7607)"));
+    }
+    if args.peer.is_unspecified() || args.peer.is_multicast() {
+        return Err(usage(format!(
+            "--peer {}: not a unicast peer address",
+            args.peer
+        )));
+    }
+    if args.port == 0 {
+        return Err(usage("--port 0: the port must be 1-65535"));
+    }
+    if let Some(local) = args.local_address {
+        if local.is_ipv4() != args.peer.is_ipv4() {
+            return Err(usage(format!(
+                "--local-address {local}: not of the same family as --peer {}",
+                args.peer
+            )));
+        }
+    }
+    if args.hold_time != 0 && !(3..=65535).contains(&args.hold_time) {
+        return Err(usage(format!(
+            "--hold-time {}: must be 0 or 3-65535 seconds",
+            args.hold_time
+        )));
+    }
+    if let Some(ttl) = args.ebgp_multihop {
+        if !(1..=255).contains(&ttl) {
+            return Err(usage(format!("--ebgp-multihop {ttl}: must be 1-255")));
+        }
+    }
+    let ebgp = args.local_as != args.peer_as;
+    if !ebgp && args.ebgp_multihop.is_some() {
+        warnings.push("--ebgp-multihop has no effect on an iBGP session".to_string());
+    }
+    let next_hop_v4 = match args.next_hop {
+        None => None,
+        Some(IpAddr::V4(v4)) if !v4.is_unspecified() => Some(v4),
+        Some(other) => {
+            return Err(usage(format!(
+                "--next-hop {other}: must be a unicast IPv4 address (use --next-hop-v6 for IPv6 routes)"
+            )))
+        }
+    };
+    let next_hop_v6 = match args.next_hop_v6 {
+        None => None,
+        Some(IpAddr::V6(v6)) if !v6.is_unspecified() => Some(v6),
+        Some(other) => {
+            return Err(usage(format!(
+                "--next-hop-v6 {other}: must be a unicast IPv6 address"
+            )))
+        }
+    };
+    if ebgp && args.local_pref.is_some() {
+        warnings.push("--local-pref is sent to iBGP peers only; ignored for this eBGP peer".into());
+    }
+    let mut positional = args.prefixes.clone();
+    let mut communities = Vec::new();
+    for c in split_flag_values(&args.community, &mut positional) {
+        let parsed: Community = c.parse().map_err(|_| {
+            usage(format!(
+                "--community {c:?}: expected A:B (each 0-65535) or a well-known name \
+                 (no-export, no-advertise, no-peer, local-AS, blackhole, graceful-shutdown)"
+            ))
+        })?;
+        communities.push(parsed);
+    }
+    let mut large_communities = Vec::new();
+    for c in split_flag_values(&args.large_community, &mut positional) {
+        let parsed: LargeCommunity = c.parse().map_err(|_| {
+            usage(format!(
+                "--large-community {c:?}: expected A:B:C (each 0-4294967295)"
+            ))
+        })?;
+        large_communities.push(parsed);
+    }
+    let attrs = Arc::new(RouteAttributes {
+        next_hop_v4,
+        next_hop_v6,
+        med: args.med,
+        local_pref: args.local_pref,
+        communities,
+        large_communities,
+    });
+    let mut prefixes = AdvertisementSet::new();
+    for p in &positional {
+        let net = parse_prefix(p).map_err(|e| usage(format!("PREFIX argument: {e}")))?;
+        prefixes.insert(net, Arc::clone(&attrs));
+    }
+    if let Some(path) = &args.prefixes_file {
+        for net in read_prefixes_file(path)? {
+            prefixes.insert(net, Arc::clone(&attrs));
+        }
+    }
+    let password = match &args.password_file {
+        Some(path) => Some(read_password(path)?),
+        None => None,
+    };
+    let router_id = args.router_id.unwrap_or_else(|| derive_router_id(args));
+    if router_id.is_unspecified() {
+        return Err(usage(
+            "--router-id 0.0.0.0: the BGP identifier must not be zero",
+        ));
+    }
+    let (v4, v6) = prefixes.count_by_family();
+    let mut peer = PeerConfig::new(args.peer, args.local_as, args.peer_as, router_id);
+    peer.port = args.port;
+    peer.local_address = args.local_address;
+    peer.password = password;
+    peer.session.hold_time = args.hold_time as u16;
+    peer.session.passive = args.passive;
+    peer.session.connect_retry = std::time::Duration::from_secs(2);
+    peer.ttl_security = args.ttl_security;
+    peer.ebgp_multihop = args.ebgp_multihop.map(|t| t as u8);
+    // Both families are offered (the defaults): --stdin may add either later, and the
+    // session carries what the peer supports.
+    if v6 > 0 && args.peer.is_ipv4() && next_hop_v6.is_none() {
+        warnings.push(
+            "IPv6 prefixes over an IPv4 session: the next hop will be a global IPv6 address of \
+             the session's interface (set --next-hop-v6 to choose)"
+                .into(),
+        );
+    }
+    let _ = v4;
+    let listen = args.passive.then(|| {
+        let ip = args.local_address.unwrap_or(match args.peer {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        });
+        SocketAddr::new(ip, args.port)
+    });
+    Ok(Plan {
+        peer,
+        attrs,
+        prefixes,
+        stdin: args.stdin,
+        listen,
+        warnings,
+    })
+}
+
+/// One parsed `--stdin` command.
+enum StdinCommand {
+    Announce(IpNet),
+    Withdraw(IpNet),
+}
+
+fn parse_stdin_line(line: &str) -> Result<Option<StdinCommand>, String> {
+    let content = line.split('#').next().unwrap_or("").trim();
+    if content.is_empty() {
+        return Ok(None);
+    }
+    let mut words = content.split_whitespace();
+    let verb = words.next().unwrap_or("");
+    let prefix = words
+        .next()
+        .ok_or_else(|| format!("{verb:?} needs a prefix"))?;
+    if let Some(extra) = words.next() {
+        return Err(format!("unexpected {extra:?} after the prefix"));
+    }
+    let net = parse_prefix(prefix)?;
+    match verb {
+        "announce" => Ok(Some(StdinCommand::Announce(net))),
+        "withdraw" => Ok(Some(StdinCommand::Withdraw(net))),
+        other => Err(format!(
+            "unknown command {other:?} (expected `announce PREFIX` or `withdraw PREFIX`)"
+        )),
+    }
+}
+
+fn publish(speaker: &Speaker, peer: IpAddr, set: &AdvertisementSet) {
+    if let Err(e) = speaker.set_advertisements(peer, Arc::new(set.clone())) {
+        tracing::error!("cannot update the announced set: {e}");
+    }
+}
+
+async fn stdin_loop(
+    speaker: Speaker,
+    peer: IpAddr,
+    mut set: AdvertisementSet,
+    attrs: Arc<RouteAttributes>,
+) {
+    // Standard input is read on a plain thread (blocking reads) and handed over line by line.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<String>>(256);
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::stdin().lock().lines() {
+            let failed = line.is_err();
+            if tx.blocking_send(line).is_err() || failed {
+                return;
+            }
+        }
+    });
+    let mut number = 0usize;
+    loop {
+        let line = match rx.recv().await {
+            Some(Ok(line)) => line,
+            None => {
+                tracing::info!("standard input closed; the announced set stays as it is");
+                return;
+            }
+            Some(Err(e)) => {
+                eprintln!("error: reading standard input: {e}");
+                return;
+            }
+        };
+        number += 1;
+        match parse_stdin_line(&line) {
+            Ok(None) => {}
+            Ok(Some(StdinCommand::Announce(net))) => {
+                set.insert(net, Arc::clone(&attrs));
+                tracing::info!(prefix = %net, "announce");
+                publish(&speaker, peer, &set);
+            }
+            Ok(Some(StdinCommand::Withdraw(net))) => {
+                if set.remove(&net).is_none() {
+                    eprintln!("warning: stdin line {number}: {line:?}: {net} was not announced");
+                } else {
+                    tracing::info!(prefix = %net, "withdraw");
+                    publish(&speaker, peer, &set);
+                }
+            }
+            Err(e) => eprintln!("error: stdin line {number}: {line:?}: {e}"),
+        }
+    }
+}
+
+async fn wait_for_signal() -> anyhow::Result<&'static str> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
+}
 
 /// Runs `ferrolb announce`; returns the exit code.
-pub async fn run(_args: Args) -> anyhow::Result<i32> {
-    anyhow::bail!("ferrolb announce is not built yet")
+pub async fn run(args: Args) -> anyhow::Result<i32> {
+    let plan = match validate(&args) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(2);
+        }
+    };
+    super::logging::init();
+    for w in &plan.warnings {
+        tracing::warn!("{w}");
+    }
+    let peer_addr = plan.peer.address;
+    let (v4, v6) = plan.prefixes.count_by_family();
+    tracing::info!(
+        peer = %peer_addr,
+        peer_as = plan.peer.session.peer_as,
+        local_as = plan.peer.session.local_as,
+        router_id = %plan.peer.session.router_id,
+        ipv4_prefixes = v4,
+        ipv6_prefixes = v6,
+        passive = plan.peer.session.passive,
+        "starting"
+    );
+    let speaker = Speaker::new();
+    if let Some(listen) = plan.listen {
+        speaker
+            .listen(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+    }
+    speaker
+        .add_peer(plan.peer)
+        .with_context(|| format!("adding peer {peer_addr}"))?;
+    speaker
+        .set_advertisements(peer_addr, Arc::new(plan.prefixes.clone()))
+        .with_context(|| format!("announcing to {peer_addr}"))?;
+    let stdin_task = plan.stdin.then(|| {
+        tokio::spawn(stdin_loop(
+            speaker.clone(),
+            peer_addr,
+            plan.prefixes,
+            plan.attrs,
+        ))
+    });
+    let signal = wait_for_signal().await?;
+    tracing::info!("{signal} received: shutting down the session");
+    if let Some(task) = stdin_task {
+        task.abort();
+    }
+    speaker.shutdown("ferrolb announce shutting down").await;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_parse_with_clear_errors() {
+        assert_eq!(
+            parse_prefix("10.0.0.1").expect("host"),
+            "10.0.0.1/32".parse::<IpNet>().expect("net")
+        );
+        assert_eq!(
+            parse_prefix("2001:db8::1").expect("host"),
+            "2001:db8::1/128".parse::<IpNet>().expect("net")
+        );
+        let err = parse_prefix("10.0.0.1/24").expect_err("host bits");
+        assert!(err.contains("10.0.0.0/24"), "{err}");
+        assert!(parse_prefix("banana").expect_err("junk").contains("banana"));
+    }
+
+    #[test]
+    fn stdin_lines() {
+        assert!(matches!(
+            parse_stdin_line("announce 10.0.0.0/24"),
+            Ok(Some(StdinCommand::Announce(_)))
+        ));
+        assert!(matches!(
+            parse_stdin_line(" withdraw 2001:db8::/64 # x"),
+            Ok(Some(StdinCommand::Withdraw(_)))
+        ));
+        assert!(matches!(parse_stdin_line("# nothing"), Ok(None)));
+        assert!(parse_stdin_line("announce").is_err());
+        assert!(parse_stdin_line("add 10.0.0.0/24")
+            .expect_err("verb")
+            .contains("add"));
+        assert!(parse_stdin_line("announce 10.0.0.0/24 extra").is_err());
+    }
 }

@@ -225,7 +225,7 @@ impl Open {
         }
         let short_len: usize = params.iter().map(|p| 2 + p.len()).sum();
         let extended =
-            self.layout.extended || short_len > 254 || params.iter().any(|p| p.len() > 255);
+            self.layout.extended || short_len > 255 || params.iter().any(|p| p.len() > 255);
         if extended {
             let ext_len: usize = params.iter().map(|p| 3 + p.len()).sum();
             let ext_len = u16::try_from(ext_len).map_err(|_| EncodeError::FieldOverflow {

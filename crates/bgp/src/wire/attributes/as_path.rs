@@ -160,11 +160,11 @@ impl AsPath {
         let mut keep = total - n4;
         let mut segments = Vec::new();
         for seg in &self.segments {
-            if keep == 0 {
-                break;
-            }
             match seg.kind {
                 SegmentKind::Sequence => {
+                    if keep == 0 {
+                        break;
+                    }
                     let take = keep.min(seg.asns.len());
                     segments.push(AsSegment {
                         kind: seg.kind,
@@ -173,9 +173,13 @@ impl AsPath {
                     keep -= take;
                 }
                 SegmentKind::Set => {
+                    if keep == 0 {
+                        break;
+                    }
                     segments.push(seg.clone());
                     keep -= 1;
                 }
+                // Confederation segments are not in AS4_PATH: keep those before the cut.
                 _ => segments.push(seg.clone()),
             }
         }
@@ -247,6 +251,22 @@ mod tests {
                 ]
             }
         );
+        // Leading confederation segments survive.
+        let confed = AsPath {
+            segments: vec![
+                AsSegment {
+                    kind: SegmentKind::ConfedSequence,
+                    asns: vec![1],
+                },
+                AsSegment {
+                    kind: SegmentKind::Sequence,
+                    asns: vec![23456],
+                },
+            ],
+        };
+        let merged = confed.merge_as4(&AsPath::sequence(vec![70000]));
+        assert_eq!(merged.segments[0].kind, SegmentKind::ConfedSequence);
+        assert_eq!(merged.segments[1].asns, vec![70000]);
         // AS4_PATH longer than AS_PATH: ignored.
         let long = AsPath::sequence(vec![1, 2, 3, 4]);
         assert_eq!(two.merge_as4(&long), two);

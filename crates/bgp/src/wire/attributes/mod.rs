@@ -548,9 +548,10 @@ impl PathAttributes {
             let mut b = Vec::new();
             p.encode(&mut b, ctx.four_octet_as);
             v.push((FLAG_TRANSITIVE, 2, b));
-            if !ctx.four_octet_as && p.has_four_octet() {
+            let as4 = p.as4_path();
+            if !ctx.four_octet_as && as4.has_four_octet() {
                 let mut b4 = Vec::new();
-                p.as4_path().encode(&mut b4, true);
+                as4.encode(&mut b4, true);
                 as4_path = Some(b4);
             }
         }

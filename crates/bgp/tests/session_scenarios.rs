@@ -158,7 +158,7 @@ fn keepalive_schedule_is_exact() {
     // An UPDATE sent at 50 s restarts the keepalive timer: next at 80 s.
     let upd = bytes(Message::Update(Update::end_of_rib(Family::IPV4_UNICAST)));
     let out = s.handle(t0 + secs(50), Input::SendUpdate(upd.clone()));
-    assert_eq!(out, vec![Output::Send(c, upd)]);
+    assert_eq!(out, vec![Output::Send(c, upd.clone())]);
     assert_eq!(s.next_deadline(), Some(t0 + secs(80)));
     // A Tick before the deadline sends nothing.
     assert!(sent(&s.handle(t0 + secs(79), Input::Tick), c).is_empty());
@@ -168,6 +168,10 @@ fn keepalive_schedule_is_exact() {
     );
     assert_eq!(s.next_deadline(), Some(t0 + secs(110)));
     assert_eq!(s.counters().updates_out, 1);
+    let mut two = upd.clone();
+    two.extend_from_slice(&upd);
+    s.handle(t0 + secs(81), Input::SendUpdate(two));
+    assert_eq!(s.counters().updates_out, 3);
 }
 
 #[test]

@@ -206,7 +206,7 @@ fn two_octet_lossless(m: &Message) -> bool {
                 && s.asns.iter().any(|a| *a > 0xffff)
         })
     });
-    !(path_4 && aggr_plain) && !path_has_trans && !confed_4
+    !(path_has_trans || confed_4 || (path_4 && aggr_plain))
 }
 
 proptest! {

@@ -175,8 +175,9 @@ impl Session {
                     if !c.keepalive.is_zero() {
                         c.keepalive_at = Some(now + c.keepalive);
                     }
-                    self.counters.messages_out += 1;
-                    self.counters.updates_out += 1;
+                    let n = count_frames(&bytes);
+                    self.counters.messages_out += n;
+                    self.counters.updates_out += n;
                     out.push(Output::Send(c.id, bytes));
                 }
             }
@@ -634,4 +635,14 @@ impl Session {
             out.push(Output::Established(Box::new(n)));
         }
     }
+}
+
+/// Number of whole messages in `buf`.
+fn count_frames(mut buf: &[u8]) -> u64 {
+    let mut n = 0;
+    while let Some(len) = crate::wire::frame_len(buf) {
+        buf = &buf[len..];
+        n += 1;
+    }
+    n
 }

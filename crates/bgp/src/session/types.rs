@@ -83,8 +83,8 @@ pub enum Input<'a> {
     TcpConnectionFails(ConnId),
     /// Bytes read from a connection; partial messages are buffered.
     BytesReceived(ConnId, &'a [u8]),
-    /// Send an encoded UPDATE on the established connection (dropped if none); restarts the
-    /// keepalive timer.
+    /// Send one or more encoded UPDATEs (concatenated) on the established connection (dropped
+    /// if none); restarts the keepalive timer and counts each message.
     SendUpdate(Vec<u8>),
     /// Ask the peer to resend its routes of a family (ROUTE-REFRESH), if it supports it.
     SendRouteRefresh(Family),

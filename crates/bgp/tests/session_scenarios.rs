@@ -682,3 +682,19 @@ fn invalid_config_is_rejected() {
     cfg.router_id = Ipv4Addr::UNSPECIFIED;
     assert!(Session::new(cfg).is_err());
 }
+
+#[test]
+fn no_new_connect_while_an_inbound_connection_progresses() {
+    let mut s = Session::new(config()).unwrap();
+    let t0 = Instant::now();
+    let out_c = connect_id(&s.handle(t0, Input::ManualStart));
+    let in_c = ConnId::inbound(1);
+    s.handle(t0 + secs(1), Input::TcpConnectionConfirmed(in_c));
+    assert_eq!(s.state(), State::OpenSent);
+    // The hanging outbound attempt is dropped at its deadline; no new attempt is made.
+    let out = s.handle(t0 + secs(5), Input::Tick);
+    assert_eq!(out, vec![Output::Close(out_c)]);
+    s.handle(t0 + secs(6), Input::BytesReceived(in_c, &peer_open()));
+    s.handle(t0 + secs(6), Input::BytesReceived(in_c, &keepalive()));
+    assert_eq!(s.established_conn(), Some(in_c));
+}

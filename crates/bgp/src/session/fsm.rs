@@ -393,8 +393,8 @@ impl Session {
             if !hanging.is_empty() {
                 self.bump_backoff();
             }
-            let busy = self.conns.iter().any(|c| c.id.outbound);
-            if self.running && !self.cfg.passive && !busy && self.established().is_none() {
+            // Another connection (e.g. an inbound one in OpenSent) is progressing: no retry.
+            if self.running && !self.cfg.passive && self.conns.is_empty() {
                 self.connect(now, out);
             }
         }

@@ -105,7 +105,10 @@ pub async fn lookup_route(handle: &Handle, dst: IpAddr) -> VipLookup {
         }
         Some(Err(e)) => VipLookup {
             vip: dst,
-            kind: format!("error: {e}"),
+            kind: match e {
+                rtnetlink::Error::NetlinkError(msg) => format!("error: {}", msg.to_io()),
+                other => format!("error: {other}"),
+            },
             oif: None,
             gateway: None,
             table: None,

@@ -11,7 +11,10 @@ fn has_global_address(snap: &Snapshot, v4: bool) -> bool {
     snap.addresses.iter().any(|a| match a.net.addr() {
         std::net::IpAddr::V4(ip) => v4 && !ip.is_loopback() && !ip.is_link_local(),
         std::net::IpAddr::V6(ip) => {
-            !v4 && !ip.is_loopback() && (ip.segments()[0] & 0xffc0) != 0xfe80
+            // Link-local and unique-local (fc00::/7) addresses need no default route.
+            !v4 && !ip.is_loopback()
+                && (ip.segments()[0] & 0xffc0) != 0xfe80
+                && (ip.segments()[0] & 0xfe00) != 0xfc00
         }
     })
 }

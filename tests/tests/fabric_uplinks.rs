@@ -1,0 +1,175 @@
+//! `ferrolb uplinks` against the real kernel: a node namespace with two uplinks (veths to two
+//! gateway namespaces). The primary's gateway stops answering -> the default route moves to the
+//! backup; it answers again -> back; link down/up -> the route is restored. Prints how long each
+//! move took; asserts only generous bounds.
+
+use std::time::{Duration, Instant};
+
+use ferrolb_e2e::{ferrolb_bin, require_root, veth, wait_until, Netns, ScratchDir};
+use nix::sys::signal::Signal;
+use serde_json::Value;
+
+const PROBE_INTERVAL_MS: u64 = 200;
+const PROBE_COUNT: u32 = 2;
+
+/// Default routes of the main table: (dev, gateway, metric, protocol).
+fn defaults(ns: &Netns) -> Vec<(String, String, u64, String)> {
+    let out = ns.run_ok(&["ip", "-j", "route", "show", "default"]);
+    let v: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    (
+                        r["dev"].as_str().unwrap_or("").to_string(),
+                        r["gateway"].as_str().unwrap_or("").to_string(),
+                        r["metric"].as_u64().unwrap_or(0),
+                        match &r["protocol"] {
+                            Value::String(s) => s.clone(),
+                            Value::Number(n) => n.to_string(),
+                            _ => String::new(),
+                        },
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The device of the lowest-metric default route.
+fn preferred_dev(ns: &Netns) -> Option<String> {
+    defaults(ns).into_iter().min_by_key(|r| r.2).map(|r| r.0)
+}
+
+/// Polls tightly (1 ms) until `cond`, returning the elapsed time; panics after `limit`.
+fn time_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    loop {
+        if cond() {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < limit, "timed out after {limit:?}: {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn fabric_uplinks_failover_failback_and_link_flap() {
+    if !require_root("fabric_uplinks_failover_failback_and_link_flap") {
+        return;
+    }
+    let node = Netns::new("funode");
+    let gwa = Netns::new("fugwa");
+    let gwb = Netns::new("fugwb");
+    veth(&gwa, &node, 1); // primary: node veth1b, gateway 10.255.1.1
+    veth(&gwb, &node, 2); // backup: node veth2b, gateway 10.255.2.1
+    // A default route the manager does not own: it must never be touched.
+    node.run_ok(&["ip", "route", "add", "default", "via", "10.255.2.1", "metric", "900"]);
+    let dir = ScratchDir::new("fabric-uplinks");
+    let log = dir.join("uplinks.log");
+    let bin = ferrolb_bin();
+    let interval = format!("{PROBE_INTERVAL_MS}ms");
+    let count = PROBE_COUNT.to_string();
+    let mut daemon = node.spawn(
+        &[
+            bin.to_str().expect("utf-8 path"),
+            "uplinks",
+            "--uplink",
+            "name=primary,interface=veth1b,gateway=10.255.1.1,priority=100",
+            "--uplink",
+            "name=backup,interface=veth2*,priority=10",
+            "--probe-interval",
+            &interval,
+            "--probe-count",
+            &count,
+            "--metrics-addr",
+            "127.0.0.1:9474",
+        ],
+        &log,
+    );
+    let logs = || std::fs::read_to_string(&log).unwrap_or_default();
+
+    // Start: no managed route yet; the backup's gateway is learned from the foreign route.
+    wait_until(Duration::from_secs(10), "primary preferred, backup installed", || {
+        let d = defaults(&node);
+        let ours: Vec<_> = d.iter().filter(|r| r.3 == "241").collect();
+        (ours.len() == 2 && preferred_dev(&node).as_deref() == Some("veth1b")).then_some(())
+    });
+    println!("start: {:?}", defaults(&node));
+
+    // The primary gateway stops answering (ICMP dropped in the gateway namespace).
+    gwa.run_ok(&["nft", "add", "table", "ip", "flbdrop"]);
+    gwa.run_ok(&["nft", "add chain ip flbdrop flbin { type filter hook input priority 0; }"]);
+    let dropped = Instant::now();
+    gwa.run_ok(&["nft", "add rule ip flbdrop flbin icmp type echo-request drop"]);
+    let failover = time_until(Duration::from_secs(10), "failover to the backup", || {
+        preferred_dev(&node).as_deref() == Some("veth2b")
+    });
+    let _ = dropped;
+    println!(
+        "failover: default route moved to the backup {:.0} ms after the primary gateway stopped answering (probe interval {PROBE_INTERVAL_MS} ms x count {PROBE_COUNT} = {} ms detection)",
+        failover.as_secs_f64() * 1000.0,
+        PROBE_INTERVAL_MS * u64::from(PROBE_COUNT)
+    );
+    assert!(failover < Duration::from_millis(PROBE_INTERVAL_MS * u64::from(PROBE_COUNT + 3) + 1000));
+
+    // It answers again.
+    gwa.run_ok(&["nft", "delete", "table", "ip", "flbdrop"]);
+    let failback = time_until(Duration::from_secs(10), "failback to the primary", || {
+        preferred_dev(&node).as_deref() == Some("veth1b")
+    });
+    println!(
+        "failback: default route moved back to the primary {:.0} ms after its gateway answered again",
+        failback.as_secs_f64() * 1000.0
+    );
+    assert!(failback < Duration::from_millis(PROBE_INTERVAL_MS * u64::from(PROBE_COUNT + 3) + 1000));
+
+    // Link flap: down deletes the primary's route (kernel), up must restore it at once.
+    node.run_ok(&["ip", "link", "set", "veth1b", "down"]);
+    wait_until(Duration::from_secs(5), "backup preferred while the primary link is down", || {
+        (preferred_dev(&node).as_deref() == Some("veth2b")).then_some(())
+    });
+    let up_at = Instant::now();
+    node.run_ok(&["ip", "link", "set", "veth1b", "up"]);
+    let after_command = up_at.elapsed();
+    let restored = time_until(Duration::from_secs(5), "primary route restored after link up", || {
+        defaults(&node).iter().any(|r| r.0 == "veth1b" && r.3 == "241")
+    });
+    println!(
+        "link flap: primary default route restored {:.1} ms after `ip link set up` was started ({:.1} ms of that was the ip command itself; polling adds a few ms)",
+        (restored + after_command).as_secs_f64() * 1000.0,
+        after_command.as_secs_f64() * 1000.0
+    );
+    assert!(restored < Duration::from_secs(2), "restored within generous bound");
+    wait_until(Duration::from_secs(5), "primary preferred again after the flap", || {
+        (preferred_dev(&node).as_deref() == Some("veth1b")).then_some(())
+    });
+
+    // Metrics endpoint.
+    let metrics = node.run_ok(&[
+        "bash",
+        "-c",
+        "exec 3<>/dev/tcp/127.0.0.1/9474; printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3",
+    ]);
+    assert!(
+        metrics.contains("ferrolb_uplink_preferred{uplink=\"primary\",family=\"ipv4\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("ferrolb_uplink_probes_total{uplink=\"primary\",result=\"failed\"}"));
+
+    // Exit: our routes go, the foreign one stays.
+    daemon.signal(Signal::SIGTERM);
+    let status = daemon.wait_timeout(Duration::from_secs(5));
+    assert!(status.is_some_and(|s| s.success()), "clean exit on SIGTERM: {status:?}\n{}", logs());
+    let left = defaults(&node);
+    assert!(left.iter().all(|r| r.3 != "241"), "managed routes removed: {left:?}");
+    assert!(
+        left.iter().any(|r| r.1 == "10.255.2.1" && r.2 == 900),
+        "foreign route untouched: {left:?}"
+    );
+    let text = logs();
+    for needle in ["preferred uplink changed", "gateway stopped answering", "added default via"] {
+        assert!(text.contains(needle), "log mentions {needle:?}:\n{text}");
+    }
+    println!("--- uplinks log ---\n{text}");
+}

@@ -681,6 +681,15 @@ fn invalid_config_is_rejected() {
     let mut cfg = config();
     cfg.router_id = Ipv4Addr::UNSPECIFIED;
     assert!(Session::new(cfg).is_err());
+    let mut cfg = config();
+    cfg.connect_retry_max = Duration::MAX;
+    assert!(Session::new(cfg)
+        .unwrap_err()
+        .to_string()
+        .starts_with("connect-retry-max"));
+    let mut cfg = config();
+    cfg.idle_hold = Duration::ZERO;
+    assert!(Session::new(cfg).is_err());
 }
 
 #[test]

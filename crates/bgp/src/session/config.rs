@@ -20,12 +20,12 @@ pub struct SessionConfig {
     pub keepalive: Option<u16>,
     /// First connect-retry interval; doubles after each failed attempt. Default 5 s.
     pub connect_retry: Duration,
-    /// Cap of the connect-retry backoff. Default 60 s.
+    /// Cap of the connect-retry backoff (never below `connect_retry`). Default 60 s.
     pub connect_retry_max: Duration,
     /// Idle hold time after a session error before restarting automatically (damping); doubles
     /// on each error until the session stays up longer than `idle_hold_max`. Default 1 s.
     pub idle_hold: Duration,
-    /// Cap of the idle hold time. Default 60 s.
+    /// Cap of the idle hold time (never below `idle_hold`). Default 60 s.
     pub idle_hold_max: Duration,
     /// Hold time while waiting for the peer's OPEN (RFC 4271 suggests 4 minutes).
     pub open_hold_time: Duration,
@@ -70,7 +70,24 @@ pub enum ConfigError {
     /// No family.
     #[error("families: at least one address family is required")]
     NoFamilies,
+    /// A timer outside its allowed range.
+    #[error("{field} {value:?}: must be between {min:?} and {max:?}")]
+    Timer {
+        /// Which field.
+        field: &'static str,
+        /// Its value.
+        value: Duration,
+        /// Smallest allowed.
+        min: Duration,
+        /// Largest allowed.
+        max: Duration,
+    },
 }
+
+/// Longest allowed timer (keeps every deadline far from `Instant` overflow).
+const MAX_TIMER: Duration = Duration::from_secs(3600);
+/// Shortest connect-retry / idle-hold interval (no busy loops).
+const MIN_TIMER: Duration = Duration::from_millis(10);
 
 impl SessionConfig {
     /// A configuration with the defaults documented on each field.
@@ -123,6 +140,27 @@ impl SessionConfig {
         }
         if self.families.is_empty() {
             return Err(ConfigError::NoFamilies);
+        }
+        let timers = [
+            ("connect-retry", self.connect_retry, MIN_TIMER),
+            ("connect-retry-max", self.connect_retry_max, MIN_TIMER),
+            ("idle-hold", self.idle_hold, MIN_TIMER),
+            ("idle-hold-max", self.idle_hold_max, MIN_TIMER),
+            (
+                "open-hold-time",
+                self.open_hold_time,
+                Duration::from_secs(1),
+            ),
+        ];
+        for (field, value, min) in timers {
+            if value < min || value > MAX_TIMER {
+                return Err(ConfigError::Timer {
+                    field,
+                    value,
+                    min,
+                    max: MAX_TIMER,
+                });
+            }
         }
         Ok(())
     }

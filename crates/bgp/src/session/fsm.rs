@@ -249,7 +249,9 @@ impl Session {
     }
 
     fn bump_backoff(&mut self) {
-        self.connect_backoff = (self.connect_backoff * 2).min(self.cfg.connect_retry_max);
+        self.connect_backoff = (self.connect_backoff * 2)
+            .min(self.cfg.connect_retry_max)
+            .max(self.cfg.connect_retry);
     }
 
     fn stop(&mut self, message: Option<&str>, out: &mut Vec<Output>) {
@@ -359,7 +361,9 @@ impl Session {
         }
         self.restart_at = Some(now + self.idle_hold);
         if !stable {
-            self.idle_hold = (self.idle_hold * 2).min(self.cfg.idle_hold_max);
+            self.idle_hold = (self.idle_hold * 2)
+                .min(self.cfg.idle_hold_max)
+                .max(self.cfg.idle_hold);
         }
         self.established_since = None;
     }

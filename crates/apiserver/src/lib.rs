@@ -22,6 +22,7 @@
 //! log and counters), [`selectors`], [`defaults`], [`meta`].
 
 pub mod calls;
+pub mod convert;
 pub mod defaults;
 pub mod discovery;
 pub mod handlers;

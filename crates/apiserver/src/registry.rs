@@ -19,6 +19,9 @@ pub struct ResourceInfo {
     pub short_names: &'static [&'static str],
     /// In kubectl's `all` category (`kubectl get all`).
     pub in_all: bool,
+    /// Stored as another resource (group, plural), as events.k8s.io/v1 Events are core v1 Events in the
+    /// real server: one object, two views (see `convert`).
+    pub stored_as: Option<(&'static str, &'static str)>,
 }
 
 impl ResourceInfo {
@@ -66,6 +69,7 @@ const fn res(
         status_subresource: false,
         short_names: &[],
         in_all: false,
+        stored_as: None,
     }
 }
 
@@ -82,6 +86,11 @@ impl ResourceInfo {
 
     const fn short(mut self, names: &'static [&'static str]) -> Self {
         self.short_names = names;
+        self
+    }
+
+    const fn stored_as(mut self, group: &'static str, plural: &'static str) -> Self {
+        self.stored_as = Some((group, plural));
         self
     }
 
@@ -111,7 +120,9 @@ pub static RESOURCES: &[ResourceInfo] = &[
     res("", "v1", "secrets", "Secret"),
     res("", "v1", "events", "Event").short(&["ev"]),
     res("", "v1", "serviceaccounts", "ServiceAccount").short(&["sa"]),
-    res("events.k8s.io", "v1", "events", "Event").short(&["ev"]),
+    res("events.k8s.io", "v1", "events", "Event")
+        .short(&["ev"])
+        .stored_as("", "events"),
     res("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
     res("coordination.k8s.io", "v1", "leases", "Lease"),
     res("apps", "v1", "deployments", "Deployment")
@@ -144,6 +155,13 @@ pub static RESOURCES: &[ResourceInfo] = &[
         "RoleBinding",
     ),
 ];
+
+/// The resource whose objects hold `res`'s data (itself, unless `stored_as` says otherwise).
+pub fn storage(res: &'static ResourceInfo) -> &'static ResourceInfo {
+    res.stored_as
+        .and_then(|(g, p)| RESOURCES.iter().find(|r| r.group == g && r.plural == p))
+        .unwrap_or(res)
+}
 
 /// The resource served at `group/version/plural`.
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceInfo> {

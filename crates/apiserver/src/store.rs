@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
+use crate::convert;
 use crate::defaults::{self, Allocators};
 use crate::meta;
 use crate::registry::{self, ResourceInfo};
@@ -348,24 +349,27 @@ impl Store {
 
     /// Get one object.
     pub fn get(&self, res: &'static ResourceInfo, ns: &str, name: &str) -> Result<Value, ApiError> {
+        let stored = registry::storage(res);
         self.lock()
             .objects
-            .get(&key(res, ns, name))
+            .get(&key(stored, ns, name))
             .cloned()
+            .map(|v| convert::from_storage(res, v))
             .ok_or_else(|| ApiError::not_found(res.group, res.plural, name))
     }
 
     /// All objects of a resource in one namespace (or all), sorted by namespace and name, and the
     /// resourceVersion of this snapshot.
     pub fn list(&self, res: &'static ResourceInfo, ns: Option<&str>) -> (Vec<Value>, u64) {
+        let stored = registry::storage(res);
         let inner = self.lock();
         let items = inner
             .objects
             .iter()
             .filter(|((g, p, n, _), _)| {
-                *g == res.group && *p == res.plural && ns.is_none_or(|ns| ns == n)
+                *g == stored.group && *p == stored.plural && ns.is_none_or(|ns| ns == n)
             })
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| convert::from_storage(res, v.clone()))
             .collect();
         (items, inner.rv)
     }
@@ -381,13 +385,18 @@ impl Store {
         if after < inner.floor {
             return Err(ApiError::expired(after, inner.floor));
         }
+        let stored = registry::storage(res);
         let start = inner.history.partition_point(|e| e.rv <= after);
         let events = inner
             .history
             .iter()
             .skip(start)
-            .filter(|e| std::ptr::eq(e.resource, res) || e.resource == res)
-            .cloned()
+            .filter(|e| e.resource == stored)
+            .map(|e| Event {
+                object: convert::from_storage(res, e.object.clone()),
+                previous: e.previous.clone().map(|p| convert::from_storage(res, p)),
+                ..e.clone()
+            })
             .collect();
         Ok((events, inner.rv.max(after)))
     }
@@ -406,6 +415,26 @@ impl Store {
     /// preconditions, status-subresource rules, defaults and generation, skips no-op writes, and records
     /// the event. `dry_run` computes the result without storing it.
     pub fn write(
+        &self,
+        res: &'static ResourceInfo,
+        ns: &str,
+        name: &str,
+        target: Target,
+        dry_run: bool,
+        f: impl FnOnce(Option<&Value>) -> Result<Value, ApiError>,
+    ) -> Result<Value, ApiError> {
+        let stored = registry::storage(res);
+        if std::ptr::eq(stored, res) {
+            return self.write_stored(res, ns, name, target, dry_run, f);
+        }
+        let written = self.write_stored(stored, ns, name, target, dry_run, |old| {
+            let view = old.map(|o| convert::from_storage(res, o.clone()));
+            f(view.as_ref()).map(|v| convert::to_storage(res, v))
+        })?;
+        Ok(convert::from_storage(res, written))
+    }
+
+    fn write_stored(
         &self,
         res: &'static ResourceInfo,
         ns: &str,
@@ -566,6 +595,18 @@ impl Store {
     /// Delete one object, checking an optional `(uid, resourceVersion)` precondition. Deleting a
     /// namespace deletes every object in it. Returns the deleted object.
     pub fn delete(
+        &self,
+        res: &'static ResourceInfo,
+        ns: &str,
+        name: &str,
+        precondition: Option<(Option<String>, Option<String>)>,
+    ) -> Result<Value, ApiError> {
+        let stored = registry::storage(res);
+        self.delete_stored(stored, ns, name, precondition)
+            .map(|v| convert::from_storage(res, v))
+    }
+
+    fn delete_stored(
         &self,
         res: &'static ResourceInfo,
         ns: &str,

@@ -39,7 +39,12 @@ fn s<'a>(obj: &'a Value, ptr: &str) -> &'a str {
 
 /// Human age as kubectl prints it (`5s`, `3m`, `2h`, `4d`), from `metadata.creationTimestamp`.
 pub fn age(obj: &Value) -> String {
-    let Some(created) = meta::parse_rfc3339(s(obj, "/metadata/creationTimestamp")) else {
+    since(s(obj, "/metadata/creationTimestamp"))
+}
+
+/// Human time since an RFC 3339 timestamp.
+fn since(timestamp: &str) -> String {
+    let Some(created) = meta::parse_rfc3339(timestamp) else {
         return "<unknown>".into();
     };
     let now = meta::parse_rfc3339(&meta::now_rfc3339()).unwrap_or(created);
@@ -136,6 +141,18 @@ fn columns(res: &ResourceInfo) -> Vec<Value> {
         ("coordination.k8s.io", "leases") => {
             vec![name, col("Holder", "string", "The holder identity."), age]
         }
+        ("" | "events.k8s.io", "events") => vec![
+            col(
+                "Last Seen",
+                "string",
+                "Time since the event was last observed.",
+            ),
+            col("Type", "string", "Normal or Warning."),
+            col("Reason", "string", "Why the event happened."),
+            col("Object", "string", "The object the event is about."),
+            col("Message", "string", "What happened."),
+            name.tap_priority(1),
+        ],
         _ => vec![name, age],
     }
 }
@@ -194,6 +211,32 @@ fn cells(res: &ResourceInfo, obj: &Value) -> Vec<Value> {
         }
         ("", "namespaces") => vec![name, json!(s(obj, "/status/phase")), age],
         ("coordination.k8s.io", "leases") => vec![name, json!(s(obj, "/spec/holderIdentity")), age],
+        ("" | "events.k8s.io", "events") => {
+            let first = |ptrs: &[&str]| {
+                ptrs.iter()
+                    .map(|p| s(obj, p))
+                    .find(|v| !v.is_empty())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let last_seen = first(&[
+                "/series/lastObservedTime",
+                "/lastTimestamp",
+                "/deprecatedLastTimestamp",
+                "/eventTime",
+                "/metadata/creationTimestamp",
+            ]);
+            let kind = first(&["/involvedObject/kind", "/regarding/kind"]).to_ascii_lowercase();
+            let target = first(&["/involvedObject/name", "/regarding/name"]);
+            vec![
+                json!(since(&last_seen)),
+                json!(s(obj, "/type")),
+                json!(s(obj, "/reason")),
+                json!(format!("{kind}/{target}")),
+                json!(first(&["/message", "/note"])),
+                name,
+            ]
+        }
         _ => vec![name, age],
     }
 }

@@ -219,16 +219,38 @@ async fn events_are_created_in_both_groups() {
     }))
     .unwrap();
     core.create(&PostParams::default(), &core_ev).await.unwrap();
-    let stored = f
+    // One store, two views (as in the real server): each event is visible in both groups.
+    let new_view = f
         .server
         .store()
         .list_objects("events.events.k8s.io", Some("default"));
-    assert_eq!(stored.len(), 1);
-    assert_eq!(stored[0]["reason"], "IPAllocated");
-    assert_eq!(
-        f.server.store().list_objects("events", Some("default"))[0]["reason"],
-        "AllocationFailed"
-    );
+    let core_view = f.server.store().list_objects("events", Some("default"));
+    assert_eq!(new_view.len(), 2);
+    assert_eq!(core_view.len(), 2);
+    let by_reason = |list: &[serde_json::Value], reason: &str| {
+        list.iter()
+            .find(|e| e["reason"] == reason)
+            .cloned()
+            .unwrap()
+    };
+    let allocated = by_reason(&core_view, "IPAllocated");
+    assert_eq!(allocated["message"], "Assigned IP 198.51.100.1");
+    assert_eq!(allocated["involvedObject"]["name"], "web");
+    assert_eq!(allocated["reportingComponent"], "ferrolb.io/controller");
+    let failed = by_reason(&new_view, "AllocationFailed");
+    assert_eq!(failed["note"], "pool exhausted");
+    assert_eq!(failed["regarding"]["kind"], "Service");
+    assert_eq!(failed["apiVersion"], "events.k8s.io/v1");
+    let listed = core
+        .list(&ListParams::default().fields("involvedObject.name=web,reason=IPAllocated"))
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1);
+    let listed = events
+        .list(&ListParams::default().fields("regarding.name=web"))
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 2);
     assert_eq!(f.server.calls().count("create", "events.events.k8s.io"), 1);
     assert_eq!(f.server.calls().count("create", "events"), 1);
 }

@@ -233,6 +233,49 @@ async fn kubectl_apply_get_patch_delete() {
         .await;
     assert_eq!(ip, "198.51.100.7");
 
+    // An Event published through events.k8s.io/v1 (as kube's Recorder does) shows in kubectl's views.
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(f.client.clone(), "demo");
+    let uid = f
+        .server
+        .store()
+        .get_object("services", "demo", "web")
+        .unwrap()["metadata"]["uid"]
+        .clone();
+    let ev = serde_json::from_value(json!({
+        "metadata": {"name": "web.17f0"}, "eventTime": "2026-01-01T00:00:00.000000Z",
+        "reason": "IPAllocated", "note": "Assigned IP 198.51.100.7 from pool default", "type": "Normal",
+        "action": "Allocate", "reportingController": "ferrolb.io/controller", "reportingInstance": "c-1",
+        "regarding": {"kind": "Service", "namespace": "demo", "name": "web", "apiVersion": "v1", "uid": uid}
+    }))
+    .unwrap();
+    events
+        .create(&kube::api::PostParams::default(), &ev)
+        .await
+        .unwrap();
+    let table = k.ok(&["get", "events", "-n", "demo"]).await;
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+        "{table}"
+    );
+    let row = table.lines().nth(1).unwrap();
+    assert!(
+        row.contains("Normal") && row.contains("IPAllocated") && row.contains("service/web"),
+        "{table}"
+    );
+    assert!(
+        row.contains("Assigned IP 198.51.100.7 from pool default"),
+        "{table}"
+    );
+    let described = k.ok(&["describe", "svc", "web", "-n", "demo"]).await;
+    assert!(
+        described.contains("LoadBalancer Ingress:") && described.contains("198.51.100.7"),
+        "{described}"
+    );
+    assert!(described.contains("IPAllocated"), "{described}");
+
     // kubectl's own status patch and server-side apply.
     let patch = r#"{"status":{"loadBalancer":{"ingress":[{"ip":"198.51.100.8"}]}}}"#;
     k.ok(&[

@@ -141,6 +141,30 @@ fn columns(res: &ResourceInfo) -> Vec<Value> {
         ("coordination.k8s.io", "leases") => {
             vec![name, col("Holder", "string", "The holder identity."), age]
         }
+        ("", "nodes") => vec![
+            name,
+            col("Status", "string", "Ready condition."),
+            col("Roles", "string", "node-role.kubernetes.io labels."),
+            age,
+            col("Version", "string", "Kubelet version."),
+            col("Internal-IP", "string", "InternalIP address.").tap_priority(1),
+        ],
+        ("", "pods") => vec![
+            name,
+            col("Ready", "string", "Ready containers."),
+            col("Status", "string", "Phase."),
+            col("Restarts", "integer", "Container restarts."),
+            age,
+            col("IP", "string", "Pod IP.").tap_priority(1),
+            col("Node", "string", "Node name.").tap_priority(1),
+        ],
+        ("discovery.k8s.io", "endpointslices") => vec![
+            name,
+            col("AddressType", "string", "Address type."),
+            col("Ports", "string", "Ports."),
+            col("Endpoints", "string", "Endpoint addresses."),
+            age,
+        ],
         ("" | "events.k8s.io", "events") => vec![
             col(
                 "Last Seen",
@@ -211,6 +235,121 @@ fn cells(res: &ResourceInfo, obj: &Value) -> Vec<Value> {
         }
         ("", "namespaces") => vec![name, json!(s(obj, "/status/phase")), age],
         ("coordination.k8s.io", "leases") => vec![name, json!(s(obj, "/spec/holderIdentity")), age],
+        ("", "nodes") => {
+            let conditions = obj.pointer("/status/conditions").and_then(Value::as_array);
+            let ready = conditions
+                .and_then(|c| {
+                    c.iter()
+                        .find(|c| c.get("type").and_then(Value::as_str) == Some("Ready"))
+                })
+                .and_then(|c| c.get("status").and_then(Value::as_str));
+            let status = match ready {
+                Some("True") => "Ready",
+                _ => "NotReady",
+            };
+            let mut roles: Vec<&str> = obj
+                .pointer("/metadata/labels")
+                .and_then(Value::as_object)
+                .map(|l| {
+                    l.keys()
+                        .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            roles.sort_unstable();
+            let roles = if roles.is_empty() {
+                "<none>".to_string()
+            } else {
+                roles.join(",")
+            };
+            let internal = obj
+                .pointer("/status/addresses")
+                .and_then(Value::as_array)
+                .and_then(|a| {
+                    a.iter()
+                        .find(|a| a.get("type").and_then(Value::as_str) == Some("InternalIP"))
+                })
+                .and_then(|a| a.get("address").and_then(Value::as_str))
+                .unwrap_or("<none>");
+            vec![
+                name,
+                json!(status),
+                json!(roles),
+                age,
+                json!(s(obj, "/status/nodeInfo/kubeletVersion")),
+                json!(internal),
+            ]
+        }
+        ("", "pods") => {
+            let statuses = obj
+                .pointer("/status/containerStatuses")
+                .and_then(Value::as_array);
+            let total = obj
+                .pointer("/spec/containers")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            let ready = statuses.map_or(0, |c| {
+                c.iter()
+                    .filter(|c| c.get("ready").and_then(Value::as_bool) == Some(true))
+                    .count()
+            });
+            let restarts: i64 = statuses.map_or(0, |c| {
+                c.iter()
+                    .filter_map(|c| c.get("restartCount").and_then(Value::as_i64))
+                    .sum()
+            });
+            let or_none = |v: &str| {
+                if v.is_empty() {
+                    "<none>".to_string()
+                } else {
+                    v.to_string()
+                }
+            };
+            vec![
+                name,
+                json!(format!("{ready}/{total}")),
+                json!(or_none(s(obj, "/status/phase"))),
+                json!(restarts),
+                age,
+                json!(or_none(s(obj, "/status/podIP"))),
+                json!(or_none(s(obj, "/spec/nodeName"))),
+            ]
+        }
+        ("discovery.k8s.io", "endpointslices") => {
+            let list = |ptr: &str, f: &dyn Fn(&Value) -> Vec<String>| -> String {
+                let items: Vec<String> = obj
+                    .pointer(ptr)
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().flat_map(f).collect())
+                    .unwrap_or_default();
+                if items.is_empty() {
+                    "<unset>".to_string()
+                } else {
+                    items.join(",")
+                }
+            };
+            let ports = list("/ports", &|p| {
+                p.get("port").map(Value::to_string).into_iter().collect()
+            });
+            let endpoints = list("/endpoints", &|e| {
+                e.get("addresses")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            });
+            vec![
+                name,
+                json!(s(obj, "/addressType")),
+                json!(ports),
+                json!(endpoints),
+                age,
+            ]
+        }
         ("" | "events.k8s.io", "events") => {
             let first = |ptrs: &[&str]| {
                 ptrs.iter()
@@ -288,6 +427,26 @@ pub fn watch_row(res: &'static ResourceInfo, obj: &Value) -> Value {
 mod tests {
     use super::*;
     use crate::registry;
+
+    #[test]
+    fn node_and_slice_rows() {
+        let nodes = registry::find("", "v1", "nodes").unwrap();
+        let node = json!({"metadata": {"name": "n1", "labels": {"node-role.kubernetes.io/control-plane": ""}},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}],
+                       "addresses": [{"type": "InternalIP", "address": "10.255.0.2"}],
+                       "nodeInfo": {"kubeletVersion": "v1.33.0"}}});
+        let row = cells(nodes, &node);
+        assert_eq!(&row[1..3], &[json!("Ready"), json!("control-plane")]);
+        assert_eq!(row[5], json!("10.255.0.2"));
+        let slices = registry::find("discovery.k8s.io", "v1", "endpointslices").unwrap();
+        let slice = json!({"metadata": {"name": "web-abc"}, "addressType": "IPv4", "ports": [{"port": 8080}],
+            "endpoints": [{"addresses": ["10.244.1.5"]}, {"addresses": ["10.244.2.7"]}]});
+        let row = cells(slices, &slice);
+        assert_eq!(
+            &row[1..4],
+            &[json!("IPv4"), json!("8080"), json!("10.244.1.5,10.244.2.7")]
+        );
+    }
 
     #[test]
     fn service_row_shows_external_ip() {

@@ -390,6 +390,8 @@ impl Reconciler {
             return;
         };
         let outcome = self.allocator.allocate(&view);
+        // Metrics first: by the time the status is visible, the metrics already count it.
+        self.update_usage();
         let label = key.to_string();
         let target = EventTarget::service(&key.namespace, &key.name, view.uid.clone());
         match outcome {

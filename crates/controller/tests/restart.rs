@@ -1,0 +1,134 @@
+//! A restart moves no address: 1,000 Services that already have addresses (in an order the
+//! allocator would never pick by itself) are registered before anything is allocated, and not one
+//! of them gets a status write; new Services get addresses nobody else has.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use common::*;
+use serde_json::json;
+
+const V4: usize = 200;
+const V6: usize = 800;
+const NEW: usize = 5;
+
+fn existing_ip(i: usize) -> IpAddr {
+    if i < V4 {
+        // From the top of the /24 down: the allocator would start at the bottom.
+        IpAddr::V4(Ipv4Addr::new(198, 51, 100, (255 - i) as u8))
+    } else {
+        let n = (V6 - (i - V4)) as u16 * 3;
+        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0x100, 0, 0, 0, 0, n))
+    }
+}
+
+fn seed_services(server: &ferrolb_apiserver::RunningServer) -> BTreeMap<String, IpAddr> {
+    let mut expected = BTreeMap::new();
+    for i in 0..V4 + V6 {
+        let name = format!("svc-{i:04}");
+        let ip = existing_ip(i);
+        let mut svc = lb_service_with_ip("apps", &name, ip);
+        if ip.is_ipv6() {
+            svc["spec"]["ipFamilies"] = json!(["IPv6"]);
+            svc["spec"]["ipFamilyPolicy"] = json!("SingleStack");
+        }
+        server.store().seed(svc).expect("seed service");
+        expected.insert(name, ip);
+    }
+    expected
+}
+
+#[tokio::test]
+async fn restart_with_1000_assigned_services_moves_nothing() {
+    let server = api_server().await;
+    server
+        .store()
+        .seed(config_map(&config_text(&[
+            ("v4", &["198.51.100.0/24"]),
+            ("v6", &["2001:db8:100::/116"]),
+        ])))
+        .expect("seed config");
+    let expected = seed_services(&server);
+    for i in 0..NEW {
+        server
+            .store()
+            .seed(lb_service("apps", &format!("new-{i}")))
+            .expect("seed new service");
+    }
+    server.calls().reset();
+
+    for round in 0..2 {
+        let started = std::time::Instant::now();
+        let handle = ferrolb_controller::start(client(&server), options("ctl-0", Some(2)))
+            .await
+            .expect("start controller");
+        wait_writing(&handle).await;
+        let mut new_ips = BTreeSet::new();
+        for i in 0..NEW {
+            new_ips.insert(wait_ip(&server, "apps", &format!("new-{i}")).await);
+        }
+        let elapsed = started.elapsed();
+
+        for (name, ip) in &expected {
+            assert_eq!(
+                ingress_ips(&server, "apps", name),
+                vec![*ip],
+                "round {round}: {name} kept its address"
+            );
+        }
+        let existing: BTreeSet<IpAddr> = expected.values().copied().collect();
+        assert_eq!(new_ips.len(), NEW, "new Services got distinct addresses");
+        assert!(
+            new_ips.is_disjoint(&existing),
+            "no new Service got an address already in use: {new_ips:?}"
+        );
+
+        let patched: Vec<String> = server
+            .calls()
+            .log()
+            .into_iter()
+            .filter(|r| {
+                r.call.as_ref().is_some_and(|c| {
+                    c.verb == "patch"
+                        && c.resource == "services"
+                        && c.subresource.as_deref() == Some("status")
+                })
+            })
+            .filter_map(|r| r.name)
+            .collect();
+        let expected_patches = if round == 0 { NEW } else { 0 };
+        assert_eq!(
+            patched.len(),
+            expected_patches,
+            "round {round}: status writes only for the new Services, got {patched:?}"
+        );
+        assert!(patched.iter().all(|n| n.starts_with("new-")), "{patched:?}");
+        eprintln!(
+            "round {round}: {} Services registered, {} status writes, synced and writing in {elapsed:?}",
+            expected.len() + NEW,
+            patched.len()
+        );
+
+        // In use: every existing address plus the new ones, per pool.
+        let (_, body) = http_get(handle.metrics_addr().expect("metrics"), "/metrics").await;
+        let in_use_v4 = metric(
+            &body,
+            "ferrolb_allocator_addresses_in_use_total{pool=\"v4\"}",
+        );
+        let in_use_v6 = metric(
+            &body,
+            "ferrolb_allocator_addresses_in_use_total{pool=\"v6\"}",
+        );
+        assert_eq!(
+            in_use_v4.unwrap_or(0.0) + in_use_v6.unwrap_or(0.0),
+            (V4 + V6 + NEW) as f64,
+            "{body}"
+        );
+        assert_eq!(in_use_v6, Some(V6 as f64), "{body}");
+
+        handle.shutdown().await.expect("clean shutdown");
+        server.calls().reset();
+    }
+}

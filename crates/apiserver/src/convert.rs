@@ -38,7 +38,7 @@ fn rename(mut v: Value, pairs: impl Iterator<Item = (&'static str, &'static str)
 
 /// The storage form of an object given in `res`'s view.
 pub fn to_storage(res: &ResourceInfo, v: Value) -> Value {
-    if !is_new_event(res) {
+    if !is_new_event(res) || !v.is_object() {
         return v;
     }
     let mut v = rename(v, EVENT_FIELDS.iter().copied());
@@ -48,7 +48,7 @@ pub fn to_storage(res: &ResourceInfo, v: Value) -> Value {
 
 /// `res`'s view of an object in storage form.
 pub fn from_storage(res: &ResourceInfo, v: Value) -> Value {
-    if !is_new_event(res) {
+    if !is_new_event(res) || !v.is_object() {
         return v;
     }
     let mut v = rename(v, EVENT_FIELDS.iter().map(|(a, b)| (*b, *a)));

@@ -19,7 +19,7 @@ use crate::protobuf;
 use crate::registry::{self, ResourceInfo};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
-use crate::store::{Store, Target};
+use crate::store::{set_meta, Store, Target};
 use crate::table::{self, IncludeObject};
 use crate::watch::{self, Start, WatchRequest};
 
@@ -472,12 +472,21 @@ impl Req<'_> {
             .unwrap_or_default())
     }
 
-    fn body(&self) -> Result<Value, ApiError> {
+    /// The body, which must be an object (an array too when `array_ok`, for JSON patches).
+    fn body_checked(&self, array_ok: bool) -> Result<Value, ApiError> {
         let v = parse_body(self.body, self.content_type)?;
-        if !v.is_object() && !v.is_array() {
-            return Err(ApiError::bad_request("body must be a JSON object"));
+        if v.is_object() || (array_ok && v.is_array()) {
+            return Ok(v);
         }
-        Ok(v)
+        Err(ApiError::bad_request(if array_ok {
+            "body must be a JSON object or array"
+        } else {
+            "body must be a JSON object"
+        }))
+    }
+
+    fn body(&self) -> Result<Value, ApiError> {
+        self.body_checked(false)
     }
 
     fn check_body_namespace(&self, obj: &Value) -> Result<(), ApiError> {
@@ -559,7 +568,7 @@ impl Req<'_> {
                         old.ok_or_else(|| ApiError::not_found(res.group, res.plural, &name))?;
                     if obj.pointer("/metadata/managedFields").is_none() {
                         if let Some(mf) = old.pointer("/metadata/managedFields") {
-                            obj["metadata"]["managedFields"] = mf.clone();
+                            set_meta(&mut obj, "managedFields", mf.clone());
                         }
                     }
                     Ok(obj)
@@ -575,7 +584,7 @@ impl Req<'_> {
             .unwrap_or("")
             .trim()
             .to_string();
-        let body = self.body()?;
+        let body = self.body_checked(ct == "application/json-patch+json")?;
         let res = self.res();
         let name = self.name().to_string();
         let field_manager = self.q.get("fieldManager").cloned();
@@ -728,7 +737,7 @@ fn apply(
     }
     let mut entries: Vec<Value> = entries.into_iter().filter(|e| !is_mine(e)).collect();
     entries.push(entry);
-    obj["metadata"]["managedFields"] = Value::Array(entries);
+    set_meta(&mut obj, "managedFields", Value::Array(entries));
     obj
 }
 

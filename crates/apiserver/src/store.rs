@@ -115,7 +115,8 @@ fn rv_of(obj: &Value) -> Option<&str> {
         .filter(|s| !s.is_empty())
 }
 
-fn set_meta(obj: &mut Value, field: &str, value: Value) {
+/// Set `metadata.<field>`, making `metadata` an object first if needed. `obj` must be an object (or null).
+pub(crate) fn set_meta(obj: &mut Value, field: &str, value: Value) {
     if !obj.get("metadata").is_some_and(Value::is_object) {
         obj["metadata"] = json!({});
     }

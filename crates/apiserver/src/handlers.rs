@@ -290,6 +290,13 @@ impl Req<'_> {
                 && !self.accept.contains("as=PartialObjectMetadata"))
     }
 
+    fn wants_metadata(&self) -> bool {
+        self.accept
+            .split(',')
+            .next()
+            .is_some_and(|first| first.contains("as=PartialObjectMetadata"))
+    }
+
     fn dispatch(&self, verb: &str) -> Result<Response, ApiError> {
         let target = self.target()?;
         if self.res().namespaced && self.p.namespace.is_none() && !matches!(verb, "list" | "watch")
@@ -311,6 +318,9 @@ impl Req<'_> {
                         200,
                         &table::table(self.res(), &[obj], meta, include),
                     ));
+                }
+                if self.wants_metadata() {
+                    return Ok(json_response(200, &table::partial_metadata(&obj)));
                 }
                 Ok(json_response(200, &obj))
             }
@@ -409,6 +419,16 @@ impl Req<'_> {
                 &table::table(self.res(), &items, Value::Object(meta), include),
             ));
         }
+        if self.wants_metadata() {
+            let items: Vec<Value> = items.iter().map(table::partial_metadata).collect();
+            let list = json!({
+                "kind": "PartialObjectMetadataList",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": meta,
+                "items": items,
+            });
+            return Ok(json_response(200, &list));
+        }
         let list = json!({
             "kind": self.res().list_kind(),
             "apiVersion": self.res().api_version(),
@@ -440,6 +460,8 @@ impl Req<'_> {
             .map(Duration::from_secs);
         let render: watch::Render = if self.wants_table() {
             table::watch_row
+        } else if self.wants_metadata() {
+            |_, o| table::partial_metadata(o)
         } else {
             |_, o| o.clone()
         };

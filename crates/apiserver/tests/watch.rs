@@ -272,3 +272,50 @@ async fn kube_watcher_streaming_list_uses_initial_events_bookmark() {
     assert_eq!(f.server.calls().count("list", "services"), 0);
     assert!(f.server.calls().count("watch", "services") >= 1);
 }
+
+#[tokio::test]
+async fn metadata_watcher_and_get_metadata() {
+    let f = fixture().await;
+    f.server
+        .store()
+        .seed(serde_json::to_value(lb_service("default", "a")).unwrap())
+        .unwrap();
+    let svcs: Api<Service> = Api::namespaced(f.client.clone(), "default");
+    let meta = svcs.get_metadata("a").await.unwrap();
+    assert_eq!(
+        meta.metadata.labels.unwrap().get("app").map(String::as_str),
+        Some("a")
+    );
+    let list = svcs.list_metadata(&ListParams::default()).await.unwrap();
+    assert_eq!(list.items.len(), 1);
+    let meta_api: Api<kube::core::PartialObjectMeta<Service>> =
+        Api::namespaced(f.client.clone(), "default");
+    let mut stream = watcher::watcher(meta_api, watcher::Config::default()).boxed();
+    loop {
+        let ev = timeout(DEADLINE, stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let Event::InitApply(m) = ev {
+            assert_eq!(m.metadata.name.as_deref(), Some("a"));
+            break;
+        }
+    }
+    f.server
+        .store()
+        .seed(serde_json::to_value(lb_service("default", "b")).unwrap())
+        .unwrap();
+    loop {
+        let ev = timeout(DEADLINE, stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let Event::Apply(m) = ev {
+            assert_eq!(m.metadata.name.as_deref(), Some("b"));
+            assert_eq!(m.types.unwrap().kind, "PartialObjectMetadata");
+            break;
+        }
+    }
+}

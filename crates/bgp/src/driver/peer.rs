@@ -19,9 +19,6 @@ use super::conn::{self, ConnEvent, Connection};
 use super::sockopt;
 use super::status::{Direction, FamilyCounts, PeerError, PeerStatus};
 
-/// Stop feeding the Adj-RIB-Out stream into a connection while this much is still unwritten.
-const HIGH_WATER: usize = 1 << 20;
-
 /// Commands from the [`Speaker`](super::Speaker) handle.
 pub(crate) enum PeerCommand {
     /// Replace the desired set.
@@ -178,18 +175,18 @@ impl PeerTask {
                 }
             }
             Output::StateChanged { from, to } => {
-                info!(peer = %self.cfg.address, %from, %to, "session state changed");
+                info!(%from, %to, "session state changed");
             }
             Output::Established(neg) => self.on_established(&neg),
             Output::UpdateReceived(_) => {}
             Output::RouteRefreshRequested(f) => {
                 if let Some(af) = family_of(f) {
-                    info!(peer = %self.cfg.address, family = %af, "route refresh requested");
+                    info!(family = %af, "route refresh requested");
                     self.rib.route_refresh(af);
                 }
             }
             Output::NotificationSent(n) => {
-                warn!(peer = %self.cfg.address, "NOTIFICATION sent: {n}");
+                warn!("NOTIFICATION sent: {n}");
                 self.last_notification_at = Some(Instant::now());
                 self.last_error = Some(PeerError::Notification {
                     direction: Direction::Sent,
@@ -197,7 +194,7 @@ impl PeerTask {
                 });
             }
             Output::NotificationReceived(n) => {
-                warn!(peer = %self.cfg.address, "NOTIFICATION received: {n}");
+                warn!("NOTIFICATION received: {n}");
                 self.last_notification_at = Some(Instant::now());
                 self.last_error = Some(PeerError::Notification {
                     direction: Direction::Received,
@@ -205,7 +202,7 @@ impl PeerTask {
                 });
             }
             Output::SessionDown { reason } => {
-                info!(peer = %self.cfg.address, %reason, "session down");
+                info!(%reason, "session down");
                 if reason == DownReason::ConnectionClosed && !self.notification_just_seen() {
                     self.last_error = Some(PeerError::ConnectionClosed);
                 }
@@ -254,7 +251,6 @@ impl PeerTask {
         };
         let families: Vec<String> = neg.families.iter().map(|f| f.to_string()).collect();
         info!(
-            peer = %self.cfg.address,
             peer_as = neg.peer_as,
             peer_router_id = %neg.peer_router_id,
             hold_time = neg.hold_time,
@@ -275,7 +271,7 @@ impl PeerTask {
             .session
             .connect_retry
             .clamp(Duration::from_secs(1), Duration::from_secs(30));
-        debug!(peer = %cfg.address, port = cfg.port, conn = %id, "connecting");
+        debug!(port = cfg.port, conn = %id, "connecting");
         let task = tokio::spawn(async move {
             let result = conn::connect(&cfg, timeout).await;
             let _ = events.send(ConnEvent::Connected(id, result)).await;
@@ -285,12 +281,12 @@ impl PeerTask {
 
     fn accept(&mut self, stream: TcpStream) {
         if let Err(e) = conn::prepare_accepted(&stream, &self.cfg) {
-            warn!(peer = %self.cfg.address, "inbound connection refused: {e}");
+            warn!("inbound connection refused: {e}");
             return;
         }
         self.inbound_seq += 1;
         let id = ConnId::inbound(self.inbound_seq);
-        debug!(peer = %self.cfg.address, conn = %id, "inbound connection");
+        debug!(conn = %id, "inbound connection");
         let c = Connection::start(id, stream, self.events_tx.clone());
         self.conns.insert(id, c);
         self.apply(Instant::now(), Input::TcpConnectionConfirmed(id));
@@ -301,14 +297,14 @@ impl PeerTask {
             ConnEvent::Connected(id, Ok(stream)) => {
                 self.connecting.remove(&id);
                 let c = Connection::start(id, stream, self.events_tx.clone());
-                debug!(peer = %self.cfg.address, conn = %id, local = %c.local, "connected");
+                debug!(conn = %id, local = %c.local, "connected");
                 self.conns.insert(id, c);
                 self.apply(Instant::now(), Input::TcpConnectionAcknowledged(id));
             }
             ConnEvent::Connected(id, Err(e)) => {
                 self.connecting.remove(&id);
                 if self.last_error != Some(PeerError::Transport(e.clone())) {
-                    info!(peer = %self.cfg.address, "connect failed: {e}");
+                    info!("connect failed: {e}");
                 }
                 self.last_error = Some(PeerError::Transport(e));
                 self.apply(Instant::now(), Input::TcpConnectionFails(id));
@@ -320,7 +316,7 @@ impl PeerTask {
             }
             ConnEvent::Failed(id, e) => {
                 if self.conns.remove(&id).is_some() {
-                    debug!(peer = %self.cfg.address, conn = %id, "connection failed: {e}");
+                    debug!(conn = %id, "connection failed: {e}");
                     let was_up = self.session.established_conn() == Some(id);
                     self.apply(Instant::now(), Input::TcpConnectionFails(id));
                     if was_up && !self.notification_just_seen() {
@@ -332,8 +328,8 @@ impl PeerTask {
         }
     }
 
-    /// Feeds the Adj-RIB-Out stream into the established connection, in large batches, while
-    /// the socket keeps up.
+    /// Feeds the Adj-RIB-Out stream into the established connection: one buffer with every
+    /// pending UPDATE, whenever the previous one has been written.
     fn pump_updates(&mut self) {
         if self.session.state() != State::Established || !self.rib.has_pending() {
             return;
@@ -341,8 +337,10 @@ impl PeerTask {
         let Some(id) = self.session.established_conn() else {
             return;
         };
+        // Wait until everything queued is written: the OPEN/KEEPALIVE exchange leaves before
+        // the table is encoded, and each batch carries everything pending at that moment.
         match self.conns.get(&id) {
-            Some(c) if c.queued() < HIGH_WATER => {}
+            Some(c) if c.queued() == 0 => {}
             _ => return,
         }
         let mut buf = Vec::new();
@@ -352,7 +350,6 @@ impl PeerTask {
                 let n = batch.unsendable[af as usize];
                 if n > 0 {
                     warn!(
-                        peer = %self.cfg.address,
                         family = %af,
                         "{n} prefixes cannot be sent: family not negotiated or no next hop of that family"
                     );
@@ -364,7 +361,6 @@ impl PeerTask {
             return;
         }
         debug!(
-            peer = %self.cfg.address,
             messages = batch.messages,
             bytes = buf.len(),
             announced_v4 = batch.announced[0],

@@ -141,12 +141,15 @@ impl Speaker {
         Ok(bound)
     }
 
-    /// Adds a peer and starts its session. The desired route set starts empty.
+    /// Adds a peer and starts its session. The desired route set starts empty: prefer
+    /// [`add_peer_with`](Self::add_peer_with) when the routes are known, so that the first
+    /// table and its End-of-RIB go out together.
     pub fn add_peer(&self, config: PeerConfig) -> Result<(), DriverError> {
         self.add_peer_with(config, Arc::new(AdvertisementSet::new()))
     }
 
-    fn add_peer_with(
+    /// Adds a peer with its initial desired route set and starts its session.
+    pub fn add_peer_with(
         &self,
         config: PeerConfig,
         desired: Arc<AdvertisementSet>,

@@ -346,6 +346,7 @@ fn validate(args: &Args) -> Result<Plan, UsageError> {
 }
 
 /// One parsed `--stdin` command.
+#[derive(Debug)]
 enum StdinCommand {
     Announce(IpNet),
     Withdraw(IpNet),
@@ -358,6 +359,15 @@ fn parse_stdin_line(line: &str) -> Result<Option<StdinCommand>, String> {
     }
     let mut words = content.split_whitespace();
     let verb = words.next().unwrap_or("");
+    let announce = match verb {
+        "announce" => true,
+        "withdraw" => false,
+        other => {
+            return Err(format!(
+                "unknown command {other:?} (expected `announce PREFIX` or `withdraw PREFIX`)"
+            ))
+        }
+    };
     let prefix = words
         .next()
         .ok_or_else(|| format!("{verb:?} needs a prefix"))?;
@@ -365,13 +375,11 @@ fn parse_stdin_line(line: &str) -> Result<Option<StdinCommand>, String> {
         return Err(format!("unexpected {extra:?} after the prefix"));
     }
     let net = parse_prefix(prefix)?;
-    match verb {
-        "announce" => Ok(Some(StdinCommand::Announce(net))),
-        "withdraw" => Ok(Some(StdinCommand::Withdraw(net))),
-        other => Err(format!(
-            "unknown command {other:?} (expected `announce PREFIX` or `withdraw PREFIX`)"
-        )),
-    }
+    Ok(Some(if announce {
+        StdinCommand::Announce(net)
+    } else {
+        StdinCommand::Withdraw(net)
+    }))
 }
 
 fn publish(speaker: &Speaker, peer: IpAddr, set: &AdvertisementSet) {
@@ -473,20 +481,13 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
             .await
             .with_context(|| format!("listening on {listen}"))?;
     }
+    let initial = Arc::new(plan.prefixes);
+    let stdin_set = plan.stdin.then(|| (*initial).clone());
     speaker
-        .add_peer(plan.peer)
+        .add_peer_with(plan.peer, initial)
         .with_context(|| format!("adding peer {peer_addr}"))?;
-    speaker
-        .set_advertisements(peer_addr, Arc::new(plan.prefixes.clone()))
-        .with_context(|| format!("announcing to {peer_addr}"))?;
-    let stdin_task = plan.stdin.then(|| {
-        tokio::spawn(stdin_loop(
-            speaker.clone(),
-            peer_addr,
-            plan.prefixes,
-            plan.attrs,
-        ))
-    });
+    let stdin_task =
+        stdin_set.map(|set| tokio::spawn(stdin_loop(speaker.clone(), peer_addr, set, plan.attrs)));
     let signal = wait_for_signal().await?;
     tracing::info!("{signal} received: shutting down the session");
     if let Some(task) = stdin_task {
@@ -499,6 +500,175 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    const BASE: [&str; 7] = [
+        "announce",
+        "--local-as",
+        "65001",
+        "--peer",
+        "10.255.0.1",
+        "--peer-as",
+        "65000",
+    ];
+
+    fn parse(extra: &[&str]) -> Result<Args, clap::Error> {
+        let argv: Vec<&str> = BASE.iter().chain(extra.iter()).copied().collect();
+        Cli::try_parse_from(argv).map(|c| c.args)
+    }
+
+    /// The validation error for these extra flags (which must parse).
+    fn invalid(extra: &[&str]) -> String {
+        let args = parse(extra).expect("flags parse");
+        match validate(&args) {
+            Ok(_) => panic!("{extra:?} must be rejected"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn temp_file(name: &str, content: &[u8]) -> PathBuf {
+        let path = std::env::temp_dir().join(format!("flb-announce-{}-{name}", std::process::id()));
+        std::fs::write(&path, content).expect("write temp file");
+        path
+    }
+
+    #[test]
+    fn clap_errors_name_the_flag_and_exit_2() {
+        for (extra, flag) in [
+            (vec!["--port", "x"], "--port"),
+            (vec!["--med", "abc"], "--med"),
+            (vec!["--router-id", "1.2.3"], "--router-id"),
+            (
+                vec!["--ebgp-multihop", "2", "--ttl-security"],
+                "--ttl-security",
+            ),
+            (vec!["--bogus"], "--bogus"),
+        ] {
+            let err = parse(&extra)
+                .err()
+                .unwrap_or_else(|| panic!("{extra:?} must fail"));
+            assert_eq!(err.exit_code(), 2, "{extra:?}");
+            assert!(err.to_string().contains(flag), "{extra:?}: {err}");
+        }
+        let missing = Cli::try_parse_from(["announce", "--local-as", "1", "--peer", "10.255.0.1"])
+            .err()
+            .expect("missing --peer-as");
+        assert_eq!(missing.exit_code(), 2);
+        assert!(missing.to_string().contains("--peer-as"), "{missing}");
+    }
+
+    #[test]
+    fn validation_errors_name_the_flag() {
+        assert!(invalid(&["--hold-time", "2"]).starts_with("--hold-time 2"));
+        assert!(invalid(&["--ebgp-multihop", "0"]).starts_with("--ebgp-multihop 0"));
+        assert!(invalid(&["--next-hop", "2001:db8::1"]).starts_with("--next-hop 2001:db8::1"));
+        assert!(invalid(&["--next-hop-v6", "10.0.0.1"]).starts_with("--next-hop-v6 10.0.0.1"));
+        assert!(invalid(&["--local-address", "fd00:255::2"]).starts_with("--local-address"));
+        assert!(invalid(&["--community", "65000:70000"]).starts_with("--community \"65000:70000\""));
+        assert!(invalid(&["--community", "no-such-name"]).contains("no-such-name"));
+        assert!(invalid(&["--large-community", "1:2"]).starts_with("--large-community \"1:2\""));
+        assert!(invalid(&["--port", "0"]).starts_with("--port 0"));
+        assert!(invalid(&["--router-id", "0.0.0.0"]).starts_with("--router-id"));
+        let e = invalid(&["10.0.0.1/8"]);
+        assert!(e.contains("PREFIX") && e.contains("10.0.0.0/8"), "{e}");
+        let zero = Cli::try_parse_from([
+            "announce",
+            "--local-as",
+            "0",
+            "--peer",
+            "10.255.0.1",
+            "--peer-as",
+            "1",
+        ])
+        .expect("parse")
+        .args;
+        let e = validate(&zero)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.starts_with("--local-as 0"), "{e}");
+    }
+
+    #[test]
+    fn files_are_checked_with_the_line_named() {
+        let good = temp_file(
+            "good",
+            b"# list\n198.51.100.1/32\n\n2001:db8::/48  # v6\n198.51.100.2\n",
+        );
+        let args = parse(&["--prefixes-file", good.to_str().expect("utf8")]).expect("parse");
+        let plan = validate(&args).map_err(|e| e.to_string()).expect("valid");
+        assert_eq!(plan.prefixes.count_by_family(), (2, 1));
+        let bad = temp_file("bad", b"198.51.100.1/32\n# ok\nnot-a-prefix\n");
+        let e = invalid(&["--prefixes-file", bad.to_str().expect("utf8")]);
+        assert!(e.contains("line 3") && e.contains("not-a-prefix"), "{e}");
+        let e = invalid(&["--prefixes-file", "/nonexistent/flb"]);
+        assert!(e.starts_with("--prefixes-file /nonexistent/flb"), "{e}");
+        let e = invalid(&["--password-file", "/nonexistent/flb"]);
+        assert!(e.starts_with("--password-file /nonexistent/flb"), "{e}");
+        let long = temp_file("long", &[b'x'; 81]);
+        let e = invalid(&["--password-file", long.to_str().expect("utf8")]);
+        assert!(e.contains("81 bytes"), "{e}");
+        let empty = temp_file("empty", b"\n");
+        assert!(invalid(&["--password-file", empty.to_str().expect("utf8")]).contains("empty"));
+        for p in [good, bad, long, empty] {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+
+    #[test]
+    fn password_is_read_without_newline_and_never_printed() {
+        let pw = temp_file("pw", b"top-secret-pw\n");
+        let args = parse(&["--password-file", pw.to_str().expect("utf8")]).expect("parse");
+        let plan = validate(&args).map_err(|e| e.to_string()).expect("valid");
+        let _ = std::fs::remove_file(&pw);
+        let expected = Password::new(b"top-secret-pw".to_vec()).expect("pw");
+        assert_eq!(plan.peer.password.as_ref(), Some(&expected));
+        let printed = format!("{:?}", plan.peer);
+        assert!(!printed.contains("top-secret"), "{printed}");
+    }
+
+    #[test]
+    fn communities_names_and_prefixes_after_multi_value_flags() {
+        let args = parse(&[
+            "--community",
+            "65001:100",
+            "no-export",
+            "198.51.100.7/32",
+            "--large-community",
+            "65001:1:2",
+            "2001:db8::7",
+        ])
+        .expect("parse");
+        let plan = validate(&args).map_err(|e| e.to_string()).expect("valid");
+        assert_eq!(
+            plan.attrs.communities,
+            vec![Community::new(65001, 100), Community::NO_EXPORT]
+        );
+        assert_eq!(
+            plan.attrs.large_communities,
+            vec![LargeCommunity::new(65001, 1, 2)]
+        );
+        assert_eq!(plan.prefixes.count_by_family(), (1, 1));
+    }
+
+    #[test]
+    fn router_id_defaults_to_an_ipv4_local_address() {
+        let args = parse(&["--local-address", "10.255.0.2"]).expect("parse");
+        let plan = validate(&args).map_err(|e| e.to_string()).expect("valid");
+        assert_eq!(plan.peer.session.router_id, Ipv4Addr::new(10, 255, 0, 2));
+    }
+
+    #[tokio::test]
+    async fn run_returns_2_before_connecting() {
+        let args = parse(&["--hold-time", "1"]).expect("parse");
+        assert_eq!(run(args).await.expect("run"), 2);
+    }
 
     #[test]
     fn prefixes_parse_with_clear_errors() {
@@ -530,6 +700,12 @@ mod tests {
         assert!(parse_stdin_line("add 10.0.0.0/24")
             .expect_err("verb")
             .contains("add"));
+        assert!(parse_stdin_line("bogus line here")
+            .expect_err("verb")
+            .contains("bogus"));
         assert!(parse_stdin_line("announce 10.0.0.0/24 extra").is_err());
+        assert!(parse_stdin_line("withdraw 10.0.0.1/8")
+            .expect_err("host bits")
+            .contains("10.0.0.0/8"));
     }
 }

@@ -293,3 +293,60 @@ async fn hold_timer_expires_when_the_peer_goes_silent() {
     speaker.shutdown("bye").await;
     drop(sock);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_peer_resets_only_when_the_config_changes_and_remove_is_graceful() {
+    let (a, b) = pair(None, false).await;
+    let mut a_rx = a.watch(B).expect("watch");
+    let mut b_rx = b.watch(A).expect("watch");
+    wait_for(&mut b_rx, "B established", |s| {
+        s.state == State::Established
+    })
+    .await;
+    let set: AdvertisementSet = hosts_v4([198, 51, 100], 3, &Arc::default())
+        .into_iter()
+        .collect();
+    b.set_advertisements(A, Arc::new(set)).expect("set");
+    wait_for(&mut a_rx, "A gets 3", |s| s.prefixes_received.ipv4 == 3).await;
+
+    let same = b.peers().pop().expect("one peer");
+    assert!(
+        !b.update_peer(same.clone()).await.expect("update"),
+        "unchanged: no reset"
+    );
+    assert_eq!(b_rx.borrow().established_count, 1);
+
+    let mut changed = same;
+    changed.session.hold_time = 6;
+    assert!(
+        b.update_peer(changed).await.expect("update"),
+        "changed: reset"
+    );
+    let mut b_rx = b.watch(A).expect("new watch after reset");
+    let up = wait_for(&mut b_rx, "B re-established", |s| {
+        s.state == State::Established && s.prefixes_sent.ipv4 == 3
+    })
+    .await;
+    assert!(up.established_since.is_some());
+    wait_for(&mut a_rx, "A sees 3 routes again", |s| {
+        s.state == State::Established && s.prefixes_received.ipv4 == 3
+    })
+    .await;
+
+    b.remove_peer(A, "peer removed by test")
+        .await
+        .expect("remove");
+    assert!(b.watch(A).is_none());
+    let gone = wait_for(&mut a_rx, "A sees 6/2 from the removal", |s| {
+        matches!(&s.last_error, Some(PeerError::Notification { direction: Direction::Received, notification })
+            if notification.shutdown_message().as_deref() == Some("peer removed by test"))
+    })
+    .await;
+    assert_eq!(gone.prefixes_received.ipv4, 0);
+    assert!(matches!(
+        b.remove_peer(A, "again").await,
+        Err(ferrolb_bgp::driver::DriverError::UnknownPeer(_))
+    ));
+    a.shutdown("bye").await;
+    b.shutdown("bye").await;
+}

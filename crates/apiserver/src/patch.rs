@@ -377,3 +377,52 @@ mod tests {
         assert_eq!(obj, json!({"status": {"loadBalancer": {}, "other": 1}}));
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (0i64..5).prop_map(|n| Value::from(n)),
+            "[a-c]{0,2}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-c$/]{1,2}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// RFC 7386: applying the same merge patch twice changes nothing more.
+        #[test]
+        fn merge_patch_is_idempotent(doc in json_value(), p in json_value()) {
+            let mut once = doc;
+            merge(&mut once, &p);
+            let mut twice = once.clone();
+            merge(&mut twice, &p);
+            prop_assert_eq!(once, twice);
+        }
+
+        /// Strategic merge, JSON patch and pruning never panic, whatever the input.
+        #[test]
+        fn patches_never_panic(doc in json_value(), p in json_value(), ops in proptest::collection::vec(
+            ("(add|remove|replace|move|copy|test|x)", "(/[a-c0-9-]{0,2}){0,3}", json_value()), 0..4)) {
+            let mut d = doc.clone();
+            strategic_merge(&mut d, &p);
+            let ops: Vec<Value> = ops.into_iter()
+                .map(|(op, path, value)| serde_json::json!({"op": op, "path": path, "from": path, "value": value}))
+                .collect();
+            let mut d = doc.clone();
+            let _ = json_patch(&mut d, &Value::Array(ops));
+            let mut d = doc;
+            prune(&mut d, &field_set(&p), &serde_json::json!({}), &[]);
+        }
+    }
+}

@@ -359,3 +359,18 @@ mod tests {
         assert_eq!(base64(b"foo"), "Zm9v");
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut body = b"k8s\0".to_vec();
+            body.extend(bytes);
+            let _ = decode(&body);
+        }
+    }
+}

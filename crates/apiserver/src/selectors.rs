@@ -193,3 +193,22 @@ mod tests {
         assert!(FieldSelector::parse("nonsense").is_err());
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn selectors_never_panic(s in "[a-z=!,() in]{0,30}") {
+            let obj = serde_json::json!({"metadata": {"name": "a", "labels": {"a": "b"}}});
+            if let Ok(sel) = LabelSelector::parse(&s) {
+                sel.matches(&obj);
+            }
+            if let Ok(sel) = FieldSelector::parse(&s) {
+                sel.matches(&obj);
+            }
+        }
+    }
+}

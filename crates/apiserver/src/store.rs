@@ -797,3 +797,88 @@ mod tests {
         assert!(store.get_object("configmaps", "x", "c").is_none());
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap as Map;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Put(u8, u8),
+        Delete(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u8..4, 0u8..3).prop_map(|(n, v)| Op::Put(n, v)),
+            (0u8..4).prop_map(Op::Delete),
+        ]
+    }
+
+    type State = Map<String, Value>;
+
+    fn snapshot(store: &Store, res: &'static ResourceInfo) -> State {
+        store
+            .list(res, None)
+            .0
+            .into_iter()
+            .map(|o| (o["metadata"]["name"].as_str().unwrap_or("").to_string(), o))
+            .collect()
+    }
+
+    proptest! {
+        /// The watch invariant: the state at any resourceVersion plus the events after it is the
+        /// final state, and every event's version is above the start and increasing.
+        #[test]
+        fn state_plus_events_is_final_state(ops in proptest::collection::vec(op(), 1..40)) {
+            let store = Store::new(1000);
+            let res = registry::find("", "v1", "configmaps").unwrap();
+            let mut snapshots = vec![(store.resource_version(), snapshot(&store, res))];
+            for op in ops {
+                match op {
+                    Op::Put(n, v) => {
+                        let name = format!("c{n}");
+                        store.write(res, "default", &name, Target::Main, false, |_| {
+                            Ok(json!({"data": {"v": v.to_string()}}))
+                        }).unwrap();
+                    }
+                    Op::Delete(n) => {
+                        let _ = store.delete(res, "default", &format!("c{n}"), None);
+                    }
+                }
+                snapshots.push((store.resource_version(), snapshot(&store, res)));
+            }
+            let last = snapshot(&store, res);
+            for (rv, state) in snapshots {
+                let (events, upto) = store.events_since(res, rv).unwrap();
+                prop_assert_eq!(upto, store.resource_version());
+                let mut replay = state;
+                let mut prev = rv;
+                for ev in events {
+                    prop_assert!(ev.rv > prev);
+                    prev = ev.rv;
+                    let name = ev.object["metadata"]["name"].as_str().unwrap_or("").to_string();
+                    let rv_text = ev.rv.to_string();
+                    prop_assert_eq!(ev.object["metadata"]["resourceVersion"].as_str(), Some(rv_text.as_str()));
+                    match ev.kind {
+                        EventType::Added => prop_assert!(replay.insert(name, ev.object).is_none()),
+                        EventType::Modified => prop_assert!(replay.insert(name, ev.object).is_some()),
+                        EventType::Deleted => prop_assert!(replay.remove(&name).is_some()),
+                    }
+                }
+                let strip = |m: &State| -> Map<String, Value> {
+                    m.iter().map(|(k, v)| {
+                        let mut v = v.clone();
+                        if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                            meta.remove("resourceVersion");
+                        }
+                        (k.clone(), v)
+                    }).collect()
+                };
+                prop_assert_eq!(strip(&replay), strip(&last));
+            }
+        }
+    }
+}

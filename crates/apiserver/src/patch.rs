@@ -387,7 +387,7 @@ mod proptests {
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
-            (0i64..5).prop_map(|n| Value::from(n)),
+            (0i64..5).prop_map(Value::from),
             "[a-c]{0,2}".prop_map(Value::String),
         ];
         leaf.prop_recursive(3, 24, 4, |inner| {

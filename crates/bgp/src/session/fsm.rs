@@ -563,7 +563,9 @@ impl Session {
                 }));
             }
             (ConnState::Established, Message::RouteRefresh(rr)) => {
-                if rr.subtype == RouteRefreshSubtype::Normal {
+                // RFC 2918 §4: a family we did not negotiate is ignored.
+                let known = self.negotiated().is_some_and(|n| n.families.contains(&rr.family));
+                if rr.subtype == RouteRefreshSubtype::Normal && known {
                     out.push(Output::RouteRefreshRequested(rr.family));
                 }
                 // BoRR/EoRR and unknown subtypes: nothing to do (we keep no Adj-RIB-In).

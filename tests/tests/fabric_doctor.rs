@@ -43,7 +43,11 @@ fn findings<'a>(json: &'a Value, code: &str) -> Vec<&'a Value> {
 fn codes(json: &Value) -> Vec<String> {
     json["findings"]
         .as_array()
-        .map(|a| a.iter().filter_map(|f| f["code"].as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f["code"].as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -51,7 +55,11 @@ fn codes(json: &Value) -> Vec<String> {
 fn fix_command(finding: &Value, prefix: &str) -> String {
     finding["fix"]
         .as_array()
-        .and_then(|a| a.iter().filter_map(Value::as_str).find(|f| f.starts_with(prefix)))
+        .and_then(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .find(|f| f.starts_with(prefix))
+        })
         .map(|f| f[prefix.len()..].trim().to_string())
         .unwrap_or_else(|| panic!("no fix starting with {prefix:?} in {finding:#}"))
 }
@@ -73,7 +81,20 @@ fn sh_ok(ns: &Netns, script: &str) {
 /// A veth pair `a_if` (in `a`) / `b_if` (in `b`) without addresses, both up.
 fn bare_veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) {
     let status = Command::new("ip")
-        .args(["link", "add", a_if, "netns", a.name(), "type", "veth", "peer", "name", b_if, "netns", b.name()])
+        .args([
+            "link",
+            "add",
+            a_if,
+            "netns",
+            a.name(),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            b_if,
+            "netns",
+            b.name(),
+        ])
         .stdin(Stdio::null())
         .status()
         .expect("ip link add");
@@ -91,7 +112,9 @@ fn enable_conntrack(ns: &Netns) {
 }
 
 fn tcp_connects(ns: &Netns, host: &str, port: &str) -> bool {
-    ns.exec(&["nc", "-z", "-w", "2", host, port]).status.success()
+    ns.exec(&["nc", "-z", "-w", "2", host, port])
+        .status
+        .success()
 }
 
 /// Case 1 rebuilt: pod -> node -> NAT gateway (masquerades only the node's link range, no route
@@ -127,12 +150,17 @@ fn fabric_doctor_pod_egress_without_masquerade() {
     remote.run_ok(&["ip", "route", "add", "default", "via", "10.255.2.1"]);
     let log = std::env::temp_dir().join(format!("flb-fabric-nc-{}.log", std::process::id()));
     let _listener = remote.spawn(&["nc", "-l", "-k", "10.255.2.2", "8080"], &log);
-    wait_until(Duration::from_secs(5), "listener on 10.255.2.2:8080 (from the node)", || {
-        tcp_connects(&node, "10.255.2.2", "8080").then_some(())
-    });
+    wait_until(
+        Duration::from_secs(5),
+        "listener on 10.255.2.2:8080 (from the node)",
+        || tcp_connects(&node, "10.255.2.2", "8080").then_some(()),
+    );
 
     // Reproduced: the node itself connects (masqueraded by the gateway), the pod does not.
-    assert!(!tcp_connects(&pod, "10.255.2.2", "8080"), "pod connection must time out");
+    assert!(
+        !tcp_connects(&pod, "10.255.2.2", "8080"),
+        "pod connection must time out"
+    );
     println!("{}", doctor_human(&node, &["--pod-cidr", "10.244.1.0/24"]));
     let (code, json) = doctor(&node, &["--pod-cidr", "10.244.1.0/24"]);
     assert_eq!(code, 1, "error finding -> exit 1: {json:#}");
@@ -140,37 +168,69 @@ fn fabric_doctor_pod_egress_without_masquerade() {
     assert_eq!(found.len(), 1, "{json:#}");
     let finding = found[0].clone();
     assert_eq!(finding["severity"], "error");
-    assert!(finding["summary"].as_str().unwrap_or("").contains("10.244.1.0/24"), "{finding:#}");
+    assert!(
+        finding["summary"]
+            .as_str()
+            .unwrap_or("")
+            .contains("10.244.1.0/24"),
+        "{finding:#}"
+    );
     let evidence = finding["evidence"].to_string();
-    assert!(evidence.contains("10.244.1.2") && evidence.contains("10.255.2.2:8080"), "{evidence}");
-    assert!(finding["fix"].to_string().contains("advertise-pod-cidr: true"), "{finding:#}");
+    assert!(
+        evidence.contains("10.244.1.2") && evidence.contains("10.255.2.2:8080"),
+        "{evidence}"
+    );
+    assert!(
+        finding["fix"]
+            .to_string()
+            .contains("advertise-pod-cidr: true"),
+        "{finding:#}"
+    );
 
     // Fix 1: masquerade on the node, with the doctor's own command.
     let masquerade = fix_command(&finding, "masquerade on the node:");
     sh_ok(&node, &masquerade);
     node.run_ok(&["conntrack", "-F"]);
-    assert!(tcp_connects(&pod, "10.255.2.2", "8080"), "pod connects after masquerade fix");
+    assert!(
+        tcp_connects(&pod, "10.255.2.2", "8080"),
+        "pod connects after masquerade fix"
+    );
     let (code, json) = doctor(&node, &["--pod-cidr", "10.244.1.0/24"]);
-    assert!(findings(&json, "pod-egress-unmasqueraded").is_empty(), "{json:#}");
+    assert!(
+        findings(&json, "pod-egress-unmasqueraded").is_empty(),
+        "{json:#}"
+    );
     assert_eq!(code, 0, "{json:#}");
 
     // Back to broken, then fix 2: what announcing the pod CIDR achieves, a route on the router.
     sh_ok(&node, "nft delete table ip ferrolb_nat");
     node.run_ok(&["conntrack", "-F"]);
-    assert!(!tcp_connects(&pod, "10.255.2.2", "8080"), "broken again without the masquerade");
+    assert!(
+        !tcp_connects(&pod, "10.255.2.2", "8080"),
+        "broken again without the masquerade"
+    );
     let (_, json) = doctor(&node, &["--pod-cidr", "10.244.1.0/24"]);
     let found = findings(&json, "pod-egress-unmasqueraded");
     assert_eq!(found.len(), 1, "{json:#}");
     let fix = found[0]["fix"].to_string();
     let marker = "by hand on the router 10.255.1.1: ";
-    let start = fix.find(marker).map(|i| i + marker.len()).unwrap_or_else(|| panic!("{fix}"));
+    let start = fix
+        .find(marker)
+        .map(|i| i + marker.len())
+        .unwrap_or_else(|| panic!("{fix}"));
     let route_cmd: String = fix[start..].chars().take_while(|c| *c != ')').collect();
     assert_eq!(route_cmd, "ip route add 10.244.1.0/24 via 10.255.1.2");
     sh_ok(&gw, &route_cmd);
     node.run_ok(&["conntrack", "-F"]);
-    assert!(tcp_connects(&pod, "10.255.2.2", "8080"), "pod connects once the router routes the pod CIDR");
+    assert!(
+        tcp_connects(&pod, "10.255.2.2", "8080"),
+        "pod connects once the router routes the pod CIDR"
+    );
     let (_, json) = doctor(&node, &["--pod-cidr", "10.244.1.0/24"]);
-    assert!(findings(&json, "pod-egress-unmasqueraded").is_empty(), "{json:#}");
+    assert!(
+        findings(&json, "pod-egress-unmasqueraded").is_empty(),
+        "{json:#}"
+    );
     let _ = std::fs::remove_file(&log);
 }
 
@@ -200,22 +260,49 @@ fn fabric_doctor_strict_rp_filter_on_backup_uplink() {
     let gwb = Netns::new("frgwb");
     veth(&gwa, &node, 1);
     veth(&gwb, &node, 2);
-    node.run_ok(&["ip", "route", "add", "default", "via", "10.255.1.1", "metric", "10"]);
-    node.run_ok(&["ip", "route", "add", "default", "via", "10.255.2.1", "metric", "20"]);
+    node.run_ok(&[
+        "ip",
+        "route",
+        "add",
+        "default",
+        "via",
+        "10.255.1.1",
+        "metric",
+        "10",
+    ]);
+    node.run_ok(&[
+        "ip",
+        "route",
+        "add",
+        "default",
+        "via",
+        "10.255.2.1",
+        "metric",
+        "20",
+    ]);
     node.sysctl("net.ipv4.conf.all.rp_filter", "1");
     // An off-link sender behind the backup gateway.
     gwb.run_ok(&["ip", "addr", "add", "10.255.9.1/32", "dev", "lo"]);
     let before = reverse_path_drops(&node);
     gwb.exec(&["ping", "-c1", "-W1", "-I", "10.255.9.1", "10.255.2.2"]);
     let after = reverse_path_drops(&node);
-    assert!(after > before, "strict rp_filter drops the asymmetric packet ({before} -> {after})");
+    assert!(
+        after > before,
+        "strict rp_filter drops the asymmetric packet ({before} -> {after})"
+    );
 
     println!("{}", doctor_human(&node, &[]));
     let (code, json) = doctor(&node, &[]);
     assert_eq!(code, 1, "{json:#}");
     let found = findings(&json, "rp-filter-asymmetric");
     assert_eq!(found.len(), 1, "only the backup uplink: {json:#}");
-    assert!(found[0]["summary"].as_str().unwrap_or("").contains("veth2b"), "{json:#}");
+    assert!(
+        found[0]["summary"]
+            .as_str()
+            .unwrap_or("")
+            .contains("veth2b"),
+        "{json:#}"
+    );
     let fix = fix_command(found[0], "use loose mode:");
     let cmd: String = fix.split(" (persist").next().unwrap_or("").to_string();
     sh_ok(&node, &cmd);
@@ -223,7 +310,10 @@ fn fabric_doctor_strict_rp_filter_on_backup_uplink() {
     gwb.exec(&["ping", "-c1", "-W1", "-I", "10.255.9.1", "10.255.2.2"]);
     assert_eq!(reverse_path_drops(&node), before, "loose mode accepts it");
     let (_, json) = doctor(&node, &[]);
-    assert!(findings(&json, "rp-filter-asymmetric").is_empty(), "{json:#}");
+    assert!(
+        findings(&json, "rp-filter-asymmetric").is_empty(),
+        "{json:#}"
+    );
 }
 
 /// (c) ip_forward off on a node with a pod: the pod cannot reach the gateway; doctor says why.
@@ -243,15 +333,31 @@ fn fabric_doctor_ip_forward_off() {
     node.run_ok(&["ip", "route", "add", "default", "via", "10.255.1.1"]);
     gw.run_ok(&["ip", "route", "add", "10.244.1.0/24", "via", "10.255.1.2"]);
     node.sysctl("net.ipv4.ip_forward", "0");
-    assert!(!pod.exec(&["ping", "-c1", "-W1", "10.255.1.1"]).status.success(), "no forwarding");
+    assert!(
+        !pod.exec(&["ping", "-c1", "-W1", "10.255.1.1"])
+            .status
+            .success(),
+        "no forwarding"
+    );
     let (code, json) = doctor(&node, &["--pod-cidr", "10.244.1.0/24"]);
     assert_eq!(code, 1, "{json:#}");
     let found = findings(&json, "ip-forward-off");
     assert_eq!(found.len(), 1, "{json:#}");
-    let cmd = found[0]["fix"][0].as_str().unwrap_or("").split(" (persist").next().unwrap_or("").to_string();
+    let cmd = found[0]["fix"][0]
+        .as_str()
+        .unwrap_or("")
+        .split(" (persist")
+        .next()
+        .unwrap_or("")
+        .to_string();
     assert_eq!(cmd, "sysctl -w net.ipv4.ip_forward=1");
     sh_ok(&node, &cmd);
-    assert!(pod.exec(&["ping", "-c1", "-W1", "10.255.1.1"]).status.success(), "forwarding works");
+    assert!(
+        pod.exec(&["ping", "-c1", "-W1", "10.255.1.1"])
+            .status
+            .success(),
+        "forwarding works"
+    );
     let (_, json) = doctor(&node, &["--pod-cidr", "10.244.1.0/24"]);
     assert!(findings(&json, "ip-forward-off").is_empty(), "{json:#}");
 }
@@ -274,18 +380,51 @@ fn fabric_doctor_default_route_problems() {
     assert_eq!(findings(&json, "no-default-route").len(), 1, "{json:#}");
     assert_eq!(findings(&json, "no-default-route")[0]["severity"], "error");
 
-    node.run_ok(&["ip", "route", "add", "default", "via", "10.255.1.1", "metric", "50"]);
-    node.run_ok(&["ip", "route", "append", "default", "via", "10.255.2.1", "metric", "50"]);
+    node.run_ok(&[
+        "ip",
+        "route",
+        "add",
+        "default",
+        "via",
+        "10.255.1.1",
+        "metric",
+        "50",
+    ]);
+    node.run_ok(&[
+        "ip",
+        "route",
+        "append",
+        "default",
+        "via",
+        "10.255.2.1",
+        "metric",
+        "50",
+    ]);
     node.run_ok(&["ping", "-c1", "-W1", "10.255.1.1"]);
     node.run_ok(&["ping", "-c1", "-W1", "10.255.2.1"]);
     let (_, json) = doctor(&node, &[]);
-    assert_eq!(findings(&json, "default-routes-same-metric").len(), 1, "{json:#}");
-    node.run_ok(&["ip", "route", "del", "default", "via", "10.255.2.1", "metric", "50"]);
+    assert_eq!(
+        findings(&json, "default-routes-same-metric").len(),
+        1,
+        "{json:#}"
+    );
+    node.run_ok(&[
+        "ip",
+        "route",
+        "del",
+        "default",
+        "via",
+        "10.255.2.1",
+        "metric",
+        "50",
+    ]);
 
     // Carrier gone: the gateway side of the only uplink goes down.
     gwa.run_ok(&["ip", "link", "set", "veth1a", "down"]);
     wait_until(Duration::from_secs(5), "carrier loss on veth1b", || {
-        node.run_ok(&["ip", "-o", "link", "show", "veth1b"]).contains("NO-CARRIER").then_some(())
+        node.run_ok(&["ip", "-o", "link", "show", "veth1b"])
+            .contains("NO-CARRIER")
+            .then_some(())
     });
     println!("{}", doctor_human(&node, &[]));
     let (code, json) = doctor(&node, &[]);
@@ -295,7 +434,10 @@ fn fabric_doctor_default_route_problems() {
     assert_eq!(down[0]["severity"], "error");
     gwa.run_ok(&["ip", "link", "set", "veth1a", "up"]);
     wait_until(Duration::from_secs(5), "carrier back", || {
-        node.exec(&["ping", "-c1", "-W1", "10.255.1.1"]).status.success().then_some(())
+        node.exec(&["ping", "-c1", "-W1", "10.255.1.1"])
+            .status
+            .success()
+            .then_some(())
     });
     let (code, json) = doctor(&node, &[]);
     assert_eq!(code, 0, "healthy again: {json:#}");
@@ -303,17 +445,27 @@ fn fabric_doctor_default_route_problems() {
     // The gateway's address disappears: ARP fails.
     gwa.run_ok(&["ip", "addr", "del", "10.255.1.1/24", "dev", "veth1a"]);
     node.run_ok(&["ip", "neigh", "flush", "dev", "veth1b"]);
-    assert!(!node.exec(&["ping", "-c1", "-W1", "10.255.1.1"]).status.success());
-    wait_until(Duration::from_secs(10), "gateway neighbour FAILED/INCOMPLETE", || {
-        let out = node.run_ok(&["ip", "neigh", "show", "10.255.1.1", "dev", "veth1b"]);
-        (out.contains("FAILED") || out.contains("INCOMPLETE")).then_some(())
-    });
+    assert!(!node
+        .exec(&["ping", "-c1", "-W1", "10.255.1.1"])
+        .status
+        .success());
+    wait_until(
+        Duration::from_secs(10),
+        "gateway neighbour FAILED/INCOMPLETE",
+        || {
+            let out = node.run_ok(&["ip", "neigh", "show", "10.255.1.1", "dev", "veth1b"]);
+            (out.contains("FAILED") || out.contains("INCOMPLETE")).then_some(())
+        },
+    );
     println!("{}", doctor_human(&node, &[]));
     let (code, json) = doctor(&node, &[]);
     assert_eq!(code, 1, "{json:#}");
     let unresolved = findings(&json, "default-gateway-unresolved");
     assert_eq!(unresolved.len(), 1, "{json:#}");
-    assert!(unresolved[0]["evidence"].to_string().contains("10.255.1.1"), "{json:#}");
+    assert!(
+        unresolved[0]["evidence"].to_string().contains("10.255.1.1"),
+        "{json:#}"
+    );
 }
 
 /// (e) a VIP on a container's macvlan child: the host cannot reach it; the shim from the
@@ -330,25 +482,43 @@ fn fabric_doctor_macvlan_hairpin() {
     node.run_ok(&["ip", "addr", "add", "198.51.100.2/24", "dev", "veth1b"]);
     node.run_ok(&["ip", "route", "add", "default", "via", "10.255.1.1"]);
     node.run_ok(&["ping", "-c1", "-W1", "10.255.1.1"]);
-    node.run_ok(&["ip", "link", "add", "link", "veth1b", "name", "mv0", "type", "macvlan", "mode", "bridge"]);
+    node.run_ok(&[
+        "ip", "link", "add", "link", "veth1b", "name", "mv0", "type", "macvlan", "mode", "bridge",
+    ]);
     node.run_ok(&["ip", "link", "set", "mv0", "netns", ctr.name()]);
     ctr.run_ok(&["ip", "addr", "add", "198.51.100.10/24", "dev", "mv0"]);
     ctr.run_ok(&["ip", "link", "set", "mv0", "up"]);
     // Reproduced: the host cannot reach the container's VIP.
-    assert!(!node.exec(&["ping", "-c1", "-W1", "198.51.100.10"]).status.success());
+    assert!(!node
+        .exec(&["ping", "-c1", "-W1", "198.51.100.10"])
+        .status
+        .success());
     println!("{}", doctor_human(&node, &["--vip", "198.51.100.10"]));
     let (code, json) = doctor(&node, &["--vip", "198.51.100.10"]);
     assert_eq!(code, 1, "{json:#}");
     let found = findings(&json, "vip-macvlan-hairpin");
     assert_eq!(found.len(), 1, "{json:#}");
-    assert!(found[0]["evidence"].to_string().contains("mv0"), "the child is named: {json:#}");
+    assert!(
+        found[0]["evidence"].to_string().contains("mv0"),
+        "the child is named: {json:#}"
+    );
     let fix = fix_command(found[0], "add a macvlan shim on the host:")
         .replace("<free address>", "198.51.100.3");
-    assert!(fix.contains("type macvlan mode bridge") && fix.contains("198.51.100.10/32"), "{fix}");
+    assert!(
+        fix.contains("type macvlan mode bridge") && fix.contains("198.51.100.10/32"),
+        "{fix}"
+    );
     sh_ok(&node, &fix);
-    wait_until(Duration::from_secs(5), "VIP reachable through the shim", || {
-        node.exec(&["ping", "-c1", "-W1", "198.51.100.10"]).status.success().then_some(())
-    });
+    wait_until(
+        Duration::from_secs(5),
+        "VIP reachable through the shim",
+        || {
+            node.exec(&["ping", "-c1", "-W1", "198.51.100.10"])
+                .status
+                .success()
+                .then_some(())
+        },
+    );
     let (code, json) = doctor(&node, &["--vip", "198.51.100.10"]);
     assert_eq!(codes(&json), Vec::<String>::new(), "{json:#}");
     assert_eq!(code, 0);
@@ -369,7 +539,10 @@ fn fabric_doctor_vip_routed_away() {
     assert_eq!(code, 1, "{json:#}");
     let found = findings(&json, "vip-routed-away");
     assert_eq!(found.len(), 1, "{json:#}");
-    assert!(found[0]["evidence"].to_string().contains("via 10.255.1.1"), "{json:#}");
+    assert!(
+        found[0]["evidence"].to_string().contains("via 10.255.1.1"),
+        "{json:#}"
+    );
     let cmd = fix_command(found[0], "deliver it locally:");
     let cmd = cmd.split(" (").next().unwrap_or("").to_string();
     assert_eq!(cmd, "ip route add local 198.51.100.20/32 dev lo");

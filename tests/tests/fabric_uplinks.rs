@@ -63,8 +63,17 @@ fn fabric_uplinks_failover_failback_and_link_flap() {
     let gwb = Netns::new("fugwb");
     veth(&gwa, &node, 1); // primary: node veth1b, gateway 10.255.1.1
     veth(&gwb, &node, 2); // backup: node veth2b, gateway 10.255.2.1
-    // A default route the manager does not own: it must never be touched.
-    node.run_ok(&["ip", "route", "add", "default", "via", "10.255.2.1", "metric", "900"]);
+                          // A default route the manager does not own: it must never be touched.
+    node.run_ok(&[
+        "ip",
+        "route",
+        "add",
+        "default",
+        "via",
+        "10.255.2.1",
+        "metric",
+        "900",
+    ]);
     let dir = ScratchDir::new("fabric-uplinks");
     let log = dir.join("uplinks.log");
     let bin = ferrolb_bin();
@@ -90,18 +99,28 @@ fn fabric_uplinks_failover_failback_and_link_flap() {
     let logs = || std::fs::read_to_string(&log).unwrap_or_default();
 
     // Start: no managed route yet; the backup's gateway is learned from the foreign route.
-    wait_until(Duration::from_secs(10), "primary preferred, backup installed", || {
-        let d = defaults(&node);
-        let ours: Vec<_> = d.iter().filter(|r| r.3 == "241").collect();
-        (ours.len() == 2 && preferred_dev(&node).as_deref() == Some("veth1b")).then_some(())
-    });
+    wait_until(
+        Duration::from_secs(10),
+        "primary preferred, backup installed",
+        || {
+            let d = defaults(&node);
+            let ours: Vec<_> = d.iter().filter(|r| r.3 == "241").collect();
+            (ours.len() == 2 && preferred_dev(&node).as_deref() == Some("veth1b")).then_some(())
+        },
+    );
     println!("start: {:?}", defaults(&node));
 
     // The primary gateway stops answering (ICMP dropped in the gateway namespace).
     gwa.run_ok(&["nft", "add", "table", "ip", "flbdrop"]);
-    gwa.run_ok(&["nft", "add chain ip flbdrop flbin { type filter hook input priority 0; }"]);
+    gwa.run_ok(&[
+        "nft",
+        "add chain ip flbdrop flbin { type filter hook input priority 0; }",
+    ]);
     let dropped = Instant::now();
-    gwa.run_ok(&["nft", "add rule ip flbdrop flbin icmp type echo-request drop"]);
+    gwa.run_ok(&[
+        "nft",
+        "add rule ip flbdrop flbin icmp type echo-request drop",
+    ]);
     let failover = time_until(Duration::from_secs(10), "failover to the backup", || {
         preferred_dev(&node).as_deref() == Some("veth2b")
     });
@@ -111,7 +130,9 @@ fn fabric_uplinks_failover_failback_and_link_flap() {
         failover.as_secs_f64() * 1000.0,
         PROBE_INTERVAL_MS * u64::from(PROBE_COUNT)
     );
-    assert!(failover < Duration::from_millis(PROBE_INTERVAL_MS * u64::from(PROBE_COUNT + 3) + 1000));
+    assert!(
+        failover < Duration::from_millis(PROBE_INTERVAL_MS * u64::from(PROBE_COUNT + 3) + 1000)
+    );
 
     // It answers again.
     gwa.run_ok(&["nft", "delete", "table", "ip", "flbdrop"]);
@@ -122,28 +143,43 @@ fn fabric_uplinks_failover_failback_and_link_flap() {
         "failback: default route moved back to the primary {:.0} ms after its gateway answered again",
         failback.as_secs_f64() * 1000.0
     );
-    assert!(failback < Duration::from_millis(PROBE_INTERVAL_MS * u64::from(PROBE_COUNT + 3) + 1000));
+    assert!(
+        failback < Duration::from_millis(PROBE_INTERVAL_MS * u64::from(PROBE_COUNT + 3) + 1000)
+    );
 
     // Link flap: down deletes the primary's route (kernel), up must restore it at once.
     node.run_ok(&["ip", "link", "set", "veth1b", "down"]);
-    wait_until(Duration::from_secs(5), "backup preferred while the primary link is down", || {
-        (preferred_dev(&node).as_deref() == Some("veth2b")).then_some(())
-    });
+    wait_until(
+        Duration::from_secs(5),
+        "backup preferred while the primary link is down",
+        || (preferred_dev(&node).as_deref() == Some("veth2b")).then_some(()),
+    );
     let up_at = Instant::now();
     node.run_ok(&["ip", "link", "set", "veth1b", "up"]);
     let after_command = up_at.elapsed();
-    let restored = time_until(Duration::from_secs(5), "primary route restored after link up", || {
-        defaults(&node).iter().any(|r| r.0 == "veth1b" && r.3 == "241")
-    });
+    let restored = time_until(
+        Duration::from_secs(5),
+        "primary route restored after link up",
+        || {
+            defaults(&node)
+                .iter()
+                .any(|r| r.0 == "veth1b" && r.3 == "241")
+        },
+    );
     println!(
         "link flap: primary default route restored {:.1} ms after `ip link set up` was started ({:.1} ms of that was the ip command itself; polling adds a few ms)",
         (restored + after_command).as_secs_f64() * 1000.0,
         after_command.as_secs_f64() * 1000.0
     );
-    assert!(restored < Duration::from_secs(2), "restored within generous bound");
-    wait_until(Duration::from_secs(5), "primary preferred again after the flap", || {
-        (preferred_dev(&node).as_deref() == Some("veth1b")).then_some(())
-    });
+    assert!(
+        restored < Duration::from_secs(2),
+        "restored within generous bound"
+    );
+    wait_until(
+        Duration::from_secs(5),
+        "primary preferred again after the flap",
+        || (preferred_dev(&node).as_deref() == Some("veth1b")).then_some(()),
+    );
 
     // Metrics endpoint.
     let metrics = node.run_ok(&[
@@ -160,15 +196,26 @@ fn fabric_uplinks_failover_failback_and_link_flap() {
     // Exit: our routes go, the foreign one stays.
     daemon.signal(Signal::SIGTERM);
     let status = daemon.wait_timeout(Duration::from_secs(5));
-    assert!(status.is_some_and(|s| s.success()), "clean exit on SIGTERM: {status:?}\n{}", logs());
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "clean exit on SIGTERM: {status:?}\n{}",
+        logs()
+    );
     let left = defaults(&node);
-    assert!(left.iter().all(|r| r.3 != "241"), "managed routes removed: {left:?}");
+    assert!(
+        left.iter().all(|r| r.3 != "241"),
+        "managed routes removed: {left:?}"
+    );
     assert!(
         left.iter().any(|r| r.1 == "10.255.2.1" && r.2 == 900),
         "foreign route untouched: {left:?}"
     );
     let text = logs();
-    for needle in ["preferred uplink changed", "gateway stopped answering", "added default via"] {
+    for needle in [
+        "preferred uplink changed",
+        "gateway stopped answering",
+        "added default via",
+    ] {
         assert!(text.contains(needle), "log mentions {needle:?}:\n{text}");
     }
     println!("--- uplinks log ---\n{text}");

@@ -8,7 +8,8 @@ use netlink_packet_core::{
 };
 use netlink_packet_netfilter::{
     conntrack::{
-        ConntrackAttribute, ConntrackMessage, IPTuple, ProtoInfo, ProtoInfoTCP, ProtoTuple, Status, Tuple,
+        ConntrackAttribute, ConntrackMessage, IPTuple, ProtoInfo, ProtoInfoTCP, ProtoTuple, Status,
+        Tuple,
     },
     NetfilterHeader, NetfilterMessage, NetfilterProtoFamily,
 };
@@ -56,9 +57,7 @@ const TCP_STATES: [&str; 10] = [
 
 fn dump_ctnetlink() -> Result<Vec<ConntrackEntry>, String> {
     let mut socket = Socket::new(NETLINK_NETFILTER).map_err(|e| e.to_string())?;
-    socket
-        .bind_auto()
-        .map_err(|e| format!("bind: {e}"))?;
+    socket.bind_auto().map_err(|e| format!("bind: {e}"))?;
     socket
         .connect(&SocketAddr::new(0, 0))
         .map_err(|e| format!("connect: {e}"))?;
@@ -207,7 +206,6 @@ fn entry_from_attributes(attrs: &[ConntrackAttribute]) -> Option<ConntrackEntry>
         tcp_state,
     })
 }
-
 
 /// Parses `/proc/net/nf_conntrack` lines (the fallback when ctnetlink is impossible).
 pub fn parse_proc(text: &str) -> Vec<ConntrackEntry> {

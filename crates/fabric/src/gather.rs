@@ -76,9 +76,11 @@ pub async fn gather(options: &GatherOptions) -> Result<Snapshot, Error> {
                 entries: Vec::new(),
             });
         if !snap.conntrack.available {
-            snap.gaps.push(format!("conntrack: {}", snap.conntrack.source));
+            snap.gaps
+                .push(format!("conntrack: {}", snap.conntrack.source));
         } else if snap.conntrack.source != "ctnetlink" {
-            snap.gaps.push(format!("conntrack read from {}", snap.conntrack.source));
+            snap.gaps
+                .push(format!("conntrack read from {}", snap.conntrack.source));
         }
     }
     if options.nftables {

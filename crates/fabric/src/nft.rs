@@ -146,8 +146,14 @@ fn nets_of(v: &Value) -> Vec<IpNet> {
             .collect(),
         Value::Object(o) => {
             if let Some(p) = o.get("prefix") {
-                let addr = p.get("addr").and_then(Value::as_str).and_then(|a| a.parse::<IpAddr>().ok());
-                let len = p.get("len").and_then(Value::as_u64).and_then(|l| u8::try_from(l).ok());
+                let addr = p
+                    .get("addr")
+                    .and_then(Value::as_str)
+                    .and_then(|a| a.parse::<IpAddr>().ok());
+                let len = p
+                    .get("len")
+                    .and_then(Value::as_u64)
+                    .and_then(|l| u8::try_from(l).ok());
                 match (addr, len) {
                     (Some(a), Some(l)) => IpNet::new(a, l).ok().into_iter().collect(),
                     _ => Vec::new(),
@@ -202,7 +208,12 @@ mod tests {
 
     #[test]
     fn odd_json_gives_no_rules_and_no_panic() {
-        for text in ["{}", "[]", "{\"nftables\": 3}", "{\"nftables\": [{\"rule\": {\"expr\": 5}}]}"] {
+        for text in [
+            "{}",
+            "[]",
+            "{\"nftables\": 3}",
+            "{\"nftables\": [{\"rule\": {\"expr\": 5}}]}",
+        ] {
             let v: Value = serde_json::from_str(text).unwrap();
             assert!(parse_ruleset(&v).snat.is_empty());
         }

@@ -119,9 +119,10 @@ impl Route {
     /// Whether every nexthop is flagged `linkdown` or `dead`.
     pub fn all_nexthops_down(&self) -> bool {
         !self.nexthops.is_empty()
-            && self.nexthops.iter().all(|nh| {
-                nh.flags.iter().any(|f| f == "linkdown" || f == "dead")
-            })
+            && self
+                .nexthops
+                .iter()
+                .all(|nh| nh.flags.iter().any(|f| f == "linkdown" || f == "dead"))
     }
 }
 

@@ -10,9 +10,7 @@ use netlink_packet_route::{
         MacVlanMode, State,
     },
     neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState},
-    route::{
-        RouteAddress, RouteAttribute, RouteMessage, RouteNextHopFlags, RouteScope, RouteType,
-    },
+    route::{RouteAddress, RouteAttribute, RouteMessage, RouteNextHopFlags, RouteScope, RouteType},
     rule::{RuleAttribute, RuleMessage},
     AddressFamily,
 };
@@ -285,9 +283,7 @@ pub(crate) fn rule_from_message(msg: &RuleMessage) -> Rule {
             RuleAttribute::Priority(p) => rule.priority = *p,
             RuleAttribute::Table(t) => rule.table = *t,
             RuleAttribute::Source(ip) => rule.src = IpNet::new(*ip, msg.header.src_len).ok(),
-            RuleAttribute::Destination(ip) => {
-                rule.dst = IpNet::new(*ip, msg.header.dst_len).ok()
-            }
+            RuleAttribute::Destination(ip) => rule.dst = IpNet::new(*ip, msg.header.dst_len).ok(),
             RuleAttribute::FwMark(m) => rule.fwmark = Some(*m),
             RuleAttribute::Iifname(n) => rule.iif = Some(n.clone()),
             RuleAttribute::Oifname(n) => rule.oif = Some(n.clone()),

@@ -14,8 +14,8 @@ use netlink_packet_route::{
 use rtnetlink::{Handle, IpVersion};
 
 use super::convert::{
-    address_from_message, link_from_message, link_netnsid, link_parent_raw,
-    neighbour_from_message, route_from_message, route_kind_name, rule_from_message,
+    address_from_message, link_from_message, link_netnsid, link_parent_raw, neighbour_from_message,
+    route_from_message, route_kind_name, rule_from_message,
 };
 use crate::snapshot::{Address, ForeignLink, Link, Neighbour, Route, Rule, VipLookup};
 use crate::Error;
@@ -166,24 +166,34 @@ pub async fn dump_foreign_links(handle: &Handle) -> Result<Vec<ForeignLink>, Err
     for nsid in nsids {
         let mut msg = LinkMessage::default();
         msg.attributes.push(LinkAttribute::IfNetnsId(nsid));
-        let links = match request_dump(handle, "dump links of namespace", RouteNetlinkMessage::GetLink(msg)).await {
+        let links = match request_dump(
+            handle,
+            "dump links of namespace",
+            RouteNetlinkMessage::GetLink(msg),
+        )
+        .await
+        {
             Ok(l) => l,
             Err(_) => continue,
         };
         // Our own id as seen from that namespace: a child's IFLA_LINK_NETNSID must equal it.
         let mut idmsg = NsidMessage::default();
         idmsg.attributes.push(NsidAttribute::TargetNsid(nsid));
-        let our_id: Option<i32> = request_dump(handle, "dump namespace ids of namespace", RouteNetlinkMessage::GetNsId(idmsg))
-            .await
-            .unwrap_or_default()
-            .iter()
-            .find_map(|m| match m {
-                RouteNetlinkMessage::NewNsId(n) => n.attributes.iter().find_map(|a| match a {
-                    NsidAttribute::CurrentNsid(id) if *id >= 0 => Some(*id),
-                    _ => None,
-                }),
+        let our_id: Option<i32> = request_dump(
+            handle,
+            "dump namespace ids of namespace",
+            RouteNetlinkMessage::GetNsId(idmsg),
+        )
+        .await
+        .unwrap_or_default()
+        .iter()
+        .find_map(|m| match m {
+            RouteNetlinkMessage::NewNsId(n) => n.attributes.iter().find_map(|a| match a {
+                NsidAttribute::CurrentNsid(id) if *id >= 0 => Some(*id),
                 _ => None,
-            });
+            }),
+            _ => None,
+        });
         let mut amsg = AddressMessage::default();
         amsg.attributes.push(AddressAttribute::TargetNetNsId(nsid));
         let addrs: Vec<Address> = request_dump(
@@ -228,4 +238,3 @@ pub async fn dump_foreign_links(handle: &Handle) -> Result<Vec<ForeignLink>, Err
     }
     Ok(out)
 }
-

@@ -91,11 +91,19 @@ impl ManagerConfig {
     /// Checks the whole configuration.
     pub fn validate(&self) -> Result<(), Error> {
         if self.uplinks.is_empty() {
-            return Err(Error::config("uplinks", "[]", "at least one uplink is needed"));
+            return Err(Error::config(
+                "uplinks",
+                "[]",
+                "at least one uplink is needed",
+            ));
         }
         for (i, u) in self.uplinks.iter().enumerate() {
             if self.uplinks[..i].iter().any(|o| o.name == u.name) {
-                return Err(Error::config(format!("uplinks[{i}].name"), &u.name, "duplicate uplink name"));
+                return Err(Error::config(
+                    format!("uplinks[{i}].name"),
+                    &u.name,
+                    "duplicate uplink name",
+                ));
             }
         }
         if self.probe.interval < Duration::from_millis(10) {
@@ -129,7 +137,8 @@ fn selector_for_name(s: &str) -> Selector {
 
 fn parse_hex_u16(field: &str, s: &str) -> Result<u16, Error> {
     let t = s.trim().trim_start_matches("0x").trim_start_matches("0X");
-    u16::from_str_radix(t, 16).map_err(|_| Error::config(field, s, "expected a hex PCI id such as 0xa2dc"))
+    u16::from_str_radix(t, 16)
+        .map_err(|_| Error::config(field, s, "expected a hex PCI id such as 0xa2dc"))
 }
 
 /// Parses `VENDOR:DEVICE` or `DEVICE` (hex, `0x` optional).
@@ -157,7 +166,11 @@ pub fn parse_uplink_flag(index: usize, text: &str) -> Result<UplinkSpec, Error> 
     let mut probe = true;
     for part in text.split(',').filter(|p| !p.trim().is_empty()) {
         let Some((k, v)) = part.split_once('=') else {
-            return Err(Error::config(format!("--uplink[{index}]"), part, "expected key=value"));
+            return Err(Error::config(
+                format!("--uplink[{index}]"),
+                part,
+                "expected key=value",
+            ));
         };
         let (k, v) = (k.trim(), v.trim());
         match k {
@@ -165,10 +178,15 @@ pub fn parse_uplink_flag(index: usize, text: &str) -> Result<UplinkSpec, Error> 
             "interface" | "if" => selector = Some(selector_for_name(v)),
             "pci" => selector = Some(parse_pci(&field(k), v)?),
             "gateway" | "gw" => {
-                gateway = Some(v.parse::<IpAddr>().map_err(|_| Error::config(field(k), v, "not an IP address"))?)
+                gateway = Some(
+                    v.parse::<IpAddr>()
+                        .map_err(|_| Error::config(field(k), v, "not an IP address"))?,
+                )
             }
             "priority" | "prio" => {
-                priority = v.parse().map_err(|_| Error::config(field(k), v, "not a non-negative integer"))?
+                priority = v
+                    .parse()
+                    .map_err(|_| Error::config(field(k), v, "not a non-negative integer"))?
             }
             "probe" => {
                 probe = match v {
@@ -187,7 +205,11 @@ pub fn parse_uplink_flag(index: usize, text: &str) -> Result<UplinkSpec, Error> 
         }
     }
     let Some(name) = name else {
-        return Err(Error::config(field("name"), text, "every uplink needs name=..."));
+        return Err(Error::config(
+            field("name"),
+            text,
+            "every uplink needs name=...",
+        ));
     };
     let selector = selector.unwrap_or_else(|| selector_for_name(&name));
     Ok(UplinkSpec {
@@ -214,7 +236,7 @@ pub fn parse_duration(field: &str, s: &str) -> Result<Duration, Error> {
         "m" => n * 60.0,
         _ => return Err(bad()),
     };
-    if !secs.is_finite() || secs < 0.0 || secs > 86_400.0 {
+    if !secs.is_finite() || !(0.0..=86_400.0).contains(&secs) {
         return Err(bad());
     }
     Ok(Duration::from_secs_f64(secs))
@@ -255,8 +277,8 @@ struct FileUplink {
 
 /// Parses the YAML configuration file's text.
 pub fn parse_yaml(text: &str) -> Result<ManagerConfig, Error> {
-    let file: FileConfig =
-        serde_saphyr::from_str(text).map_err(|e| Error::config("config file", "(YAML)", e.to_string()))?;
+    let file: FileConfig = serde_saphyr::from_str(text)
+        .map_err(|e| Error::config("config file", "(YAML)", e.to_string()))?;
     let mut cfg = ManagerConfig::default();
     if let Some(p) = file.probe {
         if let Some(i) = p.interval {
@@ -283,7 +305,10 @@ pub fn parse_yaml(text: &str) -> Result<ManagerConfig, Error> {
             (None, None) => selector_for_name(&u.name),
         };
         let gateway = match &u.gateway {
-            Some(g) => Some(g.parse().map_err(|_| Error::config(f("gateway"), g, "not an IP address"))?),
+            Some(g) => Some(
+                g.parse()
+                    .map_err(|_| Error::config(f("gateway"), g, "not an IP address"))?,
+            ),
             None => None,
         };
         let probe = match u.probe.as_deref() {
@@ -314,20 +339,37 @@ mod tests {
         assert_eq!(u.gateway, Some("10.255.1.1".parse().unwrap()));
         assert_eq!(u.priority, 10);
         let u = parse_uplink_flag(1, "name=dpu,interface=*f0np0,pci=15b3:a2dc").unwrap();
-        assert_eq!(u.selector, Selector::Pci { vendor: Some(0x15b3), device: 0xa2dc });
+        assert_eq!(
+            u.selector,
+            Selector::Pci {
+                vendor: Some(0x15b3),
+                device: 0xa2dc
+            }
+        );
         let u = parse_uplink_flag(1, "name=dpu,interface=*f0np0").unwrap();
         assert_eq!(u.selector, Selector::Glob("*f0np0".into()));
     }
 
     #[test]
     fn flag_errors_name_the_field_and_value() {
-        let e = parse_uplink_flag(2, "name=x,gateway=10.255.1.300").unwrap_err().to_string();
-        assert!(e.contains("--uplink[2].gateway") && e.contains("10.255.1.300"), "{e}");
-        let e = parse_uplink_flag(0, "gateway=10.255.1.1").unwrap_err().to_string();
+        let e = parse_uplink_flag(2, "name=x,gateway=10.255.1.300")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--uplink[2].gateway") && e.contains("10.255.1.300"),
+            "{e}"
+        );
+        let e = parse_uplink_flag(0, "gateway=10.255.1.1")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("name"), "{e}");
-        let e = parse_uplink_flag(0, "name=a,colour=red").unwrap_err().to_string();
+        let e = parse_uplink_flag(0, "name=a,colour=red")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("colour"), "{e}");
-        let e = parse_uplink_flag(0, "name=a,pci=zz").unwrap_err().to_string();
+        let e = parse_uplink_flag(0, "name=a,pci=zz")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("pci") && e.contains("zz"), "{e}");
     }
 
@@ -342,8 +384,13 @@ mod tests {
         assert_eq!(cfg.uplinks.len(), 2);
         assert_eq!(cfg.uplinks[1].selector, Selector::Name("mgmt".into()));
         assert!(parse_yaml("uplinks: []\n").is_err());
-        let e = parse_yaml("uplinks:\n  - name: a\n    gateway: nope\n").unwrap_err().to_string();
-        assert!(e.contains("uplinks[0].gateway") && e.contains("nope"), "{e}");
+        let e = parse_yaml("uplinks:\n  - name: a\n    gateway: nope\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("uplinks[0].gateway") && e.contains("nope"),
+            "{e}"
+        );
         assert!(parse_duration("x", "2h").is_err());
         assert_eq!(parse_duration("x", "2").unwrap(), Duration::from_secs(2));
     }

@@ -326,9 +326,9 @@ impl Runtime {
                 .await
                 .map_err(|e| Error::netlink("dump routes", e))?;
             out.extend(
-                msgs.iter()
-                    .filter_map(route_from_message)
-                    .filter(|r| r.is_default() && r.table == self.config.table && r.kind == "unicast"),
+                msgs.iter().filter_map(route_from_message).filter(|r| {
+                    r.is_default() && r.table == self.config.table && r.kind == "unicast"
+                }),
             );
         }
         Ok(out)
@@ -406,7 +406,10 @@ impl Runtime {
         let mut preferred = [None, None];
         let mut metrics: Vec<Option<u32>> = vec![None; views.len()];
         for (fam, v4) in [(0, true), (1, false)] {
-            let of_family: Vec<&Route> = routes.iter().filter(|r| r.dst.addr().is_ipv4() == v4).collect();
+            let of_family: Vec<&Route> = routes
+                .iter()
+                .filter(|r| r.dst.addr().is_ipv4() == v4)
+                .collect();
             let owned: Vec<OwnedRoute> = of_family
                 .iter()
                 .filter(|r| r.protocol == ROUTE_PROTOCOL)
@@ -424,7 +427,14 @@ impl Runtime {
                 .filter(|r| r.protocol != ROUTE_PROTOCOL)
                 .map(|r| r.metric_or_zero())
                 .collect();
-            let p = plan(&views, &owned, &foreign, self.config.base_metric, self.config.metric_step, v4);
+            let p = plan(
+                &views,
+                &owned,
+                &foreign,
+                self.config.base_metric,
+                self.config.metric_step,
+                v4,
+            );
             if let (Some(best), Some(foreign_min)) = (p.desired.first(), foreign.iter().min()) {
                 if *foreign_min <= best.route.metric && !p.actions.is_empty() {
                     warn!(
@@ -447,7 +457,11 @@ impl Runtime {
             self.status.uplinks[i].metric = m;
         }
         for (fam, label) in [(0, "IPv4"), (1, "IPv6")] {
-            let old = if fam == 0 { &self.status.preferred_v4 } else { &self.status.preferred_v6 };
+            let old = if fam == 0 {
+                &self.status.preferred_v4
+            } else {
+                &self.status.preferred_v6
+            };
             if *old != preferred[fam] {
                 info!(
                     family = label,
@@ -548,8 +562,12 @@ impl Runtime {
             }
         };
         for r in routes.iter().filter(|r| r.protocol == ROUTE_PROTOCOL) {
-            let Some(nh) = r.nexthops.first() else { continue };
-            let (Some(gateway), Some(oif)) = (nh.gateway, nh.oif) else { continue };
+            let Some(nh) = r.nexthops.first() else {
+                continue;
+            };
+            let (Some(gateway), Some(oif)) = (nh.gateway, nh.oif) else {
+                continue;
+            };
             let owned = OwnedRoute {
                 gateway,
                 oif,

@@ -36,7 +36,11 @@ pub fn render(status: &Status) -> String {
             .uplinks
             .iter()
             .flat_map(|u| {
-                [("ipv4", &status.preferred_v4), ("ipv6", &status.preferred_v6)].map(|(fam, p)| {
+                [
+                    ("ipv4", &status.preferred_v4),
+                    ("ipv6", &status.preferred_v6),
+                ]
+                .map(|(fam, p)| {
                     (
                         format!("uplink=\"{}\",family=\"{fam}\"", u.name),
                         u8::from(p.as_deref() == Some(u.name.as_str())).to_string(),
@@ -45,9 +49,28 @@ pub fn render(status: &Status) -> String {
             })
             .collect(),
     );
-    family("ferrolb_uplink_healthy", "gauge", "1 when the gateway answers probes.", per(&|u| u8::from(u.healthy).to_string()));
-    family("ferrolb_uplink_link_up", "gauge", "1 when the interface is up with carrier.", per(&|u| u8::from(u.link_up).to_string()));
-    family("ferrolb_uplink_route_metric", "gauge", "Metric of the uplink's installed default route (-1: none).", per(&|u| u.metric.map(|m| m.to_string()).unwrap_or_else(|| "-1".into())));
+    family(
+        "ferrolb_uplink_healthy",
+        "gauge",
+        "1 when the gateway answers probes.",
+        per(&|u| u8::from(u.healthy).to_string()),
+    );
+    family(
+        "ferrolb_uplink_link_up",
+        "gauge",
+        "1 when the interface is up with carrier.",
+        per(&|u| u8::from(u.link_up).to_string()),
+    );
+    family(
+        "ferrolb_uplink_route_metric",
+        "gauge",
+        "Metric of the uplink's installed default route (-1: none).",
+        per(&|u| {
+            u.metric
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "-1".into())
+        }),
+    );
     family(
         "ferrolb_uplink_probes_total",
         "counter",
@@ -57,16 +80,38 @@ pub fn render(status: &Status) -> String {
             .iter()
             .flat_map(|u| {
                 [
-                    (format!("uplink=\"{}\",result=\"ok\"", u.name), u.probes_ok.to_string()),
-                    (format!("uplink=\"{}\",result=\"failed\"", u.name), u.probes_failed.to_string()),
+                    (
+                        format!("uplink=\"{}\",result=\"ok\"", u.name),
+                        u.probes_ok.to_string(),
+                    ),
+                    (
+                        format!("uplink=\"{}\",result=\"failed\"", u.name),
+                        u.probes_failed.to_string(),
+                    ),
                 ]
             })
             .collect(),
     );
-    family("ferrolb_uplink_probe_rtt_seconds", "gauge", "Round-trip time of the last successful probe.", per(&|u| u.last_rtt_ms.map(|ms| format!("{}", ms / 1000.0)).unwrap_or_else(|| "NaN".into())));
-    let _ = writeln!(out, "# HELP ferrolb_uplink_route_changes_total Default-route changes made.");
+    family(
+        "ferrolb_uplink_probe_rtt_seconds",
+        "gauge",
+        "Round-trip time of the last successful probe.",
+        per(&|u| {
+            u.last_rtt_ms
+                .map(|ms| format!("{}", ms / 1000.0))
+                .unwrap_or_else(|| "NaN".into())
+        }),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP ferrolb_uplink_route_changes_total Default-route changes made."
+    );
     let _ = writeln!(out, "# TYPE ferrolb_uplink_route_changes_total counter");
-    let _ = writeln!(out, "ferrolb_uplink_route_changes_total {}", status.route_changes);
+    let _ = writeln!(
+        out,
+        "ferrolb_uplink_route_changes_total {}",
+        status.route_changes
+    );
     out
 }
 
@@ -87,7 +132,8 @@ pub async fn serve(addr: SocketAddr, status: watch::Receiver<Status>) -> Result<
         let body = render(&status.borrow());
         tokio::spawn(async move {
             let mut buf = [0u8; 1024];
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), stream.read(&mut buf)).await;
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), stream.read(&mut buf))
+                .await;
             let head = format!(
                 "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n",
                 body.len()

@@ -86,7 +86,9 @@ pub fn plan(
     let mut usable: Vec<(usize, &UplinkView)> = uplinks
         .iter()
         .enumerate()
-        .filter(|(_, u)| u.index.is_some() && u.link_up && u.gateway.is_some_and(|g| g.is_ipv4() == v4))
+        .filter(|(_, u)| {
+            u.index.is_some() && u.link_up && u.gateway.is_some_and(|g| g.is_ipv4() == v4)
+        })
         .collect();
     // Healthy first, then higher priority, then configuration order.
     usable.sort_by_key(|(i, u)| (!u.healthy, std::cmp::Reverse(u.priority), *i));
@@ -102,7 +104,11 @@ pub fn plan(
         let reason = if rank == 0 {
             format!(
                 "preferred: {}, priority {}",
-                if u.healthy { "healthy" } else { "no healthy uplink left" },
+                if u.healthy {
+                    "healthy"
+                } else {
+                    "no healthy uplink left"
+                },
                 u.priority
             )
         } else if u.healthy {
@@ -134,7 +140,10 @@ pub fn plan(
             let route = to_delete.remove(pos);
             actions.push(Action::Delete {
                 route,
-                reason: format!("metric {} now belongs to uplink {}", d.route.metric, d.uplink),
+                reason: format!(
+                    "metric {} now belongs to uplink {}",
+                    d.route.metric, d.uplink
+                ),
             });
         }
         actions.push(Action::Add(d.clone()));
@@ -142,7 +151,9 @@ pub fn plan(
     for route in to_delete {
         let reason = match uplinks.iter().find(|u| u.index == Some(route.oif)) {
             Some(u) if !u.link_up => format!("uplink {} link is down", u.name),
-            Some(u) if u.gateway != Some(route.gateway) => format!("uplink {} gateway changed", u.name),
+            Some(u) if u.gateway != Some(route.gateway) => {
+                format!("uplink {} gateway changed", u.name)
+            }
             Some(u) => format!("uplink {} moves to another metric", u.name),
             None => "no configured uplink uses this interface any more".to_string(),
         };
@@ -167,12 +178,19 @@ mod tests {
     }
 
     fn r(gw: &str, oif: u32, metric: u32) -> OwnedRoute {
-        OwnedRoute { gateway: gw.parse().unwrap(), oif, metric }
+        OwnedRoute {
+            gateway: gw.parse().unwrap(),
+            oif,
+            metric,
+        }
     }
 
     #[test]
     fn healthy_highest_priority_gets_the_lowest_metric() {
-        let u = [up("mgmt", 2, "10.255.2.1", 10, true), up("dpu", 3, "10.255.1.1", 100, true)];
+        let u = [
+            up("mgmt", 2, "10.255.2.1", 10, true),
+            up("dpu", 3, "10.255.1.1", 100, true),
+        ];
         let p = plan(&u, &[], &[], 10, 10, true);
         assert_eq!(p.preferred(), Some("dpu"));
         assert_eq!(p.desired[0].route, r("10.255.1.1", 3, 10));
@@ -182,7 +200,10 @@ mod tests {
 
     #[test]
     fn unhealthy_preferred_swaps_without_ever_leaving_no_default() {
-        let u = [up("mgmt", 2, "10.255.2.1", 10, true), up("dpu", 3, "10.255.1.1", 100, false)];
+        let u = [
+            up("mgmt", 2, "10.255.2.1", 10, true),
+            up("dpu", 3, "10.255.1.1", 100, false),
+        ];
         let owned = [r("10.255.1.1", 3, 10), r("10.255.2.1", 2, 20)];
         let p = plan(&u, &owned, &[], 10, 10, true);
         assert_eq!(p.preferred(), Some("mgmt"));
@@ -191,7 +212,10 @@ mod tests {
         for a in &p.actions {
             match a {
                 Action::Add(d) => {
-                    assert!(!table.iter().any(|t| t.metric == d.route.metric), "metric clash");
+                    assert!(
+                        !table.iter().any(|t| t.metric == d.route.metric),
+                        "metric clash"
+                    );
                     table.push(d.route.clone());
                 }
                 Action::Delete { route, .. } => table.retain(|t| t != route),
@@ -216,8 +240,13 @@ mod tests {
         let u = [down, up("b", 3, "10.255.3.1", 1, true)];
         let p = plan(&u, &[r("10.255.2.1", 2, 10)], &[10, 11], 10, 10, true);
         assert_eq!(p.desired.len(), 1);
-        assert_eq!(p.desired[0].route.metric, 12, "foreign metrics 10 and 11 are left alone");
-        assert!(p.actions.iter().any(|a| matches!(a, Action::Delete { reason, .. } if reason.contains("link is down"))));
+        assert_eq!(
+            p.desired[0].route.metric, 12,
+            "foreign metrics 10 and 11 are left alone"
+        );
+        assert!(p.actions.iter().any(
+            |a| matches!(a, Action::Delete { reason, .. } if reason.contains("link is down"))
+        ));
     }
 
     #[test]

@@ -33,7 +33,9 @@ impl Prober {
         socket
             .bind_device(Some(interface.as_bytes()))
             .map_err(|e| io("bind to device", e))?;
-        socket.set_nonblocking(true).map_err(|e| io("non-blocking", e))?;
+        socket
+            .set_nonblocking(true)
+            .map_err(|e| io("non-blocking", e))?;
         // A raw socket reads and writes datagrams like a UDP socket does; tokio's UdpSocket
         // gives async send_to/recv_from on it without any unsafe code.
         let std_socket: std::net::UdpSocket = socket.into();

@@ -40,7 +40,11 @@ fn read_hex(path: &Path) -> Option<u16> {
 
 /// The first link (lowest index) that the selector matches. `sys_class_net` is normally
 /// `/sys/class/net`.
-pub fn resolve<'a>(selector: &Selector, links: &'a [Link], sys_class_net: &Path) -> Option<&'a Link> {
+pub fn resolve<'a>(
+    selector: &Selector,
+    links: &'a [Link],
+    sys_class_net: &Path,
+) -> Option<&'a Link> {
     let mut candidates: Vec<&Link> = links.iter().filter(|l| l.name != "lo").collect();
     candidates.sort_by_key(|l| l.index);
     candidates.into_iter().find(|l| match selector {
@@ -87,9 +91,15 @@ mod tests {
             macvlan_mode: None,
         };
         let links = vec![link(2, "eno1"), link(3, "enp3s0f0np0")];
-        let sel = Selector::Pci { vendor: Some(0x15b3), device: 0xa2dc };
+        let sel = Selector::Pci {
+            vendor: Some(0x15b3),
+            device: 0xa2dc,
+        };
         assert_eq!(resolve(&sel, &links, &root).map(|l| l.index), Some(3));
-        let wrong = Selector::Pci { vendor: Some(0x8086), device: 0xa2dc };
+        let wrong = Selector::Pci {
+            vendor: Some(0x8086),
+            device: 0xa2dc,
+        };
         assert!(resolve(&wrong, &links, &root).is_none());
         let _ = std::fs::remove_dir_all(&root);
     }

@@ -89,10 +89,10 @@ async fn node_pod_cidrs() -> anyhow::Result<Option<(String, Vec<IpNet>)>> {
     }
     let mut cidrs = Vec::new();
     for c in raw {
-        cidrs.push(
-            c.parse::<IpNet>()
-                .with_context(|| format!("Node {node_name} spec.podCIDRs has {c:?}, not a CIDR"))?,
-        );
+        cidrs
+            .push(c.parse::<IpNet>().with_context(|| {
+                format!("Node {node_name} spec.podCIDRs has {c:?}, not a CIDR")
+            })?);
     }
     Ok(Some((node_name, cidrs)))
 }

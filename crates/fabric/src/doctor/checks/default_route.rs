@@ -86,7 +86,14 @@ fn link_down(snap: &Snapshot, defaults: &[&Route], fam: &str, out: &mut Vec<Find
             .filter_map(|n| n.oif)
             .map(|i| {
                 let state = link(snap, i)
-                    .map(|l| format!("admin {}, carrier {}, oper {}", if l.admin_up { "up" } else { "down" }, if l.lower_up { "yes" } else { "no" }, l.oper_state))
+                    .map(|l| {
+                        format!(
+                            "admin {}, carrier {}, oper {}",
+                            if l.admin_up { "up" } else { "down" },
+                            if l.lower_up { "yes" } else { "no" },
+                            l.oper_state
+                        )
+                    })
                     .unwrap_or_else(|| "missing".into());
                 format!("link {}: {state}", link_name(snap, i))
             })
@@ -111,9 +118,11 @@ fn link_down(snap: &Snapshot, defaults: &[&Route], fam: &str, out: &mut Vec<Find
 
 fn route_down(snap: &Snapshot, r: &Route) -> bool {
     r.all_nexthops_down()
-        || r.nexthops
-            .iter()
-            .all(|n| n.oif.and_then(|i| link(snap, i)).is_some_and(|l| !l.is_up()))
+        || r.nexthops.iter().all(|n| {
+            n.oif
+                .and_then(|i| link(snap, i))
+                .is_some_and(|l| !l.is_up())
+        })
 }
 
 fn gateway_neighbour(snap: &Snapshot, defaults: &[&Route], fam: &str, out: &mut Vec<Finding>) {
@@ -130,7 +139,11 @@ fn gateway_neighbour(snap: &Snapshot, defaults: &[&Route], fam: &str, out: &mut 
                 .find(|n| n.index == oif && n.addr == gw);
             let (severity, what) = match entry {
                 Some(n) if n.is_unresolved() => (
-                    if is_preferred { Severity::Error } else { Severity::Warning },
+                    if is_preferred {
+                        Severity::Error
+                    } else {
+                        Severity::Warning
+                    },
                     format!("its neighbour entry is {}", n.state.to_uppercase()),
                 ),
                 None if is_preferred => (

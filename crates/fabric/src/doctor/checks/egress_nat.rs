@@ -47,14 +47,22 @@ pub fn check(snap: &Snapshot, inputs: &Inputs) -> Vec<Finding> {
         .collect()
 }
 
-fn finding(snap: &Snapshot, cidr: IpNet, entries: &[&ConntrackEntry], all_pods: &[String]) -> Finding {
+fn finding(
+    snap: &Snapshot,
+    cidr: IpNet,
+    entries: &[&ConntrackEntry],
+    all_pods: &[String],
+) -> Finding {
     let mut evidence: Vec<String> = entries
         .iter()
         .take(MAX_QUOTED)
         .map(|e| format!("conntrack: {}", e.describe()))
         .collect();
     if entries.len() > MAX_QUOTED {
-        evidence.push(format!("... and {} more such entries", entries.len() - MAX_QUOTED));
+        evidence.push(format!(
+            "... and {} more such entries",
+            entries.len() - MAX_QUOTED
+        ));
     }
     let first = entries[0];
     let (src, dst) = (first.orig.src, first.reply.src);

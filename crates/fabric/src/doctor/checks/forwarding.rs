@@ -19,12 +19,17 @@ pub fn check(snap: &Snapshot, inputs: &Inputs) -> Vec<Finding> {
         }
         let mut reasons = Vec::new();
         for cidr in inputs.pod_cidrs.iter().filter(|c| c.addr().is_ipv4() == v4) {
-            reasons.push(format!("pod CIDR {cidr} is given: pod traffic must be forwarded"));
+            reasons.push(format!(
+                "pod CIDR {cidr} is given: pod traffic must be forwarded"
+            ));
         }
         // Routes into local containers: no gateway, out a veth/bridge, beyond the connected
         // subnet of that interface (e.g. a pod CIDR or per-pod /32 routes).
         for r in snap.routes.iter().filter(|r| {
-            r.table == MAIN_TABLE && r.kind == "unicast" && r.dst.addr().is_ipv4() == v4 && r.protocol != 2
+            r.table == MAIN_TABLE
+                && r.kind == "unicast"
+                && r.dst.addr().is_ipv4() == v4
+                && r.protocol != 2
         }) {
             for nh in &r.nexthops {
                 let (None, Some(oif)) = (nh.gateway, nh.oif) else {
@@ -39,7 +44,11 @@ pub fn check(snap: &Snapshot, inputs: &Inputs) -> Vec<Finding> {
                         "route {} points into {} ({})",
                         r.describe(&snap.links),
                         link_name(snap, oif),
-                        if inside_pods { "a pod CIDR" } else { "a container interface" }
+                        if inside_pods {
+                            "a pod CIDR"
+                        } else {
+                            "a container interface"
+                        }
                     ));
                 }
             }

@@ -13,7 +13,7 @@ use crate::snapshot::{Link, Route, Snapshot};
 /// The main routing table id.
 pub(crate) const MAIN_TABLE: u32 = 254;
 
-pub(crate) fn link<'a>(snap: &'a Snapshot, index: u32) -> Option<&'a Link> {
+pub(crate) fn link(snap: &Snapshot, index: u32) -> Option<&Link> {
     snap.links.iter().find(|l| l.index == index)
 }
 
@@ -28,7 +28,10 @@ pub(crate) fn main_defaults(snap: &Snapshot, v4: bool) -> Vec<&Route> {
     snap.routes
         .iter()
         .filter(|r| {
-            r.table == MAIN_TABLE && r.is_default() && r.kind == "unicast" && r.dst.addr().is_ipv4() == v4
+            r.table == MAIN_TABLE
+                && r.is_default()
+                && r.kind == "unicast"
+                && r.dst.addr().is_ipv4() == v4
         })
         .collect()
 }
@@ -44,7 +47,7 @@ pub(crate) fn preferred_default<'a>(routes: &[&'a Route]) -> Option<&'a Route> {
 }
 
 /// Longest-prefix match in the main table (unicast routes), for evidence.
-pub(crate) fn main_route_to<'a>(snap: &'a Snapshot, dst: IpAddr) -> Option<&'a Route> {
+pub(crate) fn main_route_to(snap: &Snapshot, dst: IpAddr) -> Option<&Route> {
     snap.routes
         .iter()
         .filter(|r| r.table == MAIN_TABLE && r.kind == "unicast" && r.dst.contains(&dst))

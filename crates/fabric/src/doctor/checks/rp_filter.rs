@@ -75,7 +75,10 @@ pub fn check(snap: &Snapshot) -> Vec<Finding> {
             evidence.push(format!("default route: {}", r.describe(&snap.links)));
         }
         if !via_this.iter().any(|r| std::ptr::eq(**r, preferred)) {
-            evidence.push(format!("preferred default route: {}", preferred.describe(&snap.links)));
+            evidence.push(format!(
+                "preferred default route: {}",
+                preferred.describe(&snap.links)
+            ));
         }
         out.push(Finding {
             code: "rp-filter-asymmetric",

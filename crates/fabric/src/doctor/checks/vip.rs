@@ -87,9 +87,16 @@ fn hairpin(snap: &Snapshot, lookup: &VipLookup) -> Option<Finding> {
         )),
     }
     if let Some(n) = neighbour {
-        evidence.push(format!("neighbour {vip} dev {parent} {}", n.state.to_uppercase()));
+        evidence.push(format!(
+            "neighbour {vip} dev {parent} {}",
+            n.state.to_uppercase()
+        ));
     }
-    let (shim_net, host_len) = if vip.is_ipv4() { ("<free address>/32", 32) } else { ("<free address>/128", 128) };
+    let (shim_net, host_len) = if vip.is_ipv4() {
+        ("<free address>/32", 32)
+    } else {
+        ("<free address>/128", 128)
+    };
     let ipv = if vip.is_ipv4() { "" } else { "-6 " };
     Some(Finding {
         code: "vip-macvlan-hairpin",
@@ -127,7 +134,9 @@ fn routed_away(snap: &Snapshot, lookup: &VipLookup) -> Option<Finding> {
     }
     let mut evidence = vec![lookup_text(snap, lookup)];
     if snap.nat.available {
-        evidence.push(format!("no nftables rule matches destination {vip} (no DNAT of it before routing)"));
+        evidence.push(format!(
+            "no nftables rule matches destination {vip} (no DNAT of it before routing)"
+        ));
     } else {
         evidence.push(format!("NAT rules not read ({})", snap.nat.source));
     }
@@ -158,4 +167,3 @@ fn describe_exit(snap: &Snapshot, lookup: &VipLookup) -> String {
     s.push(')');
     s.replace("( ", "(")
 }
-

@@ -588,6 +588,16 @@ fn route_refresh_is_reported_and_malformed_update_resets() {
         out,
         vec![Output::RouteRefreshRequested(Family::IPV6_UNICAST)]
     );
+    let other = Family::new(
+        ferrolb_bgp::wire::Afi::Ipv4,
+        ferrolb_bgp::wire::Safi::Multicast,
+    );
+    let rr = bytes(Message::RouteRefresh(RouteRefresh::request(other)));
+    assert_eq!(
+        s.handle(t0, Input::BytesReceived(c, &rr)),
+        vec![],
+        "not negotiated: ignored"
+    );
     // An UPDATE whose NLRI is malformed: 3/10 and the session goes down.
     let mut bad = bytes(Message::Update(Update::default()));
     bad.extend_from_slice(&[40, 1, 2, 3, 4, 5]);

@@ -564,7 +564,9 @@ impl Session {
             }
             (ConnState::Established, Message::RouteRefresh(rr)) => {
                 // RFC 2918 §4: a family we did not negotiate is ignored.
-                let known = self.negotiated().is_some_and(|n| n.families.contains(&rr.family));
+                let known = self
+                    .negotiated()
+                    .is_some_and(|n| n.families.contains(&rr.family));
                 if rr.subtype == RouteRefreshSubtype::Normal && known {
                     out.push(Output::RouteRefreshRequested(rr.family));
                 }

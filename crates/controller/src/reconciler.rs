@@ -8,7 +8,7 @@
 //! - a follower never writes; it mirrors the addresses it sees so its metrics are right, and on
 //!   becoming leader it lists again before writing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -83,7 +83,8 @@ pub struct Reconciler {
     writing: bool,
     synced: bool,
     stale: bool,
-    failed: BTreeSet<ServiceKey>,
+    failed: BTreeMap<ServiceKey, String>,
+    freed: bool,
     retry: BTreeMap<ServiceKey, Instant>,
     recorder: EventRecorder,
     config_event: Option<(EventTarget, EventType, &'static str, String)>,
@@ -116,7 +117,8 @@ impl Reconciler {
             writing: false,
             synced: false,
             stale: false,
-            failed: BTreeSet::new(),
+            failed: BTreeMap::new(),
+            freed: false,
             retry: BTreeMap::new(),
             config_event: None,
             metrics,
@@ -283,6 +285,10 @@ impl Reconciler {
                 if self.synced {
                     if self.writing {
                         self.reconcile(&key).await;
+                        if std::mem::take(&mut self.freed) {
+                            // The Service gave its address back: one that failed may get it.
+                            self.retry_failed().await;
+                        }
                     } else {
                         self.mirror(&key);
                     }
@@ -325,7 +331,7 @@ impl Reconciler {
     }
 
     async fn retry_failed(&mut self) {
-        let failed: Vec<ServiceKey> = self.failed.iter().cloned().collect();
+        let failed: Vec<ServiceKey> = self.failed.keys().cloned().collect();
         for key in failed {
             self.reconcile(&key).await;
         }
@@ -424,6 +430,7 @@ impl Reconciler {
             Outcome::Clear => {
                 self.failed.remove(key);
                 self.allocator.release(key);
+                self.freed = true;
                 if !view.ingress_ips.is_empty() {
                     match write_ingress(&self.client, &key.namespace, &key.name, &[]).await {
                         Ok(()) => {
@@ -443,18 +450,18 @@ impl Reconciler {
                 debug!(service = %label, reason = %reason, "skipped");
             }
             Outcome::Error(reason) => {
-                let first = self.failed.insert(key.clone());
-                if first {
+                let previous = self.failed.insert(key.clone(), reason.clone());
+                if previous.as_deref() != Some(reason.as_str()) {
                     warn!(service = %label, reason = %reason, "no address");
+                    let _ = self.events.send(ControllerEvent::Failed {
+                        namespace: key.namespace.clone(),
+                        name: key.name.clone(),
+                        reason: reason.clone(),
+                    });
                 }
                 self.recorder
                     .publish(&target, EventType::Warning, "AllocationFailed", &reason)
                     .await;
-                let _ = self.events.send(ControllerEvent::Failed {
-                    namespace: key.namespace.clone(),
-                    name: key.name.clone(),
-                    reason,
-                });
             }
         }
         self.update_usage();

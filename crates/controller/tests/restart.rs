@@ -132,3 +132,52 @@ async fn restart_with_1000_assigned_services_moves_nothing() {
         server.calls().reset();
     }
 }
+
+#[tokio::test]
+async fn watch_expired_410_relists_and_writes_nothing() {
+    let server = api_server().await;
+    server
+        .store()
+        .seed(config_map(&config_text(&[("v4", &["198.51.100.0/24"])])))
+        .expect("seed config");
+    for i in 0..50 {
+        server
+            .store()
+            .seed(lb_service_with_ip(
+                "apps",
+                &format!("svc-{i}"),
+                existing_ip(i),
+            ))
+            .expect("seed service");
+    }
+    let handle = ferrolb_controller::start(client(&server), options("ctl-0", None))
+        .await
+        .expect("start controller");
+    wait_writing(&handle).await;
+    server.calls().reset();
+
+    // The API server drops its watch cache: every watch ends with 410 Gone and lists again.
+    server.store().expire_watches();
+    server
+        .store()
+        .seed(lb_service("apps", "after-relist"))
+        .expect("seed service");
+    let new_ip = wait_ip(&server, "apps", "after-relist").await;
+    assert!(
+        server.calls().count("list", "services") >= 1,
+        "the controller listed again"
+    );
+    assert_eq!(
+        server.calls().count("patch", "services/status"),
+        1,
+        "only the new Service was written"
+    );
+    for i in 0..50 {
+        assert_eq!(
+            ingress_ips(&server, "apps", &format!("svc-{i}")),
+            vec![existing_ip(i)]
+        );
+        assert_ne!(new_ip, existing_ip(i));
+    }
+    handle.shutdown().await.expect("clean shutdown");
+}

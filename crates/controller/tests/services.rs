@@ -92,7 +92,15 @@ async fn services_get_addresses_and_release_them() {
     let c = wait_ip(&server, "default", "c").await;
     assert_eq!(c, a, "the deleted Service's address is reused");
 
-    // b stops being a LoadBalancer: its status is cleared and its address released.
+    // e waits for an address (pool exhausted) ...
+    create("e").await;
+    wait_for("AllocationFailed Event on default/e", || {
+        (!events_for(&server, "Service", "default", "e", "AllocationFailed").is_empty())
+            .then_some(())
+    })
+    .await;
+    // ... b stops being a LoadBalancer: its status is cleared, its address released, and e,
+    // which was waiting, gets it.
     services
         .patch(
             "b",
@@ -107,9 +115,8 @@ async fn services_get_addresses_and_release_them() {
             .then_some(())
     })
     .await;
-    create("d").await;
-    let d = wait_ip(&server, "default", "d").await;
-    assert_eq!(d, b, "the address b released goes to d");
+    let e = wait_ip(&server, "default", "e").await;
+    assert_eq!(e, b, "the address b released goes to e, which was waiting");
 
     // Metrics: two of two in use.
     let addr = handle.metrics_addr().expect("metrics address");

@@ -210,7 +210,7 @@ fn two_octet_lossless(m: &Message) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
     #[test]
     fn round_trip_four_octet(m in message(u32::MAX)) {

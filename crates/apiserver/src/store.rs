@@ -123,6 +123,16 @@ pub(crate) fn set_meta(obj: &mut Value, field: &str, value: Value) {
     obj["metadata"][field] = value;
 }
 
+fn is_namespace(res: &ResourceInfo) -> bool {
+    res.plural == "namespaces" && res.group.is_empty()
+}
+
+fn has_finalizers(obj: &Value) -> bool {
+    obj.pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty())
+}
+
 /// The object without `metadata` and `status`: what `metadata.generation` tracks.
 fn spec_part(obj: &Value) -> Value {
     let mut v = obj.clone();
@@ -538,7 +548,14 @@ impl Store {
                         r
                     }
                 };
-                for field in ["uid", "creationTimestamp", "generation", "resourceVersion"] {
+                for field in [
+                    "uid",
+                    "creationTimestamp",
+                    "generation",
+                    "resourceVersion",
+                    "deletionTimestamp",
+                    "deletionGracePeriodSeconds",
+                ] {
                     match old.pointer(&format!("/metadata/{field}")) {
                         Some(v) => set_meta(&mut result, field, v.clone()),
                         None => {
@@ -573,10 +590,18 @@ impl Store {
         let rv = inner.rv;
         let mut result = result;
         set_meta(&mut result, "resourceVersion", json!(rv.to_string()));
-        inner.objects.insert(k, result.clone());
-        let kind = if old.is_some() {
+        // An object being deleted goes away when its last finalizer is removed.
+        let finalized = !is_namespace(res)
+            && result.pointer("/metadata/deletionTimestamp").is_some()
+            && !has_finalizers(&result);
+        let kind = if finalized {
+            inner.objects.remove(&k);
+            EventType::Deleted
+        } else if old.is_some() {
+            inner.objects.insert(k, result.clone());
             EventType::Modified
         } else {
+            inner.objects.insert(k, result.clone());
             EventType::Added
         };
         let event = Event {
@@ -630,12 +655,37 @@ impl Store {
                 return Err(ApiError::conflict(res.group, res.plural, name));
             }
         }
-        let is_namespace = res.plural == "namespaces" && res.group.is_empty();
-        if is_namespace && old.pointer("/metadata/deletionTimestamp").is_some() {
+        if old.pointer("/metadata/deletionTimestamp").is_some() {
             return Ok(old);
         }
+        if !is_namespace(res) && has_finalizers(&old) {
+            // Like the real server: mark for deletion; it goes when the last finalizer is removed.
+            let mut marked = old.clone();
+            set_meta(&mut marked, "deletionTimestamp", json!(meta::now_rfc3339()));
+            set_meta(&mut marked, "deletionGracePeriodSeconds", json!(0));
+            inner.rv += 1;
+            let rv = inner.rv;
+            set_meta(&mut marked, "resourceVersion", json!(rv.to_string()));
+            inner.objects.insert(k, marked.clone());
+            let event = Event {
+                rv,
+                resource: res,
+                namespace: if res.namespaced {
+                    ns.to_string()
+                } else {
+                    String::new()
+                },
+                kind: EventType::Modified,
+                object: marked.clone(),
+                previous: Some(old),
+            };
+            Self::push_event(&mut inner, event);
+            drop(inner);
+            self.notify(rv);
+            return Ok(marked);
+        }
         match tokio::runtime::Handle::try_current() {
-            Ok(handle) if is_namespace => {
+            Ok(handle) if is_namespace(res) => {
                 // Like the real namespace controller: Terminating first, contents removed shortly after.
                 let mut marked = old.clone();
                 set_meta(&mut marked, "deletionTimestamp", json!(meta::now_rfc3339()));
@@ -829,6 +879,8 @@ mod proptests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
         /// The watch invariant: the state at any resourceVersion plus the events after it is the
         /// final state, and every event's version is above the start and increasing.
         #[test]

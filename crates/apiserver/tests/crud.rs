@@ -6,7 +6,7 @@ use common::{code, fixture, lb_service};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service};
 use k8s_openapi::api::events::v1::Event as NewEvent;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 
 #[tokio::test]
 async fn create_get_list_and_errors() {
@@ -340,4 +340,48 @@ async fn namespace_delete_terminates_then_removes_contents() {
         .await;
     assert!(gone.is_ok(), "namespace not removed within 5 s: {gone:?}");
     assert!(store.get_object("configmaps", "gone", "c").is_none());
+}
+
+#[tokio::test]
+async fn finalizers_hold_deletion_until_removed() {
+    let f = fixture().await;
+    let cms: Api<ConfigMap> = Api::namespaced(f.client.clone(), "default");
+    let cm: ConfigMap = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "held", "finalizers": ["ferrolb.io/cleanup"]}
+    }))
+    .unwrap();
+    cms.create(&PostParams::default(), &cm).await.unwrap();
+    let marked = cms
+        .delete("held", &DeleteParams::default())
+        .await
+        .unwrap()
+        .left()
+        .unwrap();
+    assert!(marked.metadata.deletion_timestamp.is_some());
+    let still = cms.get("held").await.unwrap();
+    assert_eq!(
+        still.metadata.deletion_timestamp,
+        marked.metadata.deletion_timestamp
+    );
+    // A second delete changes nothing; other writes keep the deletion mark.
+    cms.delete("held", &DeleteParams::default()).await.unwrap();
+    let labelled = cms
+        .patch(
+            "held",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"metadata": {"labels": {"a": "b"}}})),
+        )
+        .await
+        .unwrap();
+    assert!(labelled.metadata.deletion_timestamp.is_some());
+    // Removing the last finalizer (as kube's finalizer helper does, with a JSON patch) deletes it.
+    let ops: json_patch::Patch = serde_json::from_value(serde_json::json!([
+        {"op": "test", "path": "/metadata/finalizers", "value": ["ferrolb.io/cleanup"]},
+        {"op": "remove", "path": "/metadata/finalizers/0"}
+    ]))
+    .unwrap();
+    cms.patch("held", &PatchParams::default(), &Patch::Json::<()>(ops))
+        .await
+        .unwrap();
+    assert_eq!(code(cms.get("held").await.unwrap_err()).0, 404);
 }

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use ferrolb_e2e::{ferrolb_bin, require_root, veth, wait_until, Netns, ScratchDir};
+use ferrolb_e2e::{ferrolb_bin, require_root, veth, wait_until, wait_until_opt, Netns, ScratchDir};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
@@ -219,4 +219,130 @@ fn fabric_uplinks_failover_failback_and_link_flap() {
         assert!(text.contains(needle), "log mentions {needle:?}:\n{text}");
     }
     println!("--- uplinks log ---\n{text}");
+}
+
+/// IPv6 default routes for the v6 uplinks `veth1b` / `veth2b`: (dev, metric, protocol).
+fn defaults_v6(ns: &Netns) -> Vec<(String, u64, String)> {
+    let out = ns.run_ok(&["ip", "-6", "-j", "route", "show", "default"]);
+    let v: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    (
+                        r["dev"].as_str().unwrap_or("").to_string(),
+                        r["metric"].as_u64().unwrap_or(0),
+                        match &r["protocol"] {
+                            Value::String(s) => s.clone(),
+                            Value::Number(n) => n.to_string(),
+                            _ => String::new(),
+                        },
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// IPv6, from a node without any default route, configured by a YAML file: ICMPv6 probes,
+/// failover when the preferred gateway's address disappears, a link flap restore, clean exit.
+#[test]
+fn fabric_uplinks_ipv6_from_no_default_route() {
+    if !require_root("fabric_uplinks_ipv6_from_no_default_route") {
+        return;
+    }
+    let node = Netns::new("fu6node");
+    let gwa = Netns::new("fu6gwa");
+    let gwb = Netns::new("fu6gwb");
+    veth(&gwa, &node, 1); // gateway fd00:255:0:1::1
+    veth(&gwb, &node, 2); // gateway fd00:255:0:2::1
+    assert!(
+        defaults_v6(&node).is_empty(),
+        "no IPv6 default route at start"
+    );
+    let dir = ScratchDir::new("fabric-uplinks6");
+    let config = dir.write(
+        "uplinks.yaml",
+        "probe:\n  interval: 200ms\n  count: 2\nbase-metric: 100\nuplinks:\n  - name: a\n    interface: veth1b\n    gateway: fd00:255:0:1::1\n    priority: 2\n  - name: b\n    interface: veth2b\n    gateway: fd00:255:0:2::1\n    priority: 1\n",
+    );
+    let log = dir.join("uplinks6.log");
+    let bin = ferrolb_bin();
+    let mut daemon = node.spawn(
+        &[
+            bin.to_str().expect("utf-8 path"),
+            "uplinks",
+            "--config",
+            config.to_str().expect("utf-8 path"),
+        ],
+        &log,
+    );
+    let logs = || std::fs::read_to_string(&log).unwrap_or_default();
+    let preferred = |ns: &Netns| defaults_v6(ns).into_iter().min_by_key(|r| r.1).map(|r| r.0);
+    wait_until(
+        Duration::from_secs(10),
+        "both v6 routes, a preferred",
+        || {
+            let d = defaults_v6(&node);
+            (d.iter().filter(|r| r.2 == "241").count() == 2
+                && preferred(&node).as_deref() == Some("veth1b"))
+            .then_some(())
+        },
+    );
+    node.run_ok(&["ping", "-6", "-c1", "-W1", "fd00:255:0:1::1"]);
+    // Gateway a loses its address: probes fail -> b preferred.
+    gwa.run_ok(&["ip", "addr", "del", "fd00:255:0:1::1/64", "dev", "veth1a"]);
+    let t = time_until(Duration::from_secs(10), "v6 failover", || {
+        preferred(&node).as_deref() == Some("veth2b")
+    });
+    println!("ipv6 failover: {:.0} ms", t.as_secs_f64() * 1000.0);
+    gwa.run_ok(&[
+        "ip",
+        "addr",
+        "add",
+        "fd00:255:0:1::1/64",
+        "dev",
+        "veth1a",
+        "nodad",
+    ]);
+    let t = time_until(Duration::from_secs(10), "v6 failback", || {
+        preferred(&node).as_deref() == Some("veth1b")
+    });
+    println!("ipv6 failback: {:.0} ms", t.as_secs_f64() * 1000.0);
+    // IPv6 flushes static addresses on admin down unless told to keep them; without the address
+    // the gateway is not on-link and no route can be added (the daemon retries on the address
+    // event when something puts it back).
+    node.sysctl("net.ipv6.conf.veth1b.keep_addr_on_down", "1");
+    node.run_ok(&["ip", "link", "set", "veth1b", "down"]);
+    wait_until(
+        Duration::from_secs(5),
+        "v6 route of a gone with the link",
+        || (!defaults_v6(&node).iter().any(|r| r.0 == "veth1b")).then_some(()),
+    );
+    let start = Instant::now();
+    node.run_ok(&["ip", "link", "set", "veth1b", "up"]);
+    let restored = wait_until_opt(Duration::from_secs(5), || {
+        defaults_v6(&node)
+            .iter()
+            .any(|r| r.0 == "veth1b" && r.2 == "241")
+            .then(|| start.elapsed())
+    });
+    let Some(t) = restored else {
+        panic!("v6 route not restored after link up:\n{}", logs());
+    };
+    println!(
+        "ipv6 link flap restore: {:.1} ms after `ip link set up` started (50 ms polling)",
+        t.as_secs_f64() * 1000.0
+    );
+    daemon.signal(Signal::SIGTERM);
+    let status = daemon.wait_timeout(Duration::from_secs(5));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}\n{}",
+        logs()
+    );
+    assert!(
+        defaults_v6(&node).is_empty(),
+        "routes removed on exit: {:?}",
+        defaults_v6(&node)
+    );
 }

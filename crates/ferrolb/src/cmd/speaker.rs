@@ -1,10 +1,141 @@
-//! `ferrolb speaker`.
+//! `ferrolb speaker`: announces this node's LoadBalancer IPs over BGP (see `ferrolb_speaker`).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use ferrolb_speaker::{ConfigSource, Options};
 
 /// Flags of `ferrolb speaker`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// This node's name (Kubernetes: the downward API's spec.nodeName as NODE_NAME).
+    #[arg(long, env = "NODE_NAME")]
+    node_name: Option<String>,
+    /// Namespace of the config ConfigMap.
+    #[arg(long, default_value = ferrolb_config::CONFIGMAP_NAMESPACE)]
+    config_namespace: String,
+    /// Name of the config ConfigMap (its `config` key holds the configuration).
+    #[arg(long, default_value = ferrolb_config::CONFIGMAP_NAME)]
+    config_name: String,
+    /// The config ConfigMap as NAMESPACE/NAME, e.g. `metallb-system/config` when migrating from
+    /// MetalLB (overrides --config-namespace and --config-name).
+    #[arg(long, value_name = "NAMESPACE/NAME", conflicts_with = "config_file")]
+    configmap: Option<String>,
+    /// Read the configuration from a file (a ConfigMap manifest or the bare config text) instead
+    /// of a ConfigMap; the file is re-read when it changes.
+    #[arg(long, value_name = "FILE")]
+    config_file: Option<PathBuf>,
+    /// Address for /healthz, /readyz, /metrics and /status (`ferrolb status` asks here).
+    #[arg(long, default_value = "0.0.0.0:7473")]
+    metrics_addr: SocketAddr,
+    /// API server URL (e.g. http://127.0.0.1:8080 for `ferrolb demo --listen`); default: the
+    /// in-cluster config or the kubeconfig.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// BGP source address for peers that set no `source-address`.
+    #[arg(long, value_name = "ADDR")]
+    source_address: Option<IpAddr>,
+    /// Router id for peers that set no `router-id` (default: this node's IPv4 address on the
+    /// interface facing the peer).
+    #[arg(long, value_name = "IPV4")]
+    router_id: Option<Ipv4Addr>,
+    /// Handle Services with this spec.loadBalancerClass (default: only Services without one).
+    #[arg(long, value_name = "CLASS")]
+    lb_class: Option<String>,
+    /// Namespace of password Secrets that name none (default: POD_NAMESPACE, else ferrolb-system).
+    #[arg(long, env = "POD_NAMESPACE")]
+    namespace: Option<String>,
+    /// Do not create Events on Services.
+    #[arg(long)]
+    no_events: bool,
+    /// First connect-retry interval in seconds (doubles after each failure, up to 60).
+    #[arg(long, default_value_t = 2)]
+    connect_retry: u64,
+}
 
-/// Runs `ferrolb speaker`; returns the exit code.
-pub async fn run(_args: Args) -> anyhow::Result<i32> {
-    anyhow::bail!("ferrolb speaker is not built yet")
+/// Runs `ferrolb speaker` until SIGTERM or Ctrl-C; returns the exit code.
+pub async fn run(args: Args) -> anyhow::Result<i32> {
+    super::logging::init();
+    let node_name = match args.node_name.as_deref().map(str::trim) {
+        Some(n) if !n.is_empty() => n.to_string(),
+        _ => bail!("--node-name: not set; set NODE_NAME from the downward API (spec.nodeName)"),
+    };
+    let options = options_from(&args)?;
+    let client = match &args.server {
+        Some(url) => {
+            let uri = url
+                .parse()
+                .with_context(|| format!("--server: {url:?} is not a URL"))?;
+            kube::Client::try_from(kube::Config::new(uri))
+                .context("cannot build a Kubernetes client for --server")?
+        }
+        None => kube::Client::try_default()
+            .await
+            .context("cannot find a Kubernetes API (in-cluster config or kubeconfig)")?,
+    };
+    // Register for SIGTERM before anything starts, so an early stop is never the default kill.
+    let shutdown = shutdown_signal()?;
+    ferrolb_speaker::run(client, &node_name, options, shutdown).await?;
+    Ok(0)
+}
+
+fn options_from(args: &Args) -> anyhow::Result<Options> {
+    if args.connect_retry == 0 || args.connect_retry > 60 {
+        bail!(
+            "--connect-retry: {}: must be 1 to 60 seconds",
+            args.connect_retry
+        );
+    }
+    let config_source = match (&args.config_file, &args.configmap) {
+        (Some(path), _) => ConfigSource::File(path.clone()),
+        (None, Some(reference)) => match reference.split_once('/') {
+            Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
+                ConfigSource::ConfigMap {
+                    namespace: ns.to_string(),
+                    name: name.to_string(),
+                }
+            }
+            _ => bail!(
+                "--configmap: {reference:?}: expected NAMESPACE/NAME, e.g. metallb-system/config"
+            ),
+        },
+        (None, None) => ConfigSource::ConfigMap {
+            namespace: args.config_namespace.clone(),
+            name: args.config_name.clone(),
+        },
+    };
+    let mut options = Options {
+        config_source,
+        http_addr: Some(args.metrics_addr),
+        load_balancer_class: args.lb_class.clone(),
+        source_address: args.source_address,
+        router_id: args.router_id,
+        events: !args.no_events,
+        connect_retry: Duration::from_secs(args.connect_retry),
+        ..Options::default()
+    };
+    if let Some(ns) = args
+        .namespace
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        options.namespace = ns.to_string();
+    }
+    Ok(options)
+}
+
+/// A future that completes on SIGTERM (Kubernetes stopping the pod) or Ctrl-C; the handler is
+/// installed now.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    })
 }

@@ -1,0 +1,95 @@
+//! Options of the speaker: where the configuration comes from, addresses, timers.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the speaker reads its configuration from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// A ConfigMap, watched live (key `config`); `ferrolb-system/config` by default,
+    /// `metallb-system/config` for a migration from MetalLB.
+    ConfigMap {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
+    /// A file (a ConfigMap manifest or the bare config text), re-read when it changes.
+    File(PathBuf),
+}
+
+impl Default for ConfigSource {
+    fn default() -> Self {
+        ConfigSource::ConfigMap {
+            namespace: ferrolb_config::CONFIGMAP_NAMESPACE.into(),
+            name: ferrolb_config::CONFIGMAP_NAME.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigSource::ConfigMap { namespace, name } => {
+                write!(f, "ConfigMap {namespace}/{name}")
+            }
+            ConfigSource::File(path) => write!(f, "file {}", path.display()),
+        }
+    }
+}
+
+/// Everything [`crate::start`] needs besides the client and the node name.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Where the configuration comes from.
+    pub config_source: ConfigSource,
+    /// Address of the HTTP server (`/healthz`, `/readyz`, `/metrics`, `/status`); `None` runs
+    /// none. Port 0 picks a free port (see [`crate::Running::http_addr`]).
+    pub http_addr: Option<SocketAddr>,
+    /// `spec.loadBalancerClass` FerroLB answers to; `None`: only Services without a class.
+    pub load_balancer_class: Option<String>,
+    /// BGP source address for peers without `source-address` (the demo runs two speakers on
+    /// 127.0.0.1 and 127.0.0.2 this way). `None`: chosen by the kernel.
+    pub source_address: Option<IpAddr>,
+    /// Router id for peers without `router-id`; `None`: the node's IPv4 address on the
+    /// interface facing the peer (a route lookup), else its InternalIP.
+    pub router_id: Option<Ipv4Addr>,
+    /// Namespace of `password-secret`s that name none (the namespace FerroLB runs in).
+    pub namespace: String,
+    /// Whether to create Events on Services.
+    pub events: bool,
+    /// How often a config file is looked at again (file source only).
+    pub file_poll_interval: Duration,
+    /// First connect-retry interval of every session (doubles up to a minute).
+    pub connect_retry: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            config_source: ConfigSource::default(),
+            http_addr: Some(SocketAddr::from(([0, 0, 0, 0], DEFAULT_HTTP_PORT))),
+            load_balancer_class: None,
+            source_address: None,
+            router_id: None,
+            namespace: default_namespace(),
+            events: true,
+            file_poll_interval: Duration::from_secs(2),
+            connect_retry: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Default port of the speaker's HTTP server (MetalLB's speaker uses 7472 for the controller
+/// and 7473 for the speaker, FerroLB keeps that split).
+pub const DEFAULT_HTTP_PORT: u16 = 7473;
+
+/// `POD_NAMESPACE` from the downward API, else `ferrolb-system`.
+pub fn default_namespace() -> String {
+    std::env::var("POD_NAMESPACE")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| ferrolb_config::CONFIGMAP_NAMESPACE.to_string())
+}

@@ -1,0 +1,87 @@
+//! The JSON document served on `/status` and read by `ferrolb status`.
+//!
+//! Field names are a contract for scripts (`ferrolb status --json` prints this document).
+
+use serde::{Deserialize, Serialize};
+
+/// Everything `ferrolb status` shows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// This node's name.
+    pub node: String,
+    /// Whether a valid configuration is in force.
+    pub config_loaded: bool,
+    /// Errors of the last configuration seen, when it was rejected (the last good one stays).
+    pub config_error: Option<String>,
+    /// Whether `/readyz` answers 200.
+    pub ready: bool,
+    /// One entry per session this node runs, ordered by peer address.
+    pub peers: Vec<PeerReport>,
+    /// Configured peers this node does not open a session to, and why.
+    pub skipped_peers: Vec<SkippedPeerReport>,
+    /// One entry per Service address (and per LoadBalancer Service without one).
+    pub services: Vec<ServiceReport>,
+}
+
+/// One BGP session, in the terms of `show bgp summary`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PeerReport {
+    /// Peer address (`addr` or `addr:port` when the port is not 179).
+    pub peer: String,
+    /// The peer's AS.
+    pub peer_asn: u32,
+    /// Our AS towards this peer.
+    pub local_asn: u32,
+    /// Router id used on the session (empty when none could be chosen).
+    pub router_id: String,
+    /// RFC 4271 state (`Idle`, `Connect`, `Active`, `OpenSent`, `OpenConfirm`, `Established`).
+    pub state: String,
+    /// Seconds since Established, when up.
+    pub uptime_seconds: Option<u64>,
+    /// The last error (a decoded NOTIFICATION or a transport error), kept after recovery.
+    pub last_error: Option<String>,
+    /// Why the session is not running at all (e.g. the password Secret is missing).
+    pub setup_error: Option<String>,
+    /// Prefixes the peer has from us (all families).
+    pub prefixes_sent: u64,
+    /// Prefixes received from the peer (counted, never installed).
+    pub prefixes_received: u64,
+    /// Messages received.
+    pub messages_in: u64,
+    /// Messages sent.
+    pub messages_out: u64,
+    /// UPDATE messages sent.
+    pub updates_out: u64,
+    /// Prefixes desired for this peer.
+    pub prefixes_desired: u64,
+}
+
+/// A configured peer without a session on this node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedPeerReport {
+    /// Peer address.
+    pub peer: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The announce decision for one Service address on this node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceReport {
+    /// `namespace/name`.
+    pub service: String,
+    /// The address (`null` when the Service has none yet).
+    pub ip: Option<String>,
+    /// Its pool.
+    pub pool: Option<String>,
+    /// Whether this node announces it.
+    pub announced: bool,
+    /// Short reason code (`announced`, `no-local-endpoints`, `layer2-pool`, ...).
+    pub reason_code: String,
+    /// The reason in words.
+    pub reason: String,
+    /// Announced prefixes (after aggregation).
+    pub prefixes: Vec<String>,
+    /// Peers it is announced to.
+    pub peers: Vec<String>,
+}

@@ -1,0 +1,327 @@
+//! The session manager: turns the policy's [`Desired`] into calls on the BGP [`Speaker`]:
+//! peers added, removed or updated (a reset only when session parameters changed), and the
+//! desired route set of each peer (UPDATEs only).
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrolb_bgp::driver::{Password, PeerConfig, Speaker};
+use ferrolb_bgp::rib_out::{AdvertisementSet, Community, LargeCommunity, RouteAttributes};
+use ferrolb_config::{Peer, SecretRef};
+use ferrolb_view::NodeView;
+use ipnet::IpNet;
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, Client};
+use tracing::{info, warn};
+
+use crate::policy::{Desired, PeerKey, RouteAttrs};
+use crate::router_id;
+
+/// What the manager knows about one running session.
+struct Active {
+    key: PeerKey,
+    config: PeerConfig,
+    routes: Arc<BTreeMap<IpNet, RouteAttrs>>,
+}
+
+/// A peer the node should use but whose session could not be set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupError {
+    /// The peer.
+    pub key: PeerKey,
+    /// Why (never contains a password).
+    pub error: String,
+}
+
+/// Keeps the BGP speaker in line with the policy's output.
+pub struct SessionManager {
+    speaker: Speaker,
+    client: Option<Client>,
+    namespace: String,
+    default_source: Option<IpAddr>,
+    default_router_id: Option<std::net::Ipv4Addr>,
+    connect_retry: Duration,
+    active: BTreeMap<IpAddr, Active>,
+    passwords: HashMap<(String, String, String), Result<Password, String>>,
+    password_generation: u64,
+    /// Peers that could not be set up, by address.
+    pub setup_errors: BTreeMap<IpAddr, SetupError>,
+}
+
+/// Manager settings.
+pub struct ManagerOptions {
+    /// Namespace of Secrets without one.
+    pub namespace: String,
+    /// Source address for peers without one.
+    pub default_source: Option<IpAddr>,
+    /// Router id for peers without one.
+    pub default_router_id: Option<std::net::Ipv4Addr>,
+    /// First connect-retry interval.
+    pub connect_retry: Duration,
+}
+
+impl SessionManager {
+    /// A manager driving `speaker`; `client` reads password Secrets.
+    pub fn new(speaker: Speaker, client: Option<Client>, options: ManagerOptions) -> Self {
+        SessionManager {
+            speaker,
+            client,
+            namespace: options.namespace,
+            default_source: options.default_source,
+            default_router_id: options.default_router_id,
+            connect_retry: options.connect_retry,
+            active: BTreeMap::new(),
+            passwords: HashMap::new(),
+            password_generation: 0,
+            setup_errors: BTreeMap::new(),
+        }
+    }
+
+    /// The BGP speaker.
+    pub fn speaker(&self) -> &Speaker {
+        &self.speaker
+    }
+
+    /// Key and config of each running session.
+    pub fn sessions(&self) -> impl Iterator<Item = (&PeerKey, &PeerConfig)> {
+        self.active.values().map(|a| (&a.key, &a.config))
+    }
+
+    /// Number of routes desired per peer address.
+    pub fn desired_count(&self, peer: IpAddr) -> usize {
+        self.active.get(&peer).map_or(0, |a| a.routes.len())
+    }
+
+    /// Brings the speaker in line with `desired`. `config_generation` changes whenever a new
+    /// configuration was taken (Secrets are read again then). Returns the peers added or reset.
+    pub async fn apply(
+        &mut self,
+        desired: &Desired,
+        node: Option<&NodeView>,
+        config_generation: u64,
+    ) -> Vec<IpAddr> {
+        if config_generation != self.password_generation {
+            self.passwords.clear();
+            self.password_generation = config_generation;
+        }
+        let mut touched = Vec::new();
+        let mut wanted: BTreeMap<IpAddr, ()> = BTreeMap::new();
+        self.setup_errors.clear();
+        let mut interner: HashMap<RouteAttrs, Arc<RouteAttributes>> = HashMap::new();
+
+        for plan in &desired.peers {
+            let address = plan.key.address;
+            let config = match self.peer_config(&plan.peer, node).await {
+                Ok(c) => c,
+                Err(error) => {
+                    warn!(peer = %plan.key, %error, "session not (re)configured");
+                    if self.active.contains_key(&address) {
+                        // Keep a running session rather than drop it over a transient error.
+                        wanted.insert(address, ());
+                    }
+                    self.setup_errors.insert(
+                        address,
+                        SetupError {
+                            key: plan.key,
+                            error,
+                        },
+                    );
+                    continue;
+                }
+            };
+            wanted.insert(address, ());
+            match self.active.get(&address).map(|a| a.config == config) {
+                None => match self.speaker.add_peer(config.clone()) {
+                    Ok(()) => {
+                        info!(peer = %plan.key, peer_as = plan.peer.peer_asn, "session configured");
+                        touched.push(address);
+                        self.active.insert(
+                            address,
+                            Active {
+                                key: plan.key,
+                                config,
+                                routes: Arc::new(BTreeMap::new()),
+                            },
+                        );
+                    }
+                    Err(e) => {
+                        self.setup_errors.insert(
+                            address,
+                            SetupError {
+                                key: plan.key,
+                                error: e.to_string(),
+                            },
+                        );
+                        continue;
+                    }
+                },
+                Some(false) => match self.speaker.update_peer(config.clone()).await {
+                    Ok(reset) => {
+                        if reset {
+                            info!(peer = %plan.key, "session parameters changed; session reset");
+                            touched.push(address);
+                        }
+                        if let Some(a) = self.active.get_mut(&address) {
+                            a.config = config;
+                            a.key = plan.key;
+                        }
+                    }
+                    Err(e) => {
+                        self.setup_errors.insert(
+                            address,
+                            SetupError {
+                                key: plan.key,
+                                error: e.to_string(),
+                            },
+                        );
+                    }
+                },
+                Some(true) => {}
+            }
+            let Some(active) = self.active.get_mut(&address) else {
+                continue;
+            };
+            if *active.routes != plan.routes {
+                let set: AdvertisementSet = plan
+                    .routes
+                    .iter()
+                    .map(|(prefix, attrs)| {
+                        let shared = interner
+                            .entry(attrs.clone())
+                            .or_insert_with(|| Arc::new(to_bgp(attrs)))
+                            .clone();
+                        (*prefix, shared)
+                    })
+                    .collect();
+                match self.speaker.set_advertisements(address, Arc::new(set)) {
+                    Ok(()) => active.routes = Arc::new(plan.routes.clone()),
+                    Err(e) => warn!(peer = %plan.key, error = %e, "setting advertisements failed"),
+                }
+            }
+        }
+
+        let gone: Vec<IpAddr> = self
+            .active
+            .keys()
+            .filter(|a| !wanted.contains_key(a))
+            .copied()
+            .collect();
+        for address in gone {
+            if let Some(a) = self.active.remove(&address) {
+                info!(peer = %a.key, "session removed (peer no longer configured for this node)");
+                if let Err(e) = self
+                    .speaker
+                    .remove_peer(address, "peer removed from the FerroLB configuration")
+                    .await
+                {
+                    warn!(peer = %a.key, error = %e, "removing the peer failed");
+                }
+            }
+        }
+        touched
+    }
+
+    /// Builds the driver configuration of a peer (router id lookup, password from a Secret).
+    async fn peer_config(
+        &mut self,
+        peer: &Peer,
+        node: Option<&NodeView>,
+    ) -> Result<PeerConfig, String> {
+        let source = peer.source_address.or(self.default_source);
+        let router_id = router_id::choose(
+            peer.router_id,
+            self.default_router_id,
+            source,
+            peer.address,
+            node,
+        )?;
+        let mut config = PeerConfig::new(peer.address, peer.my_asn, peer.peer_asn, router_id);
+        config.port = peer.port;
+        config.local_address = source;
+        config.ebgp_multihop = peer.ebgp_multihop.then_some(255);
+        let hold = u16::try_from(peer.hold_time.as_secs()).unwrap_or(u16::MAX);
+        config.session.hold_time = hold;
+        let keepalive = u16::try_from(peer.keepalive_time.as_secs()).unwrap_or(u16::MAX);
+        config.session.keepalive =
+            (hold != 0 && keepalive != 0 && keepalive != hold / 3).then_some(keepalive);
+        config.session.connect_retry = self.connect_retry;
+        config.password = match (&peer.password, &peer.password_secret) {
+            (Some(p), _) => Some(
+                Password::new(p.expose().as_bytes().to_vec())
+                    .map_err(|e| format!("peer {}: password: {e}", peer.address))?,
+            ),
+            (None, Some(secret)) => Some(self.secret_password(secret).await?),
+            (None, None) => None,
+        };
+        Ok(config)
+    }
+
+    async fn secret_password(&mut self, secret: &SecretRef) -> Result<Password, String> {
+        let ns = secret
+            .namespace
+            .clone()
+            .unwrap_or_else(|| self.namespace.clone());
+        let cache_key = (ns.clone(), secret.name.clone(), secret.key.clone());
+        if let Some(found) = self.passwords.get(&cache_key) {
+            return found.clone();
+        }
+        let what = format!("password-secret {ns}/{} key {:?}", secret.name, secret.key);
+        let result = match &self.client {
+            None => Err(format!("{what}: no Kubernetes client to read it with")),
+            Some(client) => {
+                let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
+                match api.get_opt(&secret.name).await {
+                    Err(e) => Err(format!("{what}: reading the Secret failed: {e}")),
+                    Ok(None) => Err(format!("{what}: the Secret does not exist")),
+                    Ok(Some(s)) => {
+                        let bytes = s
+                            .data
+                            .as_ref()
+                            .and_then(|d| d.get(&secret.key))
+                            .map(|b| b.0.clone())
+                            .or_else(|| {
+                                s.string_data
+                                    .as_ref()
+                                    .and_then(|d| d.get(&secret.key))
+                                    .map(|t| t.as_bytes().to_vec())
+                            });
+                        match bytes {
+                            None => Err(format!("{what}: the Secret has no such key")),
+                            Some(b) => Password::new(b).map_err(|e| format!("{what}: {e}")),
+                        }
+                    }
+                }
+            }
+        };
+        if let Ok(p) = &result {
+            // Only successes are cached: a missing Secret is looked for again next time.
+            self.passwords.insert(cache_key, Ok(p.clone()));
+        }
+        result
+    }
+
+    /// Stops every session with Cease/Administrative Shutdown and `message`.
+    pub async fn shutdown(&mut self, message: &str) {
+        self.speaker.shutdown(message).await;
+        self.active.clear();
+    }
+}
+
+fn to_bgp(attrs: &RouteAttrs) -> RouteAttributes {
+    RouteAttributes {
+        local_pref: attrs.local_pref,
+        communities: attrs.communities.iter().map(|c| Community(c.0)).collect(),
+        large_communities: attrs
+            .large_communities
+            .iter()
+            .map(|l| LargeCommunity {
+                global_admin: l.global_admin,
+                local_data1: l.local_data1,
+                local_data2: l.local_data2,
+            })
+            .collect(),
+        ..RouteAttributes::default()
+    }
+}

@@ -1,0 +1,194 @@
+//! Watches on the Kubernetes API (Services, EndpointSlices, this Node, the ConfigMap) and the
+//! config file, turned into [`Change`]s on one channel.
+
+use std::fmt::Debug;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ferrolb_view::{EndpointSliceView, NodeView, ServiceView};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::runtime::watcher::{self, watcher};
+use kube::runtime::WatchStreamExt;
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, warn};
+
+use crate::options::ConfigSource;
+use crate::world::{Change, ConfigUpdate, Update};
+
+/// Starts every watch; changes go to `tx` until `stop` turns true.
+pub fn spawn_all(
+    client: &Client,
+    node_name: &str,
+    source: &ConfigSource,
+    poll_interval: Duration,
+    tx: mpsc::Sender<Change>,
+    stop: watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(watch_kind(
+        Api::<Service>::all(client.clone()),
+        watcher::Config::default(),
+        |s: &Service| ServiceView::from_service(s),
+        Change::Services,
+        tx.clone(),
+        stop.clone(),
+        "services",
+    )));
+    tasks.push(tokio::spawn(watch_kind(
+        Api::<EndpointSlice>::all(client.clone()),
+        watcher::Config::default(),
+        EndpointSliceView::from_slice,
+        Change::Slices,
+        tx.clone(),
+        stop.clone(),
+        "endpointslices",
+    )));
+    tasks.push(tokio::spawn(watch_kind(
+        Api::<Node>::all(client.clone()),
+        watcher::Config::default().fields(&format!("metadata.name={node_name}")),
+        NodeView::from_node,
+        Change::Node,
+        tx.clone(),
+        stop.clone(),
+        "node",
+    )));
+    match source {
+        ConfigSource::ConfigMap { namespace, name } => {
+            let name = name.clone();
+            let what = format!("ConfigMap {namespace}/{name}");
+            tasks.push(tokio::spawn(watch_kind(
+                Api::<ConfigMap>::namespaced(client.clone(), namespace),
+                watcher::Config::default().fields(&format!("metadata.name={name}")),
+                config_update,
+                move |u: Update<ConfigUpdate>| {
+                    Change::Config(match u {
+                        Update::Reset(mut all) => all.pop().unwrap_or_else(|| {
+                            ConfigUpdate::Missing(format!("{what} does not exist"))
+                        }),
+                        Update::Apply(c) => c,
+                        Update::Delete(_) => ConfigUpdate::Missing(format!(
+                            "{what} was deleted; keeping the last good configuration"
+                        )),
+                    })
+                },
+                tx,
+                stop,
+                "configmap",
+            )));
+        }
+        ConfigSource::File(path) => {
+            tasks.push(tokio::spawn(poll_file(
+                path.clone(),
+                poll_interval,
+                tx,
+                stop,
+            )));
+        }
+    }
+    tasks
+}
+
+/// Parses the `config` key of a ConfigMap.
+pub fn config_update(cm: &ConfigMap) -> ConfigUpdate {
+    let ns = cm.metadata.namespace.clone().unwrap_or_default();
+    let name = cm.metadata.name.clone().unwrap_or_default();
+    match ferrolb_view::config_text_from_configmap(cm, ferrolb_config::CONFIGMAP_KEY) {
+        Some(text) => from_text(text, &format!("ConfigMap {ns}/{name}")),
+        None => ConfigUpdate::Missing(format!(
+            "ConfigMap {ns}/{name} has no key {:?} in data",
+            ferrolb_config::CONFIGMAP_KEY
+        )),
+    }
+}
+
+fn from_text(text: &str, origin: &str) -> ConfigUpdate {
+    match ferrolb_config::parse_document(text) {
+        Ok(config) => ConfigUpdate::Valid(config),
+        Err(errors) => {
+            let errors = errors.to_string();
+            warn!(origin, %errors, "configuration rejected; keeping the last good one");
+            ConfigUpdate::Invalid(format!("{origin}: {errors}"))
+        }
+    }
+}
+
+async fn watch_kind<K, V>(
+    api: Api<K>,
+    config: watcher::Config,
+    view: impl Fn(&K) -> V + Send + 'static,
+    wrap: impl Fn(Update<V>) -> Change + Send + 'static,
+    tx: mpsc::Sender<Change>,
+    mut stop: watch::Receiver<bool>,
+    what: &'static str,
+) where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+    V: Send + 'static,
+{
+    let mut stream = watcher(api, config).default_backoff().boxed();
+    let mut buffer: Vec<V> = Vec::new();
+    loop {
+        let event = tokio::select! {
+            event = stream.next() => event,
+            _ = stop.changed() => return,
+        };
+        let Some(event) = event else { return };
+        let update = match event {
+            Ok(watcher::Event::Init) => {
+                buffer.clear();
+                None
+            }
+            Ok(watcher::Event::InitApply(obj)) => {
+                buffer.push(view(&obj));
+                None
+            }
+            Ok(watcher::Event::InitDone) => {
+                debug!(what, count = buffer.len(), "listed");
+                Some(Update::Reset(std::mem::take(&mut buffer)))
+            }
+            Ok(watcher::Event::Apply(obj)) => Some(Update::Apply(view(&obj))),
+            Ok(watcher::Event::Delete(obj)) => Some(Update::Delete(view(&obj))),
+            Err(err) => {
+                warn!(what, error = %err, "watch failed; retrying");
+                None
+            }
+        };
+        if let Some(update) = update {
+            if tx.send(wrap(update)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+async fn poll_file(
+    path: PathBuf,
+    interval: Duration,
+    tx: mpsc::Sender<Change>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let origin = format!("file {}", path.display());
+    let mut last: Option<Result<String, String>> = None;
+    loop {
+        let current = tokio::fs::read_to_string(&path)
+            .await
+            .map_err(|e| format!("{origin}: {e}"));
+        if last.as_ref() != Some(&current) {
+            let update = match &current {
+                Ok(text) => from_text(text, &origin),
+                Err(e) => ConfigUpdate::Missing(e.clone()),
+            };
+            if tx.send(Change::Config(update)).await.is_err() {
+                return;
+            }
+            last = Some(current);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}

@@ -10,13 +10,15 @@ use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
+use crate::apply::apply;
 use crate::calls::{Call, Calls, RequestRecord};
 use crate::discovery;
 use crate::meta;
 use crate::openapi;
 use crate::patch;
 use crate::protobuf;
-use crate::registry::{self, ResourceInfo};
+use crate::registry::ResourceInfo;
+use crate::routes::{route, verb, ResourcePath, Route};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
 use crate::store::{set_meta, Store, Target};
@@ -32,93 +34,6 @@ pub struct App {
     pub calls: Calls,
     /// Interval between watch bookmarks.
     pub bookmark_interval: Duration,
-}
-
-/// A resource path: `/api/v1/namespaces/{ns}/services/{name}/status`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ResourcePath {
-    res: &'static ResourceInfo,
-    namespace: Option<String>,
-    name: Option<String>,
-    subresource: Option<String>,
-}
-
-/// What a path names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Route {
-    Version,
-    CoreVersions,
-    Groups,
-    Group(String),
-    Resources(String, String),
-    Resource(ResourcePath),
-    OpenApiRoot,
-    OpenApiDoc(String),
-    Unknown,
-}
-
-fn route(path: &str) -> Route {
-    let segs: Vec<&str> = path
-        .trim_matches('/')
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect();
-    let (group, version, rest) = match segs.as_slice() {
-        ["version"] => return Route::Version,
-        ["api"] => return Route::CoreVersions,
-        ["apis"] => return Route::Groups,
-        ["apis", g] => return Route::Group(g.to_string()),
-        ["openapi", "v3"] => return Route::OpenApiRoot,
-        ["openapi", "v3", rest @ ..] => return Route::OpenApiDoc(rest.join("/")),
-        ["api", v, rest @ ..] => ("", *v, rest),
-        ["apis", g, v, rest @ ..] => (*g, *v, rest),
-        _ => return Route::Unknown,
-    };
-    if rest.is_empty() {
-        return Route::Resources(group.to_string(), version.to_string());
-    }
-    let namespaced = match rest {
-        ["namespaces", ns, plural, tail @ ..] if tail.len() <= 2 => {
-            registry::find(group, version, plural)
-                .filter(|r| r.namespaced)
-                .map(|r| (r, Some(*ns), tail))
-        }
-        _ => None,
-    };
-    let (res, namespace, tail) = match namespaced {
-        Some(x) => x,
-        None => match rest {
-            [plural, tail @ ..] if tail.len() <= 2 => {
-                match registry::find(group, version, plural) {
-                    Some(r) => (r, None, tail),
-                    None => return Route::Unknown,
-                }
-            }
-            _ => return Route::Unknown,
-        },
-    };
-    Route::Resource(ResourcePath {
-        res,
-        namespace: namespace.map(str::to_string),
-        name: tail.first().map(|s| s.to_string()),
-        subresource: tail.get(1).map(|s| s.to_string()),
-    })
-}
-
-fn verb(method: &Method, p: &ResourcePath, q: &HashMap<String, String>) -> Option<&'static str> {
-    let watch = q.get("watch").is_some_and(|w| w == "true" || w == "1");
-    Some(match (method.as_str(), p.name.is_some()) {
-        ("GET", false) if watch => "watch",
-        ("GET", false) => "list",
-        ("GET", true) if watch => "watch",
-        ("GET", true) => "get",
-        ("POST", false) => "create",
-        ("PUT", true) => "update",
-        ("PATCH", true) => "patch",
-        ("DELETE", true) => "delete",
-        ("DELETE", false) => "deletecollection",
-        _ => return None,
-    })
 }
 
 fn json_response(code: u16, body: &Value) -> Response {
@@ -701,106 +616,5 @@ impl Req<'_> {
             "items": deleted,
         });
         Ok(json_response(200, &list))
-    }
-}
-
-/// Server-side apply, simplified: fields this manager applied before and no longer applies are removed
-/// (unless another applier applies them too), then the applied configuration is merged in (lists
-/// replaced). Conflicts with other managers are not detected (`force` is accepted and has no effect).
-fn apply(
-    old: Option<&Value>,
-    applied: &Value,
-    manager: &str,
-    res: &ResourceInfo,
-    subresource: Option<&str>,
-) -> Value {
-    let mut applied = applied.clone();
-    if let Some(m) = applied.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.remove("managedFields");
-    }
-    let new_set = patch::field_set(&applied);
-    let mut obj = old.cloned().unwrap_or_else(|| json!({}));
-    let entries: Vec<Value> = obj
-        .pointer("/metadata/managedFields")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let same_sub = |e: &Value| e.get("subresource").and_then(Value::as_str) == subresource;
-    let is_mine = |e: &Value| {
-        e.get("manager").and_then(Value::as_str) == Some(manager)
-            && e.get("operation").and_then(Value::as_str) == Some("Apply")
-            && same_sub(e)
-    };
-    if let Some(mine) = entries.iter().find(|e| is_mine(e)) {
-        let others: Vec<&Value> = entries
-            .iter()
-            .filter(|e| {
-                !is_mine(e)
-                    && e.get("operation").and_then(Value::as_str) == Some("Apply")
-                    && same_sub(e)
-            })
-            .filter_map(|e| e.get("fieldsV1"))
-            .collect();
-        if let Some(old_set) = mine.get("fieldsV1") {
-            patch::prune(&mut obj, old_set, &new_set, &others);
-        }
-    }
-    patch::merge(&mut obj, &applied);
-    let mut entry = json!({
-        "manager": manager,
-        "operation": "Apply",
-        "apiVersion": res.api_version(),
-        "time": meta::now_rfc3339(),
-        "fieldsType": "FieldsV1",
-        "fieldsV1": new_set,
-    });
-    if let Some(sub) = subresource {
-        entry["subresource"] = json!(sub);
-    }
-    let mut entries: Vec<Value> = entries.into_iter().filter(|e| !is_mine(e)).collect();
-    entries.push(entry);
-    set_meta(&mut obj, "managedFields", Value::Array(entries));
-    obj
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn routes() {
-        let r = |p: &str| match route(p) {
-            Route::Resource(rp) => {
-                format!(
-                    "{} {:?} {:?} {:?}",
-                    rp.res.qualified_name(),
-                    rp.namespace,
-                    rp.name,
-                    rp.subresource
-                )
-            }
-            other => format!("{other:?}"),
-        };
-        assert_eq!(
-            r("/api/v1/namespaces/ns/services/web/status"),
-            r#"services Some("ns") Some("web") Some("status")"#
-        );
-        assert_eq!(r("/api/v1/services"), "services None None None");
-        assert_eq!(r("/api/v1/namespaces"), "namespaces None None None");
-        assert_eq!(
-            r("/api/v1/namespaces/x"),
-            r#"namespaces None Some("x") None"#
-        );
-        assert_eq!(
-            r("/api/v1/namespaces/x/status"),
-            r#"namespaces None Some("x") Some("status")"#
-        );
-        assert_eq!(
-            r("/apis/coordination.k8s.io/v1/namespaces/a/leases/l"),
-            r#"leases.coordination.k8s.io Some("a") Some("l") None"#
-        );
-        assert_eq!(r("/api/v1"), r#"Resources("", "v1")"#);
-        assert_eq!(r("/api/v1/widgets"), "Unknown");
-        assert_eq!(r("/openapi/v2"), "Unknown");
     }
 }

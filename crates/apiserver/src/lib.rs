@@ -17,10 +17,13 @@
 //! ```
 //!
 //! Modules: [`store`] (objects, resourceVersions, history), [`registry`] (served resources),
-//! [`watch`] (watch streams), [`patch`] (merge/strategic/JSON patch, apply), [`handlers`] (HTTP
-//! semantics), [`discovery`], [`table`] (kubectl tables), [`status`] (error bodies), [`calls`] (request
-//! log and counters), [`selectors`], [`defaults`], [`meta`].
+//! [`routes`] (paths and verbs), [`handlers`] (HTTP semantics), [`watch`] (watch streams),
+//! [`patch`] (merge, strategic and JSON patch), [`apply`] (server-side apply), [`discovery`],
+//! [`openapi`], [`table`] (kubectl tables), [`status`] (error bodies), [`calls`] (request log and
+//! counters), [`selectors`], [`convert`] (events.k8s.io views), [`protobuf`] (kubectl create
+//! bodies), [`defaults`], [`meta`].
 
+pub mod apply;
 pub mod calls;
 pub mod convert;
 pub mod defaults;
@@ -31,6 +34,7 @@ pub mod openapi;
 pub mod patch;
 pub mod protobuf;
 pub mod registry;
+pub mod routes;
 pub mod selectors;
 pub mod status;
 pub mod store;

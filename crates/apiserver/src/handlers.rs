@@ -82,6 +82,10 @@ pub async fn handle(
     };
     let result = match route(&path) {
         Route::Version => Ok(json_response(200, &discovery::version())),
+        Route::Health => Ok(Response::builder()
+            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .body(Body::from("ok"))
+            .unwrap_or_default()),
         Route::CoreVersions => Ok(json_response(200, &discovery::core_versions())),
         Route::Groups => Ok(json_response(200, &discovery::group_list())),
         Route::Group(g) => discovery::group(&g)

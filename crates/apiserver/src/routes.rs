@@ -25,6 +25,8 @@ pub struct ResourcePath {
 pub enum Route {
     /// `/version`.
     Version,
+    /// `/healthz`, `/readyz`, `/livez`.
+    Health,
     /// `/api`.
     CoreVersions,
     /// `/apis`.
@@ -52,6 +54,7 @@ pub fn route(path: &str) -> Route {
         .collect();
     let (group, version, rest) = match segs.as_slice() {
         ["version"] => return Route::Version,
+        ["healthz" | "readyz" | "livez"] => return Route::Health,
         ["api"] => return Route::CoreVersions,
         ["apis"] => return Route::Groups,
         ["apis", g] => return Route::Group(g.to_string()),

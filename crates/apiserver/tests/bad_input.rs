@@ -175,4 +175,6 @@ async fn malformed_requests_get_status_errors() {
     // Still serving.
     let (code, _) = raw_request(addr, "GET", "/version", "application/json", b"").await;
     assert_eq!(code, 200);
+    let (code, body) = raw_request(addr, "GET", "/readyz", "text/plain", b"").await;
+    assert_eq!((code, body.as_str()), (200, "ok"));
 }

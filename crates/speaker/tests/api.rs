@@ -1,0 +1,444 @@
+//! The speaker library against the in-process API server (real kube client, real HTTP) and a
+//! collector BGP peer on loopback (the ferrolb-bgp driver in passive mode, real TCP with MD5):
+//! announcements follow Services and endpoints, a broken ConfigMap keeps the last good config,
+//! /status, /metrics and Events tell what happens, stopping sends Cease/Administrative
+//! Shutdown, and every API call is covered by manifests/speaker-rbac.yaml (and nothing more).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use ferrolb_apiserver::{ApiServer, RunningServer};
+use ferrolb_bgp::driver::{Password, PeerConfig, PeerError, Speaker};
+use ferrolb_speaker::{Options, StatusReport};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const NODE: &str = "n1";
+const SPEAKER_SOURCE: &str = "127.0.0.2";
+
+async fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to the speaker");
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).await.unwrap();
+    let code = raw
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("0")
+        .parse()
+        .unwrap_or(0);
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|x| x.1)
+        .unwrap_or("")
+        .to_string();
+    (code, body)
+}
+
+fn config_map(port: u16, extra_pool: &str) -> Value {
+    let text = format!(
+        r#"peers:
+- peer-address: 127.0.0.1
+  peer-port: {port}
+  peer-asn: 65000
+  my-asn: 65001
+  hold-time: 3s
+  password-secret:
+    name: bgp-auth
+    key: password
+address-pools:
+- name: default
+  protocol: bgp
+  addresses: [198.51.100.0/28]
+{extra_pool}- name: l2
+  protocol: layer2
+  addresses: [198.51.100.64/28]
+"#
+    );
+    json!({"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"namespace": "ferrolb-system", "name": "config"},
+           "data": {"config": text}})
+}
+
+fn service(name: &str, ip: &str, policy: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service",
+           "metadata": {"namespace": "web", "name": name},
+           "spec": {"type": "LoadBalancer", "externalTrafficPolicy": policy,
+                    "ports": [{"port": 80, "protocol": "TCP"}]},
+           "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}})
+}
+
+fn slice(service: &str, node: &str, ready: bool) -> Value {
+    json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+           "metadata": {"namespace": "web", "name": format!("{service}-abc"),
+                        "labels": {"kubernetes.io/service-name": service}},
+           "addressType": "IPv4",
+           "endpoints": [{"addresses": ["10.244.2.7"], "nodeName": node,
+                          "conditions": {"ready": ready}}]})
+}
+
+struct Fixture {
+    api: RunningServer,
+    collector: Speaker,
+    port: u16,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        let api = ApiServer::start("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let collector = Speaker::new();
+        let bound = collector
+            .listen("127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("collector listens");
+        let mut peer = PeerConfig::new(
+            SPEAKER_SOURCE.parse().unwrap(),
+            65000,
+            65001,
+            "10.255.255.1".parse().unwrap(),
+        );
+        peer.session.passive = true;
+        peer.session.hold_time = 3;
+        peer.password = Some(Password::new("s3cret").unwrap());
+        collector.add_peer(peer).unwrap();
+        let store = api.store();
+        // "s3cret" in base64.
+        store
+            .seed(json!({"apiVersion": "v1", "kind": "Secret",
+                         "metadata": {"namespace": "ferrolb-system", "name": "bgp-auth"},
+                         "data": {"password": "czNjcmV0"}}))
+            .unwrap();
+        store.seed(config_map(bound.port(), "")).unwrap();
+        store
+            .seed(json!({"apiVersion": "v1", "kind": "Node",
+                         "metadata": {"name": NODE, "labels": {"kubernetes.io/hostname": NODE}},
+                         "spec": {"podCIDRs": ["10.244.1.0/24"]},
+                         "status": {"addresses": [{"type": "InternalIP", "address": "10.255.1.2"}]}}))
+            .unwrap();
+        Fixture {
+            api,
+            collector,
+            port: bound.port(),
+        }
+    }
+
+    fn received(&self) -> Option<usize> {
+        let peer: IpAddr = SPEAKER_SOURCE.parse().unwrap();
+        let st = self
+            .collector
+            .status()
+            .into_iter()
+            .find(|s| s.address == peer)?;
+        st.is_established()
+            .then_some(st.prefixes_received.ipv4 + st.prefixes_received.ipv6)
+    }
+
+    async fn wait_received(&self, n: usize, what: &str) {
+        wait_for(what, Duration::from_secs(15), || {
+            (self.received() == Some(n)).then_some(())
+        })
+        .await;
+    }
+}
+
+fn options() -> Options {
+    Options {
+        http_addr: Some("127.0.0.1:0".parse().unwrap()),
+        source_address: Some(SPEAKER_SOURCE.parse().unwrap()),
+        connect_retry: Duration::from_secs(1),
+        namespace: "ferrolb-system".into(),
+        ..Options::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announces_follows_endpoints_and_shuts_down_cleanly() {
+    let f = Fixture::new().await;
+    let store = f.api.store();
+    store
+        .seed(service("front", "198.51.100.1", "Cluster"))
+        .unwrap();
+    store.seed(slice("front", "n2", true)).unwrap();
+    store
+        .seed(service("l2svc", "198.51.100.65", "Cluster"))
+        .unwrap();
+    store.seed(slice("l2svc", "n1", true)).unwrap();
+
+    let client = kube::Client::try_from(kube::Config::new(f.api.url().parse().unwrap())).unwrap();
+    let running = ferrolb_speaker::start(client, NODE, options())
+        .await
+        .unwrap();
+    let http = running.http_addr().unwrap();
+
+    // eTP Cluster with a ready endpoint on another node: announced; the layer2 one is not.
+    f.wait_received(1, "the collector to receive 198.51.100.1/32")
+        .await;
+    let (code, body) = http_get(http, "/status").await;
+    assert_eq!(code, 200);
+    let report: StatusReport = serde_json::from_str(&body).unwrap();
+    assert!(report.ready && report.config_loaded);
+    assert_eq!(report.peers.len(), 1);
+    assert_eq!(report.peers[0].peer, format!("127.0.0.1:{}", f.port));
+    assert_eq!(report.peers[0].state, "Established");
+    assert_eq!(report.peers[0].router_id, SPEAKER_SOURCE);
+    let front = report
+        .services
+        .iter()
+        .find(|s| s.service == "web/front")
+        .unwrap();
+    assert!(front.announced, "{front:?}");
+    assert_eq!(front.prefixes, ["198.51.100.1/32"]);
+    let l2 = report
+        .services
+        .iter()
+        .find(|s| s.service == "web/l2svc")
+        .unwrap();
+    assert!(!l2.announced);
+    assert_eq!(l2.reason_code, "layer2-pool");
+    assert_eq!(http_get(http, "/readyz").await.0, 200);
+    assert_eq!(http_get(http, "/healthz").await.0, 200);
+
+    // eTP Local with the only endpoint elsewhere: withdrawn; endpoint moves here: announced.
+    store
+        .seed(service("front", "198.51.100.1", "Local"))
+        .unwrap();
+    f.wait_received(0, "the withdrawal (eTP Local, endpoint on n2)")
+        .await;
+    store.seed(slice("front", NODE, true)).unwrap();
+    f.wait_received(1, "the announcement (eTP Local, endpoint on n1)")
+        .await;
+    store.seed(slice("front", NODE, false)).unwrap();
+    f.wait_received(0, "the withdrawal (local endpoint not ready)")
+        .await;
+    store.seed(slice("front", NODE, true)).unwrap();
+    f.wait_received(1, "the announcement again").await;
+
+    // A broken ConfigMap keeps the last good configuration (no withdrawal, no reset).
+    let established = f.collector.status()[0].established_count;
+    let mut broken = config_map(f.port, "");
+    broken["data"]["config"] = json!("peers:\n- peer-address: not-an-ip\n");
+    store.seed(broken).unwrap();
+    let report: StatusReport = wait_for(
+        "the config error in /status",
+        Duration::from_secs(10),
+        || {
+            running
+                .status()
+                .config_error
+                .is_some()
+                .then(|| running.status())
+        },
+    )
+    .await;
+    assert!(report.config_loaded);
+    assert!(report.config_error.unwrap().contains("not-an-ip"));
+    assert_eq!(f.received(), Some(1));
+
+    // A pool change that only touches attributes sends UPDATEs, the session stays.
+    let cm = config_map(f.port, "");
+    let text = cm["data"]["config"].as_str().unwrap().replace(
+        "  addresses: [198.51.100.0/28]\n",
+        "  addresses: [198.51.100.0/28]\n  bgp-advertisements:\n  - communities: [\"64512:100\"]\n",
+    );
+    let mut with_communities = cm.clone();
+    with_communities["data"]["config"] = json!(text);
+    store.seed(with_communities).unwrap();
+    let updates_before = f.collector.status()[0].updates_in;
+    wait_for(
+        "an UPDATE with the new communities",
+        Duration::from_secs(10),
+        || (f.collector.status()[0].updates_in > updates_before).then_some(()),
+    )
+    .await;
+    assert_eq!(
+        f.collector.status()[0].established_count,
+        established,
+        "no session reset"
+    );
+    assert!(running.status().config_error.is_none());
+
+    // Metrics.
+    let (code, metrics) = http_get(http, "/metrics").await;
+    assert_eq!(code, 200);
+    let label = format!("peer=\"127.0.0.1:{}\"", f.port);
+    assert!(
+        metrics.contains(&format!("ferrolb_bgp_session_up{{{label}}} 1")),
+        "{metrics}"
+    );
+    assert!(metrics.contains(&format!(
+        "ferrolb_bgp_announced_prefixes_total{{{label}}} 1"
+    )));
+    assert!(metrics.contains("ferrolb_bgp_updates_total{"));
+    assert!(metrics.contains("ferrolb_config_loaded 1"));
+
+    // Events name the node.
+    let events = wait_for("Events on web/front", Duration::from_secs(10), || {
+        let evs = store.list_objects("events", Some("web"));
+        let announced = evs.iter().any(|e| {
+            e["involvedObject"]["name"] == "front"
+                && e["reason"] == "Announced"
+                && e["message"].as_str().unwrap_or("").contains("node n1")
+        });
+        let layer2 = evs
+            .iter()
+            .any(|e| e["involvedObject"]["name"] == "l2svc" && e["reason"] == "NotAnnounced");
+        (announced && layer2).then_some(evs)
+    })
+    .await;
+    assert!(events.iter().any(|e| e["reason"] == "Withdrawn"));
+
+    // Stop: the collector gets Cease/Administrative Shutdown and drops the routes.
+    let t0 = Instant::now();
+    running.stop().await;
+    assert!(
+        t0.elapsed() < Duration::from_secs(3),
+        "stop took {:?}",
+        t0.elapsed()
+    );
+    let st = wait_for(
+        "the collector to see the NOTIFICATION",
+        Duration::from_secs(2),
+        || {
+            let st = f.collector.status()[0].clone();
+            st.last_error.is_some().then_some(st)
+        },
+    )
+    .await;
+    match &st.last_error {
+        Some(PeerError::Notification { notification, .. }) => {
+            assert_eq!(
+                (notification.code, notification.subcode),
+                (6, 2),
+                "{notification}"
+            )
+        }
+        other => panic!("expected Cease/Administrative Shutdown, got {other:?}"),
+    }
+    assert_eq!(st.prefixes_received.ipv4, 0);
+
+    rbac_covers_exactly(&f.api);
+    f.collector.shutdown("test done").await;
+}
+
+/// (verb, group, resource, namespace scope) from manifests/speaker-rbac.yaml.
+fn rbac_rules() -> Vec<(String, String, String, Option<String>)> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../manifests/speaker-rbac.yaml"
+    );
+    let text = std::fs::read_to_string(path).expect("manifests/speaker-rbac.yaml");
+    let mut out = Vec::new();
+    for doc in text.split("\n---\n") {
+        let v: Value = serde_saphyr::from_str(doc).expect("RBAC YAML parses");
+        let kind = v["kind"].as_str().unwrap_or_default();
+        let scope = match kind {
+            "ClusterRole" => None,
+            "Role" => Some(v["metadata"]["namespace"].as_str().unwrap().to_string()),
+            _ => continue,
+        };
+        for rule in v["rules"].as_array().unwrap() {
+            for g in rule["apiGroups"].as_array().unwrap() {
+                for r in rule["resources"].as_array().unwrap() {
+                    for verb in rule["verbs"].as_array().unwrap() {
+                        out.push((
+                            verb.as_str().unwrap().into(),
+                            g.as_str().unwrap().into(),
+                            r.as_str().unwrap().into(),
+                            scope.clone(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn rbac_covers_exactly(api: &RunningServer) {
+    let rules = rbac_rules();
+    let log = api.calls().log();
+    let mut used = vec![false; rules.len()];
+    for rec in &log {
+        let Some(call) = &rec.call else { continue };
+        let resource = match &call.subresource {
+            Some(s) => format!("{}/{s}", call.resource),
+            None => call.resource.clone(),
+        };
+        let hit = rules.iter().position(|(verb, group, res, scope)| {
+            verb == &call.verb
+                && group == &call.group
+                && res == &resource
+                && scope
+                    .as_ref()
+                    .is_none_or(|ns| rec.namespace.as_ref() == Some(ns))
+        });
+        match hit {
+            Some(i) => used[i] = true,
+            None => panic!(
+                "the speaker called `{call}` (namespace {:?}, {} {}) but manifests/speaker-rbac.yaml does not allow it",
+                rec.namespace, rec.method, rec.path
+            ),
+        }
+    }
+    let unused: Vec<_> = rules
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| !**u)
+        .map(|(r, _)| r)
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "RBAC rules the speaker never uses (not least privilege): {unused:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn excluded_node_withdraws_without_a_reset() {
+    let f = Fixture::new().await;
+    let store = f.api.store();
+    store
+        .seed(service("front", "198.51.100.2", "Cluster"))
+        .unwrap();
+    store.seed(slice("front", NODE, true)).unwrap();
+    let client = kube::Client::try_from(kube::Config::new(f.api.url().parse().unwrap())).unwrap();
+    let running = ferrolb_speaker::start(client, NODE, options())
+        .await
+        .unwrap();
+    f.wait_received(1, "198.51.100.2/32").await;
+    let established = f.collector.status()[0].established_count;
+
+    // The exclusion label withdraws everything without a session reset.
+    store
+        .seed(json!({"apiVersion": "v1", "kind": "Node",
+                     "metadata": {"name": NODE, "labels": {
+                        "node.kubernetes.io/exclude-from-external-load-balancers": "true"}},
+                     "spec": {"podCIDRs": ["10.244.1.0/24"]}}))
+        .unwrap();
+    f.wait_received(0, "the withdrawal from the excluded node")
+        .await;
+    assert_eq!(f.collector.status()[0].established_count, established);
+    let st = running.status();
+    assert_eq!(st.services[0].reason_code, "node-excluded");
+    running.stop().await;
+    f.collector.shutdown("test done").await;
+}

@@ -537,6 +537,7 @@ impl Req<'_> {
                         "fieldManager: Required value: is required for apply patch",
                     )
                 })?;
+                let force = self.q.get("force").is_some_and(|f| f == "true");
                 self.check_body_namespace(&body)?;
                 let subresource = match target {
                     Target::Status => Some("status"),
@@ -546,7 +547,7 @@ impl Req<'_> {
                     .store
                     .write(res, self.ns(), &name, target, self.dry_run(), |old| {
                         created = old.is_none();
-                        Ok(apply(old, &body, &manager, res, subresource))
+                        apply(old, &body, &manager, res, subresource, force)
                     })?
             }
             "application/merge-patch+json"

@@ -227,3 +227,45 @@ async fn strategic_and_json_patches_and_generation() {
         .unwrap()
         .contains_key("x"));
 }
+
+#[tokio::test]
+async fn apply_conflicts_between_managers_unless_forced() {
+    let f = fixture().await;
+    let svcs: Api<Service> = Api::namespaced(f.client.clone(), "default");
+    svcs.create(&PostParams::default(), &lb_service("default", "web"))
+        .await
+        .unwrap();
+    let status = |ip: &str| {
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+            "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}})
+    };
+    let a = PatchParams::apply("controller-a");
+    svcs.patch_status("web", &a, &Patch::Apply(&status("198.51.100.1")))
+        .await
+        .unwrap();
+    let b = PatchParams::apply("controller-b");
+    let (c, reason) = code(
+        svcs.patch_status("web", &b, &Patch::Apply(&status("198.51.100.2")))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((c, reason.as_str()), (409, "Conflict"));
+    let after = svcs
+        .patch_status(
+            "web",
+            &b.clone().force(),
+            &Patch::Apply(&status("198.51.100.2")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ingress(&after), ["198.51.100.2"]);
+    // A stale resourceVersion in an applied configuration is a precondition failure.
+    let mut stale = status("198.51.100.3");
+    stale["metadata"]["resourceVersion"] = json!("1");
+    let (c, _) = code(
+        svcs.patch_status("web", &a.force(), &Patch::Apply(&stale))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(c, 409);
+}

@@ -7,6 +7,7 @@
 //! `Session::next_deadline`. Once Established, the Adj-RIB-Out stream is written in large
 //! batches while the socket keeps up. See docs/bgp-driver.md.
 
+mod adj_rib_in;
 mod config;
 mod conn;
 mod peer;
@@ -14,6 +15,7 @@ pub mod sockopt;
 mod speaker;
 mod status;
 
+pub use adj_rib_in::ReceivedRoute;
 pub use config::{Password, PasswordError, PeerConfig};
 pub use speaker::{DriverError, Speaker};
 pub use status::{Direction, FamilyCounts, PeerError, PeerStatus};

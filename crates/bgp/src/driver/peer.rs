@@ -14,6 +14,7 @@ use crate::rib_out::{AddressFamily, AdvertisementSet, RibOut, SessionContext};
 use crate::session::{ConnId, DownReason, Input, Negotiated, Output, Session, State};
 use crate::wire::{frame_len, Family};
 
+use super::adj_rib_in::AdjRibIn;
 use super::config::PeerConfig;
 use super::conn::{self, ConnEvent, Connection};
 use super::sockopt;
@@ -50,6 +51,7 @@ pub(crate) struct PeerTask {
     unsendable: [usize; 2],
     updates_out: u64,
     messages_out_extra: u64,
+    adj_rib_in: Option<Arc<AdjRibIn>>,
 }
 
 fn family_of(f: Family) -> Option<AddressFamily> {
@@ -92,6 +94,7 @@ impl PeerTask {
         session: Session,
         desired: Arc<AdvertisementSet>,
         status: watch::Sender<PeerStatus>,
+        adj_rib_in: Option<Arc<AdjRibIn>>,
     ) -> Self {
         let (events_tx, events_rx) = mpsc::channel(64);
         let mut rib = RibOut::new();
@@ -107,6 +110,7 @@ impl PeerTask {
             events_rx,
             status,
             inbound_seq: 0,
+            adj_rib_in,
             last_error: None,
             last_notification_at: None,
             established_since: None,
@@ -178,7 +182,11 @@ impl PeerTask {
                 info!(%from, %to, "session state changed");
             }
             Output::Established(neg) => self.on_established(&neg),
-            Output::UpdateReceived(_) => {}
+            Output::UpdateReceived(summary) => {
+                if let (Some(table), Some(update)) = (&self.adj_rib_in, &summary.update) {
+                    table.apply(update);
+                }
+            }
             Output::RouteRefreshRequested(f) => {
                 if let Some(af) = family_of(f) {
                     info!(family = %af, "route refresh requested");
@@ -207,6 +215,9 @@ impl PeerTask {
                     self.last_error = Some(PeerError::ConnectionClosed);
                 }
                 self.rib.session_down();
+                if let Some(table) = &self.adj_rib_in {
+                    table.clear();
+                }
                 self.established_since = None;
                 self.unsendable = [0; 2];
             }

@@ -13,6 +13,7 @@ use tracing::{debug, info, warn};
 use crate::rib_out::AdvertisementSet;
 use crate::session::{ConfigError, Session};
 
+use super::adj_rib_in::{AdjRibIn, ReceivedRoute};
 use super::config::PeerConfig;
 use super::conn;
 use super::peer::{PeerCommand, PeerTask};
@@ -54,6 +55,7 @@ struct PeerEntry {
     status: watch::Receiver<PeerStatus>,
     task: JoinHandle<()>,
     desired: Arc<AdvertisementSet>,
+    adj_rib_in: Option<Arc<AdjRibIn>>,
 }
 
 struct ListenerEntry {
@@ -174,7 +176,17 @@ impl Speaker {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let mut config = config;
         config.address = address;
-        let task = PeerTask::new(config.clone(), session, Arc::clone(&desired), status_tx);
+        let adj_rib_in = config
+            .session
+            .keep_updates
+            .then(|| Arc::new(AdjRibIn::default()));
+        let task = PeerTask::new(
+            config.clone(),
+            session,
+            Arc::clone(&desired),
+            status_tx,
+            adj_rib_in.clone(),
+        );
         let span = tracing::info_span!("peer", peer = %address);
         let handle = tokio::spawn(tracing::Instrument::instrument(task.run(cmd_rx), span));
         info!(peer = %address, peer_as = config.session.peer_as, passive = config.session.passive, "peer added");
@@ -186,9 +198,23 @@ impl Speaker {
                 status: status_rx,
                 task: handle,
                 desired,
+                adj_rib_in,
             },
         );
         Ok(())
+    }
+
+    /// The routes `peer` announced to us, with their attributes, sorted by prefix. Empty unless
+    /// the peer's session has `keep_updates` set (a collector or looking glass); received routes
+    /// are never installed anywhere.
+    pub fn received_routes(&self, peer: IpAddr) -> Vec<ReceivedRoute> {
+        let inner = lock(&self.inner);
+        inner
+            .peers
+            .get(&normalize(peer))
+            .and_then(|entry| entry.adj_rib_in.as_ref())
+            .map(|table| table.snapshot())
+            .unwrap_or_default()
     }
 
     /// Removes a peer: NOTIFICATION Cease/Administrative Shutdown (6/2) with `message`, flush,

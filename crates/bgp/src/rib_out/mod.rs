@@ -242,8 +242,11 @@ impl RibOut {
         let old_sent = std::mem::take(&mut self.sent);
         let mut new_sent: Vec<(IpNet, u32)> = Vec::with_capacity(desired.len());
         let mut withdraw: [Vec<IpNet>; 2] = [Vec::new(), Vec::new()];
-        // Announcements grouped by (attribute id, family).
-        let mut groups: HashMap<(u32, AddressFamily), Vec<IpNet>> = HashMap::new();
+        // Announcements grouped by (attribute id, family); consecutive prefixes mostly share
+        // a group, so the last one is remembered and the map is rarely consulted.
+        let mut groups: Vec<((u32, AddressFamily), Vec<IpNet>)> = Vec::new();
+        let mut group_index: HashMap<(u32, AddressFamily), usize> = HashMap::new();
+        let mut last_group: Option<((u32, AddressFamily), usize)> = None;
         let refresh = self.refresh_pending;
 
         let mut old = old_sent.iter().peekable();
@@ -284,7 +287,19 @@ impl RibOut {
             };
             new_sent.push((*prefix, id));
             if previous != Some(id) || refresh[family.index()] {
-                groups.entry((id, family)).or_default().push(*prefix);
+                let key = (id, family);
+                let at = match last_group {
+                    Some((k, at)) if k == key => at,
+                    _ => {
+                        let at = *group_index.entry(key).or_insert_with(|| {
+                            groups.push((key, Vec::new()));
+                            groups.len() - 1
+                        });
+                        last_group = Some((key, at));
+                        at
+                    }
+                };
+                groups[at].1.push(*prefix);
             }
         }
         for (p, _) in old {
@@ -300,11 +315,9 @@ impl RibOut {
                 batch.messages += pack::withdrawals(out, family, list, max);
             }
         }
-        let mut keys: Vec<(u32, AddressFamily)> = groups.keys().copied().collect();
-        keys.sort_unstable_by_key(|(id, f)| (*f, *id));
-        for key in keys {
-            let (id, family) = key;
-            let prefixes = &groups[&key];
+        groups.sort_unstable_by_key(|((id, f), _)| (*f, *id));
+        for ((id, family), prefixes) in &groups {
+            let (id, family) = (*id, *family);
             let nh4 = match family {
                 AddressFamily::Ipv4 => self.interned[id as usize]
                     .attrs

@@ -42,6 +42,10 @@ pub struct SessionConfig {
     /// Offer Graceful Restart with restart time 0 and no forwarding state (RFC 4724).
     /// Default true: peers then keep no stale routes of ours when we restart.
     pub graceful_restart: bool,
+    /// Hand every received UPDATE to the caller in [`UpdateSummary::update`](super::UpdateSummary)
+    /// (looking-glass and collector use; the speaker itself never installs received routes).
+    /// Default false.
+    pub keep_updates: bool,
 }
 
 /// An invalid [`SessionConfig`].
@@ -109,6 +113,7 @@ impl SessionConfig {
             route_refresh: true,
             extended_message: false,
             graceful_restart: true,
+            keep_updates: false,
         }
     }
 

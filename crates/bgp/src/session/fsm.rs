@@ -555,11 +555,14 @@ impl Session {
                 for p in &announced {
                     self.received.entry(Family::of(p)).or_default().insert(*p);
                 }
+                let end_of_rib = u.end_of_rib_family();
+                let verdict = u.verdict.clone();
                 out.push(Output::UpdateReceived(UpdateSummary {
                     announced: announced.len(),
                     withdrawn: withdrawn.len(),
-                    end_of_rib: u.end_of_rib_family(),
-                    verdict: u.verdict,
+                    end_of_rib,
+                    verdict,
+                    update: self.cfg.keep_updates.then(|| Box::new(u)),
                 }));
             }
             (ConnState::Established, Message::RouteRefresh(rr)) => {

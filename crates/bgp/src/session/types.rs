@@ -160,6 +160,8 @@ pub struct UpdateSummary {
     pub end_of_rib: Option<Family>,
     /// RFC 7606 outcome.
     pub verdict: UpdateVerdict,
+    /// The decoded UPDATE itself, when [`SessionConfig::keep_updates`](super::SessionConfig) is set.
+    pub update: Option<Box<crate::wire::Update>>,
 }
 
 /// The result of capability and hold-time negotiation.

@@ -166,8 +166,11 @@ pub fn apply(
     if let Some(sub) = subresource {
         entry["subresource"] = json!(sub);
     }
-    let mut entries: Vec<Value> = entries.into_iter().filter(|e| !mine(e)).collect();
-    entries.push(entry);
+    // Replace in place: re-applying the same configuration must be a no-op (no new version).
+    match entries.iter().position(|e| mine(e)) {
+        Some(i) => entries[i] = entry,
+        None => entries.push(entry),
+    }
     if !obj.is_object() {
         obj = Value::Object(Map::new());
     }
@@ -217,5 +220,16 @@ mod tests {
         apply(Some(&forced), &again, "c", svc(), Some("status"), false).unwrap();
         // The main resource's appliers are separate from the status subresource's.
         apply(Some(&forced), &b, "d", svc(), None, false).unwrap();
+        // Re-applying keeps the entries in place (so the store sees a no-op).
+        let first = apply(Some(&obj), &a, "a", svc(), Some("status"), false).unwrap();
+        let managers = |o: &Value| -> Vec<String> {
+            o["metadata"]["managedFields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| manager_of(e).to_string())
+                .collect()
+        };
+        assert_eq!(managers(&first), managers(&obj));
     }
 }

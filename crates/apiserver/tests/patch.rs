@@ -269,3 +269,33 @@ async fn apply_conflicts_between_managers_unless_forced() {
     );
     assert_eq!(c, 409);
 }
+
+#[tokio::test]
+async fn reapplying_the_same_configuration_is_a_no_op() {
+    let f = fixture().await;
+    let svcs: Api<Service> = Api::namespaced(f.client.clone(), "default");
+    svcs.create(&PostParams::default(), &lb_service("default", "web"))
+        .await
+        .unwrap();
+    let doc = |ip: &str| {
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+            "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}})
+    };
+    let a = PatchParams::apply("a").force();
+    let b = PatchParams::apply("b").force();
+    svcs.patch_status("web", &a, &Patch::Apply(&doc("198.51.100.1")))
+        .await
+        .unwrap();
+    let second = svcs
+        .patch_status("web", &b, &Patch::Apply(&doc("198.51.100.1")))
+        .await
+        .unwrap();
+    let again = svcs
+        .patch_status("web", &a, &Patch::Apply(&doc("198.51.100.1")))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.metadata.resource_version,
+        second.metadata.resource_version
+    );
+}

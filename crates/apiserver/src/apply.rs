@@ -167,7 +167,7 @@ pub fn apply(
         entry["subresource"] = json!(sub);
     }
     // Replace in place: re-applying the same configuration must be a no-op (no new version).
-    match entries.iter().position(|e| mine(e)) {
+    match entries.iter().position(mine) {
         Some(i) => entries[i] = entry,
         None => entries.push(entry),
     }

@@ -319,3 +319,33 @@ async fn metadata_watcher_and_get_metadata() {
         }
     }
 }
+
+#[tokio::test]
+async fn shutdown_ends_open_watches_and_stops_listening() {
+    let f = fixture().await;
+    let addr = f.server.addr();
+    let cms: Api<ConfigMap> = Api::namespaced(f.client.clone(), "default");
+    let rv = cms
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut stream = cms
+        .watch(&WatchParams::default().disable_bookmarks(), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    timeout(DEADLINE, f.server.shutdown())
+        .await
+        .expect("shutdown in time");
+    let end = timeout(DEADLINE, stream.try_next())
+        .await
+        .expect("watch ends");
+    assert!(!matches!(end, Ok(Some(_))), "got {end:?}");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "still listening"
+    );
+}

@@ -1,0 +1,474 @@
+//! `ferrolb speaker` (the real binary) on two nodes, each in its own network namespace, peering
+//! with a real FRR (zebra + bgpd) in a "router" namespace. The Kubernetes API is the in-process
+//! fixture, started from a thread that entered the router namespace (so node namespaces reach
+//! it over their veth links, like a control plane behind the router).
+//!
+//! ```text
+//!  node1 10.255.1.2 ──veth── 10.255.1.1 ┐
+//!                                       router: FRR AS 65000 (maximum-paths 2) + API fixture
+//!  node2 10.255.2.2 ──veth── 10.255.2.1 ┘
+//! ```
+//!
+//! Asserted through FRR's vtysh JSON and the router's kernel table: ECMP with both nodes as
+//! next hops, eTP Local following the endpoints, an excluded node withdrawing, a communities
+//! change arriving without a session reset, pod CIDR advertisement only when enabled, SIGTERM
+//! removing a next hop within 1 s, SIGSTOP removing it after the hold time (3 s), SIGKILL
+//! removing it (the kernel closes the TCP connection), and `ferrolb status` inside a node.
+
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsFd;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use ferrolb_apiserver::{ApiServer, Store};
+use ferrolb_e2e::env::require_root_and;
+use ferrolb_e2e::peers::frr::{Frr, FrrConfig, FrrNeighbor};
+use ferrolb_e2e::{ferrolb_bin, veth, wait_until, ChildGuard, Netns, ScratchDir};
+use nix::sys::signal::Signal;
+use serde_json::{json, Value};
+
+/// The API fixture running on its own thread inside a namespace; stops on drop.
+struct NsApi {
+    store: Store,
+    port: u16,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl NsApi {
+    fn start(ns: &Netns) -> NsApi {
+        let path = format!("/var/run/netns/{}", ns.name());
+        let (tx, rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let file = std::fs::File::open(&path).expect("open the namespace file");
+            // Only this thread moves: sockets it creates live in the namespace.
+            nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                .expect("setns into the router namespace");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let addr: SocketAddr = "0.0.0.0:0".parse().unwrap();
+                let server = ApiServer::start(addr).await.expect("API fixture starts");
+                tx.send((server.store().clone(), server.addr().port()))
+                    .unwrap();
+                let _ = stop_rx.await;
+                server.shutdown().await;
+            });
+        });
+        let (store, port) = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("API fixture started in the namespace");
+        NsApi {
+            store,
+            port,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for NsApi {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn config_text(advertisement: &str, pod_cidr_node1: bool) -> String {
+    format!(
+        r#"peers:
+- peer-address: 10.255.1.1
+  peer-asn: 65000
+  my-asn: 65001
+  hold-time: 3s
+  advertise-pod-cidr: {pod_cidr_node1}
+  node-selectors:
+  - match-labels: {{kubernetes.io/hostname: node1}}
+- peer-address: 10.255.2.1
+  peer-asn: 65000
+  my-asn: 65001
+  hold-time: 3s
+  node-selectors:
+  - match-labels: {{kubernetes.io/hostname: node2}}
+address-pools:
+- name: default
+  protocol: bgp
+  addresses: [198.51.100.0/28]
+{advertisement}"#
+    )
+}
+
+fn seed_config(store: &Store, text: &str) {
+    store
+        .seed(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                     "metadata": {"namespace": "ferrolb-system", "name": "config"},
+                     "data": {"config": text}}))
+        .unwrap();
+}
+
+fn seed_node(store: &Store, name: &str, index: u8, excluded: bool) {
+    let mut labels = json!({"kubernetes.io/hostname": name});
+    if excluded {
+        labels["node.kubernetes.io/exclude-from-external-load-balancers"] = json!("true");
+    }
+    store
+        .seed(json!({"apiVersion": "v1", "kind": "Node",
+                     "metadata": {"name": name, "labels": labels},
+                     "spec": {"podCIDRs": [format!("10.244.{index}.0/24")]},
+                     "status": {"addresses": [{"type": "InternalIP",
+                                               "address": format!("10.255.{index}.2")}]}}))
+        .unwrap();
+}
+
+fn seed_service(store: &Store, name: &str, ip: &str, policy: &str) {
+    store
+        .seed(json!({"apiVersion": "v1", "kind": "Service",
+                     "metadata": {"namespace": "web", "name": name},
+                     "spec": {"type": "LoadBalancer", "externalTrafficPolicy": policy,
+                              "ports": [{"port": 80, "protocol": "TCP"}]},
+                     "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}}))
+        .unwrap();
+}
+
+fn seed_endpoints(store: &Store, service: &str, nodes: &[&str]) {
+    let endpoints: Vec<Value> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            json!({"addresses": [format!("10.244.9.{}", i + 1)], "nodeName": n,
+                   "conditions": {"ready": true}})
+        })
+        .collect();
+    store
+        .seed(
+            json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                     "metadata": {"namespace": "web", "name": format!("{service}-x"),
+                                  "labels": {"kubernetes.io/service-name": service}},
+                     "addressType": "IPv4", "endpoints": endpoints}),
+        )
+        .unwrap();
+}
+
+/// Next hops FRR has for `prefix` (sorted), empty when it has no path.
+fn next_hops(frr: &Frr, prefix: &str) -> Vec<String> {
+    let Some(route) = frr.route("ipv4", prefix) else {
+        return Vec::new();
+    };
+    let mut hops: Vec<String> = route["paths"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["nexthops"][0]["ip"].as_str().map(str::to_string))
+        .collect();
+    hops.sort();
+    hops
+}
+
+fn wait_hops(frr: &Frr, prefix: &str, want: &[&str], timeout: Duration, what: &str) -> Duration {
+    let t0 = Instant::now();
+    let ok =
+        ferrolb_e2e::wait_until_opt(timeout, || (next_hops(frr, prefix) == want).then_some(()));
+    if ok.is_none() {
+        panic!(
+            "{what}: FRR's next hops for {prefix} are {:?}, expected {want:?} within {timeout:?}",
+            next_hops(frr, prefix)
+        );
+    }
+    t0.elapsed()
+}
+
+fn start_speaker(ns: &Netns, node: &str, api: &str, dir: &ScratchDir) -> ChildGuard {
+    let bin = ferrolb_bin().display().to_string();
+    ns.spawn(
+        &[
+            &bin,
+            "speaker",
+            "--server",
+            api,
+            "--node-name",
+            node,
+            "--metrics-addr",
+            "127.0.0.1:7473",
+            "--connect-retry",
+            "1",
+        ],
+        &dir.join(&format!("{node}.log")),
+    )
+}
+
+fn neighbor_field(frr: &Frr, addr: &str, field: &str) -> Value {
+    frr.neighbor(addr.parse::<IpAddr>().unwrap())
+        .and_then(|n| n.get(field).cloned())
+        .unwrap_or(Value::Null)
+}
+
+#[test]
+fn speaker_two_nodes_with_frr() {
+    if !require_root_and(
+        "speaker_two_nodes_with_frr",
+        &["vtysh", "/usr/lib/frr/bgpd"],
+    ) {
+        return;
+    }
+    let dir = ScratchDir::new("speaker-frr");
+    let router = Netns::new("spk-r");
+    let node1 = Netns::new("spk-n1");
+    let node2 = Netns::new("spk-n2");
+    veth(&router, &node1, 1);
+    veth(&router, &node2, 2);
+    let mut cfg = FrrConfig::new(65000, "10.255.1.1".parse().unwrap())
+        .neighbor(FrrNeighbor::new("10.255.1.2".parse().unwrap(), 65001))
+        .neighbor(FrrNeighbor::new("10.255.2.2".parse().unwrap(), 65001));
+    cfg.maximum_paths = Some(2);
+    let frr = Frr::start(&router, &cfg);
+
+    let api = NsApi::start(&router);
+    let store = &api.store;
+    seed_config(store, &config_text("", false));
+    seed_node(store, "node1", 1, false);
+    seed_node(store, "node2", 2, false);
+    seed_service(store, "front", "198.51.100.1", "Cluster");
+    seed_endpoints(store, "front", &["node2"]);
+
+    let url1 = format!("http://10.255.1.1:{}", api.port);
+    let url2 = format!("http://10.255.2.1:{}", api.port);
+    let mut sp1 = start_speaker(&node1, "node1", &url1, &dir);
+    let mut sp2 = start_speaker(&node2, "node2", &url2, &dir);
+
+    // 1. eTP Cluster: both nodes announce; FRR has two paths and the kernel an ECMP route.
+    let both = ["10.255.1.2", "10.255.2.2"];
+    wait_hops(
+        &frr,
+        "198.51.100.1/32",
+        &both,
+        Duration::from_secs(20),
+        "ECMP from both nodes",
+    );
+    let kernel = wait_until(
+        Duration::from_secs(10),
+        "the ECMP route in the router's kernel",
+        || {
+            let out = router.run_ok(&["ip", "-j", "route", "show", "198.51.100.1/32"]);
+            let v: Value = serde_json::from_str(&out).ok()?;
+            let hops = v[0]["nexthops"].as_array()?.len();
+            (hops == 2).then_some(out)
+        },
+    );
+    assert!(
+        kernel.contains("10.255.1.2") && kernel.contains("10.255.2.2"),
+        "{kernel}"
+    );
+
+    // `ferrolb status` inside a node talks to that node's speaker.
+    let bin = ferrolb_bin().display().to_string();
+    let status = node1.run_ok(&[&bin, "status", "--services"]);
+    assert!(
+        status.contains("Neighbor") && status.contains("10.255.1.1"),
+        "{status}"
+    );
+    assert!(
+        status.contains("web/front") && status.contains("yes"),
+        "{status}"
+    );
+    let json_status: Value =
+        serde_json::from_str(&node1.run_ok(&[&bin, "status", "--json"])).unwrap();
+    assert_eq!(json_status["peers"][0]["state"], "Established");
+    assert_eq!(json_status["peers"][0]["router_id"], "10.255.1.2");
+    assert_eq!(json_status["skipped_peers"][0]["peer"], "10.255.2.1");
+
+    // 2. eTP Local follows the endpoints.
+    seed_service(store, "local", "198.51.100.2", "Local");
+    seed_endpoints(store, "local", &["node1"]);
+    wait_hops(
+        &frr,
+        "198.51.100.2/32",
+        &["10.255.1.2"],
+        Duration::from_secs(10),
+        "eTP Local on node1",
+    );
+    seed_endpoints(store, "local", &["node2"]);
+    wait_hops(
+        &frr,
+        "198.51.100.2/32",
+        &["10.255.2.2"],
+        Duration::from_secs(10),
+        "eTP Local moved to node2",
+    );
+
+    // 3. An excluded node withdraws, and comes back when the label goes.
+    seed_node(store, "node2", 2, true);
+    wait_hops(
+        &frr,
+        "198.51.100.1/32",
+        &["10.255.1.2"],
+        Duration::from_secs(10),
+        "node2 excluded",
+    );
+    wait_hops(
+        &frr,
+        "198.51.100.2/32",
+        &[],
+        Duration::from_secs(10),
+        "node2 excluded (eTP Local)",
+    );
+    seed_node(store, "node2", 2, false);
+    wait_hops(
+        &frr,
+        "198.51.100.1/32",
+        &both,
+        Duration::from_secs(10),
+        "node2 back",
+    );
+
+    // 4. A communities change reaches FRR as UPDATEs: no session reset.
+    let epoch_before = neighbor_field(&frr, "10.255.1.2", "bgpTimerUpEstablishedEpoch");
+    let conns_before = neighbor_field(&frr, "10.255.1.2", "connectionsEstablished");
+    seed_config(
+        store,
+        &config_text(
+            "  bgp-advertisements:\n  - communities: [\"64512:100\"]\n",
+            false,
+        ),
+    );
+    wait_until(
+        Duration::from_secs(10),
+        "community 64512:100 at FRR",
+        || {
+            let r = frr.route("ipv4", "198.51.100.1/32")?;
+            let all = r["paths"]
+                .as_array()?
+                .iter()
+                .all(|p| p["community"]["string"].as_str() == Some("64512:100"));
+            all.then_some(())
+        },
+    );
+    assert_eq!(
+        neighbor_field(&frr, "10.255.1.2", "connectionsEstablished"),
+        conns_before
+    );
+    // FRR derives the epoch from "now - uptime": it may wobble by one second, never more.
+    let epoch_after = neighbor_field(&frr, "10.255.1.2", "bgpTimerUpEstablishedEpoch");
+    let drift = epoch_after.as_i64().unwrap_or(0) - epoch_before.as_i64().unwrap_or(i64::MIN / 2);
+    assert!(
+        drift.abs() <= 1,
+        "the session was reset by a communities change: established since {epoch_before} then {epoch_after}"
+    );
+
+    // 5. Pod CIDR: only when enabled (on node1's peer), and only node1's.
+    assert!(!frr.prefixes("ipv4").contains(&"10.244.1.0/24".to_string()));
+    seed_config(
+        store,
+        &config_text(
+            "  bgp-advertisements:\n  - communities: [\"64512:100\"]\n",
+            true,
+        ),
+    );
+    wait_hops(
+        &frr,
+        "10.244.1.0/24",
+        &["10.255.1.2"],
+        Duration::from_secs(10),
+        "node1's pod CIDR",
+    );
+    assert!(!frr.prefixes("ipv4").contains(&"10.244.2.0/24".to_string()));
+    seed_config(
+        store,
+        &config_text(
+            "  bgp-advertisements:\n  - communities: [\"64512:100\"]\n",
+            false,
+        ),
+    );
+    wait_hops(
+        &frr,
+        "10.244.1.0/24",
+        &[],
+        Duration::from_secs(10),
+        "pod CIDR withdrawn",
+    );
+
+    // 6. SIGTERM: Cease/Administrative Shutdown, FRR drops node2's next hop within 1 s.
+    let t0 = Instant::now();
+    sp2.signal(Signal::SIGTERM);
+    wait_hops(
+        &frr,
+        "198.51.100.1/32",
+        &["10.255.1.2"],
+        Duration::from_secs(3),
+        "SIGTERM on node2",
+    );
+    let after_term = t0.elapsed();
+    assert!(
+        after_term < Duration::from_secs(1),
+        "next hop removed {after_term:?} after SIGTERM"
+    );
+    let exited = sp2.wait_timeout(Duration::from_secs(5));
+    assert!(
+        exited.is_some_and(|s| s.success()),
+        "speaker exit after SIGTERM: {exited:?}"
+    );
+    let last = frr
+        .neighbor("10.255.2.2".parse().unwrap())
+        .unwrap_or_default();
+    let text = last.to_string();
+    assert!(
+        text.contains("Administrative Shutdown"),
+        "FRR's view of node2: {text}"
+    );
+
+    // 7. SIGSTOP (a hung node): the next hop goes when the hold time (3 s) expires.
+    sp2 = start_speaker(&node2, "node2", &url2, &dir);
+    wait_hops(
+        &frr,
+        "198.51.100.1/32",
+        &both,
+        Duration::from_secs(15),
+        "node2 restarted",
+    );
+    let t0 = Instant::now();
+    sp2.signal(Signal::SIGSTOP);
+    let took = wait_hops(
+        &frr,
+        "198.51.100.1/32",
+        &["10.255.1.2"],
+        Duration::from_secs(8),
+        "SIGSTOP on node2",
+    );
+    assert!(
+        took >= Duration::from_secs(2),
+        "removed after {took:?}: before the hold time?"
+    );
+    let _ = t0;
+    sp2.signal(Signal::SIGCONT);
+    sp2.signal(Signal::SIGKILL);
+    let _ = sp2.wait_timeout(Duration::from_secs(5));
+
+    // 8. SIGKILL: the kernel closes the connection, FRR drops the path at once (at most the
+    //    hold time later).
+    sp2 = start_speaker(&node2, "node2", &url2, &dir);
+    wait_hops(
+        &frr,
+        "198.51.100.1/32",
+        &both,
+        Duration::from_secs(15),
+        "node2 restarted again",
+    );
+    sp2.signal(Signal::SIGKILL);
+    let took = wait_hops(
+        &frr,
+        "198.51.100.1/32",
+        &["10.255.1.2"],
+        Duration::from_secs(5),
+        "SIGKILL on node2",
+    );
+    println!("next hop removed {after_term:?} after SIGTERM, {took:?} after SIGKILL");
+
+    sp1.stop(Duration::from_secs(5));
+    sp2.stop(Duration::from_secs(5));
+}

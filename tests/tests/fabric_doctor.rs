@@ -570,3 +570,57 @@ fn fabric_doctor_clean_namespace() {
     assert_eq!(code, 0, "{json:#}");
     assert!(codes(&json).is_empty(), "{json:#}");
 }
+
+/// Without `--pod-cidr`, in a cluster (NODE_NAME + API access), the pod CIDRs come from the
+/// Node's spec.podCIDRs: here the in-process API server with a kubeconfig pointing at it. The
+/// doctor runs in the test's own namespace (it only reads) to reach the server on loopback.
+#[test]
+fn fabric_doctor_reads_pod_cidrs_from_the_node() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        let server = ferrolb_apiserver::ApiServer::start("127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("API server");
+        server
+            .store()
+            .seed(serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {"name": "flb-node-a"},
+                "spec": {"podCIDR": "10.244.7.0/24", "podCIDRs": ["10.244.7.0/24", "fd00:255:244:7::/64"]}
+            }))
+            .expect("seed node");
+        let dir = ferrolb_e2e::ScratchDir::new("fabric-doctor-kube");
+        let kubeconfig = dir.write(
+            "kubeconfig",
+            &format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: t\n  cluster:\n    server: {}\nusers:\n- name: t\n  user: {{}}\ncontexts:\n- name: t\n  context:\n    cluster: t\n    user: t\ncurrent-context: t\n",
+                server.url()
+            ),
+        );
+        let out = tokio::process::Command::new(ferrolb_bin())
+            .args(["doctor", "--json"])
+            .env("NODE_NAME", "flb-node-a")
+            .env("KUBECONFIG", &kubeconfig)
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .output()
+            .await
+            .expect("run doctor");
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr))
+        });
+        assert_eq!(
+            json["pod_cidrs"],
+            serde_json::json!(["10.244.7.0/24", "fd00:255:244:7::/64"]),
+            "{json:#}"
+        );
+        assert!(
+            json["notes"].to_string().contains("pod CIDRs read from Node flb-node-a"),
+            "{json:#}"
+        );
+    });
+}

@@ -66,14 +66,12 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
     Ok(if report.has_errors() { 1 } else { 0 })
 }
 
-/// The Node's pod CIDRs when running in a cluster (env NODE_NAME set); `None` outside one.
+/// The Node's pod CIDRs when running in a cluster (env NODE_NAME set; the API from the
+/// in-cluster environment or KUBECONFIG); `None` when NODE_NAME is not set.
 async fn node_pod_cidrs() -> anyhow::Result<Option<(String, Vec<IpNet>)>> {
     let Ok(node_name) = std::env::var("NODE_NAME") else {
         return Ok(None);
     };
-    if std::env::var("KUBERNETES_SERVICE_HOST").is_err() {
-        return Ok(None);
-    }
     let client = kube::Client::try_default()
         .await
         .context("connecting to the Kubernetes API")?;

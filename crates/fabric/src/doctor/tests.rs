@@ -332,3 +332,45 @@ fn vip_on_a_foreign_macvlan_child_is_a_hairpin() {
     assert!(f[0].fix[0].contains("ip route add 198.51.100.10/32 dev flb-shim"));
     assert_eq!(r.with_code("vip-routed-away").count(), 0);
 }
+
+#[test]
+fn strict_rp_filter_under_ecmp_across_interfaces() {
+    let mut s = node();
+    s.routes[0].nexthops.push(NextHop {
+        gateway: Some(ip("10.255.2.1")),
+        oif: Some(3),
+        flags: vec![],
+    });
+    s.neighbours.push(Neighbour {
+        index: 3,
+        addr: ip("10.255.2.1"),
+        state: "reachable".into(),
+        lladdr: None,
+    });
+    s.sysctls.ipv4_conf[2].rp_filter = Some(1); // eth0 only
+    let r = diagnose(&s, &Inputs::default());
+    let f: Vec<_> = r.with_code("rp-filter-asymmetric").collect();
+    assert_eq!(f.len(), 1, "{:#?}", r.findings);
+    assert!(f[0].summary.contains("ECMP"), "{}", f[0].summary);
+    assert!(f[0].summary.contains("eth0"));
+}
+
+#[test]
+fn human_output_is_one_line_per_finding_with_indented_details() {
+    let mut s = node();
+    s.routes.clear();
+    let text = diagnose(&s, &Inputs::default()).render_human();
+    let mut lines = text.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap_or("")
+            .starts_with("error   no-default-route: "),
+        "{text}"
+    );
+    assert!(
+        lines.next().unwrap_or("").starts_with("    evidence: "),
+        "{text}"
+    );
+    assert!(text.contains("\n    fix: "), "{text}");
+}

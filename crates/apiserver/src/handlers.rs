@@ -541,7 +541,7 @@ impl Req<'_> {
                 self.check_body_namespace(&body)?;
                 let subresource = match target {
                     Target::Status => Some("status"),
-                    Target::Main => None,
+                    Target::Main | Target::Whole => None,
                 };
                 self.app
                     .store

@@ -87,6 +87,8 @@ pub enum Target {
     Main,
     /// The `/status` subresource: only `.status` (and `metadata.managedFields`) change.
     Status,
+    /// The whole object, `.status` included, in one write (store seeding; no HTTP request does this).
+    Whole,
 }
 
 /// The shared in-memory object store. Cloning gives another handle to the same store.
@@ -275,18 +277,7 @@ impl Store {
         if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
             m.remove("resourceVersion");
         }
-        let status = obj.get("status").cloned();
-        let written = self.write(res, &ns, &name, Target::Main, false, |_| Ok(obj.clone()))?;
-        match status {
-            Some(status) if res.status_subresource && written.get("status") != Some(&status) => {
-                self.write(res, &ns, &name, Target::Status, false, |old| {
-                    let mut o = old.cloned().unwrap_or_default();
-                    o["status"] = status.clone();
-                    Ok(o)
-                })
-            }
-            _ => Ok(written),
-        }
+        self.write(res, &ns, &name, Target::Whole, false, |_| Ok(obj))
     }
 
     /// Wait until `cond(self)` holds, re-checking after every change (no polling), for at most
@@ -504,7 +495,9 @@ impl Store {
                 match res.plural {
                     "services" if res.group.is_empty() => {
                         defaults::service(&mut new, None, &mut inner.alloc);
-                        new["status"] = json!({"loadBalancer": {}});
+                        if target != Target::Whole || new.get("status").is_none() {
+                            new["status"] = json!({"loadBalancer": {}});
+                        }
                     }
                     "namespaces" if res.group.is_empty() => defaults::namespace(&mut new),
                     _ => {}
@@ -533,6 +526,7 @@ impl Store {
                         }
                         r
                     }
+                    Target::Whole => new,
                     Target::Main => {
                         let mut r = new;
                         if res.status_subresource {

@@ -349,3 +349,47 @@ async fn shutdown_ends_open_watches_and_stops_listening() {
         "still listening"
     );
 }
+
+#[tokio::test]
+async fn seeding_with_status_is_one_event() {
+    let f = fixture().await;
+    let svcs: Api<Service> = Api::namespaced(f.client.clone(), "default");
+    let rv = svcs
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut stream = svcs
+        .watch(&WatchParams::default().disable_bookmarks(), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    let mut svc = serde_json::to_value(lb_service("default", "a")).unwrap();
+    svc["status"] = json!({"loadBalancer": {"ingress": [{"ip": "198.51.100.4"}]}});
+    f.server.store().seed(svc).unwrap();
+    f.server
+        .store()
+        .seed(serde_json::to_value(lb_service("default", "b")).unwrap())
+        .unwrap();
+    let first = timeout(DEADLINE, stream.try_next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let WatchEvent::Added(a) = first else {
+        panic!("expected ADDED, got {first:?}")
+    };
+    let ingress = a.status.unwrap().load_balancer.unwrap().ingress.unwrap();
+    assert_eq!(ingress[0].ip.as_deref(), Some("198.51.100.4"));
+    let second = timeout(DEADLINE, stream.try_next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(second, WatchEvent::Added(ref b) if b.metadata.name.as_deref() == Some("b")),
+        "{second:?}"
+    );
+}

@@ -49,6 +49,10 @@ pub struct Args {
     /// Run without leader election (a single replica only: two would both write).
     #[arg(long)]
     no_leader_election: bool,
+    /// Also handle Services with this spec.loadBalancerClass (e.g. ferrolb.io/lb); Services
+    /// without a class are always handled.
+    #[arg(long, value_name = "CLASS")]
+    load_balancer_class: Option<String>,
 }
 
 /// Runs `ferrolb controller` until SIGTERM or Ctrl-C; returns the exit code.
@@ -120,6 +124,7 @@ fn options_from(args: &Args) -> anyhow::Result<Options> {
     options.config_source = config_source;
     options.metrics_addr = Some(args.metrics_addr);
     options.lease = lease;
+    options.load_balancer_class = args.load_balancer_class.clone();
     Ok(options)
 }
 

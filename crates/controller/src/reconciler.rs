@@ -21,7 +21,7 @@ use kube::Client;
 use tokio::sync::{broadcast, watch};
 use tracing::{debug, error, info, warn};
 
-use crate::allocator::{Allocator, Outcome};
+use crate::allocator::{Allocator, ConfigRejected, Outcome};
 use crate::config_source::ConfigUpdate;
 use crate::events::{EventRecorder, EventTarget, EventType};
 use crate::health::Readiness;
@@ -79,6 +79,8 @@ pub struct Reconciler {
     init_buffer: Option<BTreeMap<ServiceKey, ServiceView>>,
     allocator: Allocator,
     config: Option<Config>,
+    pending: Option<(Config, Option<EventTarget>)>,
+    rejected_first: Option<String>,
     leader: bool,
     writing: bool,
     synced: bool,
@@ -113,6 +115,8 @@ impl Reconciler {
             init_buffer: None,
             allocator: Allocator::new(),
             config: None,
+            pending: None,
+            rejected_first: None,
             leader: false,
             writing: false,
             synced: false,
@@ -159,13 +163,11 @@ impl Reconciler {
                     warn!(warning = %warning, "configuration warning");
                 }
                 if self.config.is_none() {
-                    info!(
-                        pools = config.pools.len(),
-                        peers = config.peers.len(),
-                        "configuration loaded"
-                    );
-                    self.config = Some(config);
-                    self.rebuild_allocator();
+                    // The first config is checked against the addresses Services already have
+                    // once they are listed (see `try_first_config`).
+                    self.pending = Some((config, target));
+                    self.try_first_config().await;
+                    return;
                 } else {
                     match self.allocator.set_pools(&config) {
                         Ok(()) => {
@@ -195,22 +197,7 @@ impl Reconciler {
                         }
                     }
                 }
-                self.set_stale(false);
-                self.readiness.set_config_loaded(true);
-                self.metrics.set_config_loaded(true);
-                if let Some(target) = target {
-                    self.config_event = Some((
-                        target,
-                        EventType::Normal,
-                        "ConfigLoaded",
-                        "configuration loaded".to_string(),
-                    ));
-                }
-                let _ = self.events.send(ControllerEvent::ConfigApplied);
-                self.publish_config_event().await;
-                self.update_usage();
-                self.publish_state();
-                self.reconcile_all().await;
+                self.config_applied(target).await;
             }
             ConfigUpdate::Invalid { errors, target } => {
                 error!(errors = %errors, "configuration has errors; the last good configuration stays in force");
@@ -261,9 +248,12 @@ impl Reconciler {
                 self.services = listed;
                 self.failed.clear();
                 self.retry.clear();
-                self.rebuild_allocator();
                 let first = !self.synced;
                 self.synced = true;
+                if self.config.is_none() {
+                    self.try_first_config().await;
+                }
+                self.rebuild_allocator();
                 self.readiness.set_synced(true);
                 if self.leader && !self.writing {
                     info!(
@@ -282,6 +272,9 @@ impl Reconciler {
                 let view = ServiceView::from_service(&service);
                 let key = key_of(&view);
                 self.services.insert(key.clone(), view);
+                if self.config.is_none() && self.pending.is_some() && self.synced {
+                    self.try_first_config().await;
+                }
                 if self.synced {
                     if self.writing {
                         self.reconcile(&key).await;
@@ -298,6 +291,9 @@ impl Reconciler {
                 let view = ServiceView::from_service(&service);
                 let key = key_of(&view);
                 self.services.remove(&key);
+                if self.config.is_none() && self.pending.is_some() && self.synced {
+                    self.try_first_config().await;
+                }
                 self.failed.remove(&key);
                 self.retry.remove(&key);
                 self.recorder.forget(&key.namespace, &key.name);
@@ -310,6 +306,84 @@ impl Reconciler {
                 }
             }
         }
+    }
+
+    /// Accepts the first configuration once the Services are listed, unless it would take an
+    /// address away from a Service that has one: then, as for any later config, it is rejected
+    /// (nothing is allocated, nothing moves) until the ConfigMap or those Services change.
+    async fn try_first_config(&mut self) {
+        if !self.synced || self.config.is_some() {
+            return;
+        }
+        let Some((config, target)) = self.pending.clone() else {
+            return;
+        };
+        let mut probe = Allocator::new();
+        probe.set_load_balancer_class(self.load_balancer_class.clone());
+        let blocking: Vec<(ServiceKey, IpAddr)> = self
+            .services
+            .values()
+            .filter(|v| v.is_load_balancer && probe.handles_class(v))
+            .flat_map(|v| {
+                v.ingress_ips
+                    .iter()
+                    .filter(|ip| {
+                        config
+                            .pool_for(**ip)
+                            .filter(|p| p.can_allocate(**ip))
+                            .is_none()
+                    })
+                    .map(|ip| (v.key(), *ip))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if !blocking.is_empty() {
+            let errors = ConfigRejected { blocking }.to_string();
+            if self.rejected_first.as_deref() != Some(errors.as_str()) {
+                error!(errors = %errors, "configuration rejected at start: Services already have addresses outside its pools; nothing is allocated until the ConfigMap or those Services change");
+                let _ = self.events.send(ControllerEvent::ConfigRejected {
+                    errors: errors.clone(),
+                });
+                self.rejected_first = Some(errors.clone());
+            }
+            self.set_stale(true);
+            if let Some(target) = target {
+                self.config_event = Some((target, EventType::Warning, "ConfigRejected", errors));
+            }
+            self.publish_config_event().await;
+            self.publish_state();
+            return;
+        }
+        self.pending = None;
+        self.rejected_first = None;
+        info!(
+            pools = config.pools.len(),
+            peers = config.peers.len(),
+            "configuration loaded"
+        );
+        self.config = Some(config);
+        self.rebuild_allocator();
+        self.config_applied(target).await;
+    }
+
+    /// Bookkeeping after a config was put in force; then every Service is reconciled.
+    async fn config_applied(&mut self, target: Option<EventTarget>) {
+        self.set_stale(false);
+        self.readiness.set_config_loaded(true);
+        self.metrics.set_config_loaded(true);
+        if let Some(target) = target {
+            self.config_event = Some((
+                target,
+                EventType::Normal,
+                "ConfigLoaded",
+                "configuration loaded".to_string(),
+            ));
+        }
+        let _ = self.events.send(ControllerEvent::ConfigApplied);
+        self.publish_config_event().await;
+        self.update_usage();
+        self.publish_state();
+        self.reconcile_all().await;
     }
 
     /// Reconciles the Services whose write failed and whose retry time has come.

@@ -181,3 +181,56 @@ async fn watch_expired_410_relists_and_writes_nothing() {
     }
     handle.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn start_with_a_config_that_would_take_an_address_away_rejects_it() {
+    let server = api_server().await;
+    let store = server.store();
+    // The ConfigMap was edited while no controller ran: its pool no longer covers svc-0's address.
+    store
+        .seed(config_map(&config_text(&[(
+            "narrow",
+            &["198.51.100.0/28"],
+        )])))
+        .expect("seed config");
+    store
+        .seed(lb_service_with_ip("apps", "svc-0", existing_ip(0)))
+        .expect("seed service");
+    store
+        .seed(lb_service("apps", "waiting"))
+        .expect("seed service");
+    let handle = ferrolb_controller::start(client(&server), options("ctl-0", None))
+        .await
+        .expect("start controller");
+    let metrics = handle.metrics_addr().expect("metrics");
+    let rejected = wait_for("ConfigRejected Event naming apps/svc-0", || {
+        let e = events_for(
+            &server,
+            "ConfigMap",
+            "ferrolb-system",
+            "config",
+            "ConfigRejected",
+        );
+        (!e.is_empty()).then_some(e)
+    })
+    .await;
+    assert!(rejected[0].1.contains("apps/svc-0"), "{}", rejected[0].1);
+    let (code, body) = http_get(metrics, "/metrics").await;
+    assert_eq!(code, 200);
+    assert_eq!(metric(&body, "ferrolb_config_stale"), Some(1.0), "{body}");
+    assert_eq!(metric(&body, "ferrolb_config_loaded"), Some(0.0), "{body}");
+    assert_eq!(http_get(metrics, "/readyz").await.0, 503);
+    assert_eq!(ingress_ips(&server, "apps", "svc-0"), vec![existing_ip(0)]);
+    assert!(ingress_ips(&server, "apps", "waiting").is_empty());
+    assert_eq!(server.calls().count("patch", "services/status"), 0);
+
+    // The pool is widened again: loaded, nothing moved, the waiting Service gets an address.
+    store
+        .seed(config_map(&config_text(&[("v4", &["198.51.100.0/24"])])))
+        .expect("fix config");
+    let got = wait_ip(&server, "apps", "waiting").await;
+    assert_ne!(got, existing_ip(0));
+    assert_eq!(ingress_ips(&server, "apps", "svc-0"), vec![existing_ip(0)]);
+    assert_eq!(server.calls().count("patch", "services/status"), 1);
+    handle.shutdown().await.expect("clean shutdown");
+}

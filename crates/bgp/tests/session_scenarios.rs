@@ -717,3 +717,38 @@ fn no_new_connect_while_an_inbound_connection_progresses() {
     s.handle(t0 + secs(6), Input::BytesReceived(in_c, &keepalive()));
     assert_eq!(s.established_conn(), Some(in_c));
 }
+
+#[test]
+fn confed_segment_from_ebgp_peer_is_treat_as_withdraw() {
+    let t0 = Instant::now();
+    let (mut s, c) = established(config(), t0);
+    let ctx = s.negotiated().unwrap().context();
+    let mut attrs = PathAttributes {
+        origin: Some(Origin::Igp),
+        as_path: Some(AsPath::sequence(vec![PEER_AS])),
+        ..Default::default()
+    };
+    let p: Vec<ipnet::IpNet> = vec!["198.51.100.1/32".parse().unwrap()];
+    let ok = pack_announce(&attrs, NextHop::V4(PEER_ID), &p, &ctx)
+        .unwrap()
+        .concat();
+    s.handle(t0, Input::BytesReceived(c, &ok));
+    assert_eq!(s.received_prefixes().get(&Family::IPV4_UNICAST), Some(&1));
+    attrs.as_path.as_mut().unwrap().segments.insert(
+        0,
+        ferrolb_bgp::wire::AsSegment {
+            kind: ferrolb_bgp::wire::SegmentKind::ConfedSequence,
+            asns: vec![1],
+        },
+    );
+    let bad = pack_announce(&attrs, NextHop::V4(PEER_ID), &p, &ctx)
+        .unwrap()
+        .concat();
+    let out = s.handle(t0, Input::BytesReceived(c, &bad));
+    assert!(
+        matches!(&out[..], [Output::UpdateReceived(u)] if u.announced == 0 && u.withdrawn == 1),
+        "{out:?}"
+    );
+    assert_eq!(s.received_prefixes().get(&Family::IPV4_UNICAST), Some(&0));
+    assert_eq!(s.state(), State::Established);
+}

@@ -543,8 +543,11 @@ impl Session {
             (ConnState::OpenSent, Message::Open(open)) => self.on_open(now, id, open, out),
             (ConnState::OpenConfirm, Message::Keepalive) => self.on_established(now, id, out),
             (ConnState::Established, Message::Keepalive) => {}
-            (ConnState::Established, Message::Update(u)) => {
+            (ConnState::Established, Message::Update(mut u)) => {
                 self.counters.updates_in += 1;
+                if !self.cfg.is_ibgp() {
+                    ebgp_checks(&mut u);
+                }
                 let announced = u.announced();
                 let withdrawn = u.withdrawn_prefixes();
                 for p in &withdrawn {
@@ -656,4 +659,29 @@ fn count_frames(mut buf: &[u8]) -> u64 {
         n += 1;
     }
     n
+}
+
+/// RFC 7606 checks that depend on the peer being external: AS_CONFED segments make the UPDATE
+/// treat-as-withdraw (§7.2); LOCAL_PREF is ignored (RFC 4271 §5.1.5, RFC 7606 §7.5).
+fn ebgp_checks(u: &mut crate::wire::Update) {
+    use crate::wire::{AttributeError, AttributeType, SegmentKind, UpdateVerdict};
+    u.attributes.local_pref = None;
+    let confed = u.attributes.as_path.as_ref().is_some_and(|p| {
+        p.segments
+            .iter()
+            .any(|s| matches!(s.kind, SegmentKind::ConfedSequence | SegmentKind::ConfedSet))
+    });
+    if confed {
+        let e = AttributeError {
+            attribute: AttributeType::AsPath,
+            reason: "AS_CONFED segment from an external peer".into(),
+        };
+        u.verdict = match std::mem::take(&mut u.verdict) {
+            UpdateVerdict::Ok => UpdateVerdict::TreatAsWithdraw(vec![e]),
+            UpdateVerdict::AttributeDiscard(mut v) | UpdateVerdict::TreatAsWithdraw(mut v) => {
+                v.push(e);
+                UpdateVerdict::TreatAsWithdraw(v)
+            }
+        };
+    }
 }

@@ -20,11 +20,22 @@ use tracing::{debug, info, warn};
 
 use crate::options::{LeaseOptions, FIELD_MANAGER};
 
+/// Leadership as published by the elector. `term` grows with every acquisition, so a replica
+/// that lost and regained the Lease between two looks at the channel still sees a new term
+/// (and lists again before writing).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Leadership {
+    /// This replica holds the Lease.
+    pub leader: bool,
+    /// Number of acquisitions so far.
+    pub term: u64,
+}
+
 /// Runs the election until `shutdown` turns true; publishes leadership on `leader`.
 pub struct LeaderElector {
     api: Api<Lease>,
     options: LeaseOptions,
-    leader: watch::Sender<bool>,
+    leader: watch::Sender<Leadership>,
     observed: Option<Observation>,
 }
 
@@ -46,7 +57,7 @@ enum Attempt {
 
 impl LeaderElector {
     /// An elector for `options`; leadership changes are sent on `leader`.
-    pub fn new(client: Client, options: LeaseOptions, leader: watch::Sender<bool>) -> Self {
+    pub fn new(client: Client, options: LeaseOptions, leader: watch::Sender<Leadership>) -> Self {
         let api = Api::namespaced(client, &options.namespace);
         LeaderElector {
             api,
@@ -65,7 +76,7 @@ impl LeaderElector {
                 break;
             }
             let started = Instant::now();
-            let leading = *self.leader.borrow();
+            let leading = self.leader.borrow().leader;
             let budget = if leading {
                 let deadline = last_renew.unwrap_or(started) + self.options.renew_deadline;
                 deadline.saturating_duration_since(started)
@@ -78,13 +89,16 @@ impl LeaderElector {
                     last_renew = Some(started);
                     if !leading {
                         info!(identity = %self.options.identity, lease = %self.options.name, "became leader");
-                        self.leader.send_replace(true);
+                        self.leader.send_modify(|l| {
+                            l.leader = true;
+                            l.term += 1;
+                        });
                     }
                 }
                 Ok(Ok(Attempt::HeldByOther(holder))) => {
                     if leading {
                         warn!(holder = ?holder, "lost the lease to another replica; stop writing");
-                        self.leader.send_replace(false);
+                        self.leader.send_modify(|l| l.leader = false);
                     }
                     last_renew = None;
                 }
@@ -107,15 +121,15 @@ impl LeaderElector {
                 }
             }
         }
-        if release && *self.leader.borrow() {
-            self.leader.send_replace(false);
+        if release && self.leader.borrow().leader {
+            self.leader.send_modify(|l| l.leader = false);
             match tokio::time::timeout(self.options.renew_deadline, self.release()).await {
                 Ok(Ok(())) => info!("released the lease"),
                 Ok(Err(err)) => warn!(error = %err, "could not release the lease"),
                 Err(_) => warn!("releasing the lease timed out"),
             }
         } else {
-            self.leader.send_replace(false);
+            self.leader.send_modify(|l| l.leader = false);
         }
     }
 
@@ -129,7 +143,7 @@ impl LeaderElector {
         };
         if expired {
             warn!("could not renew the lease within the renew deadline; stop writing");
-            self.leader.send_replace(false);
+            self.leader.send_modify(|l| l.leader = false);
         }
     }
 

@@ -25,6 +25,7 @@ use crate::allocator::{Allocator, ConfigRejected, Outcome};
 use crate::config_source::ConfigUpdate;
 use crate::events::{EventRecorder, EventTarget, EventType};
 use crate::health::Readiness;
+use crate::leader::Leadership;
 use crate::metrics::{Metrics, PoolUsage};
 use crate::runner::ControllerState;
 use crate::status::write_ingress;
@@ -82,6 +83,10 @@ pub struct Reconciler {
     pending: Option<(Config, Option<EventTarget>)>,
     rejected_first: Option<String>,
     leader: bool,
+    /// The elector's current word on leadership, checked right before every write: a leader
+    /// that could not renew stops writing at once, even in the middle of a long pass.
+    leader_gate: Option<watch::Receiver<Leadership>>,
+    term: u64,
     writing: bool,
     synced: bool,
     stale: bool,
@@ -118,6 +123,8 @@ impl Reconciler {
             pending: None,
             rejected_first: None,
             leader: false,
+            leader_gate: None,
+            term: 0,
             writing: false,
             synced: false,
             stale: false,
@@ -132,26 +139,52 @@ impl Reconciler {
         }
     }
 
+    /// Checks leadership on `gate` right before each write (the elector's channel).
+    pub fn set_leader_gate(&mut self, gate: watch::Receiver<Leadership>) {
+        self.leader_gate = Some(gate);
+    }
+
+    /// True when this replica may write now.
+    fn may_write(&self) -> bool {
+        self.writing
+            && self.leader_gate.as_ref().is_none_or(|gate| {
+                let now = *gate.borrow();
+                now.leader && now.term == self.term
+            })
+    }
+
     /// Whether this replica holds the lease.
     pub fn is_leader(&self) -> bool {
         self.leader
     }
 
-    /// Records leadership. Gaining it does not allow writes yet: the caller restarts the
-    /// Service watcher, and writing starts after that full list has been registered.
-    pub fn set_leader(&mut self, leader: bool) {
-        if leader != self.leader {
-            info!(leader, "leadership changed");
+    /// True when `leadership` is a leadership this reconciler has not listed for yet: the
+    /// caller must restart the Service watcher (a full list) before anything is written.
+    pub fn is_new_term(&self, leadership: Leadership) -> bool {
+        leadership.leader && (!self.leader || leadership.term != self.term)
+    }
+
+    /// Records leadership. Gaining it (or a new term) does not allow writes yet: the caller
+    /// restarts the Service watcher, and writing starts after that full list has been registered.
+    pub fn set_leadership(&mut self, leadership: Leadership) {
+        if leadership.leader != self.leader {
+            info!(
+                leader = leadership.leader,
+                term = leadership.term,
+                "leadership changed"
+            );
         }
-        if leader && !self.leader {
+        if self.is_new_term(leadership) {
+            // The caller replaces the Service stream: what the old one buffered is moot.
             self.init_buffer = None;
             self.writing = false;
         }
-        if !leader {
+        if !leadership.leader {
             self.writing = false;
         }
-        self.leader = leader;
-        self.metrics.set_leader(leader);
+        self.leader = leadership.leader;
+        self.term = leadership.term;
+        self.metrics.set_leader(leadership.leader);
         self.publish_state();
     }
 
@@ -455,7 +488,7 @@ impl Reconciler {
         }
         let keys: Vec<ServiceKey> = self.services.keys().cloned().collect();
         for key in keys {
-            if !self.writing {
+            if !self.may_write() {
                 return;
             }
             self.reconcile(&key).await;
@@ -463,7 +496,8 @@ impl Reconciler {
     }
 
     async fn reconcile(&mut self, key: &ServiceKey) {
-        if !self.writing || self.config.is_none() {
+        // Checked here, with no await between this check and the status write below.
+        if !self.may_write() || self.config.is_none() {
             return;
         }
         let Some(view) = self.services.get(key).cloned() else {

@@ -18,7 +18,7 @@ use tracing::{info, warn};
 
 use crate::config_source;
 use crate::health::{self, Readiness};
-use crate::leader::LeaderElector;
+use crate::leader::{LeaderElector, Leadership};
 use crate::metrics::Metrics;
 use crate::options::Options;
 use crate::reconciler::{ControllerEvent, Reconciler};
@@ -115,6 +115,9 @@ impl ControllerHandle {
 /// Aborts the wrapped tasks when dropped (also when the owning task is aborted).
 struct TaskGuard {
     elector: Option<JoinHandle<()>>,
+    /// Tells the elector to stop (and release the Lease); sent only after the reconciler has
+    /// stopped, so no write of this replica can follow the release.
+    elector_stop: watch::Sender<bool>,
     others: Vec<JoinHandle<()>>,
 }
 
@@ -174,11 +177,15 @@ pub async fn start(client: Client, options: Options) -> Result<ControllerHandle,
         .as_ref()
         .map(|l| l.identity.clone())
         .unwrap_or_else(|| "ferrolb-controller".to_string());
-    let (leader_tx, leader_rx) = watch::channel(options.lease.is_none());
+    let (leader_tx, leader_rx) = watch::channel(Leadership {
+        leader: options.lease.is_none(),
+        term: 0,
+    });
+    let (elector_stop, elector_stop_rx) = watch::channel(false);
     let elector = options.lease.clone().map(|lease| {
         let elector = LeaderElector::new(client.clone(), lease, leader_tx);
-        // On shutdown the elector releases the Lease if it holds it.
-        tokio::spawn(elector.run(shutdown_rx.clone(), true))
+        // Stopped by the main loop after it stopped writing; releases the Lease if it holds it.
+        tokio::spawn(elector.run(elector_stop_rx, true))
     });
 
     let (config_rx, config_task) = config_source::spawn(
@@ -189,7 +196,7 @@ pub async fn start(client: Client, options: Options) -> Result<ControllerHandle,
     );
     tasks.push(config_task);
 
-    let reconciler = Reconciler::new(
+    let mut reconciler = Reconciler::new(
         client.clone(),
         identity,
         options.load_balancer_class.clone(),
@@ -198,6 +205,9 @@ pub async fn start(client: Client, options: Options) -> Result<ControllerHandle,
         state_tx,
         events_tx.clone(),
     );
+    if options.lease.is_some() {
+        reconciler.set_leader_gate(leader_rx.clone());
+    }
     let main = main_loop(
         client,
         reconciler,
@@ -206,6 +216,7 @@ pub async fn start(client: Client, options: Options) -> Result<ControllerHandle,
         shutdown_rx,
         TaskGuard {
             elector,
+            elector_stop,
             others: tasks,
         },
     );
@@ -234,7 +245,7 @@ async fn main_loop(
     client: Client,
     mut reconciler: Reconciler,
     mut config_rx: tokio::sync::mpsc::Receiver<config_source::ConfigUpdate>,
-    mut leader_rx: watch::Receiver<bool>,
+    mut leader_rx: watch::Receiver<Leadership>,
     mut shutdown: watch::Receiver<bool>,
     mut tasks: TaskGuard,
 ) {
@@ -243,7 +254,7 @@ async fn main_loop(
     let mut services = service_stream(&client);
     let mut retry = tokio::time::interval(Duration::from_millis(500));
     retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    reconciler.set_leader(*leader_rx.borrow_and_update());
+    reconciler.set_leadership(*leader_rx.borrow_and_update());
     loop {
         tokio::select! {
             biased;
@@ -259,13 +270,13 @@ async fn main_loop(
                     leader_open = false;
                     continue;
                 }
-                let leader = *leader_rx.borrow_and_update();
-                if leader && !reconciler.is_leader() {
+                let leadership = *leader_rx.borrow_and_update();
+                if reconciler.is_new_term(leadership) {
                     // Before writing anything, list again from scratch and register every
                     // address in use: a fresh watcher starts with a full list.
                     services = service_stream(&client);
                 }
-                reconciler.set_leader(leader);
+                reconciler.set_leadership(leadership);
             }
             update = config_rx.recv(), if config_open => {
                 match update {
@@ -284,8 +295,9 @@ async fn main_loop(
             _ = retry.tick() => reconciler.retry_due().await,
         }
     }
-    reconciler.set_leader(false);
-    // The elector was told to stop by the same shutdown signal; it releases the Lease.
+    reconciler.set_leadership(Leadership::default());
+    // Only now, with no write in flight, may the elector release the Lease.
+    tasks.elector_stop.send_replace(true);
     if let Some(task) = tasks.elector.as_mut() {
         let _ = task.await;
     }

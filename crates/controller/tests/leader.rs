@@ -170,3 +170,56 @@ async fn wait_for_async_metric(addr: std::net::SocketAddr, in_use: f64) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn leader_that_cannot_renew_stops_writing_within_its_renew_deadline() {
+    let server = api_server().await;
+    server
+        .store()
+        .seed(config_map(&config_text(&[(
+            "default",
+            &["198.51.100.0/24"],
+        )])))
+        .expect("seed config");
+    let a = start(&server, "ctl-a").await;
+    wait_writing(&a).await;
+    let b = start(&server, "ctl-b").await;
+    assert!(b.wait_for(WAIT, |s| s.synced).await, "follower synced");
+    let before: Vec<String> = (0..5).map(|i| format!("before-{i}")).collect();
+    seed(&server, before.clone());
+    let mut ips = all_ips(&server, &before).await;
+
+    // The API server refuses the next Lease updates (about 2 s of renewals): the leader
+    // cannot renew and must stop writing before its Lease could expire for the follower.
+    server
+        .calls()
+        .fail_next("update", "leases.coordination.k8s.io", 500, 8);
+    let broken = Instant::now();
+    let stopped = a.wait_for(WAIT, |s| !s.writing).await;
+    let stopped_after = broken.elapsed();
+    assert!(stopped, "the leader never stopped writing");
+    eprintln!("leader stopped writing {stopped_after:?} after its renewals began to fail");
+    assert!(
+        stopped_after < Duration::from_secs(LEASE_SECS),
+        "stopped within the renew deadline, before the lease duration: {stopped_after:?}"
+    );
+    // Services created now wait for a leader; once updates work again, one of the two holds
+    // the Lease (a new term: it lists again before writing) and they get distinct addresses.
+    let during: Vec<String> = (0..5).map(|i| format!("during-{i}")).collect();
+    seed(&server, during.clone());
+    ips.extend(all_ips(&server, &during).await);
+    let writers = [a.state().borrow().writing, b.state().borrow().writing];
+    assert_eq!(
+        writers.iter().filter(|w| **w).count(),
+        1,
+        "exactly one writer: {writers:?}"
+    );
+    let distinct: BTreeSet<IpAddr> = ips.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        ips.len(),
+        "an address was handed out twice: {ips:?}"
+    );
+    a.shutdown().await.expect("clean shutdown");
+    b.shutdown().await.expect("clean shutdown");
+}

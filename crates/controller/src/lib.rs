@@ -14,4 +14,5 @@ pub mod reconciler;
 pub mod runner;
 
 pub use options::{ConfigSource, LeaseOptions, Options};
+pub use reconciler::ControllerEvent;
 pub use runner::{run, start, ControllerHandle, ControllerState, Error};

@@ -176,32 +176,38 @@ pub fn plan(
     allocator.set_load_balancer_class(options.load_balancer_class.clone());
     allocator.set_pools(config)?;
 
-    // Sorted, last one wins for duplicate keys.
-    let mut sorted: BTreeMap<ServiceKey, &ServiceView> = BTreeMap::new();
-    for svc in services {
-        sorted.insert(svc.key(), svc);
+    // Sorted by namespace/name; the last one wins for duplicate keys.
+    let mut sorted: Vec<&ServiceView> = services.iter().collect();
+    sorted.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    let mut unique: Vec<&ServiceView> = Vec::with_capacity(sorted.len());
+    for svc in sorted {
+        match unique.last_mut() {
+            Some(last) if last.namespace == svc.namespace && last.name == svc.name => *last = svc,
+            _ => unique.push(svc),
+        }
     }
 
     // 1. Register addresses that Services already have.
     let mut notes: BTreeMap<ServiceKey, String> = BTreeMap::new();
-    for (key, svc) in &sorted {
+    for svc in &unique {
         if svc.is_load_balancer && allocator.handles_class(svc) && !svc.ingress_ips.is_empty() {
             if let Err(e) = allocator.assign(svc, &svc.ingress_ips) {
-                notes.insert(key.clone(), format!("status address not kept: {e}"));
+                notes.insert(svc.key(), format!("status address not kept: {e}"));
             }
         }
     }
 
     // 2. Allocate.
-    let mut entries = Vec::with_capacity(sorted.len());
-    for (key, svc) in &sorted {
+    let mut entries = Vec::with_capacity(unique.len());
+    for svc in &unique {
         if !svc.is_load_balancer {
             continue;
         }
+        let key = &svc.key();
         let outcome = allocator.allocate(svc);
         let mut entry = PlanEntry {
-            namespace: key.namespace.clone(),
-            name: key.name.clone(),
+            namespace: svc.namespace.clone(),
+            name: svc.name.clone(),
             pool: None,
             ips: Vec::new(),
             changed: false,

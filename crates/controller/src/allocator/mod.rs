@@ -39,7 +39,9 @@ pub struct Allocator {
     pools: Vec<Pool>,
     lb_class: Option<String>,
     services: BTreeMap<ServiceKey, Assignment>,
-    owners: BTreeMap<IpAddr, BTreeSet<ServiceKey>>,
+    /// Holders of each used address, sorted (a Vec: almost always one holder, and a
+    /// one-element BTreeSet would cost a whole B-tree node per address).
+    owners: BTreeMap<IpAddr, Vec<ServiceKey>>,
     /// Addresses held per allow-shared-ip key (to find an address to share).
     shared: BTreeMap<String, BTreeSet<IpAddr>>,
     used: UsedSet,
@@ -193,7 +195,7 @@ impl Allocator {
         for ip in &a.ips {
             let emptied = match self.owners.get_mut(ip) {
                 Some(set) => {
-                    set.remove(key);
+                    set.retain(|k| k != key);
                     set.is_empty()
                 }
                 None => false,
@@ -259,7 +261,9 @@ impl Allocator {
                 self.used.insert(*ip);
                 *self.in_use.entry(pool.to_string()).or_default() += 1;
             }
-            set.insert(key.clone());
+            if let Err(pos) = set.binary_search(&key) {
+                set.insert(pos, key.clone());
+            }
             if let Some(k) = &sharing.key {
                 self.shared.entry(k.clone()).or_default().insert(*ip);
             }
@@ -520,7 +524,8 @@ impl Allocator {
                 None => failures.push(format!(
                     "no available {fam} address in pool {} ({} of {} in use)",
                     pool.name,
-                    self.in_use_family(pool, fam),
+                    // No free address at all: every allocatable one is in use.
+                    pool.size(fam),
                     pool.size(fam)
                 )),
             }
@@ -529,14 +534,6 @@ impl Allocator {
             return Err(failures.join("; "));
         }
         Ok(ips)
-    }
-
-    fn in_use_family(&self, pool: &Pool, fam: IpFamily) -> u128 {
-        // Only called on failure paths: counting is fine.
-        self.owners
-            .keys()
-            .filter(|ip| IpFamily::of(**ip) == fam && pool.contains(**ip))
-            .count() as u128
     }
 
     /// An address to share (same sharing key, compatible) or else the lowest free one.

@@ -46,8 +46,8 @@ fn main() {
         }
     );
     println!(
-        "{:>9}  {:>8}  {:>10}  {:>10}  {:>12}  {:>8}  {}",
-        "services", "case", "cpu", "wall", "peak RSS", "changed", "target"
+        "{:>9}  {:>8}  {:>10}  {:>10}  {:>12}  {:>8}  target",
+        "services", "case", "cpu", "wall", "peak RSS", "changed"
     );
     let mut all_ok = true;
     for &n in &sizes {

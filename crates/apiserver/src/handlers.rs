@@ -278,53 +278,60 @@ impl Req<'_> {
     }
 
     fn list(&self) -> Result<Response, ApiError> {
-        let (mut items, mut rv) = self.selected()?;
-        let mut meta = Map::new();
+        let labels = LabelSelector::parse(
+            self.q
+                .get("labelSelector")
+                .map(String::as_str)
+                .unwrap_or(""),
+        )?;
+        let fields = FieldSelector::parse(
+            self.q
+                .get("fieldSelector")
+                .map(String::as_str)
+                .unwrap_or(""),
+        )?;
         // Pagination: `continue` is "<resourceVersion>/<namespace>/<name>" of the last item returned.
-        if let Some(token) = self.q.get("continue").filter(|t| !t.is_empty()) {
-            let mut parts = token.splitn(3, '/');
-            let (Some(trv), Some(tns), Some(tname)) = (parts.next(), parts.next(), parts.next())
-            else {
-                return Err(ApiError::bad_request(format!(
-                    "continue: invalid token {token:?}"
-                )));
-            };
-            rv = trv
-                .parse()
-                .map_err(|_| ApiError::bad_request(format!("continue: invalid token {token:?}")))?;
-            let after = (tns.to_string(), tname.to_string());
-            items.retain(|o| {
-                let k = (
-                    o.pointer("/metadata/namespace")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string(),
-                    o.pointer("/metadata/name")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string(),
-                );
-                k > after
-            });
-        }
-        if let Some(limit) = self
+        let token = self.q.get("continue").filter(|t| !t.is_empty());
+        let after = match token {
+            None => None,
+            Some(token) => {
+                let bad = || ApiError::bad_request(format!("continue: invalid token {token:?}"));
+                let mut parts = token.splitn(3, '/');
+                let (Some(trv), Some(tns), Some(tname)) =
+                    (parts.next(), parts.next(), parts.next())
+                else {
+                    return Err(bad());
+                };
+                Some((trv.parse::<u64>().map_err(|_| bad())?, tns, tname))
+            }
+        };
+        let limit = self
             .q
             .get("limit")
             .and_then(|l| l.parse::<usize>().ok())
-            .filter(|l| *l > 0)
-        {
-            if items.len() > limit {
-                let remaining = items.len() - limit;
-                items.truncate(limit);
-                let last = &items[limit - 1];
-                let token = format!(
-                    "{rv}/{}/{}",
-                    last.pointer("/metadata/namespace")
-                        .and_then(Value::as_str)
-                        .unwrap_or(""),
-                    last.pointer("/metadata/name")
+            .filter(|l| *l > 0);
+        let (items, snapshot_rv, remaining) = self.app.store.list_page(
+            self.res(),
+            self.p.namespace.as_deref(),
+            after.map(|(_, n, name)| (n, name)),
+            limit,
+            |o| labels.matches(o) && fields.matches(o),
+        );
+        // Later pages report the first page's resourceVersion, as the real server does.
+        let rv = after.map_or(snapshot_rv, |(rv, _, _)| rv);
+        let mut meta = Map::new();
+        if remaining > 0 {
+            if let Some(last) = items.last() {
+                let text = |ptr: &str| {
+                    last.pointer(ptr)
                         .and_then(Value::as_str)
                         .unwrap_or("")
+                        .to_string()
+                };
+                let token = format!(
+                    "{rv}/{}/{}",
+                    text("/metadata/namespace"),
+                    text("/metadata/name")
                 );
                 meta.insert("continue".into(), json!(token));
                 meta.insert("remainingItemCount".into(), json!(remaining));

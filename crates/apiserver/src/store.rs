@@ -237,6 +237,13 @@ impl Store {
 
     /// Create the namespace if it does not exist.
     pub fn ensure_namespace(&self, name: &str) {
+        let exists =
+            self.lock()
+                .objects
+                .contains_key(&("", "namespaces", String::new(), name.to_string()));
+        if exists {
+            return;
+        }
         if let Some(ns) = registry::find("", "v1", "namespaces") {
             let _ = self.write(ns, "", name, Target::Main, false, |old| {
                 Ok(old
@@ -374,6 +381,54 @@ impl Store {
             .map(|(_, v)| convert::from_storage(res, v.clone()))
             .collect();
         (items, inner.rv)
+    }
+
+    /// One page of a list: the objects of `res` in `ns` (None: all namespaces), in (namespace, name)
+    /// order, after the key `after` (exclusive), for which `keep` holds, at most `limit` of them.
+    /// Returns the page, the snapshot's resourceVersion, and how many more objects match after it.
+    /// Objects outside the page are not copied.
+    pub fn list_page(
+        &self,
+        res: &'static ResourceInfo,
+        ns: Option<&str>,
+        after: Option<(&str, &str)>,
+        limit: Option<usize>,
+        keep: impl Fn(&Value) -> bool,
+    ) -> (Vec<Value>, u64, usize) {
+        use std::borrow::Cow;
+        use std::ops::Bound;
+        let stored = registry::storage(res);
+        let aliased = !std::ptr::eq(stored, res);
+        let inner = self.lock();
+        let start = match after {
+            Some((n, name)) => {
+                Bound::Excluded((stored.group, stored.plural, n.to_string(), name.to_string()))
+            }
+            None => Bound::Included((stored.group, stored.plural, String::new(), String::new())),
+        };
+        let (mut items, mut remaining) = (Vec::new(), 0);
+        for ((g, p, n, _), v) in inner.objects.range((start, Bound::Unbounded)) {
+            if *g != stored.group || *p != stored.plural {
+                break;
+            }
+            if ns.is_some_and(|ns| ns != n) {
+                continue;
+            }
+            let view = if aliased {
+                Cow::Owned(convert::from_storage(res, v.clone()))
+            } else {
+                Cow::Borrowed(v)
+            };
+            if !keep(&view) {
+                continue;
+            }
+            if limit.is_some_and(|l| items.len() >= l) {
+                remaining += 1;
+            } else {
+                items.push(view.into_owned());
+            }
+        }
+        (items, inner.rv, remaining)
     }
 
     /// Events after `after` for `res` (all namespaces), or 410 Expired if `after` is older than the history.

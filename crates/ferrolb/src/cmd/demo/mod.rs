@@ -407,7 +407,7 @@ impl Demo {
                 continue;
             };
             let has_slice = store
-                .list_objects("endpointslices", Some(ns))
+                .list_objects("endpointslices.discovery.k8s.io", Some(ns))
                 .iter()
                 .any(|s| {
                     s.pointer("/metadata/labels/kubernetes.io~1service-name")

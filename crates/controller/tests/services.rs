@@ -7,6 +7,7 @@ mod common;
 use std::net::IpAddr;
 
 use common::*;
+use ferrolb_controller::ControllerEvent;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
@@ -30,6 +31,7 @@ async fn services_get_addresses_and_release_them() {
         .await
         .expect("start controller");
     wait_writing(&handle).await;
+    let mut outcomes = handle.subscribe();
 
     let services: Api<Service> = Api::namespaced(client.clone(), "default");
     let create = |name: &str| {
@@ -46,6 +48,20 @@ async fn services_get_addresses_and_release_them() {
     // Two addresses, two Services: each gets one, distinct, from the pool, with an Event.
     create("a").await;
     let a = wait_ip(&server, "default", "a").await;
+    // The same allocation, as `ferrolb demo` sees it.
+    let outcome = tokio::time::timeout(WAIT, outcomes.recv())
+        .await
+        .expect("an outcome in time")
+        .expect("outcome channel open");
+    assert_eq!(
+        outcome,
+        ControllerEvent::Allocated {
+            namespace: "default".into(),
+            name: "a".into(),
+            ips: vec![a],
+            pool: "small".into(),
+        }
+    );
     create("b").await;
     let b = wait_ip(&server, "default", "b").await;
     assert_ne!(a, b);

@@ -60,6 +60,11 @@ impl ChildGuard {
         ChildGuard::spawn(cmd, what)
     }
 
+    /// Takes the child's stdout (spawned with `Stdio::piped()`), to read it as it runs.
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.stdout.take()
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

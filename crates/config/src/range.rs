@@ -319,3 +319,28 @@ mod tests {
         assert_eq!(IpRange::parse("::/0").unwrap().cidrs().len(), 1);
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn cidrs_cover_the_range_exactly(a in any::<u32>(), b in any::<u32>()) {
+            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            let r = IpRange::new(IpAddr::V4(lo.into()), IpAddr::V4(hi.into())).unwrap();
+            prop_assert_eq!(r.count(), u128::from(hi - lo) + 1);
+            let mut next = u128::from(lo);
+            for (net, len) in r.cidrs() {
+                let c = IpRange::from_cidr(net, len).unwrap();
+                prop_assert_eq!(c.start_u128(), next, "gap or overlap at {}/{}", net, len);
+                next = c.end_u128() + 1;
+            }
+            prop_assert_eq!(next, u128::from(hi) + 1);
+            prop_assert!(r.cidrs().len() <= 62);
+            let text = r.to_string();
+            prop_assert_eq!(IpRange::parse(&text).unwrap(), r);
+        }
+    }
+}

@@ -443,3 +443,35 @@ fn documents_of_both_kinds() {
         .to_string()
         .contains("not valid YAML"));
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn arbitrary_text(text in "\\PC{0,200}") {
+            let _ = parse_document(&text);
+        }
+
+        #[test]
+        fn yaml_shaped_text(
+            keys in proptest::collection::vec(
+                prop_oneof![
+                    Just("peers"), Just("address-pools"), Just("- name"), Just("  addresses"),
+                    Just("  - peer-address"), Just("protocol"), Just("bgp-communities"),
+                    Just("  hold-time"), Just("  bgp-advertisements"), Just("kind"), Just("data")
+                ],
+                0..12,
+            ),
+            values in proptest::collection::vec("[-a-z0-9:./ \\[\\]{}]{0,20}", 12),
+        ) {
+            let text: String = keys
+                .iter()
+                .zip(values.iter())
+                .map(|(k, v)| format!("{k}: {v}\n"))
+                .collect();
+            let _ = parse_document(&text);
+        }
+    }
+}

@@ -75,14 +75,23 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The `--output json` array: one object per LoadBalancer Service FerroLB handles.
-    pub fn to_json(&self) -> serde_json::Value {
-        let handled: Vec<&PlanEntry> = self
-            .entries
+    /// The entries of Services FerroLB handles (not skipped).
+    pub fn handled(&self) -> Vec<&PlanEntry> {
+        self.entries
             .iter()
             .filter(|e| e.skipped.is_none())
-            .collect();
-        serde_json::to_value(handled).unwrap_or(serde_json::Value::Null)
+            .collect()
+    }
+
+    /// The `--output json` array: one object per LoadBalancer Service FerroLB handles.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.handled()).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// [`Plan::to_json`] as pretty text, keys in the documented order
+    /// (`namespace`, `name`, `pool`, `ips`, `changed`, `error`).
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(&self.handled()).unwrap_or_else(|_| "[]".into())
     }
 
     /// Entries that differ from the Services' status, or cannot be served.

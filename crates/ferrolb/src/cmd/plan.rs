@@ -69,7 +69,7 @@ pub fn execute(args: &Args) -> anyhow::Result<(i32, String, String)> {
     };
     let result = plan(&config, &services, &options)?;
     let out = match args.output {
-        Output::Json => format!("{:#}\n", result.to_json()),
+        Output::Json => format!("{}\n", result.to_json_pretty()),
         Output::Table => result.render_table(),
     };
     Ok((0, out, String::new()))
@@ -109,6 +109,21 @@ mod tests {
     fn json_output() {
         let (code, out, _) = execute(&args(Output::Json, "json")).unwrap();
         assert_eq!(code, 0);
+        let order: Vec<usize> = [
+            "\"namespace\"",
+            "\"name\"",
+            "\"pool\"",
+            "\"ips\"",
+            "\"changed\"",
+            "\"error\"",
+        ]
+        .iter()
+        .map(|k| out.find(k).unwrap())
+        .collect();
+        assert!(
+            order.windows(2).all(|w| w[0] < w[1]),
+            "keys out of order:\n{out}"
+        );
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(
             v,

@@ -119,7 +119,7 @@ fn ebgp_v4(link: &Link, f: impl FnOnce(&mut FrrNeighbor)) -> FrrConfig {
 }
 
 /// `--local-as 65001 --peer 10.255.0.1 --peer-as 65000` plus `extra`.
-fn ebgp_args<'a>(link: &Link, extra: &[&'a str]) -> Vec<String> {
+fn ebgp_args(link: &Link, extra: &[&str]) -> Vec<String> {
     let mut a = vec![
         "--local-as".to_string(),
         NODE_AS.to_string(),

@@ -12,9 +12,9 @@ pub struct BgpMessage {
     /// Capture time, seconds since the Unix epoch.
     pub time: f64,
     /// Sender address and port.
-    pub src: (IpAddr, u16),
+    pub src: Endpoint,
     /// Receiver address and port.
-    pub dst: (IpAddr, u16),
+    pub dst: Endpoint,
     /// BGP message type (1 OPEN, 2 UPDATE, 3 NOTIFICATION, 4 KEEPALIVE, 5 ROUTE-REFRESH).
     pub kind: u8,
     /// Message length in bytes.
@@ -40,6 +40,9 @@ impl std::fmt::Display for PcapError {
 }
 
 impl std::error::Error for PcapError {}
+
+/// An address and a port.
+pub type Endpoint = (IpAddr, u16);
 
 #[derive(Default)]
 struct Stream {
@@ -75,7 +78,7 @@ pub fn bgp_messages(data: &[u8], bgp_port: u16) -> Result<Vec<BgpMessage>, PcapE
             "link type {linktype}, want 1 (Ethernet)"
         )));
     }
-    let mut streams: HashMap<((IpAddr, u16), (IpAddr, u16)), Stream> = HashMap::new();
+    let mut streams: HashMap<(Endpoint, Endpoint), Stream> = HashMap::new();
     let mut out = Vec::new();
     let mut off = 24;
     while off + 16 <= data.len() {
@@ -144,7 +147,7 @@ pub fn bgp_messages(data: &[u8], bgp_port: u16) -> Result<Vec<BgpMessage>, PcapE
 }
 
 /// (src, dst, tcp seq, payload) of an Ethernet frame carrying TCP over IPv4 or IPv6.
-fn tcp_payload(frame: &[u8]) -> Option<((IpAddr, u16), (IpAddr, u16), u32, &[u8])> {
+fn tcp_payload(frame: &[u8]) -> Option<(Endpoint, Endpoint, u32, &[u8])> {
     let ethertype = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
     let ip = frame.get(14..)?;
     let (src, dst, proto, l4) = match ethertype {

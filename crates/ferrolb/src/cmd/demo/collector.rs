@@ -161,7 +161,7 @@ pub fn render(table: &Table) -> String {
     }
     for (prefix, paths) in table {
         let mut sorted = paths.clone();
-        sorted.sort_by(|a, b| a.from.cmp(&b.from));
+        sorted.sort_by_key(|p| p.from);
         for (i, p) in sorted.iter().enumerate() {
             let (mark, network) = if i == 0 {
                 ("*>", prefix.to_string())

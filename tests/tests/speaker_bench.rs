@@ -285,7 +285,7 @@ fn speaker_latency_and_memory() {
     );
     let t0 = Instant::now();
     let sp = start_speaker(&node1, &url, &dir, "b");
-    let got = ferrolb_e2e::wait_until_opt(Duration::from_secs(120), || {
+    let got = ferrolb_e2e::wait_until_opt(Duration::from_secs(400), || {
         (frr.pfx_rcd("ipv6", "10.255.1.2".parse().unwrap()) == Some(u64::from(count))).then_some(())
     });
     if got.is_none() {

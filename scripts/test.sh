@@ -14,4 +14,10 @@ fi
 export CARGO_TERM_COLOR=never
 cargo build --workspace --all-targets
 export FERROLB_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/ferrolb"
-cargo test --workspace -- --test-threads="${FERROLB_TEST_THREADS:-2}"
+log="$(mktemp /tmp/ferrolb-test.XXXXXX)"
+trap 'rm -f "$log"' EXIT
+cargo test --workspace -- --test-threads="${FERROLB_TEST_THREADS:-2}" 2>&1 | tee "$log"
+
+# One closing line over every test binary (cargo prints one result line per binary).
+awk '/^test result:/ { p += $4; f += $6; i += $8 }
+     END { printf "all tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"

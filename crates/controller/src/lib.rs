@@ -9,9 +9,9 @@ pub mod leader;
 pub mod metrics;
 pub mod options;
 pub mod plan;
-pub mod status;
 pub mod reconciler;
 pub mod runner;
+pub mod status;
 
 pub use options::{ConfigSource, LeaseOptions, Options};
 pub use reconciler::ControllerEvent;

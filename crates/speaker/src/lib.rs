@@ -9,6 +9,7 @@
 //! shutdown future completes). The demo runs several speakers in one process this way.
 
 pub mod events;
+pub mod heap;
 pub mod http;
 pub mod metrics;
 pub mod options;
@@ -23,6 +24,7 @@ pub mod world;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use ferrolb_bgp::driver::Speaker;
 use kube::Client;
@@ -187,16 +189,25 @@ async fn main_loop(
     let mut world = World::default();
     let mut tracker = EventTracker::default();
     let mut applied_once = false;
+    let mut trim_at: Option<tokio::time::Instant> = None;
     loop {
         let change = tokio::select! {
             c = rx.recv() => c,
             _ = stop.wait_for(|s| *s) => None,
+            _ = sleep_until(trim_at) => {
+                trim_at = None;
+                heap::release_free_memory();
+                continue;
+            }
         };
         let Some(change) = change else { break };
         let mut changed = world.apply(change);
         // Take everything already queued before computing (bursts cost one pass).
         while let Ok(more) = rx.try_recv() {
             changed |= world.apply(more);
+        }
+        if changed && trim_at.is_none() {
+            trim_at = Some(tokio::time::Instant::now() + TRIM_DELAY);
         }
         shared
             .metrics
@@ -279,6 +290,11 @@ async fn main_loop(
             .values()
             .map(|e| (e.key.to_string(), e.key.address, e.error.clone()))
             .collect();
+        // The session manager holds each peer's routes; /status only needs the decisions.
+        let mut desired = desired;
+        for plan in &mut desired.peers {
+            plan.routes = Default::default();
+        }
         {
             let mut s = shared.snapshot.lock().unwrap_or_else(|p| p.into_inner());
             s.sessions = sessions;
@@ -303,6 +319,18 @@ async fn main_loop(
         t.abort();
     }
     info!("speaker stopped");
+}
+
+/// How long after a change the heap is trimmed: long enough for the UPDATEs of a burst to be
+/// encoded and sent, so their buffers are free by then.
+const TRIM_DELAY: Duration = Duration::from_secs(1);
+
+/// Completes at `at`, or never when there is nothing scheduled.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 fn publish_config_state(shared: &Shared, world: &World) {

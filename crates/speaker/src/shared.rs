@@ -42,7 +42,7 @@ pub struct Snapshot {
     pub sessions: Vec<SessionInfo>,
     /// Peers that should run but could not be set up.
     pub setup_errors: Vec<(String, IpAddr, String)>,
-    /// The policy's last output.
+    /// The policy's last output, without the per-peer route sets (the session manager has them).
     pub desired: Arc<Desired>,
 }
 

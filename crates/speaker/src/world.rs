@@ -170,6 +170,10 @@ impl World {
     pub fn refresh(&mut self) {
         if self.endpoints_dirty {
             self.endpoints = ferrolb_view::endpoints_by_service(self.slices.values());
+            // Kept until the next change: no spare capacity from growing (most have one entry).
+            for endpoints in self.endpoints.values_mut() {
+                endpoints.shrink_to_fit();
+            }
             self.endpoints_dirty = false;
         }
     }

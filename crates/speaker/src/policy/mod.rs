@@ -230,6 +230,8 @@ pub fn desired<'s>(
     for svc in services {
         decide_service(&input, svc, &mut out);
     }
+    // Kept until the next pass (for /status): no spare capacity from growing.
+    out.decisions.shrink_to_fit();
     out
 }
 
@@ -367,6 +369,7 @@ fn decide_service(input: &PolicyInput<'_>, svc: &ServiceView, out: &mut Desired)
             }
         }
         prefixes.sort();
+        prefixes.shrink_to_fit();
         announced.push(Decision {
             service: key.clone(),
             ip: Some(ip),

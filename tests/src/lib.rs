@@ -10,6 +10,7 @@ pub mod announce;
 pub mod bench;
 pub mod env;
 pub mod netns;
+pub mod ns_api;
 pub mod peers;
 pub mod process;
 pub mod scratch;

@@ -15,70 +15,16 @@
 //! Topology and API fixture as in speaker_frr.rs (one node here).
 
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::os::fd::AsFd;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use ferrolb_apiserver::{ApiServer, Store};
 use ferrolb_e2e::env::require_root_and;
+use ferrolb_e2e::ns_api::NsApi;
 use ferrolb_e2e::peers::frr::{Frr, FrrConfig, FrrNeighbor};
 use ferrolb_e2e::process::rss_kib;
 use ferrolb_e2e::{ferrolb_bin, veth, ChildGuard, Netns, ScratchDir};
 use serde_json::{json, Value};
-
-struct NsApi {
-    store: Store,
-    port: u16,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl NsApi {
-    fn start(ns: &Netns) -> NsApi {
-        let path = format!("/var/run/netns/{}", ns.name());
-        let (tx, rx) = mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let file = std::fs::File::open(&path).expect("open the namespace file");
-            nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
-                .expect("setns into the router namespace");
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let addr: SocketAddr = "0.0.0.0:0".parse().unwrap();
-                let server = ApiServer::start(addr).await.expect("API fixture starts");
-                tx.send((server.store().clone(), server.addr().port()))
-                    .unwrap();
-                let _ = stop_rx.await;
-                server.shutdown().await;
-            });
-        });
-        let (store, port) = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("API fixture");
-        NsApi {
-            store,
-            port,
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for NsApi {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
 
 fn service(name: &str, ip: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Service",

@@ -516,9 +516,16 @@ fn frr_sigterm_sends_cease_administrative_shutdown() {
     );
     assert_eq!(n["lastErrorCodeSubcode"], "0602", "{n}");
     assert_eq!(n["lastResetDueTo"], "BGP Notification received", "{n}");
-    assert!(
-        lab.frr.route("ipv4", "198.51.100.30/32").is_none(),
-        "FRR must drop our routes at once"
+    // "at once": bgpd clears the peer's routes from its work queue right after leaving Established
+    wait_until(
+        Duration::from_secs(2),
+        "FRR drops our routes with the session",
+        || {
+            lab.frr
+                .route("ipv4", "198.51.100.30/32")
+                .is_none()
+                .then_some(())
+        },
     );
 }
 
@@ -558,9 +565,16 @@ fn frr_sigstop_hold_timer_expires() {
         reason.starts_with("Hold Timer Expired"),
         "FRR's reason: {n}"
     );
-    assert!(
-        lab.frr.route("ipv4", "198.51.100.40/32").is_none(),
-        "routes dropped with the session"
+    // bgpd leaves Established first and clears the peer's routes from its work queue right after
+    wait_until(
+        Duration::from_secs(3),
+        "FRR drops the routes with the session",
+        || {
+            lab.frr
+                .route("ipv4", "198.51.100.40/32")
+                .is_none()
+                .then_some(())
+        },
     );
     ann.signal(Signal::SIGCONT);
     ann.signal(Signal::SIGKILL);

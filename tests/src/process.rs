@@ -185,3 +185,46 @@ pub fn rss_kib(pid: i32) -> Option<u64> {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
 }
+
+/// Where a process's resident memory is: the anonymous/file split from /proc/PID/status and
+/// the largest mappings by Rss from /proc/PID/smaps (path or `[heap]`/`[anon]`, KiB), largest first.
+pub fn rss_breakdown(pid: i32, top: usize) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or("?")
+            .to_string()
+    };
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).ok()?;
+    let mut by_name: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut current = String::new();
+    for line in smaps.lines() {
+        let mut parts = line.split_whitespace();
+        let first = parts.next().unwrap_or_default();
+        if first.contains('-') && first.chars().next().is_some_and(|c| c.is_ascii_hexdigit()) {
+            // a mapping header: address perms offset dev inode [path]
+            let perms = parts.next().unwrap_or_default();
+            let path = parts.nth(3).unwrap_or("[anon]");
+            current = format!("{path} {perms}");
+        } else if first == "Rss:" {
+            let kib: u64 = parts.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            *by_name.entry(current.clone()).or_default() += kib;
+        }
+    }
+    let mut rows: Vec<(String, u64)> = by_name.into_iter().filter(|(_, k)| *k > 0).collect();
+    rows.sort_by_key(|row| std::cmp::Reverse(row.1));
+    let mut out = format!(
+        "RssAnon {} KiB, RssFile {} KiB, RssShmem {} KiB, Threads {}",
+        field("RssAnon:"),
+        field("RssFile:"),
+        field("RssShmem:"),
+        field("Threads:")
+    );
+    for (name, kib) in rows.into_iter().take(top) {
+        out.push_str(&format!("\n  {kib:>6} KiB  {name}"));
+    }
+    Some(out)
+}

@@ -10,7 +10,8 @@
 //!   `coalesce-time 50`), observed with `ip monitor route` in the router namespace: 200 status
 //!   IPs written, then 200 endpoints becoming ready; p50 and p99 (target p99 < 200 ms);
 //! - the speaker's RSS idle (one session, no Service) and with 10,000 announced Services
-//!   (targets < 10 MiB and < 40 MiB).
+//!   (targets < 10 MiB and < 40 MiB), with where the idle memory is (anonymous/file split and
+//!   the largest mappings). `SPEAKER_BENCH_IDLE_ONLY=1` stops after the idle figure.
 //!
 //! Topology and API fixture as in speaker_frr.rs (one node here).
 
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant};
 use ferrolb_e2e::env::require_root_and;
 use ferrolb_e2e::ns_api::NsApi;
 use ferrolb_e2e::peers::frr::{Frr, FrrConfig, FrrNeighbor};
-use ferrolb_e2e::process::rss_kib;
+use ferrolb_e2e::process::{rss_breakdown, rss_kib};
 use ferrolb_e2e::{ferrolb_bin, veth, ChildGuard, Netns, ScratchDir};
 use serde_json::{json, Value};
 
@@ -176,6 +177,12 @@ fn speaker_latency_and_memory() {
         "speaker bench: RSS idle (1 session, 0 Services): {:.1} MiB",
         idle as f64 / 1024.0
     );
+    if let Some(split) = rss_breakdown(sp.pid() as i32, 12) {
+        println!("speaker bench: idle memory: {split}");
+    }
+    if std::env::var_os("SPEAKER_BENCH_IDLE_ONLY").is_some() {
+        return;
+    }
 
     // Latency 1: status IP written -> route in the router's kernel.
     let monitor = RouteMonitor::start(&router);
@@ -255,5 +262,8 @@ fn speaker_latency_and_memory() {
         count + 200,
         full as f64 / 1024.0
     );
+    if let Some(split) = rss_breakdown(sp.pid() as i32, 6) {
+        println!("speaker bench: memory at 10k: {split}");
+    }
     drop(sp);
 }

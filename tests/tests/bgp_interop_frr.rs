@@ -3,7 +3,8 @@
 //!
 //! Topology per test: netns `router` (FRR, AS 65000, 10.255.0.1 / fd00:255::1) joined by one
 //! veth pair to netns `node` (ferrolb announce, 10.255.0.2 / fd00:255::2). Announced prefixes
-//! come from the LoadBalancer pool ranges 198.51.100.0/24 and 2001:db8::/32.
+//! come from the LoadBalancer pool ranges 198.51.100.0/24 and 2001:db8::/32. The eBGP multihop
+//! test puts a forwarding namespace between the two (router 10.255.0.1, node 10.255.1.2).
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -579,4 +580,83 @@ fn frr_sigstop_hold_timer_expires() {
     ann.signal(Signal::SIGCONT);
     ann.signal(Signal::SIGKILL);
     assert!(ann.wait_exit(Duration::from_secs(5)).is_some());
+}
+
+/// eBGP to a router two hops away: `router` (FRR) -- `mid` (forwards, nothing else) -- `node`.
+/// FRR has `ebgp-multihop 2`. Without `--ebgp-multihop` our packets leave with TTL 1 and die at
+/// `mid`, so no session; with `--ebgp-multihop 2` the session comes up and FRR has the route
+/// with our own address as next hop, resolved through `mid`.
+#[test]
+fn frr_ebgp_multihop_across_a_forwarding_hop() {
+    let test = "frr_ebgp_multihop_across_a_forwarding_hop";
+    if !require_root(test) || !require_binary("vtysh") || !require_binary("/usr/lib/frr/bgpd") {
+        return;
+    }
+    let router = Netns::new("mhopr");
+    let mid = Netns::new("mhopm");
+    let node = Netns::new("mhopn");
+    let upstream = veth(&router, &mid, 0); // router 10.255.0.1, mid 10.255.0.2
+    let downstream = veth(&mid, &node, 1); // mid 10.255.1.1, node 10.255.1.2
+    mid.sysctl("net.ipv4.ip_forward", "1");
+    router.run_ok(&["ip", "route", "add", "10.255.1.0/24", "via", "10.255.0.2"]);
+    node.run_ok(&["ip", "route", "add", "10.255.0.0/24", "via", "10.255.1.1"]);
+    let node_addr: IpAddr = downstream.b_v4.into();
+    let mut neighbor = FrrNeighbor::new(node_addr, NODE_AS);
+    neighbor.ebgp_multihop = Some(2);
+    let frr = Frr::start(
+        &router,
+        &FrrConfig::new(FRR_AS, upstream.a_v4).neighbor(neighbor),
+    );
+    let base = [
+        "--local-as".to_string(),
+        NODE_AS.to_string(),
+        "--peer".into(),
+        upstream.a_v4.to_string(),
+        "--peer-as".into(),
+        FRR_AS.to_string(),
+    ];
+
+    // TTL 1: the SYN expires at `mid`
+    let mut args: Vec<String> = base.to_vec();
+    args.push("198.51.100.50/32".into());
+    let mut single_hop = Announcer::start(&node, &args);
+    let up = wait_until_opt(Duration::from_secs(5), || {
+        single_hop.assert_running();
+        frr.established(node_addr).then_some(())
+    });
+    assert!(
+        up.is_none(),
+        "session came up two hops away with TTL 1: {}",
+        single_hop.log()
+    );
+    drop(single_hop);
+
+    let mut args: Vec<String> = base.to_vec();
+    args.extend([
+        "--ebgp-multihop".into(),
+        "2".into(),
+        "198.51.100.50/32".into(),
+    ]);
+    let mut multihop = Announcer::start(&node, &args);
+    let ok = wait_until_opt(UP, || {
+        multihop.assert_running();
+        frr.established(node_addr).then_some(())
+    });
+    assert!(
+        ok.is_some(),
+        "multihop session not Established: FRR says {:?}\n--- ferrolb:\n{}\n--- bgpd.log:\n{}",
+        frr.neighbor_state(node_addr),
+        multihop.log(),
+        frr.dir().read("bgpd.log")
+    );
+    let path = wait_until(ROUTES, "FRR's best path for 198.51.100.50/32", || {
+        multihop.assert_running();
+        best_path(&frr, "ipv4", "198.51.100.50/32")
+    });
+    assert_eq!(
+        path["nexthops"][0]["ip"],
+        downstream.b_v4.to_string(),
+        "next hop is the node itself, two hops away: {path}"
+    );
+    assert_eq!(path["aspath"]["string"], "65001", "{path}");
 }

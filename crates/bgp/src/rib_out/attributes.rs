@@ -3,7 +3,7 @@
 //! Only what an originator needs is here: ORIGIN (always IGP), AS_PATH (the local AS for eBGP,
 //! empty for iBGP; AS4_PATH with AS_TRANS towards a 2-octet peer), NEXT_HOP (IPv4), MED,
 //! LOCAL_PREF (iBGP only), COMMUNITIES and LARGE_COMMUNITY. MP_REACH_NLRI is framed per message
-//! by the packer, because it carries the NLRI inside.
+//! by the packer (`wire::pack`), because it carries the NLRI inside.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -24,8 +24,6 @@ pub(crate) mod code {
     pub const MED: u8 = 4;
     pub const LOCAL_PREF: u8 = 5;
     pub const COMMUNITIES: u8 = 8;
-    pub const MP_REACH_NLRI: u8 = 14;
-    pub const MP_UNREACH_NLRI: u8 = 15;
     pub const AS4_PATH: u8 = 17;
     pub const LARGE_COMMUNITY: u8 = 32;
 }

@@ -14,7 +14,6 @@
 //! once per distinct attribute set, so 100k prefixes with one attribute set take a few MiB.
 
 mod attributes;
-mod pack;
 mod set;
 
 use std::collections::HashMap;
@@ -27,6 +26,12 @@ pub use crate::wire::{Community, LargeCommunity};
 pub use attributes::RouteAttributes;
 pub use set::AdvertisementSet;
 
+use crate::wire::attributes::{MpReach, NextHop};
+use crate::wire::pack::{
+    append_announcements, append_end_of_rib, append_withdrawals, EncodedAttributes,
+    MIN_MESSAGE_SIZE,
+};
+use crate::wire::Family;
 use attributes::AsContext;
 
 /// The two address families FerroLB originates (unicast SAFI).
@@ -54,6 +59,13 @@ impl AddressFamily {
         match self {
             Self::Ipv4 => 0,
             Self::Ipv6 => 1,
+        }
+    }
+
+    fn wire(self) -> Family {
+        match self {
+            Self::Ipv4 => Family::IPV4_UNICAST,
+            Self::Ipv6 => Family::IPV6_UNICAST,
         }
     }
 }
@@ -307,45 +319,72 @@ impl RibOut {
         }
         drop(old_sent);
 
-        let max = ctx.max_message_size.clamp(pack::MIN_MESSAGE_SIZE, 65535);
+        let max = ctx.max_message_size.clamp(MIN_MESSAGE_SIZE, 65535);
         for family in AddressFamily::ALL {
             let list = &withdraw[family.index()];
             if !list.is_empty() {
                 batch.withdrawn[family.index()] += list.len();
-                batch.messages += pack::withdrawals(out, family, list, max);
+                // cannot fail: a prefix takes at most 17 octets of at least 4096
+                batch.messages += append_withdrawals(out, family.wire(), list, max).unwrap_or(0);
             }
         }
         groups.sort_unstable_by_key(|((id, f), _)| (*f, *id));
+        let mut too_long: Vec<(u32, AddressFamily)> = Vec::new();
         for ((id, family), prefixes) in &groups {
             let (id, family) = (*id, *family);
-            let nh4 = match family {
-                AddressFamily::Ipv4 => self.interned[id as usize]
-                    .attrs
-                    .next_hop_v4
-                    .or(ctx.next_hop_v4),
-                AddressFamily::Ipv6 => None,
-            };
-            let nh6 = match family {
-                AddressFamily::Ipv6 => self.interned[id as usize]
-                    .attrs
-                    .next_hop_v6
-                    .or(ctx.next_hop_v6),
-                AddressFamily::Ipv4 => None,
+            let attrs = &self.interned[id as usize].attrs;
+            let (nh4, mp_reach) = match family {
+                AddressFamily::Ipv4 => (attrs.next_hop_v4.or(ctx.next_hop_v4), None),
+                AddressFamily::Ipv6 => {
+                    // sendable() made sure there is one
+                    let global = attrs
+                        .next_hop_v6
+                        .or(ctx.next_hop_v6)
+                        .unwrap_or(Ipv6Addr::UNSPECIFIED);
+                    let mut head = Vec::with_capacity(21);
+                    MpReach {
+                        family: Family::IPV6_UNICAST,
+                        next_hop: NextHop::V6 {
+                            global,
+                            link_local: None,
+                        },
+                        nlri: Vec::new(),
+                    }
+                    .encode_head(&mut head);
+                    (None, Some(head))
+                }
             };
             let entry = &mut self.interned[id as usize];
             let encoded = entry.encoded[family.index()]
                 .get_or_insert_with(|| attributes::encode(&entry.attrs, ctx.as_context(), nh4));
-            batch.announced[family.index()] += prefixes.len();
-            batch.messages += match (family, nh6) {
-                (AddressFamily::Ipv6, Some(nh6)) => {
-                    pack::announcements_v6(out, &encoded.0, &encoded.1, nh6, prefixes, max)
-                }
-                _ => pack::announcements_v4(out, &encoded.0, &encoded.1, prefixes, max),
+            let attrs = EncodedAttributes {
+                head: &encoded.0,
+                mp_reach: mp_reach.as_deref(),
+                tail: &encoded.1,
             };
+            match append_announcements(out, &attrs, prefixes, max) {
+                Ok(messages) => {
+                    batch.announced[family.index()] += prefixes.len();
+                    batch.messages += messages;
+                }
+                Err(err) => {
+                    // only an absurd attribute set (thousands of communities) gets here: the
+                    // peer must not keep an older version of these routes
+                    tracing::warn!(%family, prefixes = prefixes.len(), %err,
+                        "attributes too long for one UPDATE; withdrawing the prefixes instead");
+                    batch.unsendable[family.index()] += prefixes.len();
+                    batch.messages +=
+                        append_withdrawals(out, family.wire(), prefixes, max).unwrap_or(0);
+                    too_long.push((id, family));
+                }
+            }
+        }
+        if !too_long.is_empty() {
+            new_sent.retain(|(p, id)| !too_long.contains(&(*id, AddressFamily::of(p))));
         }
         for family in AddressFamily::ALL {
             if std::mem::take(&mut self.eor_pending[family.index()]) {
-                pack::end_of_rib(out, family);
+                append_end_of_rib(out, family.wire());
                 batch.messages += 1;
                 batch.end_of_rib[family.index()] = true;
             }

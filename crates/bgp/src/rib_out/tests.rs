@@ -540,3 +540,46 @@ fn every_message_decodes_with_the_wire_codec() {
     }
     assert!(n > 10);
 }
+
+#[test]
+fn attributes_too_long_for_one_message_are_withdrawn_not_sent_oversized() {
+    // 1,100 communities = 4,400 octets: no 4096-octet UPDATE can carry them
+    let huge = Arc::new(RouteAttributes {
+        communities: (0..1100u32).map(|i| Community(65000 << 16 | i)).collect(),
+        ..Default::default()
+    });
+    let small = Arc::new(RouteAttributes::default());
+    let mut rib = RibOut::new();
+    let mut set = v4_hosts(2, &small);
+    set.insert(net("198.51.100.7/32"), Arc::clone(&small));
+    rib.set_desired(Arc::new(set.clone()));
+    rib.session_up(ctx());
+    take(&mut rib);
+    assert_eq!(rib.sent_count(), [3, 0]);
+
+    // the peer has 198.51.100.7 with small attributes; the new version cannot be sent
+    set.insert(net("198.51.100.7/32"), Arc::clone(&huge));
+    rib.set_desired(Arc::new(set));
+    let (msgs, batch) = take(&mut rib);
+    assert!(msgs.iter().all(|m| m.len <= 4096), "no oversized message");
+    assert_eq!(batch.unsendable, [1, 0]);
+    assert_eq!(batch.announced, [0, 0]);
+    let withdrawn: Vec<IpNet> = msgs.iter().flat_map(|m| m.withdrawn.clone()).collect();
+    assert_eq!(
+        withdrawn,
+        [net("198.51.100.7/32")],
+        "the old version is withdrawn"
+    );
+    assert_eq!(rib.sent_count(), [2, 0], "the others stay announced");
+
+    // with RFC 8654 extended messages the same set fits
+    rib.session_down();
+    rib.session_up(SessionContext {
+        max_message_size: 65535,
+        ..ctx()
+    });
+    let (msgs, batch) = take(&mut rib);
+    assert_eq!(batch.unsendable, [0, 0]);
+    assert!(msgs.iter().any(|m| m.nlri == [net("198.51.100.7/32")]));
+    assert_eq!(rib.sent_count(), [3, 0]);
+}

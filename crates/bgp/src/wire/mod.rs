@@ -16,7 +16,7 @@ pub mod iana;
 mod nlri;
 mod notification;
 mod open;
-mod pack;
+pub(crate) mod pack;
 mod reader;
 mod route_refresh;
 mod update;

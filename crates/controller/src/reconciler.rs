@@ -93,6 +93,9 @@ pub struct Reconciler {
     failed: BTreeMap<ServiceKey, String>,
     freed: bool,
     retry: BTreeMap<ServiceKey, Instant>,
+    /// Status writes not yet seen in the watch: a relist (410) can hand back a list taken
+    /// before the write landed, and the same status must not be written twice.
+    unseen_writes: BTreeMap<ServiceKey, UnseenWrite>,
     recorder: EventRecorder,
     config_event: Option<(EventTarget, EventType, &'static str, String)>,
     metrics: Metrics,
@@ -131,6 +134,7 @@ impl Reconciler {
             failed: BTreeMap::new(),
             freed: false,
             retry: BTreeMap::new(),
+            unseen_writes: BTreeMap::new(),
             config_event: None,
             metrics,
             readiness,
@@ -178,6 +182,8 @@ impl Reconciler {
             // The caller replaces the Service stream: what the old one buffered is moot.
             self.init_buffer = None;
             self.writing = false;
+            // another replica may have written since: trust only what the watch shows
+            self.unseen_writes.clear();
         }
         if !leadership.leader {
             self.writing = false;
@@ -329,6 +335,7 @@ impl Reconciler {
                 }
                 self.failed.remove(&key);
                 self.retry.remove(&key);
+                self.unseen_writes.remove(&key);
                 self.recorder.forget(&key.namespace, &key.name);
                 self.allocator.release(&key);
                 debug!(service = %key.to_string(), "Service deleted; its addresses are free");
@@ -503,6 +510,7 @@ impl Reconciler {
         let Some(view) = self.services.get(key).cloned() else {
             return;
         };
+        let view_predates_write = self.view_predates_write(key, &view);
         let outcome = self.allocator.allocate(&view);
         // Metrics first: by the time the status is visible, the metrics already count it.
         self.update_usage();
@@ -511,9 +519,11 @@ impl Reconciler {
         match outcome {
             Outcome::Assign { ips, pool } => {
                 self.failed.remove(key);
-                if ips != view.ingress_ips {
+                if ips != view.ingress_ips && view_predates_write.as_deref() != Some(ips.as_slice())
+                {
                     match write_ingress(&self.client, &key.namespace, &key.name, &ips).await {
                         Ok(()) => {
+                            self.note_write(key, &view, &ips);
                             let list = join_ips(&ips);
                             info!(service = %label, ips = %list, pool = %pool, "assigned");
                             self.recorder
@@ -539,9 +549,10 @@ impl Reconciler {
                 self.failed.remove(key);
                 self.allocator.release(key);
                 self.freed = true;
-                if !view.ingress_ips.is_empty() {
+                if !view.ingress_ips.is_empty() && view_predates_write.as_deref() != Some(&[]) {
                     match write_ingress(&self.client, &key.namespace, &key.name, &[]).await {
                         Ok(()) => {
+                            self.note_write(key, &view, &[]);
                             info!(service = %label, "not a LoadBalancer any more: cleared the address");
                             self.recorder.forget(&key.namespace, &key.name);
                             let _ = self.events.send(ControllerEvent::Cleared {
@@ -573,6 +584,29 @@ impl Reconciler {
             }
         }
         self.update_usage();
+    }
+
+    /// What this replica wrote to `key`'s status when `view` still shows the status that write
+    /// replaced (a list taken before the write landed): writing the same again would be a
+    /// duplicate. Forgets the write once the watch shows it, or anything else.
+    fn view_predates_write(&mut self, key: &ServiceKey, view: &ServiceView) -> Option<Vec<IpAddr>> {
+        let unseen = self.unseen_writes.get(key)?;
+        if unseen.uid != view.uid || unseen.replaced != view.ingress_ips {
+            self.unseen_writes.remove(key);
+            return None;
+        }
+        Some(unseen.wrote.clone())
+    }
+
+    fn note_write(&mut self, key: &ServiceKey, view: &ServiceView, wrote: &[IpAddr]) {
+        self.unseen_writes.insert(
+            key.clone(),
+            UnseenWrite {
+                uid: view.uid.clone(),
+                replaced: view.ingress_ips.clone(),
+                wrote: wrote.to_vec(),
+            },
+        );
     }
 
     fn write_failed(&mut self, key: &ServiceKey, label: &str, err: kube::Error) {
@@ -624,6 +658,16 @@ impl Reconciler {
             config_stale: self.stale,
         });
     }
+}
+
+/// A status write of this replica that the watch has not shown yet.
+#[derive(Debug)]
+struct UnseenWrite {
+    uid: Option<String>,
+    /// The addresses the Service showed when the write was made.
+    replaced: Vec<IpAddr>,
+    /// The addresses written.
+    wrote: Vec<IpAddr>,
 }
 
 fn key_of(view: &ServiceView) -> ServiceKey {

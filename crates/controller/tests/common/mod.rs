@@ -56,6 +56,23 @@ pub fn lb_service_with_ip(namespace: &str, name: &str, ip: IpAddr) -> Value {
     svc
 }
 
+/// Names of the Services whose status was patched, in call order (from the server's call log).
+pub fn status_writes(server: &RunningServer) -> Vec<String> {
+    server
+        .calls()
+        .log()
+        .into_iter()
+        .filter(|r| {
+            r.call.as_ref().is_some_and(|c| {
+                c.verb == "patch"
+                    && c.resource == "services"
+                    && c.subresource.as_deref() == Some("status")
+            })
+        })
+        .filter_map(|r| r.name)
+        .collect()
+}
+
 /// Starts the API server with the namespace `ferrolb-system`.
 pub async fn api_server() -> RunningServer {
     let server = ApiServer::start("127.0.0.1:0".parse().expect("literal address"))

@@ -1,13 +1,17 @@
 //! `ferrolb uplinks` against the real kernel: a node namespace with two uplinks (veths to two
 //! gateway namespaces). The primary's gateway stops answering -> the default route moves to the
 //! backup; it answers again -> back; link down/up -> the route is restored. Prints how long each
-//! move took; asserts only generous bounds.
+//! move took; asserts only generous bounds. The same manager also runs inside `ferrolb speaker`
+//! (`--uplink`), with its metrics on the speaker's /metrics.
 
 use std::time::{Duration, Instant};
 
-use ferrolb_e2e::{ferrolb_bin, require_root, veth, wait_until, wait_until_opt, Netns, ScratchDir};
+use ferrolb_e2e::ns_api::NsApi;
+use ferrolb_e2e::{
+    ferrolb_bin, require_root, veth, wait_until, wait_until_opt, ChildGuard, Netns, ScratchDir,
+};
 use nix::sys::signal::Signal;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const PROBE_INTERVAL_MS: u64 = 200;
 const PROBE_COUNT: u32 = 2;
@@ -51,6 +55,43 @@ fn time_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) -> Du
         assert!(start.elapsed() < limit, "timed out after {limit:?}: {what}");
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// Makes the gateway namespace drop ICMP echo requests (the gateway "stops answering").
+fn stop_answering_pings(gateway: &Netns) {
+    gateway.run_ok(&["nft", "add", "table", "ip", "flbdrop"]);
+    gateway.run_ok(&[
+        "nft",
+        "add chain ip flbdrop flbin { type filter hook input priority 0; }",
+    ]);
+    gateway.run_ok(&[
+        "nft",
+        "add rule ip flbdrop flbin icmp type echo-request drop",
+    ]);
+}
+
+/// GET /metrics on 127.0.0.1:`port` inside `ns` (HTTP/1.0 through bash's /dev/tcp).
+fn metrics_in(ns: &Netns, port: u16) -> String {
+    let script = format!(
+        "exec 3<>/dev/tcp/127.0.0.1/{port}; printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3"
+    );
+    String::from_utf8_lossy(&ns.exec(&["bash", "-c", &script]).stdout).to_string()
+}
+
+/// SIGTERM, then asserts a clean exit within 10 s and that no route with our protocol is left.
+fn stop_and_check_cleanup(daemon: &mut ChildGuard, node: &Netns, log: &std::path::Path) {
+    daemon.signal(Signal::SIGTERM);
+    let status = daemon.wait_timeout(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "clean exit on SIGTERM: {status:?}\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+    let left = defaults(node);
+    assert!(
+        left.iter().all(|r| r.3 != "241"),
+        "managed routes removed on exit: {left:?}"
+    );
 }
 
 #[test]
@@ -111,20 +152,10 @@ fn fabric_uplinks_failover_failback_and_link_flap() {
     println!("start: {:?}", defaults(&node));
 
     // The primary gateway stops answering (ICMP dropped in the gateway namespace).
-    gwa.run_ok(&["nft", "add", "table", "ip", "flbdrop"]);
-    gwa.run_ok(&[
-        "nft",
-        "add chain ip flbdrop flbin { type filter hook input priority 0; }",
-    ]);
-    let dropped = Instant::now();
-    gwa.run_ok(&[
-        "nft",
-        "add rule ip flbdrop flbin icmp type echo-request drop",
-    ]);
+    stop_answering_pings(&gwa);
     let failover = time_until(Duration::from_secs(10), "failover to the backup", || {
         preferred_dev(&node).as_deref() == Some("veth2b")
     });
-    let _ = dropped;
     println!(
         "failover: default route moved to the backup {:.0} ms after the primary gateway stopped answering (probe interval {PROBE_INTERVAL_MS} ms x count {PROBE_COUNT} = {} ms detection)",
         failover.as_secs_f64() * 1000.0,
@@ -182,11 +213,7 @@ fn fabric_uplinks_failover_failback_and_link_flap() {
     );
 
     // Metrics endpoint.
-    let metrics = node.run_ok(&[
-        "bash",
-        "-c",
-        "exec 3<>/dev/tcp/127.0.0.1/9474; printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3",
-    ]);
+    let metrics = metrics_in(&node, 9474);
     assert!(
         metrics.contains("ferrolb_uplink_preferred{uplink=\"primary\",family=\"ipv4\"} 1"),
         "{metrics}"
@@ -194,18 +221,8 @@ fn fabric_uplinks_failover_failback_and_link_flap() {
     assert!(metrics.contains("ferrolb_uplink_probes_total{uplink=\"primary\",result=\"failed\"}"));
 
     // Exit: our routes go, the foreign one stays.
-    daemon.signal(Signal::SIGTERM);
-    let status = daemon.wait_timeout(Duration::from_secs(5));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "clean exit on SIGTERM: {status:?}\n{}",
-        logs()
-    );
+    stop_and_check_cleanup(&mut daemon, &node, &log);
     let left = defaults(&node);
-    assert!(
-        left.iter().all(|r| r.3 != "241"),
-        "managed routes removed: {left:?}"
-    );
     assert!(
         left.iter().any(|r| r.1 == "10.255.2.1" && r.2 == 900),
         "foreign route untouched: {left:?}"
@@ -345,4 +362,98 @@ fn fabric_uplinks_ipv6_from_no_default_route() {
         "routes removed on exit: {:?}",
         defaults_v6(&node)
     );
+}
+
+/// The uplink manager as a speaker option: `ferrolb speaker --uplink ...` (no BGP peer here)
+/// installs the default routes, moves the preferred one when the primary gateway stops
+/// answering, serves the uplink metrics on the speaker's own /metrics, and on SIGTERM exits 0
+/// and removes its routes.
+#[test]
+fn fabric_uplinks_inside_the_speaker() {
+    if !require_root("fabric_uplinks_inside_the_speaker") {
+        return;
+    }
+    let node = Netns::new("fusnode");
+    let gwa = Netns::new("fusgwa");
+    let gwb = Netns::new("fusgwb");
+    veth(&gwa, &node, 1); // primary: node veth1b, gateway 10.255.1.1
+    veth(&gwb, &node, 2); // backup: node veth2b, gateway 10.255.2.1
+                          // the API server sits behind the primary link, directly connected (no default route needed)
+    let api = NsApi::start(&gwa);
+    api.store
+        .seed(json!({"apiVersion": "v1", "kind": "Node",
+                     "metadata": {"name": "node1"}}))
+        .expect("seed node");
+    let dir = ScratchDir::new("fabric-uplinks-speaker");
+    let config = dir.join("config.yaml");
+    std::fs::write(
+        &config,
+        "address-pools:\n- name: default\n  protocol: bgp\n  addresses:\n  - 198.51.100.0/24\n",
+    )
+    .expect("write config");
+    let log = dir.join("speaker.log");
+    let bin = ferrolb_bin();
+    let url = format!("http://10.255.1.1:{}", api.port);
+    let mut speaker = node.spawn(
+        &[
+            bin.to_str().expect("utf-8 path"),
+            "speaker",
+            "--server",
+            &url,
+            "--node-name",
+            "node1",
+            "--config-file",
+            config.to_str().expect("utf-8 path"),
+            "--metrics-addr",
+            "127.0.0.1:7473",
+            "--no-events",
+            "--uplink",
+            "name=primary,interface=veth1b,gateway=10.255.1.1,priority=100",
+            "--uplink",
+            "name=backup,interface=veth2b,gateway=10.255.2.1,priority=10",
+        ],
+        &log,
+    );
+    let logs = || std::fs::read_to_string(&log).unwrap_or_default();
+
+    let started = wait_until_opt(Duration::from_secs(15), || {
+        let ours = defaults(&node).into_iter().filter(|r| r.3 == "241").count();
+        (ours == 2 && preferred_dev(&node).as_deref() == Some("veth1b")).then_some(())
+    });
+    assert!(
+        started.is_some(),
+        "both uplinks installed, primary preferred: {:?}\n{}",
+        defaults(&node),
+        logs()
+    );
+    // one /metrics: the speaker's families and the uplink manager's, one EOF at the end
+    let text = wait_until(Duration::from_secs(5), "speaker /metrics", || {
+        let text = metrics_in(&node, 7473);
+        text.contains("ferrolb_uplink_preferred").then_some(text)
+    });
+    assert!(
+        text.contains("ferrolb_uplink_preferred{uplink=\"primary\",family=\"ipv4\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE ferrolb_uplink_probes counter"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ferrolb_config_loaded 1"),
+        "the speaker's own metrics: {text}"
+    );
+    assert_eq!(text.matches("# EOF").count(), 1, "{text}");
+    assert!(text.trim_end().ends_with("# EOF"), "{text}");
+
+    // the primary gateway stops answering: the backup takes over
+    stop_answering_pings(&gwa);
+    wait_until(
+        Duration::from_secs(15),
+        "failover inside the speaker",
+        || (preferred_dev(&node).as_deref() == Some("veth2b")).then_some(()),
+    );
+
+    // the speaker's Cease goes first, then the manager removes its routes
+    stop_and_check_cleanup(&mut speaker, &node, &log);
 }

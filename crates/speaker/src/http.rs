@@ -59,9 +59,21 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        shared.metrics.encode(),
+        metrics_text(&shared),
     )
         .into_response()
+}
+
+/// The speaker's OpenMetrics text, with any extra families placed before the final `# EOF`.
+fn metrics_text(shared: &Shared) -> String {
+    let mut text = shared.metrics.encode();
+    if let Some(extra) = &shared.extra_metrics {
+        let eof = text.rfind("# EOF").unwrap_or(text.len());
+        text.truncate(eof);
+        text.push_str(&(extra.0)());
+        text.push_str("# EOF\n");
+    }
+    text
 }
 
 async fn status(State(shared): State<Arc<Shared>>) -> Response {

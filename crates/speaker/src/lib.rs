@@ -31,7 +31,7 @@ use kube::Client;
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
-pub use options::{ConfigSource, Options, DEFAULT_HTTP_PORT};
+pub use options::{ConfigSource, ExtraMetrics, Options, DEFAULT_HTTP_PORT};
 pub use report::StatusReport;
 
 use crate::events::EventTracker;
@@ -107,6 +107,7 @@ pub async fn start(client: Client, node_name: &str, options: Options) -> Result<
             not_ready: "starting".into(),
             ..Snapshot::default()
         }),
+        extra_metrics: options.extra_metrics.clone(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let (http_addr, http) = match options.http_addr {

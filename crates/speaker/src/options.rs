@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Where the speaker reads its configuration from.
@@ -63,6 +64,19 @@ pub struct Options {
     pub file_poll_interval: Duration,
     /// First connect-retry interval of every session (doubles up to a minute).
     pub connect_retry: Duration,
+    /// More metric families for `/metrics`, rendered on every scrape (e.g. the uplink manager
+    /// running in the same process).
+    pub extra_metrics: Option<ExtraMetrics>,
+}
+
+/// Renders OpenMetrics families (no `# EOF`) that `/metrics` appends to the speaker's own.
+#[derive(Clone)]
+pub struct ExtraMetrics(pub Arc<dyn Fn() -> String + Send + Sync>);
+
+impl std::fmt::Debug for ExtraMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExtraMetrics(..)")
+    }
 }
 
 impl Default for Options {
@@ -77,6 +91,7 @@ impl Default for Options {
             events: true,
             file_poll_interval: Duration::from_secs(2),
             connect_retry: Duration::from_secs(2),
+            extra_metrics: None,
         }
     }
 }

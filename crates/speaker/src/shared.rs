@@ -56,6 +56,8 @@ pub struct Shared {
     pub speaker: Speaker,
     /// The loop's last snapshot.
     pub snapshot: Mutex<Snapshot>,
+    /// Families appended to `/metrics` (see [`crate::ExtraMetrics`]).
+    pub extra_metrics: Option<crate::ExtraMetrics>,
 }
 
 impl Shared {

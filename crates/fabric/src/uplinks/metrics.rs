@@ -11,12 +11,30 @@ use tracing::warn;
 use super::Status;
 use crate::Error;
 
-/// Renders the status in the Prometheus text format.
+/// Renders the status in the Prometheus text format (the `ferrolb uplinks` endpoint).
 pub fn render(status: &Status) -> String {
+    render_as(status, false)
+}
+
+/// Renders the status as OpenMetrics families, without the final `# EOF`, for a process that
+/// serves them beside its own (`ferrolb speaker` running the uplink manager). The samples are
+/// the same as [`render`]'s; counters are declared by their family name (no `_total`).
+pub fn render_openmetrics(status: &Status) -> String {
+    render_as(status, true)
+}
+
+fn render_as(status: &Status, openmetrics: bool) -> String {
     let mut out = String::new();
+    let declare = |out: &mut String, name: &str, kind: &str, help: &str| {
+        let family = match (openmetrics, kind) {
+            (true, "counter") => name.trim_end_matches("_total"),
+            _ => name,
+        };
+        let _ = writeln!(out, "# HELP {family} {help}");
+        let _ = writeln!(out, "# TYPE {family} {kind}");
+    };
     let mut family = |name: &str, kind: &str, help: &str, rows: Vec<(String, String)>| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
+        declare(&mut out, name, kind, help);
         for (labels, value) in rows {
             let _ = writeln!(out, "{name}{{{labels}}} {value}");
         }
@@ -102,11 +120,12 @@ pub fn render(status: &Status) -> String {
                 .unwrap_or_else(|| "NaN".into())
         }),
     );
-    let _ = writeln!(
-        out,
-        "# HELP ferrolb_uplink_route_changes_total Default-route changes made."
+    declare(
+        &mut out,
+        "ferrolb_uplink_route_changes_total",
+        "counter",
+        "Default-route changes made.",
     );
-    let _ = writeln!(out, "# TYPE ferrolb_uplink_route_changes_total counter");
     let _ = writeln!(
         out,
         "ferrolb_uplink_route_changes_total {}",
@@ -142,5 +161,52 @@ pub async fn serve(addr: SocketAddr, status: watch::Receiver<Status>) -> Result<
             let _ = stream.write_all(body.as_bytes()).await;
             let _ = stream.shutdown().await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::uplinks::UplinkStatus;
+
+    fn status() -> Status {
+        Status {
+            preferred_v4: Some("dpu".into()),
+            preferred_v6: None,
+            route_changes: 3,
+            uplinks: vec![UplinkStatus {
+                name: "dpu".into(),
+                healthy: true,
+                link_up: true,
+                metric: Some(10),
+                probes_ok: 7,
+                probes_failed: 1,
+                last_rtt_ms: Some(0.5),
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn prometheus_text_declares_counters_by_sample_name() {
+        let text = render(&status());
+        assert!(text.contains("# TYPE ferrolb_uplink_probes_total counter\n"));
+        assert!(text.contains("ferrolb_uplink_probes_total{uplink=\"dpu\",result=\"failed\"} 1\n"));
+        assert!(text.contains("ferrolb_uplink_preferred{uplink=\"dpu\",family=\"ipv4\"} 1\n"));
+        assert!(text.contains("ferrolb_uplink_route_changes_total 3\n"));
+    }
+
+    #[test]
+    fn openmetrics_declares_counter_families_without_total_and_has_no_eof() {
+        let text = render_openmetrics(&status());
+        assert!(
+            text.contains("# TYPE ferrolb_uplink_probes counter\n"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE ferrolb_uplink_route_changes counter\n"));
+        assert!(text.contains("ferrolb_uplink_probes_total{uplink=\"dpu\",result=\"ok\"} 7\n"));
+        assert!(text.contains("ferrolb_uplink_route_changes_total 3\n"));
+        assert!(text.contains("# TYPE ferrolb_uplink_healthy gauge\n"));
+        assert!(!text.contains("# EOF"));
     }
 }

@@ -4,8 +4,12 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use anyhow::{bail, Context};
-use ferrolb_speaker::{ConfigSource, Options};
+use ferrolb_fabric::uplinks::{metrics, UplinkManager};
+use ferrolb_speaker::{ConfigSource, ExtraMetrics, Options};
+use tokio::sync::watch;
 
 /// Flags of `ferrolb speaker`.
 #[derive(clap::Args)]
@@ -53,6 +57,17 @@ pub struct Args {
     /// First connect-retry interval in seconds (doubles after each failure, up to 60).
     #[arg(long, default_value_t = 2)]
     connect_retry: u64,
+    /// Also manage the node's default route across uplinks, as `ferrolb uplinks` does: an
+    /// uplink spec (repeatable; same syntax as `ferrolb uplinks --uplink`). The uplink metrics
+    /// join the speaker's /metrics.
+    #[arg(long = "uplink", value_name = "SPEC")]
+    uplinks: Vec<String>,
+    /// Uplink manager YAML file (same format as `ferrolb uplinks --config`).
+    #[arg(long, value_name = "FILE")]
+    uplinks_config: Option<PathBuf>,
+    /// Leave the uplink manager's routes in place when the speaker exits.
+    #[arg(long)]
+    uplinks_leave_routes: bool,
 }
 
 /// Runs `ferrolb speaker` until SIGTERM or Ctrl-C; returns the exit code.
@@ -76,9 +91,78 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
             .context("cannot find a Kubernetes API (in-cluster config or kubeconfig)")?,
     };
     // Register for SIGTERM before anything starts, so an early stop is never the default kill.
-    let shutdown = shutdown_signal()?;
-    ferrolb_speaker::run(client, &node_name, options, shutdown).await?;
-    Ok(0)
+    let signal = shutdown_signal()?;
+    let Some(uplinks) = uplink_manager(&args)? else {
+        ferrolb_speaker::run(client, &node_name, options, signal).await?;
+        return Ok(0);
+    };
+    run_with_uplinks(client, &node_name, options, signal, uplinks).await
+}
+
+/// The uplink manager when any uplink is configured.
+fn uplink_manager(args: &Args) -> anyhow::Result<Option<UplinkManager>> {
+    if args.uplinks.is_empty() && args.uplinks_config.is_none() {
+        return Ok(None);
+    }
+    let mut cfg = super::uplinks::manager_config(
+        args.uplinks_config.as_deref(),
+        "--uplinks-config",
+        &args.uplinks,
+    )?;
+    cfg.leave_routes = args.uplinks_leave_routes;
+    Ok(Some(UplinkManager::new(cfg)?))
+}
+
+/// Runs the speaker and the uplink manager side by side. On SIGTERM the speaker stops first
+/// (its Cease goes out while the routes are still in place), then the manager removes its
+/// routes. If the manager fails, the speaker is stopped too and the exit code is 1, so the
+/// pod restarts instead of running without default-route management.
+async fn run_with_uplinks(
+    client: kube::Client,
+    node_name: &str,
+    mut options: Options,
+    signal: impl std::future::Future<Output = ()>,
+    uplinks: UplinkManager,
+) -> anyhow::Result<i32> {
+    let status = uplinks.status();
+    options.extra_metrics = Some(ExtraMetrics(Arc::new(move || {
+        metrics::render_openmetrics(&status.borrow())
+    })));
+    let (stop_speaker, mut speaker_stopped) = watch::channel(false);
+    let stop_speaker = Arc::new(stop_speaker);
+    let (stop_uplinks, mut uplinks_stopped) = watch::channel(false);
+    let manager = tokio::spawn({
+        let stop_speaker = Arc::clone(&stop_speaker);
+        async move {
+            let result = uplinks
+                .run(async move {
+                    let _ = uplinks_stopped.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(err) = &result {
+                tracing::error!(error = %err, "the uplink manager failed; stopping the speaker");
+                stop_speaker.send_replace(true);
+            }
+            result
+        }
+    });
+    let speaker_shutdown = async move {
+        tokio::select! {
+            _ = signal => {}
+            _ = speaker_stopped.wait_for(|s| *s) => {}
+        }
+    };
+    let spoke = ferrolb_speaker::run(client, node_name, options, speaker_shutdown).await;
+    stop_uplinks.send_replace(true);
+    let managed = manager.await.context("the uplink manager task")?;
+    spoke?;
+    match managed {
+        Ok(()) => Ok(0),
+        Err(err) => {
+            eprintln!("error: uplink manager: {err}");
+            Ok(1)
+        }
+    }
 }
 
 fn options_from(args: &Args) -> anyhow::Result<Options> {

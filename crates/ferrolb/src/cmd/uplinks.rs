@@ -1,7 +1,7 @@
 //! `ferrolb uplinks`: keep the node's default route right across several uplinks (a daemon).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use ferrolb_fabric::uplinks::{config, metrics, ManagerConfig, UplinkManager};
@@ -37,17 +37,7 @@ pub struct Args {
 /// Runs `ferrolb uplinks` until SIGTERM/SIGINT.
 pub async fn run(args: Args) -> anyhow::Result<i32> {
     super::logging::init();
-    let mut cfg = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading --config {}", path.display()))?;
-            config::parse_yaml(&text).with_context(|| format!("in {}", path.display()))?
-        }
-        None => ManagerConfig::default(),
-    };
-    for (i, text) in args.uplinks.iter().enumerate() {
-        cfg.uplinks.push(config::parse_uplink_flag(i, text)?);
-    }
+    let mut cfg = manager_config(args.config.as_deref(), "--config", &args.uplinks)?;
     if let Some(i) = &args.probe_interval {
         cfg.probe.interval = config::parse_duration("--probe-interval", i)?;
     }
@@ -69,6 +59,28 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
     }
     manager.run(shutdown_signal()).await?;
     Ok(0)
+}
+
+/// The uplink manager's configuration from a YAML file (`config`, given by flag `flag`) and
+/// `--uplink` specs, added after the file's uplinks. Shared by `ferrolb uplinks` and
+/// `ferrolb speaker`.
+pub fn manager_config(
+    config: Option<&Path>,
+    flag: &str,
+    uplinks: &[String],
+) -> anyhow::Result<ManagerConfig> {
+    let mut cfg = match config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {flag} {}", path.display()))?;
+            config::parse_yaml(&text).with_context(|| format!("in {}", path.display()))?
+        }
+        None => ManagerConfig::default(),
+    };
+    for (i, text) in uplinks.iter().enumerate() {
+        cfg.uplinks.push(config::parse_uplink_flag(i, text)?);
+    }
+    Ok(cfg)
 }
 
 async fn shutdown_signal() {

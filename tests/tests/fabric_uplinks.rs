@@ -457,3 +457,77 @@ fn fabric_uplinks_inside_the_speaker() {
     // the speaker's Cease goes first, then the manager removes its routes
     stop_and_check_cleanup(&mut speaker, &node, &log);
 }
+
+/// An uplink that names no gateway on a node without any default route: the gateway comes
+/// from the DHCP client's lease (ISC dhclient format, in a lease directory of the test), and
+/// only because the leased address is the one on the interface.
+#[test]
+fn fabric_uplinks_gateway_from_the_dhcp_lease() {
+    if !require_root("fabric_uplinks_gateway_from_the_dhcp_lease") {
+        return;
+    }
+    let node = Netns::new("fudnode");
+    let gwa = Netns::new("fudgwa");
+    let gwb = Netns::new("fudgwb");
+    veth(&gwa, &node, 1); // node veth1b 10.255.1.2/24, gateway 10.255.1.1
+    veth(&gwb, &node, 2); // node veth2b 10.255.2.2/24
+    assert!(defaults(&node).is_empty(), "no default route at start");
+    let dir = ScratchDir::new("fabric-uplinks-dhcp");
+    let leases = dir.join("leases");
+    std::fs::create_dir_all(&leases).expect("lease dir");
+    // the client renewed twice; the last lease counts
+    std::fs::write(
+        leases.join("dhclient.veth1b.leases"),
+        "lease {\n  interface \"veth1b\";\n  fixed-address 10.255.1.2;\n  option routers 10.255.1.99;\n}\n\
+         lease {\n  interface \"veth1b\";\n  fixed-address 10.255.1.2;\n  option subnet-mask 255.255.255.0;\n  option routers 10.255.1.1;\n}\n",
+    )
+    .expect("write lease");
+    // a lease for veth2b whose address is not the one on veth2b: never used
+    std::fs::write(
+        leases.join("dhclient.veth2b.leases"),
+        "lease {\n  interface \"veth2b\";\n  fixed-address 10.255.2.77;\n  option routers 10.255.2.1;\n}\n",
+    )
+    .expect("write lease");
+    let log = dir.join("uplinks.log");
+    let bin = ferrolb_bin();
+    let mut daemon = node.spawn(
+        &[
+            bin.to_str().expect("utf-8 path"),
+            "uplinks",
+            "--uplink",
+            "name=dhcp,interface=veth1b,priority=100",
+            "--uplink",
+            "name=other,interface=veth2b,priority=10",
+            "--dhcp-lease-dir",
+            leases.to_str().expect("utf-8 path"),
+            "--probe-interval",
+            "200ms",
+        ],
+        &log,
+    );
+    let logs = || std::fs::read_to_string(&log).unwrap_or_default();
+    let installed = wait_until_opt(Duration::from_secs(10), || {
+        defaults(&node)
+            .into_iter()
+            .find(|r| r.0 == "veth1b" && r.3 == "241")
+    });
+    let Some(route) = installed else {
+        panic!(
+            "no default route from the lease: {:?}\n{}",
+            defaults(&node),
+            logs()
+        );
+    };
+    assert_eq!(route.1, "10.255.1.1", "the last lease's router: {route:?}");
+    assert!(
+        defaults(&node).iter().all(|r| r.0 != "veth2b"),
+        "the lease that does not fit veth2b is not used: {:?}",
+        defaults(&node)
+    );
+    assert!(
+        logs().contains("gateway learned from the DHCP lease"),
+        "{}",
+        logs()
+    );
+    stop_and_check_cleanup(&mut daemon, &node, &log);
+}

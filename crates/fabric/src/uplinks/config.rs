@@ -1,6 +1,7 @@
 //! Uplink manager configuration: from `--uplink key=value,...` flags or a small YAML file.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -72,6 +73,9 @@ pub struct ManagerConfig {
     pub table: u32,
     /// Leave the installed routes in place on exit.
     pub leave_routes: bool,
+    /// Directories with DHCP client leases, read for uplinks that name no gateway when no
+    /// default route on their interface shows one (see [`super::dhcp`]).
+    pub dhcp_lease_dirs: Vec<PathBuf>,
 }
 
 impl Default for ManagerConfig {
@@ -83,6 +87,7 @@ impl Default for ManagerConfig {
             metric_step: 10,
             table: 254,
             leave_routes: false,
+            dhcp_lease_dirs: super::dhcp::default_lease_dirs(),
         }
     }
 }
@@ -253,6 +258,8 @@ struct FileConfig {
     metric_step: Option<u32>,
     #[serde(default)]
     table: Option<u32>,
+    #[serde(default)]
+    dhcp_lease_dirs: Option<Vec<String>>,
     uplinks: Vec<FileUplink>,
 }
 
@@ -296,6 +303,9 @@ pub fn parse_yaml(text: &str) -> Result<ManagerConfig, Error> {
     }
     if let Some(t) = file.table {
         cfg.table = t;
+    }
+    if let Some(dirs) = file.dhcp_lease_dirs {
+        cfg.dhcp_lease_dirs = dirs.into_iter().map(PathBuf::from).collect();
     }
     for (i, u) in file.uplinks.into_iter().enumerate() {
         let f = |k: &str| format!("uplinks[{i}].{k}");
@@ -393,5 +403,19 @@ mod tests {
         );
         assert!(parse_duration("x", "2h").is_err());
         assert_eq!(parse_duration("x", "2").unwrap(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn dhcp_lease_dirs_default_replace_or_off() {
+        let one = "uplinks:\n  - name: eth0\n";
+        let defaults = parse_yaml(one).unwrap().dhcp_lease_dirs;
+        assert!(
+            defaults.contains(&PathBuf::from("/var/lib/dhcp")),
+            "{defaults:?}"
+        );
+        let set = parse_yaml(&format!("dhcp-lease-dirs: [/srv/leases]\n{one}")).unwrap();
+        assert_eq!(set.dhcp_lease_dirs, [PathBuf::from("/srv/leases")]);
+        let off = parse_yaml(&format!("dhcp-lease-dirs: []\n{one}")).unwrap();
+        assert!(off.dhcp_lease_dirs.is_empty());
     }
 }

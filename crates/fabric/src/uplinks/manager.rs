@@ -17,10 +17,11 @@ use super::config::ManagerConfig;
 use super::plan::{plan, Action, OwnedRoute, UplinkView};
 use super::probe::Prober;
 use super::selector;
-use super::ROUTE_PROTOCOL;
-use crate::netlink::{dump_links, route_from_message};
+use super::{dhcp, ROUTE_PROTOCOL};
+use crate::netlink::{dump_addresses, dump_links, route_from_message};
 use crate::snapshot::Route;
 use crate::Error;
+use ipnet::IpNet;
 
 /// What the manager reports about itself (for logs, metrics and a speaker's status).
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -344,6 +345,8 @@ impl Runtime {
         let links = dump_links(&self.handle).await?;
         let routes = self.default_routes().await?;
         let mut views = Vec::new();
+        // dumped only when a lease has to be checked against the interface's addresses
+        let mut addresses: Option<Vec<crate::snapshot::Address>> = None;
         for (i, spec) in self.config.uplinks.iter().enumerate() {
             let st = &mut self.states[i];
             let link = selector::resolve(&spec.selector, &links, &self.sys_class_net);
@@ -372,6 +375,24 @@ impl Runtime {
                         info!(uplink = %spec.name, gateway = %gw, "gateway learned from the existing default route");
                     }
                     st.learned_gateway = Some(gw);
+                } else if st.learned_gateway.is_none() {
+                    // No route shows one (e.g. at start, after a flap removed the DHCP
+                    // client's route): the client's lease does.
+                    if addresses.is_none() && !self.config.dhcp_lease_dirs.is_empty() {
+                        addresses = Some(dump_addresses(&self.handle).await?);
+                    }
+                    let on_link: Vec<IpNet> = addresses
+                        .iter()
+                        .flatten()
+                        .filter(|a| Some(a.index) == index)
+                        .map(|a| a.net)
+                        .collect();
+                    if let Some((gw, file)) = name.as_deref().and_then(|n| {
+                        dhcp::gateway_from_leases(&self.config.dhcp_lease_dirs, n, index, &on_link)
+                    }) {
+                        info!(uplink = %spec.name, gateway = %gw, lease = %file.display(), "gateway learned from the DHCP lease");
+                        st.learned_gateway = Some(gw);
+                    }
                 }
             }
             let gateway = spec.gateway.or(st.learned_gateway);

@@ -1,13 +1,14 @@
 //! The uplink manager: keeps the node's default route right across several uplinks.
 //!
-//! Each uplink is an interface selector (name, glob, PCI id), a gateway (given or learned from
-//! the existing default route), a priority and an ICMP health probe. The healthiest,
+//! Each uplink is an interface selector (name, glob, PCI id), a gateway (given, or learned from
+//! the existing default route, else from the DHCP client's lease), a priority and an ICMP health probe. The healthiest,
 //! highest-priority uplink gets the lowest metric; the others stay installed as fallbacks with
 //! higher metrics. Netlink link/address/route events trigger a reconcile at once, so a default
 //! route deleted by a link flap is back as soon as the link is. Routes are installed with
 //! protocol [`ROUTE_PROTOCOL`]; routes with any other protocol are never changed.
 
 pub mod config;
+pub mod dhcp;
 mod manager;
 pub mod metrics;
 pub mod plan;

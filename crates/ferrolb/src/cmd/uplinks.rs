@@ -29,6 +29,11 @@ pub struct Args {
     /// Leave the installed routes in place on exit.
     #[arg(long)]
     pub leave_routes: bool,
+    /// Directory with DHCP client leases, read for uplinks without a gateway when no default
+    /// route shows one (repeatable; replaces the default list: /var/lib/dhcp,
+    /// /var/lib/dhclient, /run/systemd/netif/leases, /var/lib/NetworkManager).
+    #[arg(long = "dhcp-lease-dir", value_name = "DIR")]
+    pub dhcp_lease_dirs: Vec<PathBuf>,
     /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9474).
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<SocketAddr>,
@@ -48,6 +53,9 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
         cfg.base_metric = m;
     }
     cfg.leave_routes = args.leave_routes;
+    if !args.dhcp_lease_dirs.is_empty() {
+        cfg.dhcp_lease_dirs = args.dhcp_lease_dirs.clone();
+    }
     let manager = UplinkManager::new(cfg)?;
     if let Some(addr) = args.metrics_addr {
         let status = manager.status();

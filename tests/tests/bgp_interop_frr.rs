@@ -62,34 +62,54 @@ impl FrrLab {
 
     /// Waits until FRR has the neighbor Established; on timeout shows both sides' logs.
     fn wait_up(&self, ann: &mut Announcer, neighbor: IpAddr) {
-        let ok = wait_until_opt(UP, || {
-            ann.assert_running();
-            self.frr.established(neighbor).then_some(())
-        });
-        if ok.is_none() {
-            panic!(
-                "session not Established within {UP:?}: FRR says {:?}\n--- ferrolb:\n{}\n--- bgpd.log:\n{}",
-                self.frr.neighbor_state(neighbor),
-                ann.log(),
-                self.frr.dir().read("bgpd.log")
-            );
-        }
+        wait_up(&self.frr, ann, neighbor);
     }
 
     /// Waits until FRR has a best path for `prefix`; returns that path.
     fn wait_route(&self, ann: &mut Announcer, afi: &str, prefix: &str) -> Value {
-        let found = wait_until_opt(ROUTES, || {
-            ann.assert_running();
-            best_path(&self.frr, afi, prefix)
-        });
-        match found {
-            Some(p) => p,
-            None => panic!(
-                "FRR has no best path for {prefix} within {ROUTES:?}; routes: {:?}\n--- ferrolb:\n{}",
-                self.frr.prefixes(afi),
-                ann.log()
-            ),
-        }
+        wait_route(&self.frr, ann, afi, prefix)
+    }
+
+    /// True when the session to `neighbor` comes up within `limit` (for "must not" checks).
+    fn comes_up_within(&self, ann: &mut Announcer, neighbor: IpAddr, limit: Duration) -> bool {
+        comes_up_within(&self.frr, ann, neighbor, limit)
+    }
+}
+
+/// Waits until `frr` has the neighbor Established; on timeout shows both sides' logs.
+fn wait_up(frr: &Frr, ann: &mut Announcer, neighbor: IpAddr) {
+    if !comes_up_within(frr, ann, neighbor, UP) {
+        panic!(
+            "session not Established within {UP:?}: FRR says {:?}\n--- ferrolb:\n{}\n--- bgpd.log:\n{}",
+            frr.neighbor_state(neighbor),
+            ann.log(),
+            frr.dir().read("bgpd.log")
+        );
+    }
+}
+
+/// True when `frr` has the neighbor Established within `limit`; the announcer must keep running.
+fn comes_up_within(frr: &Frr, ann: &mut Announcer, neighbor: IpAddr, limit: Duration) -> bool {
+    wait_until_opt(limit, || {
+        ann.assert_running();
+        frr.established(neighbor).then_some(())
+    })
+    .is_some()
+}
+
+/// Waits until `frr` has a best path for `prefix`; returns that path.
+fn wait_route(frr: &Frr, ann: &mut Announcer, afi: &str, prefix: &str) -> Value {
+    let found = wait_until_opt(ROUTES, || {
+        ann.assert_running();
+        best_path(frr, afi, prefix)
+    });
+    match found {
+        Some(p) => p,
+        None => panic!(
+            "FRR has no best path for {prefix} within {ROUTES:?}; routes: {:?}\n--- ferrolb:\n{}",
+            frr.prefixes(afi),
+            ann.log()
+        ),
     }
 }
 
@@ -326,11 +346,10 @@ fn frr_md5_wrong_password_does_not_establish() {
     let args = ebgp_args(&lab.link, &["--password-file", &pw, "198.51.100.4/32"]);
     let mut ann = lab.announce(&strs(&args));
     // the kernel drops unsigned/mis-signed segments silently: nothing comes up within 6 s
-    let up = wait_until_opt(Duration::from_secs(6), || {
-        ann.assert_running();
-        lab.frr.established(lab.peer_v4()).then_some(())
-    });
-    assert!(up.is_none(), "session came up with a wrong MD5 password");
+    assert!(
+        !lab.comes_up_within(&mut ann, lab.peer_v4(), Duration::from_secs(6)),
+        "session came up with a wrong MD5 password"
+    );
     assert!(matches!(
         lab.frr.pfx_rcd("ipv4", lab.peer_v4()),
         None | Some(0)
@@ -367,12 +386,8 @@ fn frr_gtsm_without_ttl_security_does_not_establish() {
     // drops them, so no session
     let args = ebgp_args(&lab.link, &["198.51.100.5/32"]);
     let mut ann = lab.announce(&strs(&args));
-    let up = wait_until_opt(Duration::from_secs(5), || {
-        ann.assert_running();
-        lab.frr.established(lab.peer_v4()).then_some(())
-    });
     assert!(
-        up.is_none(),
+        !lab.comes_up_within(&mut ann, lab.peer_v4(), Duration::from_secs(5)),
         "session came up although FRR requires GTSM and we sent TTL 1"
     );
 }
@@ -607,52 +622,20 @@ fn frr_ebgp_multihop_across_a_forwarding_hop() {
         &router,
         &FrrConfig::new(FRR_AS, upstream.a_v4).neighbor(neighbor),
     );
-    let base = [
-        "--local-as".to_string(),
-        NODE_AS.to_string(),
-        "--peer".into(),
-        upstream.a_v4.to_string(),
-        "--peer-as".into(),
-        FRR_AS.to_string(),
-    ];
 
     // TTL 1: the SYN expires at `mid`
-    let mut args: Vec<String> = base.to_vec();
-    args.push("198.51.100.50/32".into());
-    let mut single_hop = Announcer::start(&node, &args);
-    let up = wait_until_opt(Duration::from_secs(5), || {
-        single_hop.assert_running();
-        frr.established(node_addr).then_some(())
-    });
+    let mut single_hop = Announcer::start(&node, &ebgp_args(&upstream, &["198.51.100.50/32"]));
     assert!(
-        up.is_none(),
+        !comes_up_within(&frr, &mut single_hop, node_addr, Duration::from_secs(5)),
         "session came up two hops away with TTL 1: {}",
         single_hop.log()
     );
     drop(single_hop);
 
-    let mut args: Vec<String> = base.to_vec();
-    args.extend([
-        "--ebgp-multihop".into(),
-        "2".into(),
-        "198.51.100.50/32".into(),
-    ]);
+    let args = ebgp_args(&upstream, &["--ebgp-multihop", "2", "198.51.100.50/32"]);
     let mut multihop = Announcer::start(&node, &args);
-    let ok = wait_until_opt(UP, || {
-        multihop.assert_running();
-        frr.established(node_addr).then_some(())
-    });
-    assert!(
-        ok.is_some(),
-        "multihop session not Established: FRR says {:?}\n--- ferrolb:\n{}\n--- bgpd.log:\n{}",
-        frr.neighbor_state(node_addr),
-        multihop.log(),
-        frr.dir().read("bgpd.log")
-    );
-    let path = wait_until(ROUTES, "FRR's best path for 198.51.100.50/32", || {
-        multihop.assert_running();
-        best_path(&frr, "ipv4", "198.51.100.50/32")
-    });
+    wait_up(&frr, &mut multihop, node_addr);
+    let path = wait_route(&frr, &mut multihop, "ipv4", "198.51.100.50/32");
     assert_eq!(
         path["nexthops"][0]["ip"],
         downstream.b_v4.to_string(),

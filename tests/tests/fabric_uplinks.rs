@@ -16,9 +16,10 @@ use serde_json::{json, Value};
 const PROBE_INTERVAL_MS: u64 = 200;
 const PROBE_COUNT: u32 = 2;
 
-/// Default routes of the main table: (dev, gateway, metric, protocol).
-fn defaults(ns: &Netns) -> Vec<(String, String, u64, String)> {
-    let out = ns.run_ok(&["ip", "-j", "route", "show", "default"]);
+/// Default routes of the main table for `family` ("-4" or "-6"): (dev, gateway, metric,
+/// protocol).
+fn default_routes(ns: &Netns, family: &str) -> Vec<(String, String, u64, String)> {
+    let out = ns.run_ok(&["ip", family, "-j", "route", "show", "default"]);
     let v: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
     v.as_array()
         .map(|a| {
@@ -38,6 +39,11 @@ fn defaults(ns: &Netns) -> Vec<(String, String, u64, String)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// IPv4 default routes of the main table: (dev, gateway, metric, protocol).
+fn defaults(ns: &Netns) -> Vec<(String, String, u64, String)> {
+    default_routes(ns, "-4")
 }
 
 /// The device of the lowest-metric default route.
@@ -240,25 +246,10 @@ fn fabric_uplinks_failover_failback_and_link_flap() {
 
 /// IPv6 default routes for the v6 uplinks `veth1b` / `veth2b`: (dev, metric, protocol).
 fn defaults_v6(ns: &Netns) -> Vec<(String, u64, String)> {
-    let out = ns.run_ok(&["ip", "-6", "-j", "route", "show", "default"]);
-    let v: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .map(|r| {
-                    (
-                        r["dev"].as_str().unwrap_or("").to_string(),
-                        r["metric"].as_u64().unwrap_or(0),
-                        match &r["protocol"] {
-                            Value::String(s) => s.clone(),
-                            Value::Number(n) => n.to_string(),
-                            _ => String::new(),
-                        },
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    default_routes(ns, "-6")
+        .into_iter()
+        .map(|(dev, _, metric, protocol)| (dev, metric, protocol))
+        .collect()
 }
 
 /// IPv6, from a node without any default route, configured by a YAML file: ICMPv6 probes,

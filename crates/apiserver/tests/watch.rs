@@ -17,6 +17,19 @@ use tokio::time::timeout;
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
+/// The resourceVersion of a fresh list: where a watch that misses nothing starts.
+async fn list_version<K>(api: &Api<K>) -> String
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap()
+}
+
 #[tokio::test]
 async fn watch_from_list_version_sees_changes_bookmarks_and_deletes() {
     let f = fixture().await;
@@ -24,13 +37,7 @@ async fn watch_from_list_version_sees_changes_bookmarks_and_deletes() {
     svcs.create(&PostParams::default(), &lb_service("default", "before"))
         .await
         .unwrap();
-    let rv = svcs
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .metadata
-        .resource_version
-        .unwrap();
+    let rv = list_version(&svcs).await;
     let mut stream = svcs
         .watch(&WatchParams::default(), &rv)
         .await
@@ -128,13 +135,7 @@ async fn watch_with_label_selector_sees_objects_enter_and_leave() {
 async fn watch_ends_after_timeout_seconds_and_old_versions_get_410() {
     let f = fixture().await;
     let cms: Api<ConfigMap> = Api::namespaced(f.client.clone(), "default");
-    let rv = cms
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .metadata
-        .resource_version
-        .unwrap();
+    let rv = list_version(&cms).await;
     let mut stream = cms
         .watch(&WatchParams::default().timeout(1).disable_bookmarks(), &rv)
         .await
@@ -325,13 +326,7 @@ async fn shutdown_ends_open_watches_and_stops_listening() {
     let f = fixture().await;
     let addr = f.server.addr();
     let cms: Api<ConfigMap> = Api::namespaced(f.client.clone(), "default");
-    let rv = cms
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .metadata
-        .resource_version
-        .unwrap();
+    let rv = list_version(&cms).await;
     let mut stream = cms
         .watch(&WatchParams::default().disable_bookmarks(), &rv)
         .await
@@ -354,13 +349,7 @@ async fn shutdown_ends_open_watches_and_stops_listening() {
 async fn seeding_with_status_is_one_event() {
     let f = fixture().await;
     let svcs: Api<Service> = Api::namespaced(f.client.clone(), "default");
-    let rv = svcs
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .metadata
-        .resource_version
-        .unwrap();
+    let rv = list_version(&svcs).await;
     let mut stream = svcs
         .watch(&WatchParams::default().disable_bookmarks(), &rv)
         .await

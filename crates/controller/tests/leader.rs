@@ -44,16 +44,12 @@ fn seed(server: &ferrolb_apiserver::RunningServer, names: impl IntoIterator<Item
     }
 }
 
-async fn all_ips(server: &ferrolb_apiserver::RunningServer, names: &[String]) -> Vec<IpAddr> {
-    let mut ips = Vec::new();
-    for name in names {
-        ips.push(wait_ip(server, "default", name).await);
-    }
-    ips
-}
-
-#[tokio::test]
-async fn follower_takes_over_after_leader_is_killed_without_duplicates() {
+/// An API server with one pool, `ctl-a` writing as the leader and `ctl-b` synced as follower.
+async fn leader_and_follower() -> (
+    ferrolb_apiserver::RunningServer,
+    ControllerHandle,
+    ControllerHandle,
+) {
     let server = api_server().await;
     server
         .store()
@@ -66,6 +62,20 @@ async fn follower_takes_over_after_leader_is_killed_without_duplicates() {
     wait_writing(&a).await;
     let b = start(&server, "ctl-b").await;
     assert!(b.wait_for(WAIT, |s| s.synced).await, "follower synced");
+    (server, a, b)
+}
+
+async fn all_ips(server: &ferrolb_apiserver::RunningServer, names: &[String]) -> Vec<IpAddr> {
+    let mut ips = Vec::new();
+    for name in names {
+        ips.push(wait_ip(server, "default", name).await);
+    }
+    ips
+}
+
+#[tokio::test]
+async fn follower_takes_over_after_leader_is_killed_without_duplicates() {
+    let (server, a, b) = leader_and_follower().await;
     assert!(!b.state().borrow().leader, "only one leader");
     assert_eq!(lease_holder(&server).as_deref(), Some("ctl-a"));
 
@@ -121,18 +131,7 @@ async fn follower_takes_over_after_leader_is_killed_without_duplicates() {
 
 #[tokio::test]
 async fn clean_shutdown_releases_the_lease_for_a_fast_handover() {
-    let server = api_server().await;
-    server
-        .store()
-        .seed(config_map(&config_text(&[(
-            "default",
-            &["198.51.100.0/24"],
-        )])))
-        .expect("seed config");
-    let a = start(&server, "ctl-a").await;
-    wait_writing(&a).await;
-    let b = start(&server, "ctl-b").await;
-    assert!(b.wait_for(WAIT, |s| s.synced).await, "follower synced");
+    let (server, a, b) = leader_and_follower().await;
 
     let stopped = Instant::now();
     a.shutdown().await.expect("clean shutdown");
@@ -173,18 +172,7 @@ async fn wait_for_async_metric(addr: std::net::SocketAddr, in_use: f64) {
 
 #[tokio::test]
 async fn leader_that_cannot_renew_stops_writing_within_its_renew_deadline() {
-    let server = api_server().await;
-    server
-        .store()
-        .seed(config_map(&config_text(&[(
-            "default",
-            &["198.51.100.0/24"],
-        )])))
-        .expect("seed config");
-    let a = start(&server, "ctl-a").await;
-    wait_writing(&a).await;
-    let b = start(&server, "ctl-b").await;
-    assert!(b.wait_for(WAIT, |s| s.synced).await, "follower synced");
+    let (server, a, b) = leader_and_follower().await;
     let before: Vec<String> = (0..5).map(|i| format!("before-{i}")).collect();
     seed(&server, before.clone());
     let mut ips = all_ips(&server, &before).await;

@@ -128,23 +128,21 @@ async fn run_with_uplinks(
     options.extra_metrics = Some(ExtraMetrics(Arc::new(move || {
         metrics::render_openmetrics(&status.borrow())
     })));
+    // The manager task holds the only sender: its failure (or a panic, which drops the
+    // sender) stops the speaker too.
     let (stop_speaker, mut speaker_stopped) = watch::channel(false);
-    let stop_speaker = Arc::new(stop_speaker);
     let (stop_uplinks, mut uplinks_stopped) = watch::channel(false);
-    let manager = tokio::spawn({
-        let stop_speaker = Arc::clone(&stop_speaker);
-        async move {
-            let result = uplinks
-                .run(async move {
-                    let _ = uplinks_stopped.wait_for(|s| *s).await;
-                })
-                .await;
-            if let Err(err) = &result {
-                tracing::error!(error = %err, "the uplink manager failed; stopping the speaker");
-                stop_speaker.send_replace(true);
-            }
-            result
+    let manager = tokio::spawn(async move {
+        let result = uplinks
+            .run(async move {
+                let _ = uplinks_stopped.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(err) = &result {
+            tracing::error!(error = %err, "the uplink manager failed; stopping the speaker");
+            stop_speaker.send_replace(true);
         }
+        result
     });
     let speaker_shutdown = async move {
         tokio::select! {

@@ -15,11 +15,12 @@ use netlink_packet_netfilter::{
 };
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
 
+use crate::caps::{self, Capability};
 use crate::snapshot::{Conntrack, ConntrackEntry, CtTuple};
 
 /// Reads the conntrack table: ctnetlink first, then `/proc/net/nf_conntrack`.
 pub fn read_conntrack() -> Conntrack {
-    match dump_ctnetlink() {
+    match dump_ctnetlink().map_err(with_missing_capability) {
         Ok(entries) => Conntrack {
             source: "ctnetlink".into(),
             available: true,
@@ -39,6 +40,18 @@ pub fn read_conntrack() -> Conntrack {
                 entries: Vec::new(),
             },
         },
+    }
+}
+
+/// ctnetlink refuses a process without CAP_NET_ADMIN with a bare EPERM: name the capability
+/// when this process lacks it.
+fn with_missing_capability(err: String) -> String {
+    match caps::require(
+        "reading conntrack through ctnetlink",
+        &[Capability::NetAdmin],
+    ) {
+        Ok(()) => err,
+        Err(missing) => format!("{err}; {missing}"),
     }
 }
 

@@ -37,6 +37,17 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The process lacks capabilities a feature needs (see docs/manifests.md).
+    #[error(
+        "{feature} needs {missing}, missing from this process's effective capabilities \
+         (a container running as a non-root user keeps none of the capabilities its manifest adds)"
+    )]
+    MissingCapabilities {
+        /// The feature, e.g. "the uplink manager".
+        feature: String,
+        /// The missing capabilities, e.g. `CAP_NET_ADMIN, CAP_NET_RAW`.
+        missing: String,
+    },
     /// Another I/O error (sockets of the probes, the metrics endpoint).
     #[error("{what}: {source}")]
     Io {

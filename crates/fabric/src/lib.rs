@@ -5,6 +5,7 @@
 //! - [`doctor`]: pure checks over a snapshot that turn it into findings with evidence and a fix.
 //! - [`uplinks`]: a daemon that keeps the default route right across several uplinks.
 
+pub mod caps;
 pub mod conntrack;
 pub mod doctor;
 mod error;

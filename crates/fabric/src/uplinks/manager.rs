@@ -18,6 +18,7 @@ use super::plan::{plan, Action, OwnedRoute, UplinkView};
 use super::probe::Prober;
 use super::selector;
 use super::{dhcp, ROUTE_PROTOCOL};
+use crate::caps::{self, Capability};
 use crate::netlink::{dump_addresses, dump_links, route_from_message};
 use crate::snapshot::Route;
 use crate::Error;
@@ -109,6 +110,13 @@ impl UplinkManager {
     /// Runs until `shutdown` completes; then removes the routes it installed unless
     /// `leave_routes` is set.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+        // Routes need CAP_NET_ADMIN, the ICMP probes (raw sockets) CAP_NET_RAW: say so at once
+        // rather than warn on every failed route change or probe socket.
+        let mut needed = vec![Capability::NetAdmin];
+        if self.config.uplinks.iter().any(|u| u.probe) {
+            needed.push(Capability::NetRaw);
+        }
+        caps::require("the uplink manager", &needed)?;
         let (conn, _events_handle, mut events) = rtnetlink::new_multicast_connection(&[
             MulticastGroup::Link,
             MulticastGroup::Ipv4Ifaddr,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use crate::netns::Netns;
+use crate::privileges::ContainerPrivileges;
 use crate::process::ChildGuard;
 use crate::scratch::ScratchDir;
 
@@ -21,8 +22,22 @@ impl Announcer {
     /// Starts `ferrolb announce ARGS...` inside `ns`, with a piped stdin (for `--stdin`).
     /// `RUST_LOG` defaults to `info`.
     pub fn start(ns: &Netns, args: &[String]) -> Announcer {
+        Announcer::start_as(ns, None, args)
+    }
+
+    /// As [`Announcer::start`], with the process's uid and capabilities set as a container
+    /// runtime would for `privileges` (see [`crate::privileges`]).
+    pub fn start_as(
+        ns: &Netns,
+        privileges: Option<&ContainerPrivileges>,
+        args: &[String],
+    ) -> Announcer {
         let dir = ScratchDir::new("announce");
-        let mut cmd = ns.command(&crate::env::ferrolb_bin().display().to_string());
+        let bin = crate::env::ferrolb_bin().display().to_string();
+        let mut cmd = match privileges {
+            Some(p) => p.command(ns, &bin),
+            None => ns.command(&bin),
+        };
         cmd.arg("announce").args(args);
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");

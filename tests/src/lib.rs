@@ -12,6 +12,7 @@ pub mod env;
 pub mod netns;
 pub mod ns_api;
 pub mod peers;
+pub mod privileges;
 pub mod process;
 pub mod scratch;
 pub mod wait;

@@ -12,12 +12,19 @@ else
 fi
 
 export CARGO_TERM_COLOR=never
+# Lints first: formatting and clippy (every target, warnings are errors).
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --all-targets
 export FERROLB_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/ferrolb"
 log="$(mktemp /tmp/ferrolb-test.XXXXXX)"
 trap 'rm -f "$log"' EXIT
-cargo test --workspace -- --test-threads="${FERROLB_TEST_THREADS:-2}" 2>&1 | tee "$log"
+# --show-output: each passing test's output (so skip reasons show, and the summary can tell a
+# skipped test from a passed one).
+status=0
+cargo test --workspace --no-fail-fast -- --test-threads="${FERROLB_TEST_THREADS:-2}" --show-output 2>&1 |
+    tee "$log" || status=$?
 
-# One closing line over every test binary (cargo prints one result line per binary).
-awk '/^test result:/ { p += $4; f += $6; i += $8 }
-     END { printf "all tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
+# One closing line over every test binary; tests that printed `skipped: ...` count as skipped.
+bash scripts/test-summary.sh "$log"
+exit "$status"

@@ -14,9 +14,12 @@ COPY tests tests
 COPY scripts scripts
 RUN cp "$(scripts/build-dist.sh)" /ferrolb
 
-# Stage 2: nothing but the binary. The default user is non-root (65532); the speaker's manifest
-# also runs it as 65532: TCP MD5, TTL and GTSM socket options need no capability, and the speaker
-# only connects out to port 179 (it does not listen), so it needs no NET_BIND_SERVICE.
+# Stage 2: nothing but the binary, without file capabilities. The default user is non-root
+# (65532): the controller runs as it with no capability. The speaker's manifest sets uid 0 with
+# every capability dropped but NET_ADMIN and NET_RAW (uplink manager, doctor's conntrack read):
+# a non-root user would keep none of them at exec, Kubernetes setting no ambient capabilities.
+# Why not setcap here: docs/manifests.md "Privileges". TCP MD5, TTL and GTSM need no capability,
+# and the speaker only connects out to port 179, so it needs no NET_BIND_SERVICE.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /ferrolb /usr/local/bin/ferrolb
 USER 65532:65532

@@ -17,6 +17,7 @@ have tshark || need+=(tshark)
 have ping || need+=(iputils-ping)
 have nc || need+=(netcat-openbsd)
 have conntrack || need+=(conntrack)
+have iptables-nft || need+=(iptables)
 
 if [ "${#need[@]}" -gt 0 ]; then
     echo "install-test-deps: installing ${need[*]}"

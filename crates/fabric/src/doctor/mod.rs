@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+pub use checks::egress_nat::EgressVerdict;
 pub use report::{Finding, Report, Severity};
 
 use crate::snapshot::Snapshot;
@@ -23,8 +24,7 @@ pub struct Inputs {
 
 /// Runs every check and returns the report (findings sorted by severity, errors first).
 pub fn diagnose(snapshot: &Snapshot, inputs: &Inputs) -> Report {
-    let mut findings = Vec::new();
-    findings.extend(checks::egress_nat::check(snapshot, inputs));
+    let (mut findings, egress_nat) = checks::egress_nat::check(snapshot, inputs);
     findings.extend(checks::rp_filter::check(snapshot));
     findings.extend(checks::forwarding::check(snapshot, inputs));
     findings.extend(checks::default_route::check(snapshot));
@@ -45,7 +45,11 @@ pub fn diagnose(snapshot: &Snapshot, inputs: &Inputs) -> Report {
         );
     }
     notes.extend(snapshot.gaps.iter().map(|g| format!("not read: {g}")));
-    Report { findings, notes }
+    Report {
+        findings,
+        notes,
+        egress_nat,
+    }
 }
 
 #[cfg(test)]

@@ -173,26 +173,59 @@ fn replied_or_masqueraded_or_in_cluster_traffic_is_fine() {
     assert!(r.notes.iter().any(|n| n.contains("no pod CIDR given")));
 }
 
+/// `table ip nat` with one postrouting rule: `ip saddr 10.244.0.0/16 <extra> masquerade`.
+fn nat_with_masquerade(extra: &str) -> crate::snapshot::NatRules {
+    let json = format!(
+        r#"{{"nftables": [
+          {{"chain": {{"family": "ip", "table": "nat", "name": "post", "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"}}}},
+          {{"rule": {{"family": "ip", "table": "nat", "chain": "post", "handle": 4, "expr": [
+            {{"match": {{"op": "==", "left": {{"payload": {{"protocol": "ip", "field": "saddr"}}}}, "right": {{"prefix": {{"addr": "10.244.0.0", "len": 16}}}}}}}},
+            {extra}
+            {{"masquerade": null}}]}}}}]}}"#
+    );
+    crate::nft::parse_ruleset(&serde_json::from_str(&json).unwrap())
+}
+
 #[test]
-fn a_covering_rule_added_later_downgrades_to_warning() {
+fn a_covering_rule_added_later_stays_an_error_and_says_the_entries_may_predate_it() {
     let mut s = node();
     s.conntrack.entries = vec![pod_syn(false, "10.244.1.2")];
-    s.nat.snat.push(NatRule {
-        family: "ip".into(),
-        table: "nat".into(),
-        chain: "post".into(),
-        handle: Some(4),
-        action: "masquerade".into(),
-        saddr: vec![AddrMatch {
-            negated: false,
-            nets: vec![net("10.244.0.0/16")],
-        }],
-        daddr: vec![],
-        other_conditions: vec![],
-    });
+    s.nat = nat_with_masquerade("");
     let r = diagnose(&s, &pods());
     let f: Vec<_> = r.with_code("pod-egress-unmasqueraded").collect();
-    assert_eq!(f[0].severity, Severity::Warning);
+    assert_eq!(f[0].severity, Severity::Error, "{f:#?}");
+    assert!(
+        f[0].evidence.iter().any(|e| e.contains("may predate it")),
+        "{f:#?}"
+    );
+    assert!(f[0].fix[0].starts_with("flush the stale entries"), "{f:#?}");
+    assert_eq!(r.egress_nat[0].coverage.name(), "covered");
+    assert!(r.has_errors());
+}
+
+#[test]
+fn a_rule_for_marked_packets_only_does_not_cover_pod_egress() {
+    let mut s = node();
+    s.conntrack.entries = vec![pod_syn(false, "10.244.1.2")];
+    // kube-proxy's shape: `meta mark & 0x4000 == 0x4000 masquerade`.
+    s.nat = nat_with_masquerade(
+        r#"{"match": {"op": "==", "left": {"&": [{"meta": {"key": "mark"}}, 16384]}, "right": 16384}},"#,
+    );
+    let r = diagnose(&s, &pods());
+    let f: Vec<_> = r.with_code("pod-egress-unmasqueraded").collect();
+    assert_eq!(f[0].severity, Severity::Error);
+    assert_eq!(r.egress_nat[0].coverage.name(), "not-covered", "{r:#?}");
+    assert!(
+        f[0].evidence
+            .iter()
+            .any(|e| e.starts_with("not applied:") && e.contains("0x4000")),
+        "{f:#?}"
+    );
+    // A condition it cannot evaluate: unknown, still an error.
+    s.nat = nat_with_masquerade(r#"{"xt": {"type": "match", "name": "conntrack"}},"#);
+    let r = diagnose(&s, &pods());
+    assert_eq!(r.egress_nat[0].coverage.name(), "unknown", "{r:#?}");
+    assert!(r.has_errors());
 }
 
 #[test]

@@ -1,0 +1,485 @@
+//! Would the nat postrouting hook source-NAT a connection's first packet? A walk of the rule
+//! set with three-valued conditions: what it cannot evaluate (set lookups, xt matches, a mark
+//! another statement set) makes the answer "unknown", never "covered".
+//!
+//! The walk follows the kernel: nat base chains on postrouting in priority order, each rule's
+//! conditions in order, `jump`/`goto` with their own conditions, `return` back to the caller,
+//! and the first `masquerade`/`snat` ends it.
+
+use std::cell::Cell;
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::Serialize;
+
+use super::model::{Chain, ChainRule, Condition, Expr, Test};
+use crate::snapshot::NatRules;
+
+/// How deep jumps may nest before the walk gives up (nft itself allows 16).
+const MAX_DEPTH: usize = 16;
+/// How many rule visits the walk may make before it gives up (each unknown condition forks).
+const MAX_STEPS: usize = 20_000;
+
+/// The first packet of a connection as it reaches postrouting.
+#[derive(Debug, Clone)]
+pub struct Traffic {
+    /// Source address (the pod).
+    pub src: IpAddr,
+    /// Destination address (after any DNAT).
+    pub dst: IpAddr,
+    /// The interface it came in on, when known.
+    pub iif: Option<String>,
+    /// The interface it leaves through, when known.
+    pub oif: Option<String>,
+    /// Whether the connection was destination-NATed (`ct status dnat`).
+    pub dnat: bool,
+    /// The node's own addresses (for `fib ... type local`).
+    pub local: Vec<IpNet>,
+}
+
+/// The answer for one connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "kebab-case")]
+pub enum Coverage {
+    /// Every path through the hook ends in one of these rules.
+    Covered {
+        /// The translating rules.
+        rules: Vec<String>,
+    },
+    /// No path ends in a translation.
+    NotCovered {
+        /// Why each masquerade/SNAT rule does not apply.
+        reasons: Vec<String>,
+    },
+    /// Depends on conditions the doctor cannot evaluate.
+    Unknown {
+        /// The conditions and statements that decide it.
+        reasons: Vec<String>,
+    },
+}
+
+impl Coverage {
+    /// `covered`, `not-covered` or `unknown`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Coverage::Covered { .. } => "covered",
+            Coverage::NotCovered { .. } => "not-covered",
+            Coverage::Unknown { .. } => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tri {
+    Yes,
+    No,
+    Maybe,
+}
+
+/// One possible path of the packet: what is known about it at this point.
+#[derive(Debug, Clone)]
+struct Branch {
+    mark: Option<u32>,
+    ct_mark: Option<u32>,
+    /// Unknown conditions taken one way on this path.
+    assumed: Vec<String>,
+    /// Rules that returned or accepted on this path.
+    trail: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+enum End {
+    /// Fell off the chain's end or `return`ed.
+    Passed,
+    Accepted,
+    Translated(String),
+    Dropped,
+    Unknown(String),
+}
+
+/// Whether `nat`'s postrouting hook would source-NAT `t`.
+pub fn coverage(nat: &NatRules, t: &Traffic) -> Coverage {
+    let walk = Walk {
+        nat,
+        t,
+        steps: Cell::new(0),
+    };
+    let v4 = t.src.is_ipv4();
+    let mut bases: Vec<&Chain> = nat
+        .chains
+        .iter()
+        .filter(|c| c.is_nat_postrouting() && c.sees_family(v4))
+        .collect();
+    bases.sort_by_key(|c| c.base.as_ref().map(|b| b.priority));
+    let start = Branch {
+        mark: Some(0),
+        ct_mark: Some(0),
+        assumed: Vec::new(),
+        trail: Vec::new(),
+    };
+    let mut live = vec![start];
+    let mut finals = Vec::new();
+    for base in bases {
+        let mut next = Vec::new();
+        for b in live {
+            for (b, end) in walk.chain(base, b, 0) {
+                match end {
+                    End::Passed | End::Accepted => next.push(b),
+                    other => finals.push((b, other)),
+                }
+            }
+        }
+        live = next;
+    }
+    finals.extend(live.into_iter().map(|b| (b, End::Passed)));
+    walk.verdict(&finals)
+}
+
+struct Walk<'a> {
+    nat: &'a NatRules,
+    t: &'a Traffic,
+    steps: Cell<usize>,
+}
+
+impl Walk<'_> {
+    fn chain(&self, chain: &Chain, b: Branch, depth: usize) -> Vec<(Branch, End)> {
+        if depth > MAX_DEPTH {
+            let why = format!("jumps nest deeper than {MAX_DEPTH} at chain {}", chain.name);
+            return vec![(b, End::Unknown(why))];
+        }
+        let mut live = vec![b];
+        let mut out = Vec::new();
+        for rule in &chain.rules {
+            self.steps.set(self.steps.get() + live.len());
+            if self.steps.get() > MAX_STEPS {
+                let why = format!("the rule set has too many paths (over {MAX_STEPS} rule visits)");
+                out.extend(live.into_iter().map(|b| (b, End::Unknown(why.clone()))));
+                return out;
+            }
+            let mut next = Vec::new();
+            for b in live {
+                let (cont, ends) = self.rule(chain, rule, b, depth);
+                next.extend(cont);
+                out.extend(ends);
+            }
+            live = next;
+        }
+        out.extend(live.into_iter().map(|b| (b, End::Passed)));
+        out
+    }
+
+    /// Runs one rule: the branches that go on to the next rule, and those that ended.
+    fn rule(
+        &self,
+        chain: &Chain,
+        rule: &ChainRule,
+        b: Branch,
+        depth: usize,
+    ) -> (Vec<Branch>, Vec<(Branch, End)>) {
+        let mut subs = vec![b];
+        let mut cont = Vec::new();
+        let mut ends = Vec::new();
+        for e in &rule.exprs {
+            let mut next = Vec::new();
+            for mut s in subs {
+                match e {
+                    Expr::Match(c) => match self.eval(c, &s) {
+                        Tri::Yes => next.push(s),
+                        Tri::No => cont.push(s),
+                        Tri::Maybe => {
+                            let mut not = s.clone();
+                            not.assumed.push(format!("`{}` may not hold", c.text));
+                            cont.push(not);
+                            s.assumed.push(format!("`{}` may hold", c.text));
+                            next.push(s);
+                        }
+                    },
+                    Expr::Translate(_) => ends.push((s, End::Translated(rule.describe(chain)))),
+                    Expr::Return | Expr::Accept => {
+                        s.trail.push(rule.describe(chain));
+                        let end = if *e == Expr::Return {
+                            End::Passed
+                        } else {
+                            End::Accepted
+                        };
+                        ends.push((s, end));
+                    }
+                    Expr::Drop => {
+                        s.trail.push(rule.describe(chain));
+                        ends.push((s, End::Dropped));
+                    }
+                    Expr::SetsMark => {
+                        s.mark = None;
+                        next.push(s);
+                    }
+                    Expr::SetsCtMark => {
+                        s.ct_mark = None;
+                        next.push(s);
+                    }
+                    Expr::Jump(target) | Expr::Goto(target) => {
+                        let goto = matches!(e, Expr::Goto(_));
+                        let Some(callee) = self.find(chain, target) else {
+                            let why = format!("{}: no chain {target}", rule.describe(chain));
+                            ends.push((s, End::Unknown(why)));
+                            continue;
+                        };
+                        for (s, end) in self.chain(callee, s, depth + 1) {
+                            match end {
+                                End::Passed if !goto => next.push(s),
+                                other => ends.push((s, other)),
+                            }
+                        }
+                    }
+                    Expr::Opaque(text) => {
+                        let why = format!("`{text}` in {}", rule.describe(chain));
+                        let mut past = s.clone();
+                        past.assumed.push(format!("{why} may let the packet pass"));
+                        next.push(past);
+                        ends.push((s, End::Unknown(why)));
+                    }
+                }
+            }
+            subs = next;
+        }
+        cont.extend(subs);
+        (cont, ends)
+    }
+
+    fn find(&self, from: &Chain, name: &str) -> Option<&Chain> {
+        self.nat
+            .chains
+            .iter()
+            .find(|c| c.family == from.family && c.table == from.table && c.name == name)
+    }
+
+    fn eval(&self, c: &Condition, b: &Branch) -> Tri {
+        eval(&c.test, self.t, b.mark, b.ct_mark)
+    }
+
+    fn verdict(&self, finals: &[(Branch, End)]) -> Coverage {
+        let translated: BTreeSet<String> = finals
+            .iter()
+            .filter_map(|(_, e)| match e {
+                End::Translated(r) => Some(r.clone()),
+                _ => None,
+            })
+            .collect();
+        let unknown: Vec<&String> = finals
+            .iter()
+            .filter_map(|(_, e)| match e {
+                End::Unknown(why) => Some(why),
+                _ => None,
+            })
+            .collect();
+        if !finals.is_empty() && finals.iter().all(|(_, e)| matches!(e, End::Translated(_))) {
+            return Coverage::Covered {
+                rules: translated.into_iter().collect(),
+            };
+        }
+        if translated.is_empty() && unknown.is_empty() {
+            return Coverage::NotCovered {
+                reasons: self.why_not(finals),
+            };
+        }
+        let mut reasons: BTreeSet<String> = unknown.into_iter().cloned().collect();
+        for (b, _) in finals {
+            reasons.extend(b.assumed.iter().cloned());
+        }
+        Coverage::Unknown {
+            reasons: reasons.into_iter().collect(),
+        }
+    }
+
+    /// For each masquerade/SNAT rule of the packet's family, why it does not apply.
+    fn why_not(&self, finals: &[(Branch, End)]) -> Vec<String> {
+        let v4 = self.t.src.is_ipv4();
+        let reachable = reachable_chains(self.nat, v4);
+        let start = Branch {
+            mark: Some(0),
+            ct_mark: Some(0),
+            assumed: Vec::new(),
+            trail: Vec::new(),
+        };
+        let mut out = Vec::new();
+        for (i, chain) in self.nat.chains.iter().enumerate() {
+            if !chain.sees_family(v4) {
+                continue;
+            }
+            for rule in chain.rules.iter().filter(|r| r.translation().is_some()) {
+                let desc = rule.describe(chain);
+                if !reachable.contains(&i) {
+                    out.push(format!(
+                        "{desc}: chain {} is not reached from a nat postrouting hook (no jump or goto to it from one)",
+                        chain.name
+                    ));
+                } else if let Some(c) = rule.conditions().find(|c| self.eval(c, &start) == Tri::No)
+                {
+                    out.push(format!(
+                        "{desc}: `{}` does not hold for {} -> {}{}",
+                        c.text,
+                        self.t.src,
+                        self.t.dst,
+                        self.t
+                            .oif
+                            .as_ref()
+                            .map(|o| format!(" out of {o}"))
+                            .unwrap_or_default()
+                    ));
+                } else {
+                    let stops: BTreeSet<&String> =
+                        finals.iter().flat_map(|(b, _)| b.trail.iter()).collect();
+                    let stops: Vec<&str> = stops.into_iter().map(String::as_str).collect();
+                    out.push(format!(
+                        "{desc}: not reached, the walk leaves the chain first at: {}",
+                        if stops.is_empty() {
+                            "a condition of the jump to it".to_string()
+                        } else {
+                            stops.join("; ")
+                        }
+                    ));
+                }
+            }
+        }
+        if out.is_empty() {
+            out.push(format!(
+                "no masquerade/SNAT rule in the rule set ({} chains read)",
+                self.nat.chains.len()
+            ));
+        }
+        out
+    }
+}
+
+/// Indexes (into `nat.chains`) of the chains a nat postrouting base chain reaches.
+fn reachable_chains(nat: &NatRules, v4: bool) -> BTreeSet<usize> {
+    let mut seen = BTreeSet::new();
+    let mut todo: Vec<usize> = (0..nat.chains.len())
+        .filter(|&i| nat.chains[i].is_nat_postrouting() && nat.chains[i].sees_family(v4))
+        .collect();
+    while let Some(i) = todo.pop() {
+        if !seen.insert(i) {
+            continue;
+        }
+        let from = &nat.chains[i];
+        for e in from.rules.iter().flat_map(|r| r.exprs.iter()) {
+            if let Expr::Jump(t) | Expr::Goto(t) = e {
+                if let Some(j) = nat
+                    .chains
+                    .iter()
+                    .position(|c| c.family == from.family && c.table == from.table && &c.name == t)
+                {
+                    todo.push(j);
+                }
+            }
+        }
+    }
+    seen
+}
+
+fn tri(b: bool) -> Tri {
+    if b {
+        Tri::Yes
+    } else {
+        Tri::No
+    }
+}
+
+/// The conntrack state flags of a connection's first packet at postrouting.
+const CT_STATES: &[&str] = &["new", "established", "related", "invalid", "untracked"];
+/// The conntrack status bits the doctor knows for that packet.
+const CT_STATUS: &[&str] = &[
+    "expected",
+    "seen-reply",
+    "assured",
+    "confirmed",
+    "snat",
+    "dnat",
+    "dying",
+];
+
+fn eval(test: &Test, t: &Traffic, mark: Option<u32>, ct_mark: Option<u32>) -> Tri {
+    match test {
+        Test::Saddr(m) | Test::Daddr(m) => {
+            let addr = if matches!(test, Test::Saddr(_)) {
+                t.src
+            } else {
+                t.dst
+            };
+            if m.nets.iter().any(|n| n.addr().is_ipv4() != addr.is_ipv4()) {
+                // An ip6 match in an inet table never matches an IPv4 packet (and back).
+                return Tri::No;
+            }
+            tri(m.accepts(addr))
+        }
+        Test::Ifname { out, op, names } => {
+            let Some(name) = (if *out { &t.oif } else { &t.iif }) else {
+                return Tri::Maybe;
+            };
+            tri(op.on_hit(names.iter().any(|p| ifname_matches(p, name))))
+        }
+        Test::Mark {
+            ct,
+            mask,
+            op,
+            values,
+        } => match if *ct { ct_mark } else { mark } {
+            Some(v) => tri(op.on_hit(values.contains(&(v & mask)))),
+            None => Tri::Maybe,
+        },
+        Test::CtFlags { status, op, flags } => {
+            let (known, set): (&[&str], Vec<&str>) = if *status {
+                (CT_STATUS, if t.dnat { vec!["dnat"] } else { vec![] })
+            } else {
+                (CT_STATES, vec!["new"])
+            };
+            if flags.iter().any(|f| !known.contains(&f.as_str())) {
+                return Tri::Maybe;
+            }
+            tri(op.on_hit(flags.iter().any(|f| set.contains(&f.as_str()))))
+        }
+        Test::FibType { daddr, op, types } => {
+            let addr = if *daddr { t.dst } else { t.src };
+            let kind = address_type(addr, &t.local);
+            tri(op.on_hit(types.iter().any(|x| x == kind)))
+        }
+        Test::Always => Tri::Yes,
+        Test::Opaque => Tri::Maybe,
+    }
+}
+
+/// nft's interface name match: exact, or a prefix when the pattern ends in `*`.
+fn ifname_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => pattern == name,
+    }
+}
+
+/// The kernel's address type of `addr` on this node (as `fib ... type` sees it).
+fn address_type(addr: IpAddr, local: &[IpNet]) -> &'static str {
+    if local.iter().any(|n| n.addr() == addr) {
+        return "local";
+    }
+    if addr.is_multicast() {
+        return "multicast";
+    }
+    let broadcast = match addr {
+        IpAddr::V4(a) => {
+            a.is_broadcast()
+                || local
+                    .iter()
+                    .any(|n| n.prefix_len() < 31 && n.broadcast() == addr)
+        }
+        IpAddr::V6(_) => false,
+    };
+    if broadcast {
+        "broadcast"
+    } else {
+        "unicast"
+    }
+}
+
+#[cfg(test)]
+#[path = "egress_tests.rs"]
+mod tests;

@@ -2,6 +2,7 @@
 //! network engineer recognizes, each with evidence and a concrete fix.
 
 mod checks;
+pub mod pod_cidrs;
 mod report;
 
 use std::net::IpAddr;
@@ -33,7 +34,7 @@ pub fn diagnose(snapshot: &Snapshot, inputs: &Inputs) -> Report {
     let mut notes = Vec::new();
     if inputs.pod_cidrs.is_empty() {
         notes.push(
-            "no pod CIDR given: the pod egress (masquerade) check did not run; pass --pod-cidr"
+            "no pod CIDR given or found (no route through a cni0/flannel/cilium/calico interface, no Node podCIDR): the pod egress (masquerade) check did not run; pass --pod-cidr"
                 .to_string(),
         );
     }

@@ -167,6 +167,23 @@ fn replied_or_masqueraded_or_in_cluster_traffic_is_fine() {
         diagnose(&s, &pods()).findings.is_empty(),
         "pod-to-pod is not egress"
     );
+    // The node's own address on the pod bridge sending IGMP to a multicast group.
+    let mut s = node();
+    s.addresses.push(Address {
+        index: 2,
+        net: net("10.244.1.1/24"),
+    });
+    let mut igmp = pod_syn(false, "10.244.1.1");
+    igmp.protocol = "2".into();
+    igmp.orig.src = ip("10.244.1.1");
+    igmp.orig.dst = ip("224.0.0.22");
+    igmp.reply.src = ip("224.0.0.22");
+    igmp.tcp_state = None;
+    s.conntrack.entries = vec![igmp];
+    assert!(
+        diagnose(&s, &pods()).findings.is_empty(),
+        "the node's own multicast is not pod egress"
+    );
     // Without pod CIDRs the check does not run, and a note says so.
     let r = diagnose(&s, &Inputs::default());
     assert!(r.findings.is_empty());

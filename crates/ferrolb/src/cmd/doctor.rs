@@ -3,15 +3,17 @@
 use std::net::IpAddr;
 
 use anyhow::Context as _;
+use ferrolb_fabric::doctor::pod_cidrs::PodCidr;
 use ferrolb_fabric::doctor::{self, Inputs};
-use ferrolb_fabric::GatherOptions;
+use ferrolb_fabric::{GatherOptions, Snapshot};
 use ipnet::IpNet;
 
 /// Flags of `ferrolb doctor`.
 #[derive(clap::Args)]
 pub struct Args {
     /// A pod CIDR of this node (repeatable). Default: the Node's spec.podCIDRs when running in a
-    /// cluster (env NODE_NAME).
+    /// cluster (env NODE_NAME), plus the CIDRs routed through CNI interfaces (cni0, flannel,
+    /// cilium, calico).
     #[arg(long = "pod-cidr", value_name = "CIDR")]
     pub pod_cidrs: Vec<IpNet>,
     /// A LoadBalancer / virtual IP that this node should serve (repeatable).
@@ -25,18 +27,6 @@ pub struct Args {
 /// Runs `ferrolb doctor`; exit code 1 when a finding has severity error.
 pub async fn run(args: Args) -> anyhow::Result<i32> {
     super::logging::init();
-    let mut notes = Vec::new();
-    let mut pod_cidrs = args.pod_cidrs.clone();
-    if pod_cidrs.is_empty() {
-        match node_pod_cidrs().await {
-            Ok(Some((node, cidrs))) => {
-                notes.push(format!("pod CIDRs read from Node {node}"));
-                pod_cidrs = cidrs;
-            }
-            Ok(None) => {}
-            Err(err) => notes.push(format!("cannot read the pod CIDRs from the Node: {err:#}")),
-        }
-    }
     let options = GatherOptions {
         vips: args.vips.clone(),
         ..GatherOptions::default()
@@ -44,6 +34,13 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
     let snapshot = ferrolb_fabric::gather(&options)
         .await
         .context("reading the node's network")?;
+    let (sources, notes) = pod_cidr_sources(&args, &snapshot).await;
+    let mut pod_cidrs: Vec<IpNet> = Vec::new();
+    for s in &sources {
+        if !pod_cidrs.contains(&s.cidr) {
+            pod_cidrs.push(s.cidr);
+        }
+    }
     let inputs = Inputs {
         pod_cidrs: pod_cidrs.clone(),
         vips: args.vips.clone(),
@@ -54,16 +51,56 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
         let out = serde_json::json!({
             "clean": !report.has_errors(),
             "pod_cidrs": pod_cidrs,
+            "pod_cidr_sources": sources,
             "vips": args.vips,
             "findings": report.findings,
             "notes": report.notes,
             "conntrack_source": snapshot.conntrack.source,
+            "egress_nat": report.egress_nat,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         print!("{}", report.render_human());
     }
     Ok(if report.has_errors() { 1 } else { 0 })
+}
+
+/// The pod CIDRs and where each came from: `--pod-cidr` when given; else the Node's
+/// spec.podCIDRs (in a cluster) and the CIDRs routed through CNI interfaces. Also the notes
+/// that say so.
+async fn pod_cidr_sources(args: &Args, snapshot: &Snapshot) -> (Vec<PodCidr>, Vec<String>) {
+    let mut notes = Vec::new();
+    if !args.pod_cidrs.is_empty() {
+        let given = args
+            .pod_cidrs
+            .iter()
+            .map(|&cidr| PodCidr {
+                cidr,
+                source: "--pod-cidr".into(),
+            })
+            .collect();
+        return (given, notes);
+    }
+    let mut sources = Vec::new();
+    match node_pod_cidrs().await {
+        Ok(Some((node, cidrs))) => {
+            notes.push(format!("pod CIDRs read from Node {node}"));
+            sources.extend(cidrs.into_iter().map(|cidr| PodCidr {
+                cidr,
+                source: format!("Node {node} spec.podCIDRs"),
+            }));
+        }
+        Ok(None) => {}
+        Err(err) => notes.push(format!("cannot read the pod CIDRs from the Node: {err:#}")),
+    }
+    for found in doctor::pod_cidrs::from_routes(snapshot) {
+        notes.push(format!(
+            "pod CIDR {} found on the node: {}",
+            found.cidr, found.source
+        ));
+        sources.push(found);
+    }
+    (sources, notes)
 }
 
 /// The Node's pod CIDRs when running in a cluster (env NODE_NAME set; the API from the

@@ -35,7 +35,10 @@ pub fn check(snap: &Snapshot, inputs: &Inputs) -> (Vec<Finding>, Vec<EgressVerdi
         // The real peer is the reply's source (after any DNAT of a Service address).
         let peer = e.reply.src;
         let leaves_unmasqueraded = !e.src_nat && e.reply.dst == e.orig.src;
-        if in_pods(peer) || is_local_address(snap, peer) || !leaves_unmasqueraded {
+        // The node's own address on the pod bridge (cni0's 10.244.x.1) sends IGMP/mDNS to
+        // multicast groups: never answered, and not pod egress.
+        let not_egress = is_local_address(snap, e.orig.src) || peer.is_multicast();
+        if in_pods(peer) || is_local_address(snap, peer) || not_egress || !leaves_unmasqueraded {
             continue;
         }
         if awaiting_reply(e) {

@@ -622,6 +622,11 @@ fn fabric_doctor_reads_pod_cidrs_from_the_node() {
             json["notes"].to_string().contains("pod CIDRs read from Node flb-node-a"),
             "{json:#}"
         );
+        assert_eq!(
+            json["pod_cidr_sources"][0],
+            serde_json::json!({"cidr": "10.244.7.0/24", "source": "Node flb-node-a spec.podCIDRs"}),
+            "{json:#}"
+        );
     });
 }
 

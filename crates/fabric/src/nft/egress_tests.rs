@@ -172,3 +172,22 @@ fn ct_state_fib_and_marks_are_evaluated() {
         Coverage::NotCovered { .. }
     ));
 }
+
+#[test]
+fn named_sets_are_looked_up() {
+    let nat = rules(include_str!("testdata/named-set.json"));
+    assert!(
+        matches!(
+            coverage(&nat, &pod_egress("eth0")),
+            Coverage::Covered { .. }
+        ),
+        "pod -> outside: saddr in @pod-cidrs, daddr not in @no-masquerade"
+    );
+    let mut excluded = pod_egress("eth0");
+    excluded.dst = "10.255.3.9".parse().unwrap();
+    let c = coverage(&nat, &excluded);
+    assert!(
+        matches!(&c, Coverage::NotCovered { reasons } if reasons[0].contains("@no-masquerade")),
+        "{c:#?}"
+    );
+}

@@ -51,9 +51,12 @@ pub fn parse_ruleset(v: &Value) -> NatRules {
     let Some(items) = v.get("nftables").and_then(Value::as_array) else {
         return out;
     };
+    let mut sets = parse::Sets::default();
     for item in items {
         if let Some(chain) = item.get("chain") {
             out.chains.push(parse::chain(chain));
+        } else if let Some(set) = item.get("set") {
+            sets.add(set);
         }
     }
     for item in items {
@@ -64,9 +67,14 @@ pub fn parse_ruleset(v: &Value) -> NatRules {
             continue;
         };
         let key = |k: &str| rule.get(k).and_then(Value::as_str).unwrap_or_default();
+        let ctx = parse::RuleContext {
+            sets: &sets,
+            family: key("family"),
+            table: key("table"),
+        };
         let parsed = ChainRule {
             handle: rule.get("handle").and_then(Value::as_u64),
-            exprs: exprs.iter().filter_map(parse::expr).collect(),
+            exprs: exprs.iter().filter_map(|e| parse::expr(e, &ctx)).collect(),
         };
         for c in parsed.conditions() {
             if let Test::Daddr(m) = &c.test {

@@ -1,5 +1,6 @@
 //! From nft's JSON objects to [`Chain`]s and [`Expr`]s.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -50,15 +51,58 @@ fn priority(v: &Value) -> i64 {
     }
 }
 
+/// The named sets of the rule set (`@name` in a rule), keyed by family, table and name, with
+/// their elements as nft printed them (`None`: no elements listed).
+#[derive(Debug, Default)]
+pub(super) struct Sets(HashMap<(String, String, String), Option<Value>>);
+
+impl Sets {
+    /// Records a `{"set": {...}}` object.
+    pub(super) fn add(&mut self, set: &Value) {
+        let s = |k: &str| {
+            set.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        self.0.insert(
+            (s("family"), s("table"), s("name")),
+            set.get("elem").cloned(),
+        );
+    }
+}
+
+/// Where a rule lives, to resolve its `@set` references.
+pub(super) struct RuleContext<'a> {
+    pub(super) sets: &'a Sets,
+    pub(super) family: &'a str,
+    pub(super) table: &'a str,
+}
+
+impl RuleContext<'_> {
+    /// The elements of `@name` in the rule's table; an empty set has none. `None` when the
+    /// set is unknown.
+    fn set_elements(&self, reference: &str) -> Option<Value> {
+        let name = reference.strip_prefix('@')?;
+        let key = (
+            self.family.to_string(),
+            self.table.to_string(),
+            name.to_string(),
+        );
+        let elems = self.sets.0.get(&key)?;
+        Some(elems.clone().unwrap_or(Value::Array(Vec::new())))
+    }
+}
+
 /// One element of a rule's `expr` list; `None` for statements without effect on the walk
 /// (counters, logs, comments).
-pub(super) fn expr(e: &Value) -> Option<Expr> {
+pub(super) fn expr(e: &Value, ctx: &RuleContext) -> Option<Expr> {
     let Value::Object(o) = e else {
         return Some(Expr::Opaque(e.to_string()));
     };
     let (kind, body) = o.iter().next()?;
     Some(match kind.as_str() {
-        "match" => Expr::Match(condition(body)),
+        "match" => Expr::Match(condition(body, ctx)),
         "counter" | "log" | "limit" | "quota" => return None,
         "masquerade" => Expr::Translate("masquerade".into()),
         "snat" => Expr::Translate(format!(
@@ -120,13 +164,13 @@ fn is_key(v: &Value, family: &str, key: &str) -> bool {
         == Some(key)
 }
 
-fn condition(m: &Value) -> Condition {
+fn condition(m: &Value, ctx: &RuleContext) -> Condition {
     let text = describe(m);
-    let test = test(m).unwrap_or(Test::Opaque);
+    let test = test(m, ctx).unwrap_or(Test::Opaque);
     Condition { test, text }
 }
 
-fn test(m: &Value) -> Option<Test> {
+fn test(m: &Value, ctx: &RuleContext) -> Option<Test> {
     let op = Op::parse(m.get("op").and_then(Value::as_str))?;
     let left = m.get("left")?;
     let right = m.get("right")?;
@@ -139,7 +183,10 @@ fn test(m: &Value) -> Option<Test> {
         if mask.is_some() {
             return None;
         }
-        return address(payload, op, right);
+        return match right.as_str().and_then(|r| ctx.set_elements(r)) {
+            Some(elements) => address(payload, op, &elements),
+            None => address(payload, op, right),
+        };
     }
     if is_key(key, "meta", "oifname") || is_key(key, "meta", "iifname") {
         return Some(Test::Ifname {
@@ -183,7 +230,8 @@ fn test(m: &Value) -> Option<Test> {
     None
 }
 
-/// `ip saddr X` / `ip6 daddr != {..}`; `None` for other payload fields and for named sets.
+/// `ip saddr X` / `ip6 daddr != {..}` (a named set's elements resolved); `None` for other
+/// payload fields.
 fn address(payload: &Value, op: Op, right: &Value) -> Option<Test> {
     let proto = payload.get("protocol")?.as_str()?;
     if proto != "ip" && proto != "ip6" {

@@ -809,7 +809,8 @@ fn fabric_doctor_kube_proxy_nftables_mode_does_not_cover_pod_egress() {
 
 /// flannel's masquerade rules in FLANNEL-POSTRTG, but POSTROUTING lost its jump there (a
 /// firewall reload flushed it): the rule would cover pod egress, yet nothing reaches it. The
-/// real fix restores the jump; the entries from before stay an error until flushed.
+/// real fix restores the jump (the doctor prints it); the entries from before stay an error
+/// until flushed.
 #[test]
 fn fabric_doctor_flannel_chain_without_its_jump() {
     if !lab_tools("fabric_doctor_flannel_chain_without_its_jump") {
@@ -826,9 +827,17 @@ fn fabric_doctor_flannel_chain_without_its_jump() {
         evidence.contains("FLANNEL-POSTRTG is not reached from a nat postrouting hook"),
         "{evidence}"
     );
-    lab.install(
-        "iptables-nft -t nat -A POSTROUTING -m comment --comment 'flanneld masq' -j FLANNEL-POSTRTG",
+    // The doctor's reconnect fix is flannel's own jump back.
+    let finding = findings(&json, "pod-egress-unmasqueraded")[0].clone();
+    let reconnect = fix_command(
+        &finding,
+        "or reconnect the chain whose rule would masquerade it:",
     );
+    assert_eq!(
+        reconnect,
+        "iptables-nft -t nat -A POSTROUTING -j FLANNEL-POSTRTG"
+    );
+    lab.install(&reconnect);
     // The old SYN_SENT entries: covered now, still an error, the first fix is the flush.
     let (code, json) = doctor(&lab.node, &[]);
     assert_eq!(code, 1, "{json:#}");

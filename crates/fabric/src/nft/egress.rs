@@ -51,6 +51,10 @@ pub enum Coverage {
     NotCovered {
         /// Why each masquerade/SNAT rule does not apply.
         reasons: Vec<String>,
+        /// Commands that reconnect a chain whose masquerade/SNAT rule would apply by its own
+        /// conditions but that no nat postrouting hook reaches (a lost jump).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        reconnect: Vec<String>,
     },
     /// Depends on conditions the doctor cannot evaluate.
     Unknown {
@@ -278,9 +282,8 @@ impl Walk<'_> {
             };
         }
         if translated.is_empty() && unknown.is_empty() {
-            return Coverage::NotCovered {
-                reasons: self.why_not(finals),
-            };
+            let (reasons, reconnect) = self.why_not(finals);
+            return Coverage::NotCovered { reasons, reconnect };
         }
         let mut reasons: BTreeSet<String> = unknown.into_iter().cloned().collect();
         for (b, _) in finals {
@@ -291,8 +294,9 @@ impl Walk<'_> {
         }
     }
 
-    /// For each masquerade/SNAT rule of the packet's family, why it does not apply.
-    fn why_not(&self, finals: &[(Branch, End)]) -> Vec<String> {
+    /// For each masquerade/SNAT rule of the packet's family, why it does not apply; and the
+    /// commands that would reconnect an unreached chain whose rule would apply.
+    fn why_not(&self, finals: &[(Branch, End)]) -> (Vec<String>, Vec<String>) {
         let v4 = self.t.src.is_ipv4();
         let reachable = reachable_chains(self.nat, v4);
         let start = Branch {
@@ -302,6 +306,7 @@ impl Walk<'_> {
             trail: Vec::new(),
         };
         let mut out = Vec::new();
+        let mut reconnect = Vec::new();
         for (i, chain) in self.nat.chains.iter().enumerate() {
             if !chain.sees_family(v4) {
                 continue;
@@ -309,6 +314,12 @@ impl Walk<'_> {
             for rule in chain.rules.iter().filter(|r| r.translation().is_some()) {
                 let desc = rule.describe(chain);
                 if !reachable.contains(&i) {
+                    let applies = rule.conditions().all(|c| self.eval(c, &start) == Tri::Yes);
+                    if let Some(cmd) = reconnect_command(self.nat, chain).filter(|_| applies) {
+                        if !reconnect.contains(&cmd) {
+                            reconnect.push(cmd);
+                        }
+                    }
                     out.push(format!(
                         "{desc}: chain {} is not reached from a nat postrouting hook (no jump or goto to it from one)",
                         chain.name
@@ -347,8 +358,32 @@ impl Walk<'_> {
                 self.nat.chains.len()
             ));
         }
-        out
+        (out, reconnect)
     }
+}
+
+/// The command that jumps to `chain` from its table's nat postrouting base chain: iptables-nft
+/// for the tables iptables manages (`nat` with `POSTROUTING`), else nft.
+fn reconnect_command(nat: &NatRules, chain: &Chain) -> Option<String> {
+    let base = nat
+        .chains
+        .iter()
+        .find(|c| c.family == chain.family && c.table == chain.table && c.is_nat_postrouting())?;
+    let iptables = match chain.family.as_str() {
+        "ip" => "iptables-nft",
+        "ip6" => "ip6tables-nft",
+        _ => "",
+    };
+    Some(
+        if !iptables.is_empty() && chain.table == "nat" && base.name == "POSTROUTING" {
+            format!("{iptables} -t nat -A POSTROUTING -j {}", chain.name)
+        } else {
+            format!(
+                "nft add rule {} {} {} jump {}",
+                chain.family, chain.table, base.name, chain.name
+            )
+        },
+    )
 }
 
 /// Indexes (into `nat.chains`) of the chains a nat postrouting base chain reaches.

@@ -27,7 +27,7 @@ fn reasons(c: &Coverage) -> String {
 fn kube_proxy_iptables_mode_does_not_masquerade_unmarked_pod_egress() {
     let nat = rules(include_str!("testdata/kube-proxy-iptables.json"));
     let c = coverage(&nat, &pod_egress("eth0"));
-    let Coverage::NotCovered { reasons } = &c else {
+    let Coverage::NotCovered { reasons, .. } = &c else {
         panic!("{c:#?}");
     };
     assert!(
@@ -43,7 +43,7 @@ fn kube_proxy_iptables_mode_does_not_masquerade_unmarked_pod_egress() {
 fn kube_proxy_nftables_mode_does_not_masquerade_unmarked_pod_egress() {
     let nat = rules(include_str!("testdata/kube-proxy-nftables.json"));
     let c = coverage(&nat, &pod_egress("eth0"));
-    let Coverage::NotCovered { reasons } = &c else {
+    let Coverage::NotCovered { reasons, .. } = &c else {
         panic!("{c:#?}");
     };
     assert!(
@@ -83,7 +83,7 @@ fn flannel_chain_without_its_jump_is_unreachable() {
         c.rules.clear();
     }
     let c = coverage(&nat, &pod_egress("eth0"));
-    let Coverage::NotCovered { reasons } = &c else {
+    let Coverage::NotCovered { reasons, .. } = &c else {
         panic!("{c:#?}");
     };
     assert!(
@@ -99,7 +99,7 @@ fn a_masquerade_on_another_interface_does_not_cover() {
     let nat = rules(include_str!("testdata/other-oifname.json"));
     let c = coverage(&nat, &pod_egress("eth0"));
     assert!(
-        matches!(&c, Coverage::NotCovered { reasons } if reasons[0].contains("oifname")),
+        matches!(&c, Coverage::NotCovered { reasons, .. } if reasons[0].contains("oifname")),
         "{c:#?}"
     );
     assert!(matches!(
@@ -187,7 +187,7 @@ fn named_sets_are_looked_up() {
     excluded.dst = "10.255.3.9".parse().unwrap();
     let c = coverage(&nat, &excluded);
     assert!(
-        matches!(&c, Coverage::NotCovered { reasons } if reasons[0].contains("@no-masquerade")),
+        matches!(&c, Coverage::NotCovered { reasons, .. } if reasons[0].contains("@no-masquerade")),
         "{c:#?}"
     );
 }

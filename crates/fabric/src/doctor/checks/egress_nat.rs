@@ -124,6 +124,15 @@ fn finding(
         ));
     }
     fix.extend(fixes(snap, cidr, egress.as_deref(), next_hop, all_pods));
+    if let Coverage::NotCovered { reconnect, .. } = &coverage {
+        let at = fix.len() - 1;
+        for cmd in reconnect.iter().rev() {
+            fix.insert(
+                at,
+                format!("or reconnect the chain whose rule would masquerade it: {cmd}"),
+            );
+        }
+    }
     let finding = Finding {
         code: "pod-egress-unmasqueraded",
         // The conntrack entries are the proof: replies are not coming back now.
@@ -168,7 +177,7 @@ fn nat_evidence(snap: &Snapshot, t: &Traffic, coverage: &Coverage) -> Vec<String
         _ if !snap.nat.available => {
             evidence.push(format!("NAT rules not read ({})", snap.nat.source));
         }
-        Coverage::NotCovered { reasons } => {
+        Coverage::NotCovered { reasons, .. } => {
             evidence.push(format!(
                 "no masquerade/SNAT rule applies to {src} -> {dst}{out_of} ({} chains read)",
                 snap.nat.chains.len()

@@ -571,9 +571,10 @@ fn fabric_doctor_clean_namespace() {
     assert!(codes(&json).is_empty(), "{json:#}");
 }
 
-/// Without `--pod-cidr`, in a cluster (NODE_NAME + API access), the pod CIDRs come from the
-/// Node's spec.podCIDRs: here the in-process API server with a kubeconfig pointing at it. The
-/// doctor runs in the test's own namespace (it only reads) to reach the server on loopback.
+/// Without `--pod-cidr`, in a cluster (NODE_NAME, or the host's name when KUBECONFIG is set;
+/// API access), the pod CIDRs come from the Node's spec.podCIDRs: here the in-process API
+/// server with a kubeconfig pointing at it. The doctor runs in the test's own namespace (it
+/// only reads) to reach the server on loopback.
 #[test]
 fn fabric_doctor_reads_pod_cidrs_from_the_node() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -625,6 +626,37 @@ fn fabric_doctor_reads_pod_cidrs_from_the_node() {
         assert_eq!(
             json["pod_cidr_sources"][0],
             serde_json::json!({"cidr": "10.244.7.0/24", "source": "Node flb-node-a spec.podCIDRs"}),
+            "{json:#}"
+        );
+        // Without NODE_NAME but with KUBECONFIG: the Node named after this host (kubeadm's
+        // default), found through the API.
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .expect("hostname")
+            .trim()
+            .to_lowercase();
+        server
+            .store()
+            .seed(serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {"name": host},
+                "spec": {"podCIDR": "10.244.8.0/24", "podCIDRs": ["10.244.8.0/24"]}
+            }))
+            .expect("seed node");
+        let out = tokio::process::Command::new(ferrolb_bin())
+            .args(["doctor", "--json"])
+            .env_remove("NODE_NAME")
+            .env("KUBECONFIG", &kubeconfig)
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .output()
+            .await
+            .expect("run doctor");
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr))
+        });
+        assert_eq!(
+            json["pod_cidr_sources"][0],
+            serde_json::json!({"cidr": "10.244.8.0/24", "source": format!("Node {host} spec.podCIDRs")}),
             "{json:#}"
         );
     });

@@ -192,10 +192,11 @@ impl Walk<'_> {
                         Tri::Yes => next.push(s),
                         Tri::No => cont.push(s),
                         Tri::Maybe => {
+                            let why = format!("`{}` (not evaluated)", c.text);
                             let mut not = s.clone();
-                            not.assumed.push(format!("`{}` may not hold", c.text));
+                            not.assumed.push(why.clone());
                             cont.push(not);
-                            s.assumed.push(format!("`{}` may hold", c.text));
+                            s.assumed.push(why);
                             next.push(s);
                         }
                     },

@@ -103,10 +103,10 @@ async fn pod_cidr_sources(args: &Args, snapshot: &Snapshot) -> (Vec<PodCidr>, Ve
     (sources, notes)
 }
 
-/// The Node's pod CIDRs when running in a cluster (env NODE_NAME set; the API from the
-/// in-cluster environment or KUBECONFIG); `None` when NODE_NAME is not set.
+/// The Node's pod CIDRs when the API is configured (see [`node_name`]; the API from the
+/// in-cluster environment or KUBECONFIG); `None` when there is no Node name to ask for.
 async fn node_pod_cidrs() -> anyhow::Result<Option<(String, Vec<IpNet>)>> {
-    let Ok(node_name) = std::env::var("NODE_NAME") else {
+    let Some(node_name) = node_name() else {
         return Ok(None);
     };
     let client = kube::Client::try_default()
@@ -130,4 +130,20 @@ async fn node_pod_cidrs() -> anyhow::Result<Option<(String, Vec<IpNet>)>> {
             })?);
     }
     Ok(Some((node_name, cidrs)))
+}
+
+/// The Node to read: env NODE_NAME; else, when an API is configured (KUBECONFIG or the
+/// in-cluster KUBERNETES_SERVICE_HOST), this host's name (what kubeadm names the Node).
+fn node_name() -> Option<String> {
+    if let Ok(name) = std::env::var("NODE_NAME") {
+        return Some(name);
+    }
+    let configured = std::env::var_os("KUBECONFIG").is_some()
+        || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
+    if !configured {
+        return None;
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let host = host.trim();
+    (!host.is_empty()).then(|| host.to_lowercase())
 }

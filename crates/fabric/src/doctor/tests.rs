@@ -184,6 +184,15 @@ fn replied_or_masqueraded_or_in_cluster_traffic_is_fine() {
         diagnose(&s, &pods()).findings.is_empty(),
         "the node's own multicast is not pod egress"
     );
+    let mut dhcp = pod_syn(false, "10.244.1.2");
+    dhcp.protocol = "udp".into();
+    dhcp.orig.dst = ip("255.255.255.255");
+    dhcp.reply.src = ip("255.255.255.255");
+    s.conntrack.entries = vec![dhcp];
+    assert!(
+        diagnose(&s, &pods()).findings.is_empty(),
+        "a pod's broadcast is not egress"
+    );
     // Without pod CIDRs the check does not run, and a note says so.
     let r = diagnose(&s, &Inputs::default());
     assert!(r.findings.is_empty());

@@ -1,6 +1,7 @@
 //! Masquerade/SNAT rules and destination-address matches from nftables, read with
 //! `nft -j list ruleset` (iptables-nft rules appear there too). Read-only.
 
+mod conditions;
 pub mod egress;
 pub mod model;
 mod parse;

@@ -36,8 +36,9 @@ pub fn check(snap: &Snapshot, inputs: &Inputs) -> (Vec<Finding>, Vec<EgressVerdi
         let peer = e.reply.src;
         let leaves_unmasqueraded = !e.src_nat && e.reply.dst == e.orig.src;
         // The node's own address on the pod bridge (cni0's 10.244.x.1) sends IGMP/mDNS to
-        // multicast groups: never answered, and not pod egress.
-        let not_egress = is_local_address(snap, e.orig.src) || peer.is_multicast();
+        // multicast groups, pods send DHCP-style broadcasts: never answered, not pod egress.
+        let broadcast = matches!(peer, IpAddr::V4(a) if a.is_broadcast());
+        let not_egress = is_local_address(snap, e.orig.src) || peer.is_multicast() || broadcast;
         if in_pods(peer) || is_local_address(snap, peer) || not_egress || !leaves_unmasqueraded {
             continue;
         }

@@ -571,9 +571,10 @@ fn fabric_doctor_clean_namespace() {
     assert!(codes(&json).is_empty(), "{json:#}");
 }
 
-/// Without `--pod-cidr`, in a cluster (NODE_NAME + API access), the pod CIDRs come from the
-/// Node's spec.podCIDRs: here the in-process API server with a kubeconfig pointing at it. The
-/// doctor runs in the test's own namespace (it only reads) to reach the server on loopback.
+/// Without `--pod-cidr`, in a cluster (NODE_NAME, or the host's name when KUBECONFIG is set;
+/// API access), the pod CIDRs come from the Node's spec.podCIDRs: here the in-process API
+/// server with a kubeconfig pointing at it. The doctor runs in the test's own namespace (it
+/// only reads) to reach the server on loopback.
 #[test]
 fn fabric_doctor_reads_pod_cidrs_from_the_node() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -622,5 +623,286 @@ fn fabric_doctor_reads_pod_cidrs_from_the_node() {
             json["notes"].to_string().contains("pod CIDRs read from Node flb-node-a"),
             "{json:#}"
         );
+        assert_eq!(
+            json["pod_cidr_sources"][0],
+            serde_json::json!({"cidr": "10.244.7.0/24", "source": "Node flb-node-a spec.podCIDRs"}),
+            "{json:#}"
+        );
+        // Without NODE_NAME but with KUBECONFIG: the Node named after this host (kubeadm's
+        // default), found through the API.
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .expect("hostname")
+            .trim()
+            .to_lowercase();
+        server
+            .store()
+            .seed(serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {"name": host},
+                "spec": {"podCIDR": "10.244.8.0/24", "podCIDRs": ["10.244.8.0/24"]}
+            }))
+            .expect("seed node");
+        let out = tokio::process::Command::new(ferrolb_bin())
+            .args(["doctor", "--json"])
+            .env_remove("NODE_NAME")
+            .env("KUBECONFIG", &kubeconfig)
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .output()
+            .await
+            .expect("run doctor");
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr))
+        });
+        assert_eq!(
+            json["pod_cidr_sources"][0],
+            serde_json::json!({"cidr": "10.244.8.0/24", "source": format!("Node {host} spec.podCIDRs")}),
+            "{json:#}"
+        );
     });
+}
+
+/// A kubeadm-like node: pod 10.244.1.2 on bridge `cni0` (10.244.1.1/24) -> node -> NAT gateway
+/// (masquerades only the node's link range, no route back to the pod CIDR) -> remote
+/// 10.255.2.2:8080. The CNI/kube-proxy rule set under test is installed on the node.
+struct PodEgressLab {
+    pod: Netns,
+    node: Netns,
+    _gw: Netns,
+    _remote: Netns,
+    _listener: ferrolb_e2e::ChildGuard,
+    scratch: ferrolb_e2e::ScratchDir,
+}
+
+impl PodEgressLab {
+    fn new(tag: &str) -> PodEgressLab {
+        let pod = Netns::new(&format!("{tag}pod"));
+        let node = Netns::new(&format!("{tag}node"));
+        let gw = Netns::new(&format!("{tag}gw"));
+        let remote = Netns::new(&format!("{tag}rem"));
+        veth(&gw, &node, 1); // gw 10.255.1.1, node 10.255.1.2 (veth1b)
+        veth(&gw, &remote, 2); // gw 10.255.2.1, remote 10.255.2.2
+        bare_veth(&node, "vethpod", &pod, "eth0");
+        sh_ok(
+            &node,
+            "ip link add cni0 type bridge && ip addr add 10.244.1.1/24 dev cni0 && ip link set cni0 up && ip link set vethpod master cni0",
+        );
+        pod.run_ok(&["ip", "addr", "add", "10.244.1.2/24", "dev", "eth0"]);
+        pod.run_ok(&["ip", "route", "add", "default", "via", "10.244.1.1"]);
+        node.run_ok(&["ip", "route", "add", "default", "via", "10.255.1.1"]);
+        node.sysctl("net.ipv4.ip_forward", "1");
+        gw.sysctl("net.ipv4.ip_forward", "1");
+        sh_ok(
+            &gw,
+            "nft add table ip nat && nft 'add chain ip nat post { type nat hook postrouting priority srcnat; }' && nft add rule ip nat post ip saddr 10.255.1.0/24 oifname veth2a masquerade",
+        );
+        remote.run_ok(&["ip", "route", "add", "default", "via", "10.255.2.1"]);
+        let scratch = ferrolb_e2e::ScratchDir::new(&format!("{tag}-lab"));
+        let log = scratch.write("nc.log", "");
+        let listener = remote.spawn(&["nc", "-l", "-k", "10.255.2.2", "8080"], &log);
+        wait_until(
+            Duration::from_secs(5),
+            "listener on 10.255.2.2:8080 (from the node)",
+            || tcp_connects(&node, "10.255.2.2", "8080").then_some(()),
+        );
+        PodEgressLab {
+            pod,
+            node,
+            _gw: gw,
+            _remote: remote,
+            _listener: listener,
+            scratch,
+        }
+    }
+
+    /// Installs a rule set on the node: a shell script (iptables-nft) or an `nft -f` file.
+    fn install(&self, script: &str) {
+        sh_ok(&self.node, script);
+    }
+
+    fn install_nft_file(&self, name: &str, text: &str) {
+        let path = self.scratch.write(name, text);
+        self.node
+            .run_ok(&["nft", "-f", path.to_str().expect("utf-8 path")]);
+    }
+
+    fn pod_connects(&self) -> bool {
+        tcp_connects(&self.pod, "10.255.2.2", "8080")
+    }
+
+    /// The pod's connection times out and `ferrolb doctor` (with `args`) exits 1 with the
+    /// pod-egress error and the NAT verdict `verdict`; returns the JSON.
+    fn assert_lost_and_diagnosed(&self, args: &[&str], verdict: &str) -> Value {
+        assert!(!self.pod_connects(), "pod connection must time out");
+        println!("{}", doctor_human(&self.node, args));
+        let (code, json) = doctor(&self.node, args);
+        assert_eq!(code, 1, "lost SYN-ACKs -> exit 1: {json:#}");
+        assert_eq!(json["clean"], false, "{json:#}");
+        let found = findings(&json, "pod-egress-unmasqueraded");
+        assert_eq!(found.len(), 1, "{json:#}");
+        assert_eq!(found[0]["severity"], "error", "{json:#}");
+        assert!(
+            found[0]["evidence"].to_string().contains("10.255.2.2:8080"),
+            "{json:#}"
+        );
+        assert_eq!(json["egress_nat"][0]["verdict"], verdict, "{json:#}");
+        assert_eq!(json["egress_nat"][0]["oif"], "veth1b", "{json:#}");
+        json
+    }
+
+    /// Applies the doctor's own masquerade fix; the pod connects and the doctor is clean.
+    fn apply_masquerade_fix_and_pass(&self, json: &Value, args: &[&str]) {
+        let finding = findings(json, "pod-egress-unmasqueraded")[0].clone();
+        sh_ok(
+            &self.node,
+            &fix_command(&finding, "masquerade on the node:"),
+        );
+        self.flush_and_assert_clean(args);
+    }
+
+    fn flush_and_assert_clean(&self, args: &[&str]) {
+        self.node
+            .run_ok(&["conntrack", "-D", "-s", "10.244.1.0/24"]);
+        assert!(self.pod_connects(), "pod connects after the fix");
+        let (code, json) = doctor(&self.node, args);
+        assert!(
+            findings(&json, "pod-egress-unmasqueraded").is_empty(),
+            "{json:#}"
+        );
+        assert_eq!(code, 0, "{json:#}");
+    }
+}
+
+const POD_CIDR: [&str; 2] = ["--pod-cidr", "10.244.1.0/24"];
+
+fn lab_tools(test: &str) -> bool {
+    require_root(test)
+        && require_binary("nc")
+        && require_binary("conntrack")
+        && require_binary("nft")
+        && require_binary("iptables-nft")
+}
+
+/// kube-proxy in iptables mode (through iptables-nft, as on a kubeadm node) masquerades only
+/// packets marked 0x4000: plain pod egress leaves un-masqueraded. The doctor must not take its
+/// MASQUERADE rule for cover; and with no flags it finds the pod CIDR on cni0 by itself.
+#[test]
+fn fabric_doctor_kube_proxy_iptables_mode_does_not_cover_pod_egress() {
+    if !lab_tools("fabric_doctor_kube_proxy_iptables_mode_does_not_cover_pod_egress") {
+        return;
+    }
+    let lab = PodEgressLab::new("fdki");
+    lab.install(include_str!(
+        "../../crates/fabric/src/nft/testdata/kube-proxy-iptables.sh"
+    ));
+    let json = lab.assert_lost_and_diagnosed(&POD_CIDR, "not-covered");
+    let evidence = findings(&json, "pod-egress-unmasqueraded")[0]["evidence"].to_string();
+    assert!(
+        evidence.contains("KUBE-POSTROUTING") && evidence.contains("0x4000"),
+        "{evidence}"
+    );
+    // No flags: the pod CIDR comes from the route on cni0, and the error is the same.
+    let json = lab.assert_lost_and_diagnosed(&[], "not-covered");
+    let sources = json["pod_cidr_sources"].to_string();
+    assert!(
+        sources.contains("10.244.1.0/24") && sources.contains("dev cni0"),
+        "{json:#}"
+    );
+    assert!(
+        json["notes"]
+            .to_string()
+            .contains("pod CIDR 10.244.1.0/24 found on the node"),
+        "{json:#}"
+    );
+    lab.apply_masquerade_fix_and_pass(&json, &[]);
+}
+
+/// kube-proxy in nftables mode: `table ip kube-proxy`, chain `masquerading` returns unmarked
+/// packets before its `masquerade fully-random`.
+#[test]
+fn fabric_doctor_kube_proxy_nftables_mode_does_not_cover_pod_egress() {
+    if !lab_tools("fabric_doctor_kube_proxy_nftables_mode_does_not_cover_pod_egress") {
+        return;
+    }
+    let lab = PodEgressLab::new("fdkn");
+    lab.install_nft_file(
+        "kube-proxy.nft",
+        include_str!("../../crates/fabric/src/nft/testdata/kube-proxy-nftables.nft"),
+    );
+    let json = lab.assert_lost_and_diagnosed(&POD_CIDR, "not-covered");
+    let evidence = findings(&json, "pod-egress-unmasqueraded")[0]["evidence"].to_string();
+    assert!(
+        evidence.contains("kube-proxy masquerading") && evidence.contains("return"),
+        "{evidence}"
+    );
+    let json = lab.assert_lost_and_diagnosed(&[], "not-covered");
+    lab.apply_masquerade_fix_and_pass(&json, &[]);
+}
+
+/// flannel's masquerade rules in FLANNEL-POSTRTG, but POSTROUTING lost its jump there (a
+/// firewall reload flushed it): the rule would cover pod egress, yet nothing reaches it. The
+/// real fix restores the jump (the doctor prints it); the entries from before stay an error
+/// until flushed.
+#[test]
+fn fabric_doctor_flannel_chain_without_its_jump() {
+    if !lab_tools("fabric_doctor_flannel_chain_without_its_jump") {
+        return;
+    }
+    let lab = PodEgressLab::new("fdfl");
+    lab.install(include_str!(
+        "../../crates/fabric/src/nft/testdata/flannel.sh"
+    ));
+    lab.install("iptables-nft -t nat -F POSTROUTING");
+    let json = lab.assert_lost_and_diagnosed(&POD_CIDR, "not-covered");
+    let evidence = findings(&json, "pod-egress-unmasqueraded")[0]["evidence"].to_string();
+    assert!(
+        evidence.contains("FLANNEL-POSTRTG is not reached from a nat postrouting hook"),
+        "{evidence}"
+    );
+    // The doctor's reconnect fix is flannel's own jump back.
+    let finding = findings(&json, "pod-egress-unmasqueraded")[0].clone();
+    let reconnect = fix_command(
+        &finding,
+        "or reconnect the chain whose rule would masquerade it:",
+    );
+    assert_eq!(
+        reconnect,
+        "iptables-nft -t nat -A POSTROUTING -j FLANNEL-POSTRTG"
+    );
+    lab.install(&reconnect);
+    // The old SYN_SENT entries: covered now, still an error, the first fix is the flush.
+    let (code, json) = doctor(&lab.node, &[]);
+    assert_eq!(code, 1, "{json:#}");
+    assert_eq!(json["egress_nat"][0]["verdict"], "covered", "{json:#}");
+    let finding = findings(&json, "pod-egress-unmasqueraded")[0].clone();
+    assert!(
+        finding["evidence"].to_string().contains("may predate it"),
+        "{finding:#}"
+    );
+    assert!(
+        fix_command(&finding, "flush the stale entries").contains("conntrack -D -s 10.244.1.0/24"),
+        "{finding:#}"
+    );
+    lab.flush_and_assert_clean(&[]);
+}
+
+/// A masquerade restricted to another uplink's name (`oifname "eth1"`, copied from a node whose
+/// NIC has that name): pod egress leaves through veth1b un-masqueraded.
+#[test]
+fn fabric_doctor_masquerade_on_another_oifname() {
+    if !lab_tools("fabric_doctor_masquerade_on_another_oifname") {
+        return;
+    }
+    let lab = PodEgressLab::new("fdoi");
+    lab.install_nft_file(
+        "other-oifname.nft",
+        include_str!("../../crates/fabric/src/nft/testdata/other-oifname.nft"),
+    );
+    let json = lab.assert_lost_and_diagnosed(&POD_CIDR, "not-covered");
+    let evidence = findings(&json, "pod-egress-unmasqueraded")[0]["evidence"].to_string();
+    assert!(
+        evidence.contains("oifname == eth1") && evidence.contains("out of veth1b"),
+        "{evidence}"
+    );
+    lab.apply_masquerade_fix_and_pass(&json, &POD_CIDR);
 }

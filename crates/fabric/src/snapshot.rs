@@ -282,15 +282,15 @@ impl ConntrackEntry {
     }
 }
 
-/// NAT rules read from nftables.
+/// The nftables rule set as far as NAT is concerned.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct NatRules {
     /// Whether the ruleset could be read.
     pub available: bool,
     /// How it was read, or why not.
     pub source: String,
-    /// Masquerade/SNAT rules.
-    pub snat: Vec<NatRule>,
+    /// Every chain with its rules (the doctor walks the nat postrouting hook through them).
+    pub chains: Vec<crate::nft::Chain>,
     /// Addresses that some rule matches as destination (`ip daddr X`), e.g. kube-proxy's
     /// per-LoadBalancer-IP DNAT jumps: such a VIP is handled before routing.
     pub daddr_matches: Vec<IpNet>,
@@ -310,63 +310,6 @@ impl AddrMatch {
     pub fn accepts(&self, addr: IpAddr) -> bool {
         let hit = self.nets.iter().any(|n| n.contains(&addr));
         hit != self.negated
-    }
-}
-
-/// A masquerade or SNAT rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NatRule {
-    /// `ip`, `ip6`, `inet`.
-    pub family: String,
-    /// Table name.
-    pub table: String,
-    /// Chain name.
-    pub chain: String,
-    /// Rule handle.
-    pub handle: Option<u64>,
-    /// `masquerade` or `snat to X`.
-    pub action: String,
-    /// Source address conditions (all must hold).
-    pub saddr: Vec<AddrMatch>,
-    /// Destination address conditions (all must hold).
-    pub daddr: Vec<AddrMatch>,
-    /// Other conditions not evaluated (oifname, marks...), as text.
-    pub other_conditions: Vec<String>,
-}
-
-impl NatRule {
-    /// Whether this rule would translate a packet from `src` to `dst` (conditions other than
-    /// addresses are assumed to hold).
-    pub fn covers(&self, src: IpAddr, dst: IpAddr) -> bool {
-        let family_ok = match self.family.as_str() {
-            "ip" => src.is_ipv4(),
-            "ip6" => src.is_ipv6(),
-            _ => true,
-        };
-        family_ok
-            && self.saddr.iter().all(|m| m.accepts(src))
-            && self.daddr.iter().all(|m| m.accepts(dst))
-    }
-
-    /// The rule in one line, for evidence.
-    pub fn describe(&self) -> String {
-        let mut parts = vec![format!("{} {} {}:", self.family, self.table, self.chain)];
-        for (name, matches) in [("saddr", &self.saddr), ("daddr", &self.daddr)] {
-            for m in matches {
-                let nets: Vec<String> = m.nets.iter().map(|n| n.to_string()).collect();
-                parts.push(format!(
-                    "{name} {}{}",
-                    if m.negated { "!= " } else { "" },
-                    nets.join(",")
-                ));
-            }
-        }
-        parts.extend(self.other_conditions.iter().cloned());
-        parts.push(self.action.clone());
-        if let Some(h) = self.handle {
-            parts.push(format!("(handle {h})"));
-        }
-        parts.join(" ")
     }
 }
 

@@ -2,12 +2,14 @@
 //! network engineer recognizes, each with evidence and a concrete fix.
 
 mod checks;
+pub mod pod_cidrs;
 mod report;
 
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+pub use checks::egress_nat::EgressVerdict;
 pub use report::{Finding, Report, Severity};
 
 use crate::snapshot::Snapshot;
@@ -23,8 +25,7 @@ pub struct Inputs {
 
 /// Runs every check and returns the report (findings sorted by severity, errors first).
 pub fn diagnose(snapshot: &Snapshot, inputs: &Inputs) -> Report {
-    let mut findings = Vec::new();
-    findings.extend(checks::egress_nat::check(snapshot, inputs));
+    let (mut findings, egress_nat) = checks::egress_nat::check(snapshot, inputs);
     findings.extend(checks::rp_filter::check(snapshot));
     findings.extend(checks::forwarding::check(snapshot, inputs));
     findings.extend(checks::default_route::check(snapshot));
@@ -33,7 +34,7 @@ pub fn diagnose(snapshot: &Snapshot, inputs: &Inputs) -> Report {
     let mut notes = Vec::new();
     if inputs.pod_cidrs.is_empty() {
         notes.push(
-            "no pod CIDR given: the pod egress (masquerade) check did not run; pass --pod-cidr"
+            "no pod CIDR given or found (no route through a cni0/flannel/cilium/calico interface, no Node podCIDR): the pod egress (masquerade) check did not run; pass --pod-cidr"
                 .to_string(),
         );
     }
@@ -45,7 +46,11 @@ pub fn diagnose(snapshot: &Snapshot, inputs: &Inputs) -> Report {
         );
     }
     notes.extend(snapshot.gaps.iter().map(|g| format!("not read: {g}")));
-    Report { findings, notes }
+    Report {
+        findings,
+        notes,
+        egress_nat,
+    }
 }
 
 #[cfg(test)]

@@ -49,6 +49,9 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Remarks about what could not be checked.
     pub notes: Vec<String>,
+    /// For each pod CIDR with lost connections: whether a NAT rule covers them (`covered`,
+    /// `not-covered`, `unknown`) and why.
+    pub egress_nat: Vec<crate::doctor::EgressVerdict>,
 }
 
 impl Report {

@@ -167,32 +167,91 @@ fn replied_or_masqueraded_or_in_cluster_traffic_is_fine() {
         diagnose(&s, &pods()).findings.is_empty(),
         "pod-to-pod is not egress"
     );
+    // The node's own address on the pod bridge sending IGMP to a multicast group.
+    let mut s = node();
+    s.addresses.push(Address {
+        index: 2,
+        net: net("10.244.1.1/24"),
+    });
+    let mut igmp = pod_syn(false, "10.244.1.1");
+    igmp.protocol = "2".into();
+    igmp.orig.src = ip("10.244.1.1");
+    igmp.orig.dst = ip("224.0.0.22");
+    igmp.reply.src = ip("224.0.0.22");
+    igmp.tcp_state = None;
+    s.conntrack.entries = vec![igmp];
+    assert!(
+        diagnose(&s, &pods()).findings.is_empty(),
+        "the node's own multicast is not pod egress"
+    );
+    let mut dhcp = pod_syn(false, "10.244.1.2");
+    dhcp.protocol = "udp".into();
+    dhcp.orig.dst = ip("255.255.255.255");
+    dhcp.reply.src = ip("255.255.255.255");
+    s.conntrack.entries = vec![dhcp];
+    assert!(
+        diagnose(&s, &pods()).findings.is_empty(),
+        "a pod's broadcast is not egress"
+    );
     // Without pod CIDRs the check does not run, and a note says so.
     let r = diagnose(&s, &Inputs::default());
     assert!(r.findings.is_empty());
     assert!(r.notes.iter().any(|n| n.contains("no pod CIDR given")));
 }
 
+/// `table ip nat` with one postrouting rule: `ip saddr 10.244.0.0/16 <extra> masquerade`.
+fn nat_with_masquerade(extra: &str) -> crate::snapshot::NatRules {
+    let json = format!(
+        r#"{{"nftables": [
+          {{"chain": {{"family": "ip", "table": "nat", "name": "post", "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"}}}},
+          {{"rule": {{"family": "ip", "table": "nat", "chain": "post", "handle": 4, "expr": [
+            {{"match": {{"op": "==", "left": {{"payload": {{"protocol": "ip", "field": "saddr"}}}}, "right": {{"prefix": {{"addr": "10.244.0.0", "len": 16}}}}}}}},
+            {extra}
+            {{"masquerade": null}}]}}}}]}}"#
+    );
+    crate::nft::parse_ruleset(&serde_json::from_str(&json).unwrap())
+}
+
 #[test]
-fn a_covering_rule_added_later_downgrades_to_warning() {
+fn a_covering_rule_added_later_stays_an_error_and_says_the_entries_may_predate_it() {
     let mut s = node();
     s.conntrack.entries = vec![pod_syn(false, "10.244.1.2")];
-    s.nat.snat.push(NatRule {
-        family: "ip".into(),
-        table: "nat".into(),
-        chain: "post".into(),
-        handle: Some(4),
-        action: "masquerade".into(),
-        saddr: vec![AddrMatch {
-            negated: false,
-            nets: vec![net("10.244.0.0/16")],
-        }],
-        daddr: vec![],
-        other_conditions: vec![],
-    });
+    s.nat = nat_with_masquerade("");
     let r = diagnose(&s, &pods());
     let f: Vec<_> = r.with_code("pod-egress-unmasqueraded").collect();
-    assert_eq!(f[0].severity, Severity::Warning);
+    assert_eq!(f[0].severity, Severity::Error, "{f:#?}");
+    assert!(
+        f[0].evidence.iter().any(|e| e.contains("may predate it")),
+        "{f:#?}"
+    );
+    assert!(f[0].fix[0].starts_with("flush the stale entries"), "{f:#?}");
+    assert_eq!(r.egress_nat[0].coverage.name(), "covered");
+    assert!(r.has_errors());
+}
+
+#[test]
+fn a_rule_for_marked_packets_only_does_not_cover_pod_egress() {
+    let mut s = node();
+    s.conntrack.entries = vec![pod_syn(false, "10.244.1.2")];
+    // kube-proxy's shape: `meta mark & 0x4000 == 0x4000 masquerade`.
+    s.nat = nat_with_masquerade(
+        r#"{"match": {"op": "==", "left": {"&": [{"meta": {"key": "mark"}}, 16384]}, "right": 16384}},"#,
+    );
+    let r = diagnose(&s, &pods());
+    let f: Vec<_> = r.with_code("pod-egress-unmasqueraded").collect();
+    assert_eq!(f[0].severity, Severity::Error);
+    assert_eq!(r.egress_nat[0].coverage.name(), "not-covered", "{r:#?}");
+    assert!(
+        f[0].evidence
+            .iter()
+            .any(|e| e.starts_with("not applied:") && e.contains("0x4000")),
+        "{f:#?}"
+    );
+    // A condition it cannot evaluate: unknown, still an error.
+    s.nat = nat_with_masquerade(r#"{"xt": {"type": "match", "name": "conntrack"}},"#);
+    let r = diagnose(&s, &pods());
+    assert_eq!(r.egress_nat[0].coverage.name(), "unknown", "{r:#?}");
+    assert!(r.has_errors());
 }
 
 #[test]

@@ -17,12 +17,9 @@ have tshark || need+=(tshark)
 have ping || need+=(iputils-ping)
 have nc || need+=(netcat-openbsd)
 have conntrack || need+=(conntrack)
-<<<<<<< HEAD
 # setpriv: runs ferrolb with a container's uid and capabilities (tests/tests/speaker_privileges.rs)
 have setpriv || need+=(util-linux)
-=======
 have iptables-nft || need+=(iptables)
->>>>>>> doctor
 
 if [ "${#need[@]}" -gt 0 ]; then
     echo "install-test-deps: installing ${need[*]}"

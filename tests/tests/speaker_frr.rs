@@ -432,18 +432,21 @@ fn single_peer_config(hold: &str, second_peer: &str) -> String {
 /// Waits until FRR's bgpd log has the NOTIFICATION `code/subcode` received from `addr`. FRR
 /// clears the neighbor JSON's last-notification fields when the next session comes up, so the
 /// log is the lasting record of a reset.
-fn wait_notification_logged(frr: &Frr, addr: &str, code: &str) -> String {
+fn wait_notification_logged(frr: &Frr, addr: &str, code: &str, dir: &ScratchDir) -> String {
     let needle = format!("received from neighbor {addr} {code} ");
-    wait_until(
-        Duration::from_secs(15),
-        &format!("FRR logs NOTIFICATION {code} from {addr}"),
-        || {
-            let log = frr.dir().read("bgpd.log");
-            log.lines()
-                .find(|l| l.contains(&needle))
-                .map(str::to_string)
-        },
-    )
+    let find = || {
+        let log = frr.dir().read("bgpd.log");
+        log.lines()
+            .find(|l| l.contains(&needle))
+            .map(str::to_string)
+    };
+    ferrolb_e2e::wait_until_opt(Duration::from_secs(15), find).unwrap_or_else(|| {
+        panic!(
+            "FRR logged no NOTIFICATION {code} from {addr} within 15 s; bgpd log:\n{}\nspeaker log:\n{}",
+            frr.dir().read("bgpd.log"),
+            dir.read("node1.log")
+        )
+    })
 }
 
 /// RFC 4486 subcodes on config changes, and one peer identity, through the real speaker:
@@ -463,8 +466,11 @@ fn speaker_config_changes_send_rfc4486_cease() {
     let node1 = Netns::new("spk-c1");
     veth(&router, &node1, 1);
     let node_addr: IpAddr = "10.255.1.2".parse().unwrap();
-    let cfg = FrrConfig::new(65000, "10.255.1.1".parse().unwrap())
+    let mut cfg = FrrConfig::new(65000, "10.255.1.1".parse().unwrap())
         .neighbor(FrrNeighbor::new(node_addr, 65001));
+    // bgpd logs each NOTIFICATION received only with this (off in `frr defaults traditional`).
+    cfg.extra_router_lines
+        .push("bgp log-neighbor-changes".to_string());
     let frr = Frr::start(&router, &cfg);
     let api = NsApi::start(&router);
     let store = &api.store;
@@ -501,7 +507,7 @@ fn speaker_config_changes_send_rfc4486_cease() {
 
     // 2. A session parameter changes: Cease/Other Configuration Change, then up again.
     seed_config(store, &single_peer_config("6s", ""));
-    let line = wait_notification_logged(&frr, "10.255.1.2", "6/6");
+    let line = wait_notification_logged(&frr, "10.255.1.2", "6/6", &dir);
     assert!(line.contains("Other Configuration Change"), "{line}");
     wait_until(
         Duration::from_secs(15),
@@ -517,7 +523,7 @@ fn speaker_config_changes_send_rfc4486_cease() {
         store,
         "peers: []\naddress-pools:\n- name: default\n  protocol: bgp\n  addresses: [198.51.100.0/28]\n",
     );
-    let line = wait_notification_logged(&frr, "10.255.1.2", "6/3");
+    let line = wait_notification_logged(&frr, "10.255.1.2", "6/3", &dir);
     assert!(line.contains("Peer De-configured"), "{line}");
     let n = frr.neighbor(node_addr).unwrap_or_default();
     assert_ne!(n["bgpState"], "Established", "{n}");

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use ferrolb_bgp::driver::{PeerConfig, PeerStatus, Speaker, State};
+mod common;
+
+use ferrolb_bgp::driver::{PeerStatus, Speaker, State};
 use ferrolb_config::parse_config;
 use ferrolb_speaker::policy::{Desired, PeerKey, PeerPlan};
 use ferrolb_speaker::sessions::{ManagerOptions, SessionManager};
@@ -28,24 +30,6 @@ async fn wait_for(
     result.unwrap_or_else(|| panic!("timed out waiting for {what}; last: {:?}", *rx.borrow()))
 }
 
-/// A passive collector on 127.0.0.1 that accepts a session from [`NODE`]; its port.
-async fn collector() -> (Speaker, u16) {
-    let collector = Speaker::new();
-    let bound = collector
-        .listen("127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("collector listens");
-    let mut peer = PeerConfig::new(
-        NODE.parse().unwrap(),
-        65000,
-        65001,
-        "10.255.255.1".parse().unwrap(),
-    );
-    peer.session.passive = true;
-    collector.add_peer(peer).expect("collector peer");
-    (collector, bound.port())
-}
-
 fn plan(peer: ferrolb_config::Peer) -> PeerPlan {
     PeerPlan {
         key: PeerKey {
@@ -63,7 +47,7 @@ fn plan(peer: ferrolb_config::Peer) -> PeerPlan {
 /// it on every pass, alternating the ports).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_plans_for_one_address_never_flap_the_session() {
-    let (collector, port) = collector().await;
+    let (collector, port) = common::collector(NODE, |_| {}).await;
     let node: IpAddr = NODE.parse().unwrap();
     let mut rx = collector.watch(node).expect("collector watch");
 

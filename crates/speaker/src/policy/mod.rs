@@ -45,10 +45,11 @@ pub struct PeerKey {
 }
 
 impl PeerKey {
-    /// The key of a configured peer.
+    /// The key of a configured peer; an IPv4-mapped IPv6 address becomes the IPv4 address, as
+    /// the driver keys it.
     pub fn of(peer: &Peer) -> Self {
         PeerKey {
-            address: peer.address,
+            address: peer.address.to_canonical(),
             port: peer.port,
         }
     }

@@ -336,6 +336,11 @@ fn one_session_per_peer_address() {
     let mut other_port = first.clone();
     other_port.port = 1179;
     config.peers.push(other_port);
+    // the same address written IPv4-mapped: the same peer for the driver
+    let mut mapped = first.clone();
+    mapped.address = "::ffff:10.255.0.1".parse().unwrap();
+    mapped.peer_asn += 1;
+    config.peers.push(mapped);
     let s = svc("a", "198.51.100.1", TrafficPolicy::Cluster);
     let d = run(Some(&config), &node("n1", &[]), &s, &[Ep::Ready("n1")]);
     let planned: Vec<String> = d.peers.iter().map(|p| p.key.to_string()).collect();
@@ -350,6 +355,13 @@ fn one_session_per_peer_address() {
         "{}",
         skipped.reason
     );
+    let same: Vec<String> = d
+        .skipped_peers
+        .iter()
+        .filter(|p| p.reason.contains("same address"))
+        .map(|p| p.key.to_string())
+        .collect();
+    assert_eq!(same, ["10.255.0.1:1179", "10.255.0.1"]);
 }
 
 #[test]

@@ -263,7 +263,9 @@ impl SessionManager {
             peer.address,
             node,
         )?;
-        let mut config = PeerConfig::new(peer.address, peer.my_asn, peer.peer_asn, router_id);
+        // The address as the driver and `PeerKey::of` key it (IPv4-mapped IPv6 is IPv4).
+        let address = peer.address.to_canonical();
+        let mut config = PeerConfig::new(address, peer.my_asn, peer.peer_asn, router_id);
         config.port = peer.port;
         config.local_address = source;
         config.ebgp_multihop = peer.ebgp_multihop.then_some(255);

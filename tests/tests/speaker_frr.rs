@@ -418,3 +418,125 @@ fn speaker_two_nodes_with_frr() {
     sp1.stop(Duration::from_secs(5));
     sp2.stop(Duration::from_secs(5));
 }
+
+/// A config for node1 only: one peer, the router, with `hold`; `second_peer` is appended to
+/// `peers` as written.
+fn single_peer_config(hold: &str, second_peer: &str) -> String {
+    format!(
+        "peers:\n- peer-address: 10.255.1.1\n  peer-asn: 65000\n  my-asn: 65001\n  \
+         hold-time: {hold}\n{second_peer}address-pools:\n- name: default\n  protocol: bgp\n  \
+         addresses: [198.51.100.0/28]\n"
+    )
+}
+
+/// Waits until FRR's bgpd log has the NOTIFICATION `code/subcode` received from `addr`. FRR
+/// clears the neighbor JSON's last-notification fields when the next session comes up, so the
+/// log is the lasting record of a reset.
+fn wait_notification_logged(frr: &Frr, addr: &str, code: &str, dir: &ScratchDir) -> String {
+    let needle = format!("received from neighbor {addr} {code} ");
+    let find = || {
+        let log = frr.dir().read("bgpd.log");
+        log.lines()
+            .find(|l| l.contains(&needle))
+            .map(str::to_string)
+    };
+    ferrolb_e2e::wait_until_opt(Duration::from_secs(15), find).unwrap_or_else(|| {
+        panic!(
+            "FRR logged no NOTIFICATION {code} from {addr} within 15 s; bgpd log:\n{}\nspeaker log:\n{}",
+            frr.dir().read("bgpd.log"),
+            dir.read("node1.log")
+        )
+    })
+}
+
+/// RFC 4486 subcodes on config changes, and one peer identity, through the real speaker:
+/// a config with the router's address on two ports is rejected (field path in the speaker's
+/// status) without touching the session; a hold-time change resets it with Cease/Other
+/// Configuration Change (6/6); removing the peer sends Cease/Peer De-configured (6/3).
+#[test]
+fn speaker_config_changes_send_rfc4486_cease() {
+    if !require_root_and(
+        "speaker_config_changes_send_rfc4486_cease",
+        &["vtysh", "/usr/lib/frr/bgpd"],
+    ) {
+        return;
+    }
+    let dir = ScratchDir::new("speaker-cease");
+    let router = Netns::new("spk-cr");
+    let node1 = Netns::new("spk-c1");
+    veth(&router, &node1, 1);
+    let node_addr: IpAddr = "10.255.1.2".parse().unwrap();
+    let mut cfg = FrrConfig::new(65000, "10.255.1.1".parse().unwrap())
+        .neighbor(FrrNeighbor::new(node_addr, 65001));
+    // bgpd logs each NOTIFICATION received only with this (off in `frr defaults traditional`).
+    cfg.extra_router_lines
+        .push("bgp log-neighbor-changes".to_string());
+    let frr = Frr::start(&router, &cfg);
+    let api = NsApi::start(&router);
+    let store = &api.store;
+    seed_config(store, &single_peer_config("3s", ""));
+    seed_node(store, "node1", 1, false);
+    let url = format!("http://10.255.1.1:{}", api.port);
+    let mut speaker = start_speaker(&node1, "node1", &url, &dir);
+    frr.wait_established(node_addr, Duration::from_secs(20));
+    let conns = neighbor_field(&frr, "10.255.1.2", "connectionsEstablished");
+
+    // 1. The same address on a second port: rejected with the field path; the session stays.
+    let second = "- peer-address: 10.255.1.1\n  peer-port: 1179\n  peer-asn: 65000\n  \
+                  my-asn: 65001\n";
+    seed_config(store, &single_peer_config("3s", second));
+    let bin = ferrolb_bin().display().to_string();
+    let error = wait_until(
+        Duration::from_secs(10),
+        "the speaker reports the rejected config",
+        || {
+            let out = node1.run_ok(&[&bin, "status", "--json"]);
+            let v: Value = serde_json::from_str(&out).ok()?;
+            v["config_error"].as_str().map(str::to_string)
+        },
+    );
+    assert!(
+        error.contains("peers[1].peer-port") && error.contains("1179"),
+        "{error}"
+    );
+    assert!(frr.established(node_addr));
+    assert_eq!(
+        neighbor_field(&frr, "10.255.1.2", "connectionsEstablished"),
+        conns
+    );
+
+    // 2. A session parameter changes: Cease/Other Configuration Change, then up again.
+    seed_config(store, &single_peer_config("6s", ""));
+    let line = wait_notification_logged(&frr, "10.255.1.2", "6/6", &dir);
+    assert!(line.contains("Other Configuration Change"), "{line}");
+    wait_until(
+        Duration::from_secs(15),
+        "the session re-established with the new hold time",
+        || {
+            let n = frr.neighbor(node_addr)?;
+            (n["bgpState"] == "Established" && n["bgpTimerHoldTimeMsecs"] == 6000).then_some(())
+        },
+    );
+
+    // 3. The peer leaves the config: Cease/Peer De-configured, and the session stays down.
+    seed_config(
+        store,
+        "peers: []\naddress-pools:\n- name: default\n  protocol: bgp\n  addresses: [198.51.100.0/28]\n",
+    );
+    let line = wait_notification_logged(&frr, "10.255.1.2", "6/3", &dir);
+    assert!(line.contains("Peer De-configured"), "{line}");
+    let n = frr.neighbor(node_addr).unwrap_or_default();
+    assert_ne!(n["bgpState"], "Established", "{n}");
+    assert_eq!(n["lastErrorCodeSubcode"], "0603", "{n}");
+    assert_eq!(
+        n["lastNotificationReason"], "Cease/Peer De-configured",
+        "{n}"
+    );
+    assert!(
+        !frr.dir()
+            .read("bgpd.log")
+            .contains("received from neighbor 10.255.1.2 6/2 "),
+        "no Administrative Shutdown on a config change"
+    );
+    speaker.stop(Duration::from_secs(5));
+}

@@ -296,6 +296,13 @@ async fn hold_timer_expires_when_the_peer_goes_silent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_peer_resets_only_when_the_config_changes_and_remove_is_graceful() {
+    /// A Cease of `subcode` received by the peer, with no data (RFC 9003 defines a shutdown
+    /// communication only for 6/2 and 6/4).
+    fn received_cease(s: &PeerStatus, subcode: CeaseSubcode) -> bool {
+        matches!(&s.last_error, Some(PeerError::Notification { direction: Direction::Received, notification })
+            if notification.cease_subcode() == Some(subcode) && notification.data.is_empty())
+    }
+
     let (a, b) = pair(None, false).await;
     let mut a_rx = a.watch(B).expect("watch");
     let mut b_rx = b.watch(A).expect("watch");
@@ -322,6 +329,12 @@ async fn update_peer_resets_only_when_the_config_changes_and_remove_is_graceful(
         b.update_peer(changed).await.expect("update"),
         "changed: reset"
     );
+    wait_for(
+        &mut a_rx,
+        "A sees Cease/Other Configuration Change (6/6) from the reset",
+        |s| received_cease(s, CeaseSubcode::OtherConfigurationChange),
+    )
+    .await;
     let mut b_rx = b.watch(A).expect("new watch after reset");
     let up = wait_for(&mut b_rx, "B re-established", |s| {
         s.state == State::Established && s.prefixes_sent.ipv4 == 3
@@ -337,10 +350,11 @@ async fn update_peer_resets_only_when_the_config_changes_and_remove_is_graceful(
         .await
         .expect("remove");
     assert!(b.watch(A).is_none());
-    let gone = wait_for(&mut a_rx, "A sees 6/2 from the removal", |s| {
-        matches!(&s.last_error, Some(PeerError::Notification { direction: Direction::Received, notification })
-            if notification.shutdown_message().as_deref() == Some("peer removed by test"))
-    })
+    let gone = wait_for(
+        &mut a_rx,
+        "A sees Cease/Peer De-configured (6/3) from the removal",
+        |s| received_cease(s, CeaseSubcode::PeerDeconfigured),
+    )
     .await;
     assert_eq!(gone.prefixes_received.ipv4, 0);
     assert!(matches!(

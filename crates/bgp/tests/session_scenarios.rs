@@ -2,8 +2,8 @@
 
 use ferrolb_bgp::session::{ConnId, DownReason, Input, Output, Session, SessionConfig, State};
 use ferrolb_bgp::wire::{
-    pack_announce, pack_withdraw, AsPath, Capability, DecodeContext, Family, Message, NextHop,
-    Notification, Open, Origin, PathAttributes, RouteRefresh, Update,
+    pack_announce, pack_withdraw, AsPath, Capability, CeaseSubcode, DecodeContext, Family, Message,
+    NextHop, Notification, Open, Origin, PathAttributes, RouteRefresh, Update,
 };
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -515,6 +515,33 @@ fn manual_stop_sends_administrative_shutdown_with_message() {
         None,
         "no automatic restart after ManualStop"
     );
+}
+
+/// RFC 4486 for configuration changes: the Cease carries the subcode and no data (RFC 9003's
+/// text is defined only for 6/2 and 6/4); the session stops like a ManualStop.
+#[test]
+fn manual_stop_cease_sends_the_subcode_without_data() {
+    for (subcode, text) in [
+        (CeaseSubcode::PeerDeconfigured, "Cease/Peer De-configured"),
+        (
+            CeaseSubcode::OtherConfigurationChange,
+            "Cease/Other Configuration Change",
+        ),
+    ] {
+        let t0 = Instant::now();
+        let (mut s, c) = established(config(), t0);
+        let out = s.handle(t0 + secs(1), Input::ManualStopCease { subcode });
+        let msgs = sent(&out, c);
+        let [Message::Notification(n)] = &msgs[..] else {
+            panic!("{out:?}")
+        };
+        assert_eq!((n.code, n.subcode), (6, u8::from(subcode)));
+        assert!(n.data.is_empty(), "{n:?}");
+        assert_eq!(n.to_string(), text);
+        assert!(out.contains(&Output::Close(c)));
+        assert_eq!(s.state(), State::Idle);
+        assert_eq!(s.next_deadline(), None, "no automatic restart");
+    }
 }
 
 #[test]

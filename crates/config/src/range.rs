@@ -232,9 +232,14 @@ impl IpRange {
         out
     }
 
-    /// The longest prefix among [`IpRange::cidrs`] (the CIDR's own length for a CIDR).
-    pub fn longest_prefix(&self) -> u8 {
-        self.cidrs().iter().map(|(_, len)| *len).max().unwrap_or(0)
+    /// The shortest prefix among [`IpRange::cidrs`] (the CIDR's own length for a CIDR): the
+    /// widest block of the range's summary. MetalLB v0.12 checks `aggregation-length` against it.
+    pub fn shortest_prefix(&self) -> u8 {
+        self.cidrs()
+            .iter()
+            .map(|(_, len)| *len)
+            .min()
+            .unwrap_or(self.family.bits())
     }
 }
 
@@ -313,8 +318,17 @@ mod tests {
             c,
             ["10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/31", "10.0.0.6/32"]
         );
-        assert_eq!(r.longest_prefix(), 32);
-        assert_eq!(IpRange::parse("10.0.0.0/24").unwrap().longest_prefix(), 24);
+        assert_eq!(r.shortest_prefix(), 31);
+        assert_eq!(IpRange::parse("10.0.0.0/24").unwrap().shortest_prefix(), 24);
+        // MetalLB's own case: the summary of 10.33.0.1-10.33.0.250 has two /26 blocks.
+        let r = IpRange::parse("10.33.0.1-10.33.0.250").unwrap();
+        assert_eq!(r.shortest_prefix(), 26);
+        assert_eq!(
+            IpRange::parse("10.0.0.7-10.0.0.7")
+                .unwrap()
+                .shortest_prefix(),
+            32
+        );
         assert_eq!(IpRange::parse("0.0.0.0/0").unwrap().cidrs().len(), 1);
         assert_eq!(IpRange::parse("::/0").unwrap().cidrs().len(), 1);
     }

@@ -2,7 +2,7 @@
 //! peers added, removed or updated (a reset only when session parameters changed), and the
 //! desired route set of each peer (UPDATEs only).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 use tracing::{info, warn};
 
-use crate::policy::{Desired, PeerKey, RouteAttrs};
+use crate::policy::{Desired, PeerKey, PeerPlan, RouteAttrs};
 use crate::router_id;
 
 /// What the manager knows about one running session.
@@ -46,8 +46,8 @@ pub struct SessionManager {
     active: BTreeMap<IpAddr, Active>,
     passwords: HashMap<(String, String, String), Result<Password, String>>,
     password_generation: u64,
-    /// Peers that could not be set up, by address.
-    pub setup_errors: BTreeMap<IpAddr, SetupError>,
+    /// Peers that could not be set up.
+    pub setup_errors: BTreeMap<PeerKey, SetupError>,
 }
 
 /// Manager settings.
@@ -96,6 +96,10 @@ impl SessionManager {
 
     /// Brings the speaker in line with `desired`. `config_generation` changes whenever a new
     /// configuration was taken (Secrets are read again then). Returns the peers added or reset.
+    ///
+    /// A node has one session per peer address (the driver's peer identity): a second plan for
+    /// an address already used is not applied and is reported in
+    /// [`setup_errors`](Self::setup_errors), so two entries never take turns resetting the session.
     pub async fn apply(
         &mut self,
         desired: &Desired,
@@ -107,105 +111,128 @@ impl SessionManager {
             self.password_generation = config_generation;
         }
         let mut touched = Vec::new();
-        let mut wanted: BTreeMap<IpAddr, ()> = BTreeMap::new();
+        let mut used: BTreeMap<IpAddr, PeerKey> = BTreeMap::new();
+        let mut wanted: BTreeSet<IpAddr> = BTreeSet::new();
         self.setup_errors.clear();
         let mut interner: HashMap<RouteAttrs, Arc<RouteAttributes>> = HashMap::new();
 
         for plan in &desired.peers {
             let address = plan.key.address;
+            if let Some(first) = used.get(&address) {
+                let error = format!(
+                    "another peer entry for the same address ({first}) is used on this node; a \
+                     node has one session per peer address"
+                );
+                warn!(peer = %plan.key, %error, "session not configured");
+                self.setup_error(plan.key, error);
+                continue;
+            }
+            used.insert(address, plan.key);
             let config = match self.peer_config(&plan.peer, node).await {
                 Ok(c) => c,
                 Err(error) => {
                     warn!(peer = %plan.key, %error, "session not (re)configured");
                     if self.active.contains_key(&address) {
                         // Keep a running session rather than drop it over a transient error.
-                        wanted.insert(address, ());
+                        wanted.insert(address);
                     }
-                    self.setup_errors.insert(
-                        address,
-                        SetupError {
-                            key: plan.key,
-                            error,
-                        },
-                    );
+                    self.setup_error(plan.key, error);
                     continue;
                 }
             };
-            wanted.insert(address, ());
-            match self.active.get(&address).map(|a| a.config == config) {
-                None => match self.speaker.add_peer(config.clone()) {
-                    Ok(()) => {
-                        info!(peer = %plan.key, peer_as = plan.peer.peer_asn, "session configured");
-                        touched.push(address);
-                        self.active.insert(
-                            address,
-                            Active {
-                                key: plan.key,
-                                config,
-                                routes: Arc::new(BTreeMap::new()),
-                            },
-                        );
-                    }
-                    Err(e) => {
-                        self.setup_errors.insert(
-                            address,
-                            SetupError {
-                                key: plan.key,
-                                error: e.to_string(),
-                            },
-                        );
-                        continue;
-                    }
-                },
-                Some(false) => match self.speaker.update_peer(config.clone()).await {
-                    Ok(reset) => {
-                        if reset {
-                            info!(peer = %plan.key, "session parameters changed; session reset");
-                            touched.push(address);
-                        }
-                        if let Some(a) = self.active.get_mut(&address) {
-                            a.config = config;
-                            a.key = plan.key;
-                        }
-                    }
-                    Err(e) => {
-                        self.setup_errors.insert(
-                            address,
-                            SetupError {
-                                key: plan.key,
-                                error: e.to_string(),
-                            },
-                        );
-                    }
-                },
-                Some(true) => {}
+            wanted.insert(address);
+            if self.sync_session(plan, config).await {
+                touched.push(address);
             }
-            let Some(active) = self.active.get_mut(&address) else {
-                continue;
-            };
-            if *active.routes != plan.routes {
-                let set: AdvertisementSet = plan
-                    .routes
-                    .iter()
-                    .map(|(prefix, attrs)| {
-                        let shared = interner
-                            .entry(attrs.clone())
-                            .or_insert_with(|| Arc::new(to_bgp(attrs)))
-                            .clone();
-                        (*prefix, shared)
-                    })
-                    .collect();
-                match self.speaker.set_advertisements(address, Arc::new(set)) {
-                    Ok(()) => active.routes = Arc::new(plan.routes.clone()),
-                    Err(e) => warn!(peer = %plan.key, error = %e, "setting advertisements failed"),
-                }
-            }
+            self.sync_routes(plan, &mut interner);
         }
+        self.remove_unwanted(&wanted).await;
+        touched
+    }
 
+    fn setup_error(&mut self, key: PeerKey, error: String) {
+        self.setup_errors.insert(key, SetupError { key, error });
+    }
+
+    /// Adds the peer's session or updates its parameters (the driver resets it only when they
+    /// changed). True when the session was added or reset.
+    async fn sync_session(&mut self, plan: &PeerPlan, config: PeerConfig) -> bool {
+        let address = plan.key.address;
+        match self.active.get(&address).map(|a| a.config == config) {
+            None => match self.speaker.add_peer(config.clone()) {
+                Ok(()) => {
+                    info!(peer = %plan.key, peer_as = plan.peer.peer_asn, "session configured");
+                    self.active.insert(
+                        address,
+                        Active {
+                            key: plan.key,
+                            config,
+                            routes: Arc::new(BTreeMap::new()),
+                        },
+                    );
+                    true
+                }
+                Err(e) => {
+                    self.setup_error(plan.key, e.to_string());
+                    false
+                }
+            },
+            Some(false) => match self.speaker.update_peer(config.clone()).await {
+                Ok(reset) => {
+                    if reset {
+                        info!(peer = %plan.key, "session parameters changed; session reset");
+                    }
+                    if let Some(a) = self.active.get_mut(&address) {
+                        a.config = config;
+                        a.key = plan.key;
+                    }
+                    reset
+                }
+                Err(e) => {
+                    self.setup_error(plan.key, e.to_string());
+                    false
+                }
+            },
+            Some(true) => false,
+        }
+    }
+
+    /// Gives the driver the plan's routes when they differ from what it has.
+    fn sync_routes(
+        &mut self,
+        plan: &PeerPlan,
+        interner: &mut HashMap<RouteAttrs, Arc<RouteAttributes>>,
+    ) {
+        let address = plan.key.address;
+        let Some(active) = self.active.get_mut(&address) else {
+            return;
+        };
+        if *active.routes == plan.routes {
+            return;
+        }
+        let set: AdvertisementSet = plan
+            .routes
+            .iter()
+            .map(|(prefix, attrs)| {
+                let shared = interner
+                    .entry(attrs.clone())
+                    .or_insert_with(|| Arc::new(to_bgp(attrs)))
+                    .clone();
+                (*prefix, shared)
+            })
+            .collect();
+        match self.speaker.set_advertisements(address, Arc::new(set)) {
+            Ok(()) => active.routes = Arc::new(plan.routes.clone()),
+            Err(e) => warn!(peer = %plan.key, error = %e, "setting advertisements failed"),
+        }
+    }
+
+    /// Removes the sessions of peers no longer wanted on this node (Cease/Peer De-configured).
+    async fn remove_unwanted(&mut self, wanted: &BTreeSet<IpAddr>) {
         let gone: Vec<IpAddr> = self
             .active
             .keys()
-            .filter(|a| !wanted.contains_key(a))
+            .filter(|a| !wanted.contains(a))
             .copied()
             .collect();
         for address in gone {
@@ -220,7 +247,6 @@ impl SessionManager {
                 }
             }
         }
-        touched
     }
 
     /// Builds the driver configuration of a peer (router id lookup, password from a Secret).
@@ -237,7 +263,9 @@ impl SessionManager {
             peer.address,
             node,
         )?;
-        let mut config = PeerConfig::new(peer.address, peer.my_asn, peer.peer_asn, router_id);
+        // The address as the driver and `PeerKey::of` key it (IPv4-mapped IPv6 is IPv4).
+        let address = peer.address.to_canonical();
+        let mut config = PeerConfig::new(address, peer.my_asn, peer.peer_asn, router_id);
         config.port = peer.port;
         config.local_address = source;
         config.ebgp_multihop = peer.ebgp_multihop.then_some(255);

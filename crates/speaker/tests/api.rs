@@ -8,7 +8,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use ferrolb_apiserver::{ApiServer, RunningServer};
-use ferrolb_bgp::driver::{Password, PeerConfig, PeerError, Speaker};
+mod common;
+
+use ferrolb_bgp::driver::{Password, PeerError, Speaker};
 use ferrolb_speaker::{Options, StatusReport};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -106,21 +108,11 @@ impl Fixture {
         let api = ApiServer::start("127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
-        let collector = Speaker::new();
-        let bound = collector
-            .listen("127.0.0.1:0".parse().unwrap())
-            .await
-            .expect("collector listens");
-        let mut peer = PeerConfig::new(
-            SPEAKER_SOURCE.parse().unwrap(),
-            65000,
-            65001,
-            "10.255.255.1".parse().unwrap(),
-        );
-        peer.session.passive = true;
-        peer.session.hold_time = 3;
-        peer.password = Some(Password::new("s3cret").unwrap());
-        collector.add_peer(peer).unwrap();
+        let (collector, port) = common::collector(SPEAKER_SOURCE, |peer| {
+            peer.session.hold_time = 3;
+            peer.password = Some(Password::new("s3cret").unwrap());
+        })
+        .await;
         let store = api.store();
         // "s3cret" in base64.
         store
@@ -128,7 +120,7 @@ impl Fixture {
                          "metadata": {"namespace": "ferrolb-system", "name": "bgp-auth"},
                          "data": {"password": "czNjcmV0"}}))
             .unwrap();
-        store.seed(config_map(bound.port(), "")).unwrap();
+        store.seed(config_map(port, "")).unwrap();
         store
             .seed(json!({"apiVersion": "v1", "kind": "Node",
                          "metadata": {"name": NODE, "labels": {"kubernetes.io/hostname": NODE}},
@@ -138,7 +130,7 @@ impl Fixture {
         Fixture {
             api,
             collector,
-            port: bound.port(),
+            port,
         }
     }
 
@@ -262,8 +254,9 @@ async fn announces_follows_endpoints_and_shuts_down_cleanly() {
     );
     let mut with_communities = cm.clone();
     with_communities["data"]["config"] = json!(text);
-    store.seed(with_communities).unwrap();
+    // Read before the change: the UPDATE may arrive before the next line runs.
     let updates_before = f.collector.status()[0].updates_in;
+    store.seed(with_communities).unwrap();
     wait_for(
         "an UPDATE with the new communities",
         Duration::from_secs(10),

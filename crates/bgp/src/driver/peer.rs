@@ -12,7 +12,7 @@ use tracing::{debug, info, warn};
 
 use crate::rib_out::{AddressFamily, AdvertisementSet, RibOut, SessionContext};
 use crate::session::{ConnId, DownReason, Input, Negotiated, Output, Session, State};
-use crate::wire::{frame_len, Family};
+use crate::wire::{frame_len, CeaseSubcode, Family};
 
 use super::adj_rib_in::AdjRibIn;
 use super::config::PeerConfig;
@@ -26,11 +26,29 @@ pub(crate) enum PeerCommand {
     SetAdvertisements(Arc<AdvertisementSet>),
     /// The listener accepted a connection from this peer.
     Inbound(TcpStream),
-    /// Graceful stop: Cease/Administrative Shutdown with the message, flush, close, end.
+    /// Graceful stop: the Cease of `reason`, flush, close, end.
     Stop {
-        message: Option<String>,
+        reason: StopReason,
         done: oneshot::Sender<()>,
     },
+}
+
+/// Why a peer task stops, which decides the Cease it sends (RFC 4486).
+#[derive(Debug, Clone)]
+pub(crate) enum StopReason {
+    /// Cease/Administrative Shutdown (6/2) with an RFC 9003 shutdown communication.
+    Shutdown(Option<String>),
+    /// Cease/`subcode` without data: Peer De-configured (6/3) or Other Configuration Change (6/6).
+    Cease(CeaseSubcode),
+}
+
+impl StopReason {
+    fn input(self) -> Input<'static> {
+        match self {
+            StopReason::Shutdown(message) => Input::ManualStop { message },
+            StopReason::Cease(subcode) => Input::ManualStopCease { subcode },
+        }
+    }
 }
 
 /// State of the peer task.
@@ -134,13 +152,13 @@ impl PeerTask {
                 cmd = commands.recv() => match cmd {
                     Some(PeerCommand::SetAdvertisements(set)) => self.rib.set_desired(set),
                     Some(PeerCommand::Inbound(stream)) => self.accept(stream),
-                    Some(PeerCommand::Stop { message, done }) => {
-                        self.stop(message).await;
+                    Some(PeerCommand::Stop { reason, done }) => {
+                        self.stop(reason).await;
                         let _ = done.send(());
                         return;
                     }
                     None => {
-                        self.stop(None).await;
+                        self.stop(StopReason::Shutdown(None)).await;
                         return;
                     }
                 },
@@ -426,8 +444,8 @@ impl PeerTask {
         });
     }
 
-    async fn stop(&mut self, message: Option<String>) {
-        self.apply(Instant::now(), Input::ManualStop { message });
+    async fn stop(&mut self, reason: StopReason) {
+        self.apply(Instant::now(), reason.input());
         for (_, task) in self.connecting.drain() {
             task.abort();
         }

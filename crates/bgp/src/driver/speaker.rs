@@ -12,11 +12,12 @@ use tracing::{debug, info, warn};
 
 use crate::rib_out::AdvertisementSet;
 use crate::session::{ConfigError, Session};
+use crate::wire::CeaseSubcode;
 
 use super::adj_rib_in::{AdjRibIn, ReceivedRoute};
 use super::config::PeerConfig;
 use super::conn;
-use super::peer::{PeerCommand, PeerTask};
+use super::peer::{PeerCommand, PeerTask, StopReason};
 use super::sockopt::{self, SockoptError};
 use super::status::PeerStatus;
 
@@ -79,8 +80,10 @@ struct Inner {
 ///   peer; only the difference to what the peer has is sent, as packed UPDATEs;
 /// - [`watch`](Self::watch) / [`status`](Self::status) report state, uptime, last error and
 ///   counters;
-/// - [`remove_peer`](Self::remove_peer) and [`shutdown`](Self::shutdown) stop gracefully with
-///   NOTIFICATION Cease/Administrative Shutdown (6/2) and an RFC 9003 message.
+/// - [`remove_peer`](Self::remove_peer) stops a session gracefully with NOTIFICATION
+///   Cease/Peer De-configured (6/3), [`update_peer`](Self::update_peer) resets it with
+///   Cease/Other Configuration Change (6/6) (RFC 4486), and [`shutdown`](Self::shutdown) stops
+///   every session with Cease/Administrative Shutdown (6/2) and an RFC 9003 message.
 ///
 /// Must be used inside a tokio runtime.
 #[derive(Clone, Default)]
@@ -217,9 +220,17 @@ impl Speaker {
             .unwrap_or_default()
     }
 
-    /// Removes a peer: NOTIFICATION Cease/Administrative Shutdown (6/2) with `message`, flush,
-    /// close. Returns when the peer task has ended (at most a few seconds).
+    /// Removes a peer that is no longer configured: NOTIFICATION Cease/Peer De-configured (6/3,
+    /// RFC 4486), flush, close. `message` is logged; RFC 9003 defines no shutdown communication
+    /// for 6/3, so none is sent. Returns when the peer task has ended (at most a few seconds).
     pub async fn remove_peer(&self, address: IpAddr, message: &str) -> Result<(), DriverError> {
+        info!(peer = %normalize(address), reason = message, "removing peer (Cease/Peer De-configured)");
+        self.remove_with(address, StopReason::Cease(CeaseSubcode::PeerDeconfigured))
+            .await
+    }
+
+    /// Removes a peer, stopping it with `reason`.
+    async fn remove_with(&self, address: IpAddr, reason: StopReason) -> Result<(), DriverError> {
         let address = normalize(address);
         let entry = {
             let mut inner = lock(&self.inner);
@@ -234,14 +245,15 @@ impl Speaker {
             }
             entry
         };
-        stop_entry(entry, message).await;
+        stop_entry(entry, reason).await;
         info!(peer = %address, "peer removed");
         Ok(())
     }
 
     /// Replaces a peer's configuration. If nothing changed, nothing happens and `false` is
-    /// returned; otherwise the session is stopped gracefully (6/2, "configuration changed")
-    /// and restarted with the new configuration and the same desired routes (`true`).
+    /// returned; otherwise the session is stopped gracefully with Cease/Other Configuration
+    /// Change (6/6, RFC 4486) and restarted with the new configuration and the same desired
+    /// routes (`true`).
     pub async fn update_peer(&self, config: PeerConfig) -> Result<bool, DriverError> {
         let address = normalize(config.address);
         let desired = {
@@ -261,7 +273,12 @@ impl Speaker {
             peer: address,
             source,
         })?;
-        self.remove_peer(address, "configuration changed").await?;
+        info!(peer = %address, "session parameters changed: reset (Cease/Other Configuration Change)");
+        self.remove_with(
+            address,
+            StopReason::Cease(CeaseSubcode::OtherConfigurationChange),
+        )
+        .await?;
         self.add_peer_with(config, desired)?;
         Ok(true)
     }
@@ -339,20 +356,20 @@ impl Speaker {
         }
         let mut stops = tokio::task::JoinSet::new();
         for entry in peers {
-            let message = message.to_string();
-            stops.spawn(async move { stop_entry(entry, &message).await });
+            let reason = StopReason::Shutdown(Some(message.to_string()));
+            stops.spawn(async move { stop_entry(entry, reason).await });
         }
         while stops.join_next().await.is_some() {}
         info!("speaker shut down");
     }
 }
 
-async fn stop_entry(entry: PeerEntry, message: &str) {
+async fn stop_entry(entry: PeerEntry, reason: StopReason) {
     let (done_tx, done_rx) = oneshot::channel();
     let sent = entry
         .commands
         .send(PeerCommand::Stop {
-            message: Some(message.to_string()),
+            reason,
             done: done_tx,
         })
         .is_ok();

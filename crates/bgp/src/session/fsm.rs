@@ -161,7 +161,16 @@ impl Session {
                     self.start(now, &mut out);
                 }
             }
-            Input::ManualStop { message } => self.stop(message.as_deref(), &mut out),
+            Input::ManualStop { message } => {
+                let n = match message {
+                    Some(m) => Notification::administrative_shutdown(&m),
+                    None => Notification::cease(CeaseSubcode::AdministrativeShutdown),
+                };
+                self.stop(&n, &mut out)
+            }
+            Input::ManualStopCease { subcode } => {
+                self.stop(&Notification::cease(subcode), &mut out)
+            }
             Input::TcpConnectionAcknowledged(id) => self.on_connected(now, id, &mut out),
             Input::TcpConnectionConfirmed(id) => self.on_accepted(now, id, &mut out),
             Input::TcpConnectionFails(id) => self.on_conn_failed(now, id, &mut out),
@@ -254,18 +263,15 @@ impl Session {
             .max(self.cfg.connect_retry);
     }
 
-    fn stop(&mut self, message: Option<&str>, out: &mut Vec<Output>) {
+    /// Stops the session, sending `n` on every connection past OPEN.
+    fn stop(&mut self, n: &Notification, out: &mut Vec<Output>) {
         self.running = false;
         self.restart_at = None;
         self.connect_retry_at = None;
-        let n = match message {
-            Some(m) => Notification::administrative_shutdown(m),
-            None => Notification::cease(CeaseSubcode::AdministrativeShutdown),
-        };
         let was_established = self.established().is_some();
         for c in std::mem::take(&mut self.conns) {
             if c.state != ConnState::Connecting {
-                self.push_notification(c.id, &n, out);
+                self.push_notification(c.id, n, out);
             }
             out.push(Output::Close(c.id));
         }

@@ -1,6 +1,6 @@
 //! Inputs, outputs and status types of the session state machine.
 
-use crate::wire::{DecodeContext, Family, Notification, Open, UpdateVerdict};
+use crate::wire::{CeaseSubcode, DecodeContext, Family, Notification, Open, UpdateVerdict};
 use std::net::Ipv4Addr;
 
 /// Identifies one TCP connection of a session. Outbound ids are allocated by the session
@@ -74,6 +74,14 @@ pub enum Input<'a> {
     ManualStop {
         /// Shutdown communication (UTF-8, truncated to 255 octets); `None` sends none.
         message: Option<String>,
+    },
+    /// Stop the session like [`Input::ManualStop`], but with Cease/`subcode` and no data: RFC
+    /// 4486 gives 3 (Peer De-configured) for a peer removed from the configuration and 6 (Other
+    /// Configuration Change) for a reset that applies changed session parameters. RFC 9003
+    /// defines a shutdown communication only for 2 and 4, so none is sent.
+    ManualStopCease {
+        /// The Cease subcode.
+        subcode: CeaseSubcode,
     },
     /// Our outbound connection (from [`Output::Connect`]) is up (event 16).
     TcpConnectionAcknowledged(ConnId),

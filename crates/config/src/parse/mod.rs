@@ -2,6 +2,7 @@
 
 mod bfd;
 mod duration;
+mod peer_identity;
 mod peers;
 mod pools;
 mod tree;

@@ -33,11 +33,13 @@ const SECRET_KEYS: &[&str] = &["name", "namespace", "key"];
 
 pub(crate) fn peers(ctx: &mut Ctx, value: &Value, bfd: &[BfdProfile]) -> Vec<Peer> {
     let items = ctx.list("peers", value);
-    items
+    let parsed: Vec<(usize, Peer)> = items
         .iter()
         .enumerate()
-        .filter_map(|(i, v)| peer(ctx, &index("peers", i), v, bfd))
-        .collect()
+        .filter_map(|(i, v)| Some((i, peer(ctx, &index("peers", i), v, bfd)?)))
+        .collect();
+    super::peer_identity::check(ctx, &parsed);
+    parsed.into_iter().map(|(_, p)| p).collect()
 }
 
 fn peer(ctx: &mut Ctx, path: &str, value: &Value, bfd: &[BfdProfile]) -> Option<Peer> {

@@ -161,6 +161,7 @@ fn pool(
                 advertisements.push(a);
             }
         }
+        reject_identical_advertisements(ctx, &adv_path, items);
     }
     if protocol == Some(Protocol::Bgp)
         && map
@@ -211,15 +212,16 @@ fn advertisement(
             continue;
         };
         let len = len as u8;
+        // As MetalLB v0.12: each address entry's summary CIDRs, checked against the shortest.
         for range in ranges.iter().filter(|r| r.family() == family) {
-            let longest = range.longest_prefix();
-            if longest > len {
+            let shortest = range.shortest_prefix();
+            if shortest > len {
                 ctx.error(
                     &p,
                     Some(v),
                     format!(
-                        "shorter than the prefix /{longest} of {range} in this pool; \
-                         aggregation-length must be at least {longest}"
+                        "shorter than /{shortest}, the widest CIDR of {range} in this pool; \
+                         aggregation-length must be at least {shortest}"
                     ),
                 );
                 break;
@@ -275,6 +277,20 @@ fn advertisement(
         return None;
     }
     Some(adv)
+}
+
+/// Two advertisements written identically (same keys, same values, communities in the same
+/// order) are an error, as in MetalLB v0.12, which compares the entries as written.
+fn reject_identical_advertisements(ctx: &mut Ctx, path: &str, items: &[Value]) {
+    for (j, item) in items.iter().enumerate() {
+        if let Some(i) = items[..j].iter().position(|earlier| earlier == item) {
+            ctx.error(
+                &index(path, j),
+                Some(item),
+                format!("identical to {}; remove the duplicate", index(path, i)),
+            );
+        }
+    }
 }
 
 /// LOCAL_PREF is only sent to iBGP peers; warn when it is set but no peer is iBGP.

@@ -387,12 +387,118 @@ address-pools:
     assert!(c.warnings.iter().any(|w| w.contains("layer2")));
 }
 
+fn pool_with_aggregation(addresses: &str, length: u8) -> String {
+    format!(
+        "address-pools:\n- name: a\n  protocol: bgp\n  addresses: [{addresses}]\n  \
+         bgp-advertisements:\n  - aggregation-length: {length}\n"
+    )
+}
+
+/// MetalLB v0.12 checks `aggregation-length` against the widest CIDR of each address entry's
+/// summary, so a range needs no aggregation as long as its smallest pieces.
 #[test]
-fn aggregation_length_checks_range_pieces() {
-    // 10.0.0.1-10.0.0.6 needs /32 pieces, so aggregation-length 31 is refused.
-    let doc = "address-pools:\n- name: a\n  protocol: bgp\n  addresses: [10.0.0.1-10.0.0.6]\n  bgp-advertisements:\n  - aggregation-length: 31\n";
-    let e = parse_config(doc).unwrap_err();
-    assert!(e.to_string().contains("at least 32"), "{e}");
+fn aggregation_length_of_a_range_is_checked_against_its_widest_cidr() {
+    for (addresses, length, accepted) in [
+        // the issue's case: the summary's widest blocks are .64/26 and .128/26
+        ("10.33.0.1-10.33.0.250", 26, true),
+        ("10.33.0.1-10.33.0.250", 32, true),
+        ("10.33.0.1-10.33.0.250", 25, false),
+        // MetalLB's own tests
+        ("3.3.3.2-3.3.3.254", 26, true),
+        ("3.3.3.2-3.3.3.254", 24, false),
+        ("10.20.30.40/24, 1.2.3.0/28", 26, false),
+        ("10.0.0.1-10.0.0.6", 31, true),
+        ("10.0.0.1-10.0.0.6", 30, false),
+    ] {
+        let doc = pool_with_aggregation(addresses, length);
+        match parse_config(&doc) {
+            Ok(c) if accepted => {
+                assert_eq!(c.pools[0].bgp_advertisements[0].aggregation_length, length)
+            }
+            Ok(_) => panic!("{addresses} with aggregation-length {length} was accepted"),
+            Err(e) if accepted => {
+                panic!("{addresses} with aggregation-length {length} was refused: {e}")
+            }
+            Err(e) => {
+                let err = &e.errors()[0];
+                assert_eq!(
+                    err.path,
+                    "address-pools[0].bgp-advertisements[0].aggregation-length"
+                );
+                assert_eq!(err.value.as_deref(), Some(length.to_string().as_str()));
+            }
+        }
+    }
+}
+
+const PEER_1234: &str = "- my-asn: 42\n  peer-asn: 42\n  peer-address: 1.2.3.4\n";
+
+/// MetalLB v0.12 rejects a peer equal to an earlier one after parsing (defaults filled in).
+#[test]
+fn identical_peers_are_rejected_after_defaults() {
+    for second in [
+        PEER_1234.to_string(),
+        format!("{PEER_1234}  peer-port: 179\n  hold-time: 90s\n"),
+        format!("{PEER_1234}  peer-port: 0\n  keepalive-time: 30s\n"),
+    ] {
+        let doc = format!("peers:\n{PEER_1234}{second}");
+        let e = parse_config(&doc).expect_err(&doc);
+        let err = &e.errors()[0];
+        assert_eq!(err.path, "peers[1]", "{e}");
+        assert_eq!(err.value, None);
+        assert!(err.message.contains("identical to peers[0]"), "{e}");
+    }
+    // Same session endpoint, different parameters: not identical; MetalLB accepts it too
+    // (the speaker uses the first entry that selects a node).
+    let doc = format!("peers:\n{PEER_1234}{PEER_1234}  hold-time: 30s\n");
+    assert_eq!(parse_config(&doc).expect(&doc).peers.len(), 2);
+}
+
+/// One peer identity: an address may not appear with two ports.
+#[test]
+fn one_address_on_two_ports_is_rejected_at_the_port() {
+    let doc = format!("peers:\n{PEER_1234}{PEER_1234}  peer-port: 1179\n");
+    let e = parse_config(&doc).expect_err(&doc);
+    let err = &e.errors()[0];
+    assert_eq!(err.path, "peers[1].peer-port", "{e}");
+    assert_eq!(err.value.as_deref(), Some("1179"));
+    assert!(
+        err.message
+            .contains("peers[0] has the same peer-address 1.2.3.4 with port 179"),
+        "{e}"
+    );
+    // an IPv4-mapped IPv6 address is the same peer
+    let doc = "peers:\n- {my-asn: 1, peer-asn: 2, peer-address: 10.0.0.1}\n- {my-asn: 1, peer-asn: 2, peer-address: '::ffff:10.0.0.1', peer-port: 1179}\n";
+    assert_eq!(
+        parse_config(doc).unwrap_err().errors()[0].path,
+        "peers[1].peer-port"
+    );
+}
+
+/// MetalLB v0.12 rejects two `bgp-advertisements` written identically in one pool.
+#[test]
+fn identical_advertisements_are_rejected() {
+    let adv = |ads: &str| {
+        format!("address-pools:\n- name: pool1\n  protocol: bgp\n  addresses:\n  - 10.20.0.0/16\n  bgp-advertisements:\n{ads}")
+    };
+    let doc = adv("  - aggregation-length: 26\n  - aggregation-length: 26\n");
+    let e = parse_config(&doc).expect_err(&doc);
+    let err = &e.errors()[0];
+    assert_eq!(err.path, "address-pools[0].bgp-advertisements[1]", "{e}");
+    assert!(
+        err.message
+            .contains("identical to address-pools[0].bgp-advertisements[0]"),
+        "{e}"
+    );
+    // different as written: accepted, as by MetalLB
+    for ads in [
+        "  - aggregation-length: 26\n  - aggregation-length: 27\n",
+        "  - aggregation-length: 32\n  - {}\n",
+        "  - communities: ['1:1', '1:2']\n  - communities: ['1:2', '1:1']\n",
+    ] {
+        let doc = adv(ads);
+        assert!(parse_config(&doc).is_ok(), "{doc}");
+    }
 }
 
 #[test]

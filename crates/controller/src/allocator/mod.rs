@@ -524,8 +524,7 @@ impl Allocator {
                 None => failures.push(format!(
                     "no available {fam} address in pool {} ({} of {} in use)",
                     pool.name,
-                    // No free address at all: every allocatable one is in use.
-                    pool.size(fam),
+                    self.in_use_of(pool, fam),
                     pool.size(fam)
                 )),
             }
@@ -534,6 +533,14 @@ impl Allocator {
             return Err(failures.join("; "));
         }
         Ok(ips)
+    }
+
+    /// Number of `fam` addresses of the pool held by Services.
+    fn in_use_of(&self, pool: &Pool, fam: IpFamily) -> u128 {
+        pool.ranges
+            .iter()
+            .filter(|r| r.family() == fam)
+            .fold(0u128, |n, r| n.saturating_add(self.used.count_in(r)))
     }
 
     /// An address to share (same sharing key, compatible) or else the lowest free one.

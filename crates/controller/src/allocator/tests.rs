@@ -40,6 +40,33 @@ fn assigned(o: &Outcome) -> Vec<IpAddr> {
 const SINGLE: &str =
     "address-pools:\n- name: default\n  protocol: bgp\n  addresses: [198.51.100.10/32]\n";
 
+/// The exhaustion message counts the family's addresses held in the pool and the pool's
+/// allocatable size of that family (avoid-buggy-ips leaves 198.51.100.0 out), not the pool-wide
+/// count: here 1 IPv4 of 1 allocatable, while the pool holds 3 addresses in all.
+#[test]
+fn exhaustion_counts_the_family_in_use_and_the_allocatable_size() {
+    let mut a = alloc(
+        "address-pools:\n- name: dual\n  protocol: bgp\n  avoid-buggy-ips: true\n  \
+         addresses: [198.51.100.0/31, '2001:db8::/127']\n",
+    );
+    assert_eq!(assigned(&a.allocate(&lb("a", "v4"))), [ip("198.51.100.1")]);
+    for name in ["v6a", "v6b"] {
+        let mut s = lb("a", name);
+        s.ip_families = vec![IpFamily::V6];
+        assert_eq!(assigned(&a.allocate(&s)).len(), 1);
+    }
+    assert_eq!(
+        a.allocate(&lb("a", "more")),
+        Outcome::Error("no available IPv4 address in pool dual (1 of 1 in use)".into())
+    );
+    let mut s = lb("a", "more6");
+    s.ip_families = vec![IpFamily::V6];
+    assert_eq!(
+        a.allocate(&s),
+        Outcome::Error("no available IPv6 address in pool dual (2 of 2 in use)".into())
+    );
+}
+
 #[test]
 fn exhaustion_of_a_slash_32_names_the_pool() {
     let mut a = alloc(SINGLE);

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use ferrolb_config::IpFamily;
+use ferrolb_config::{IpFamily, IpRange};
 
 /// Used addresses per family, stored as disjoint runs `start -> end` (inclusive).
 #[derive(Debug, Default, Clone)]
@@ -86,6 +86,20 @@ impl UsedSet {
         }
     }
 
+    /// Number of used addresses inside `range` (saturating).
+    pub fn count_in(&self, range: &IpRange) -> u128 {
+        let (start, end) = (range.start_u128(), range.end_u128());
+        let runs = self.runs(range.family());
+        // The run that starts before the range may reach into it.
+        let before = runs.range(..start).next_back();
+        before
+            .into_iter()
+            .chain(runs.range(start..=end))
+            .filter(|(_, e)| **e >= start)
+            .map(|(s, e)| (*e).min(end) - (*s).max(start))
+            .fold(0u128, |n, width| n.saturating_add(width).saturating_add(1))
+    }
+
     /// Number of runs (for tests and diagnostics).
     #[cfg(test)]
     pub fn run_count(&self) -> usize {
@@ -123,5 +137,27 @@ mod tests {
         assert_eq!(u.run_count(), 3);
         u.remove(ip("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
         assert_eq!(u.run_count(), 3);
+    }
+
+    #[test]
+    fn counts_used_addresses_inside_a_range() {
+        let mut u = UsedSet::default();
+        for s in [
+            "10.0.0.0",
+            "10.0.0.1",
+            "10.0.0.2",
+            "10.0.0.9",
+            "10.0.1.0",
+            "2001:db8::1",
+        ] {
+            u.insert(ip(s));
+        }
+        let count = |r: &str| u.count_in(&IpRange::parse(r).unwrap());
+        assert_eq!(count("10.0.0.0/24"), 4);
+        assert_eq!(count("10.0.0.1-10.0.0.8"), 2);
+        assert_eq!(count("10.0.0.3-10.0.0.8"), 0);
+        assert_eq!(count("10.0.0.0/23"), 5);
+        assert_eq!(count("2001:db8::/64"), 1);
+        assert_eq!(count("::/0"), 1);
     }
 }

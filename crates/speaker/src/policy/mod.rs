@@ -32,7 +32,10 @@ use serde::Serialize;
 
 pub use reason::Reason;
 
-/// Identifies a peer within one speaker: its address and port.
+/// Names a peer within one speaker: its address and port. The address alone identifies the
+/// session: the BGP driver keys peers by address (inbound connections and TCP MD5 keys are per
+/// address), `ferrolb config check` rejects one address on two ports, and [`desired`] opens
+/// at most one session per address on a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PeerKey {
     /// `peer-address`.
@@ -42,10 +45,11 @@ pub struct PeerKey {
 }
 
 impl PeerKey {
-    /// The key of a configured peer.
+    /// The key of a configured peer; an IPv4-mapped IPv6 address becomes the IPv4 address, as
+    /// the driver keys it.
     pub fn of(peer: &Peer) -> Self {
         PeerKey {
-            address: peer.address,
+            address: peer.address.to_canonical(),
             port: peer.port,
         }
     }
@@ -197,11 +201,14 @@ pub fn desired<'s>(
                     key,
                     reason: "its node-selectors do not select this node".into(),
                 });
-            } else if out.peers.iter().any(|p| p.key == key) {
+            } else if let Some(first) = out.peers.iter().find(|p| p.key.address == key.address) {
                 out.skipped_peers.push(SkippedPeer {
                     key,
-                    reason: "another peer entry with the same address and port selects this node"
-                        .into(),
+                    reason: format!(
+                        "another peer entry for the same address ({}) selects this node; a \
+                         node has one session per peer address",
+                        first.key
+                    ),
                 });
             } else {
                 out.peers.push(PeerPlan {

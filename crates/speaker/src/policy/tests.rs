@@ -326,6 +326,44 @@ fn peer_node_selectors_decide_sessions() {
     assert_eq!(rack_a.decisions[0].peers, keys);
 }
 
+/// One session per peer address on a node: a second entry for the address (here on another
+/// port, as a Config built without `ferrolb config check` may have) is skipped with a reason,
+/// never planned beside the first (the driver keys sessions by address; two plans flapped it).
+#[test]
+fn one_session_per_peer_address() {
+    let mut config = config();
+    let first = config.peers[0].clone();
+    let mut other_port = first.clone();
+    other_port.port = 1179;
+    config.peers.push(other_port);
+    // the same address written IPv4-mapped: the same peer for the driver
+    let mut mapped = first.clone();
+    mapped.address = "::ffff:10.255.0.1".parse().unwrap();
+    mapped.peer_asn += 1;
+    config.peers.push(mapped);
+    let s = svc("a", "198.51.100.1", TrafficPolicy::Cluster);
+    let d = run(Some(&config), &node("n1", &[]), &s, &[Ep::Ready("n1")]);
+    let planned: Vec<String> = d.peers.iter().map(|p| p.key.to_string()).collect();
+    assert_eq!(planned, ["10.255.0.1"]);
+    let skipped = d
+        .skipped_peers
+        .iter()
+        .find(|p| p.key.to_string() == "10.255.0.1:1179")
+        .expect("the second entry is skipped");
+    assert!(
+        skipped.reason.contains("same address (10.255.0.1)"),
+        "{}",
+        skipped.reason
+    );
+    let same: Vec<String> = d
+        .skipped_peers
+        .iter()
+        .filter(|p| p.reason.contains("same address"))
+        .map(|p| p.key.to_string())
+        .collect();
+    assert_eq!(same, ["10.255.0.1:1179", "10.255.0.1"]);
+}
+
 #[test]
 fn no_peer_selects_the_node() {
     let mut config = config();

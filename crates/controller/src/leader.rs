@@ -29,6 +29,18 @@ pub struct Leadership {
     pub leader: bool,
     /// Number of acquisitions so far.
     pub term: u64,
+    /// Until when the lease is proven held: the start of the last successful renewal plus the
+    /// renew deadline (another replica may take over only a lease duration after it saw that
+    /// renewal, later still). `None` without election. Checked right before every write, so a
+    /// replica that was paused past it writes nothing, whatever the elector has published.
+    pub valid_until: Option<Instant>,
+}
+
+impl Leadership {
+    /// True when this replica leads and the lease is proven held until at least `at`.
+    pub fn holds_at(&self, at: Instant) -> bool {
+        self.leader && self.valid_until.is_none_or(|until| at < until)
+    }
 }
 
 /// Runs the election until `shutdown` turns true; publishes leadership on `leader`.
@@ -87,12 +99,16 @@ impl LeaderElector {
             match result {
                 Ok(Ok(Attempt::Held)) => {
                     last_renew = Some(started);
+                    let valid_until = Some(started + self.options.renew_deadline);
                     if !leading {
                         info!(identity = %self.options.identity, lease = %self.options.name, "became leader");
                         self.leader.send_modify(|l| {
                             l.leader = true;
                             l.term += 1;
+                            l.valid_until = valid_until;
                         });
+                    } else {
+                        self.leader.send_modify(|l| l.valid_until = valid_until);
                     }
                 }
                 Ok(Ok(Attempt::HeldByOther(holder))) => {

@@ -179,7 +179,7 @@ pub async fn start(client: Client, options: Options) -> Result<ControllerHandle,
         .unwrap_or_else(|| "ferrolb-controller".to_string());
     let (leader_tx, leader_rx) = watch::channel(Leadership {
         leader: options.lease.is_none(),
-        term: 0,
+        ..Leadership::default()
     });
     let (elector_stop, elector_stop_rx) = watch::channel(false);
     let elector = options.lease.clone().map(|lease| {
@@ -236,8 +236,11 @@ type ServiceStream =
 
 fn service_stream(client: &Client) -> ServiceStream {
     let api: Api<Service> = Api::all(client.clone());
-    watcher(api, watcher::Config::default())
-        .default_backoff()
+    // A list straight from storage (not a possibly older cache): a relist after 410 must not
+    // hand back a state older than what this replica already wrote.
+    let config = watcher::Config::default().list_semantic(watcher::ListSemantic::MostRecent);
+    watcher(api, config)
+        .backoff(crate::retry::watch_backoff())
         .boxed()
 }
 
@@ -252,8 +255,6 @@ async fn main_loop(
     let mut config_open = true;
     let mut leader_open = true;
     let mut services = service_stream(&client);
-    let mut retry = tokio::time::interval(Duration::from_millis(500));
-    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     reconciler.set_leadership(*leader_rx.borrow_and_update());
     loop {
         tokio::select! {
@@ -292,7 +293,7 @@ async fn main_loop(
                     None => services = service_stream(&client),
                 }
             }
-            _ = retry.tick() => reconciler.retry_due().await,
+            _ = sleep_until(reconciler.next_retry()) => reconciler.retry_due().await,
         }
     }
     reconciler.set_leadership(Leadership::default());
@@ -305,4 +306,12 @@ async fn main_loop(
         let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
     }
     info!("controller stopped");
+}
+
+/// Sleeps until `at`; never completes for `None`.
+async fn sleep_until(at: Option<std::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
 }

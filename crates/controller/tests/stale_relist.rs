@@ -54,6 +54,7 @@ async fn a_list_older_than_the_own_write_writes_nothing_again() {
     reconciler.set_leadership(Leadership {
         leader: true,
         term: 1,
+        valid_until: None,
     });
     let config = ferrolb_config::parse_document(&config_text(&[("v4", &["198.51.100.0/28"])]))
         .expect("config");

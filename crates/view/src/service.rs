@@ -82,6 +82,8 @@ pub struct ServiceView {
     pub name: String,
     /// `metadata.uid`.
     pub uid: Option<String>,
+    /// `metadata.resourceVersion` of the copy this view was made from.
+    pub resource_version: Option<String>,
     /// `spec.type == LoadBalancer`.
     pub is_load_balancer: bool,
     /// `spec.loadBalancerClass`.
@@ -201,6 +203,7 @@ impl ServiceView {
             namespace: meta.namespace.clone().unwrap_or_else(|| "default".into()),
             name: meta.name.clone().unwrap_or_default(),
             uid: meta.uid.clone(),
+            resource_version: meta.resource_version.clone(),
             is_load_balancer: spec.type_.as_deref() == Some("LoadBalancer"),
             load_balancer_class: spec.load_balancer_class.clone(),
             ip_families,

@@ -86,7 +86,8 @@ pub async fn api_server() -> RunningServer {
 /// A real kube client for the server.
 pub fn client(server: &RunningServer) -> kube::Client {
     let uri = server.url().parse().expect("server URL");
-    kube::Client::try_from(kube::Config::new(uri)).expect("kube client")
+    kube::Client::try_from(ferrolb_controller::client_config(kube::Config::new(uri)))
+        .expect("kube client")
 }
 
 /// Controller options for tests: metrics on 127.0.0.1:0, optional fast lease of `lease_secs`.

@@ -195,3 +195,56 @@ async fn config_file_source_applies_changes_live() {
     handle.shutdown().await.expect("clean shutdown");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn fixing_a_broken_config_writes_config_loaded_again() {
+    let server = api_server().await;
+    let store = server.store();
+    let good = config_text(&[("p", &["198.51.100.0/28"])]);
+    store.seed(config_map(&good)).expect("seed config");
+    let handle = ferrolb_controller::start(client(&server), options("ctl-0", None))
+        .await
+        .expect("start controller");
+    wait_writing(&handle).await;
+    let loaded = || {
+        events_for(
+            &server,
+            "ConfigMap",
+            "ferrolb-system",
+            "config",
+            "ConfigLoaded",
+        )
+    };
+    wait_for("the first ConfigLoaded Event", || {
+        (loaded().len() == 1).then_some(())
+    })
+    .await;
+
+    store
+        .seed(config_map("address-pools: [oops\n"))
+        .expect("break config");
+    wait_for("the InvalidConfig Event", || {
+        let e = events_for(
+            &server,
+            "ConfigMap",
+            "ferrolb-system",
+            "config",
+            "InvalidConfig",
+        );
+        (!e.is_empty()).then_some(())
+    })
+    .await;
+
+    // The same good text as before: the documentation promises a ConfigLoaded Event.
+    store.seed(config_map(&good)).expect("fix config");
+    let events = wait_for("a second ConfigLoaded Event after the fix", || {
+        let e = loaded();
+        (e.len() == 2).then_some(e)
+    })
+    .await;
+    assert!(
+        events.iter().all(|(kind, _)| kind == "Normal"),
+        "{events:?}"
+    );
+    handle.shutdown().await.expect("clean shutdown");
+}

@@ -6,7 +6,9 @@
 //! record's `leaseDurationSeconds`, measured on its own clock (no trust in the other node's clock).
 //! A leader that has not renewed for `renew_deadline` (shorter than the lease duration) stops
 //! writing before anyone may take over. On a clean shutdown the leader releases the Lease so the
-//! follower takes over at its next look.
+//! follower takes over at its next look. A leader whose writes keep failing can be told to step
+//! down: it releases the Lease and stays out of the election for one lease duration, so the
+//! other replica takes over.
 
 use std::time::{Duration, Instant};
 
@@ -49,6 +51,7 @@ pub struct LeaderElector {
     options: LeaseOptions,
     leader: watch::Sender<Leadership>,
     observed: Option<Observation>,
+    step_down: Option<watch::Receiver<u64>>,
 }
 
 /// The Lease record a follower last saw and when it first saw it.
@@ -76,6 +79,27 @@ impl LeaderElector {
             options,
             leader,
             observed: None,
+            step_down: None,
+        }
+    }
+
+    /// Steps down (releases the Lease, then sits out one lease duration) each time the value
+    /// on `requests` changes while this replica leads.
+    pub fn with_step_down(mut self, requests: watch::Receiver<u64>) -> Self {
+        self.step_down = Some(requests);
+        self
+    }
+
+    /// True when a step-down was requested since the last look.
+    fn step_down_requested(&mut self) -> bool {
+        let Some(rx) = self.step_down.as_mut() else {
+            return false;
+        };
+        if rx.has_changed().unwrap_or(false) {
+            rx.borrow_and_update();
+            true
+        } else {
+            false
         }
     }
 
@@ -86,6 +110,19 @@ impl LeaderElector {
         loop {
             if *shutdown.borrow() {
                 break;
+            }
+            if self.step_down_requested() && self.leader.borrow().leader {
+                self.step_down().await;
+                last_renew = None;
+                tokio::select! {
+                    _ = tokio::time::sleep(self.options.lease_duration) => {}
+                    changed = shutdown.changed() => {
+                        if changed.is_err() {
+                            break;
+                        }
+                    }
+                }
+                continue;
             }
             let started = Instant::now();
             let leading = self.leader.borrow().leader;
@@ -146,6 +183,17 @@ impl LeaderElector {
             }
         } else {
             self.leader.send_modify(|l| l.leader = false);
+        }
+    }
+
+    /// Stops leading and releases the Lease, so the other replica takes over at its next look.
+    async fn step_down(&mut self) {
+        warn!("writes keep failing: stepping down and releasing the lease");
+        self.leader.send_modify(|l| l.leader = false);
+        match tokio::time::timeout(self.options.renew_deadline, self.release()).await {
+            Ok(Ok(())) => info!("released the lease"),
+            Ok(Err(err)) => warn!(error = %err, "could not release the lease"),
+            Err(_) => warn!("releasing the lease timed out"),
         }
     }
 

@@ -107,6 +107,10 @@ pub struct Reconciler {
     failed: BTreeMap<ServiceKey, String>,
     freed: bool,
     retry: RetryQueue,
+    /// Since when every status write failed (none landed since), if they do.
+    failing_since: Option<Instant>,
+    /// Asks the elector to step down; sent after writes failed for `step_down_after`.
+    step_down: Option<(watch::Sender<u64>, Duration)>,
     recorder: EventRecorder,
     config_event: Option<(EventTarget, EventType, &'static str, String)>,
     metrics: Metrics,
@@ -145,6 +149,8 @@ impl Reconciler {
             failed: BTreeMap::new(),
             freed: false,
             retry: RetryQueue::default(),
+            failing_since: None,
+            step_down: None,
             config_event: None,
             metrics,
             readiness,
@@ -156,6 +162,24 @@ impl Reconciler {
     /// Checks leadership on `gate` right before each write (the elector's channel).
     pub fn set_leader_gate(&mut self, gate: watch::Receiver<Leadership>) {
         self.leader_gate = Some(gate);
+    }
+
+    /// Asks the elector (through `requests`) to step down when every status write failed for
+    /// `after`: a leader that cannot write hands the Lease to the other replica.
+    pub fn set_step_down(&mut self, requests: watch::Sender<u64>, after: Duration) {
+        self.step_down = Some((requests, after));
+    }
+
+    /// Notes a failed write; asks to step down when writes failed long enough.
+    fn note_write_failure(&mut self) {
+        let since = *self.failing_since.get_or_insert_with(Instant::now);
+        if let Some((requests, after)) = &self.step_down {
+            if since.elapsed() >= *after {
+                warn!(failing_for = ?since.elapsed(), "no status write landed for too long; asking to step down");
+                requests.send_modify(|n| *n += 1);
+                self.failing_since = None;
+            }
+        }
     }
 
     /// True when this replica may start a write now: it writes, and the elector's latest word
@@ -636,6 +660,7 @@ impl Reconciler {
         let label = key.to_string();
         match result {
             Ok(written) => {
+                self.failing_since = None;
                 self.retry.forget(key);
                 self.remember(ServiceView::from_service(&written));
                 true
@@ -645,7 +670,14 @@ impl Reconciler {
                 self.retry.forget(key);
                 false
             }
+            Err(WriteError::Conflict(reason)) => {
+                // the Service changed: decided again from the next copy (the API server works)
+                let delay = self.retry.failed(key, None);
+                debug!(service = %label, reason = %reason, retry_in = ?delay, "status write refused by precondition");
+                false
+            }
             Err(err) => {
+                self.note_write_failure();
                 let delay = self.retry.failed(key, err.retry_after());
                 warn!(service = %label, error = %err, retry_in = ?delay, "writing the status failed");
                 false

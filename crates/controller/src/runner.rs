@@ -23,6 +23,9 @@ use crate::metrics::Metrics;
 use crate::options::Options;
 use crate::reconciler::{ControllerEvent, Reconciler};
 
+/// A leader whose status writes all failed for this many lease durations steps down.
+const STEP_DOWN_LEASES: u32 = 2;
+
 /// Errors that stop the controller.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -182,8 +185,10 @@ pub async fn start(client: Client, options: Options) -> Result<ControllerHandle,
         ..Leadership::default()
     });
     let (elector_stop, elector_stop_rx) = watch::channel(false);
+    let (step_down_tx, step_down_rx) = watch::channel(0u64);
     let elector = options.lease.clone().map(|lease| {
-        let elector = LeaderElector::new(client.clone(), lease, leader_tx);
+        let elector =
+            LeaderElector::new(client.clone(), lease, leader_tx).with_step_down(step_down_rx);
         // Stopped by the main loop after it stopped writing; releases the Lease if it holds it.
         tokio::spawn(elector.run(elector_stop_rx, true))
     });
@@ -205,8 +210,9 @@ pub async fn start(client: Client, options: Options) -> Result<ControllerHandle,
         state_tx,
         events_tx.clone(),
     );
-    if options.lease.is_some() {
+    if let Some(lease) = &options.lease {
         reconciler.set_leader_gate(leader_rx.clone());
+        reconciler.set_step_down(step_down_tx, lease.lease_duration * STEP_DOWN_LEASES);
     }
     let main = main_loop(
         client,

@@ -211,3 +211,39 @@ async fn leader_that_cannot_renew_stops_writing_within_its_renew_deadline() {
     a.shutdown().await.expect("clean shutdown");
     b.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn a_leader_whose_writes_keep_failing_hands_the_lease_over() {
+    let (server, a, b) = leader_and_follower().await;
+    server.calls().reset();
+    // The next status writes fail (a broken path from the leader to the API server). The
+    // leader's writes back off; after two lease durations without a landed write it steps down.
+    server.calls().fail_next("patch", "services/status", 500, 8);
+    let broken = Instant::now();
+    seed(&server, ["web".to_string()]);
+    assert!(
+        b.wait_for(WAIT, |s| s.writing).await,
+        "the follower never took over from a leader that cannot write"
+    );
+    eprintln!(
+        "handover {:?} after the leader's writes began to fail",
+        broken.elapsed()
+    );
+    assert!(!a.state().borrow().leader, "one leader at a time");
+    assert_eq!(lease_holder(&server).as_deref(), Some("ctl-b"));
+    wait_ip(&server, "default", "web").await;
+    let landed = server
+        .calls()
+        .log()
+        .into_iter()
+        .filter(|r| r.status == 200 && r.name.as_deref() == Some("web"))
+        .filter(|r| {
+            r.call
+                .as_ref()
+                .is_some_and(|c| c.subresource.as_deref() == Some("status"))
+        })
+        .count();
+    assert_eq!(landed, 1, "one status write per allocation");
+    a.shutdown().await.expect("clean shutdown");
+    b.shutdown().await.expect("clean shutdown");
+}

@@ -11,93 +11,47 @@
 mod common;
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
 use ferrolb_apiserver::RunningServer;
-use ferrolb_controller::config_source::ConfigUpdate;
-use ferrolb_controller::health::Readiness;
 use ferrolb_controller::leader::Leadership;
-use ferrolb_controller::metrics::Metrics;
 use ferrolb_controller::reconciler::Reconciler;
-use ferrolb_controller::ControllerState;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::runtime::watcher::Event;
 use kube::Api;
 use serde_json::json;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 /// The only address of the pool: whoever else gets it shares it.
 const ONLY: &str = "198.51.100.10";
 
-/// A reconciler that leads (term 1) with a one-address pool; `gate` is its view of the lease.
+/// A reconciler that leads (term 1) with a one-address pool, with the lease proven held until
+/// `valid_until`; the returned sender plays its elector.
 async fn reconciler(
     server: &RunningServer,
     valid_until: Option<Instant>,
 ) -> (Reconciler, watch::Sender<Leadership>) {
-    let (state, _) = watch::channel(ControllerState::default());
-    let (events, _) = broadcast::channel(64);
-    let mut reconciler = Reconciler::new(
-        client(server),
-        "test".into(),
-        None,
-        Metrics::new(),
-        Arc::new(Readiness::default()),
-        state,
-        events,
-    );
     let leadership = Leadership {
         leader: true,
         term: 1,
         valid_until,
     };
     let (gate_tx, gate_rx) = watch::channel(leadership);
-    reconciler.set_leader_gate(gate_rx);
-    reconciler.set_leadership(leadership);
-    let config =
-        ferrolb_config::parse_document(&config_text(&[("only", &[&format!("{ONLY}/32")])]))
-            .expect("config");
-    reconciler
-        .on_config(ConfigUpdate::Valid {
-            config,
-            target: None,
-        })
-        .await;
+    let pool = format!("{ONLY}/32");
+    let reconciler = leading_reconciler(
+        server,
+        &[("only", &[pool.as_str()])],
+        leadership,
+        Some(gate_rx),
+    )
+    .await;
     (reconciler, gate_tx)
-}
-
-async fn relist(reconciler: &mut Reconciler, listed: &[Service]) {
-    reconciler.on_service_event(Event::Init).await;
-    for service in listed {
-        reconciler
-            .on_service_event(Event::InitApply(service.clone()))
-            .await;
-    }
-    reconciler.on_service_event(Event::InitDone).await;
 }
 
 fn only() -> IpAddr {
     ONLY.parse().expect("literal address")
-}
-
-/// Names of the Services whose status patch was answered `code`, in order.
-fn status_answers(server: &RunningServer, code: u16) -> Vec<String> {
-    server
-        .calls()
-        .log()
-        .into_iter()
-        .filter(|r| {
-            r.status == code
-                && r.call.as_ref().is_some_and(|c| {
-                    c.verb == "patch"
-                        && c.resource == "services"
-                        && c.subresource.as_deref() == Some("status")
-                })
-        })
-        .filter_map(|r| r.name)
-        .collect()
 }
 
 async fn set_type(services: &Api<Service>, name: &str, kind: &str) -> Service {
@@ -149,7 +103,7 @@ async fn a_copy_older_than_the_own_write_does_not_free_the_address() {
     assert!(ingress_ips(&server, "apps", "web").is_empty());
     assert_eq!(ingress_ips(&server, "apps", "api"), vec![only()]);
     assert_eq!(
-        status_answers(&server, 200),
+        status_patches(&server, Some(200)),
         ["web", "web", "api"],
         "assign web, clear web, then assign api"
     );
@@ -183,7 +137,7 @@ async fn a_write_for_a_deleted_service_never_lands_on_its_successor() {
         "a write meant for the deleted web landed on the new one"
     );
     assert_eq!(
-        status_answers(&server, 409),
+        status_patches(&server, Some(409)),
         ["web"],
         "refused by precondition"
     );
@@ -192,7 +146,7 @@ async fn a_write_for_a_deleted_service_never_lands_on_its_successor() {
     reconciler.on_service_event(Event::Delete(old)).await;
     reconciler.on_service_event(Event::Apply(new)).await;
     assert_eq!(ingress_ips(&server, "apps", "web"), vec![only()]);
-    assert_eq!(status_answers(&server, 200), ["web"]);
+    assert_eq!(status_patches(&server, Some(200)), ["web"]);
 }
 
 #[tokio::test]
@@ -229,7 +183,7 @@ async fn past_the_lease_deadline_nothing_is_written() {
         ingress_ips(&server, "apps", "b").is_empty(),
         "written after the lease deadline"
     );
-    assert_eq!(status_answers(&server, 200), ["a"]);
+    assert_eq!(status_patches(&server, Some(200)), ["a"]);
 
     // The elector renews: b is written on the next look.
     gate.send_modify(|l| l.valid_until = Some(Instant::now() + WAIT));

@@ -232,18 +232,8 @@ async fn a_leader_whose_writes_keep_failing_hands_the_lease_over() {
     assert!(!a.state().borrow().leader, "one leader at a time");
     assert_eq!(lease_holder(&server).as_deref(), Some("ctl-b"));
     wait_ip(&server, "default", "web").await;
-    let landed = server
-        .calls()
-        .log()
-        .into_iter()
-        .filter(|r| r.status == 200 && r.name.as_deref() == Some("web"))
-        .filter(|r| {
-            r.call
-                .as_ref()
-                .is_some_and(|c| c.subresource.as_deref() == Some("status"))
-        })
-        .count();
-    assert_eq!(landed, 1, "one status write per allocation");
+    let landed = status_patches(&server, Some(200));
+    assert_eq!(landed, ["web"], "one status write per allocation");
     a.shutdown().await.expect("clean shutdown");
     b.shutdown().await.expect("clean shutdown");
 }

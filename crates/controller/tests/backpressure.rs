@@ -7,25 +7,11 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use ferrolb_apiserver::RunningServer;
-
-async fn writing_controller(server: &RunningServer) -> ferrolb_controller::ControllerHandle {
-    server
-        .store()
-        .seed(config_map(&config_text(&[("p", &["198.51.100.0/24"])])))
-        .expect("seed config");
-    let handle = ferrolb_controller::start(client(server), options("ctl-0", None))
-        .await
-        .expect("start controller");
-    wait_writing(&handle).await;
-    server.calls().reset();
-    handle
-}
 
 #[tokio::test]
 async fn throttled_writes_do_not_hold_other_services() {
     let server = api_server().await;
-    let handle = writing_controller(&server).await;
+    let handle = writing_controller(&server, "198.51.100.0/24").await;
     // The next 12 status patches are answered 429 Too Many Requests. Retried inside the kube
     // client (up to 15 times, doubling from 5 ms), they held every Service for seconds.
     server
@@ -68,7 +54,7 @@ async fn throttled_writes_do_not_hold_other_services() {
 #[tokio::test]
 async fn retries_against_a_failing_server_stay_under_the_global_rate() {
     let server = api_server().await;
-    let handle = writing_controller(&server).await;
+    let handle = writing_controller(&server, "198.51.100.0/24").await;
     server
         .calls()
         .fail_next("patch", "services/status", 500, 1_000_000);

@@ -200,12 +200,8 @@ async fn config_file_source_applies_changes_live() {
 async fn fixing_a_broken_config_writes_config_loaded_again() {
     let server = api_server().await;
     let store = server.store();
+    let handle = writing_controller(&server, "198.51.100.0/28").await;
     let good = config_text(&[("p", &["198.51.100.0/28"])]);
-    store.seed(config_map(&good)).expect("seed config");
-    let handle = ferrolb_controller::start(client(&server), options("ctl-0", None))
-        .await
-        .expect("start controller");
-    wait_writing(&handle).await;
     let loaded = || {
         events_for(
             &server,
@@ -253,13 +249,7 @@ async fn fixing_a_broken_config_writes_config_loaded_again() {
 async fn a_config_change_is_seen_within_seconds_after_the_api_server_recovers() {
     let server = api_server().await;
     let store = server.store();
-    store
-        .seed(config_map(&config_text(&[("p", &["198.51.100.0/28"])])))
-        .expect("seed config");
-    let handle = ferrolb_controller::start(client(&server), options("ctl-0", None))
-        .await
-        .expect("start controller");
-    wait_writing(&handle).await;
+    let handle = writing_controller(&server, "198.51.100.0/28").await;
 
     // The API server goes away for a while: the ConfigMap watch ends and its next five
     // attempts fail. With client-go's backoff (0.8 s doubling to 30 s) the sixth attempt came

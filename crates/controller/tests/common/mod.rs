@@ -172,6 +172,21 @@ pub async fn wait_for<T>(what: &str, mut cond: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// The ConfigMap with one pool `p` of `cidr`, and a single controller (no election) that
+/// writes; the call log starts empty after that.
+pub async fn writing_controller(server: &RunningServer, cidr: &str) -> ControllerHandle {
+    server
+        .store()
+        .seed(config_map(&config_text(&[("p", &[cidr])])))
+        .expect("seed config");
+    let handle = ferrolb_controller::start(client(server), options("ctl-0", None))
+        .await
+        .expect("start controller");
+    wait_writing(&handle).await;
+    server.calls().reset();
+    handle
+}
+
 /// Waits until the controller writes (leader and initial list registered).
 pub async fn wait_writing(handle: &ControllerHandle) {
     assert!(

@@ -489,12 +489,8 @@ impl Reconciler {
     pub async fn retry_due(&mut self) {
         let now = Instant::now();
         let due = self.retry.take_due(now);
+        // A follower drops them: a new term starts with a full list that reconciles everything.
         for key in due {
-            if !self.may_write() {
-                // not now (lease not proven, or listing first): look again shortly
-                self.retry.defer(&key, now + PAUSED_RETRY);
-                continue;
-            }
             self.reconcile(&key).await;
         }
     }
@@ -550,15 +546,18 @@ impl Reconciler {
         }
         let keys: Vec<ServiceKey> = self.services.keys().cloned().collect();
         for key in keys {
-            if !self.may_write() {
-                return;
-            }
             self.reconcile(&key).await;
         }
     }
 
     async fn reconcile(&mut self, key: &ServiceKey) {
-        if !self.may_write() || self.config.is_none() {
+        if self.config.is_none() || !self.writing {
+            return;
+        }
+        if !self.may_write() {
+            // Writing, but the lease is not proven held right now: look again shortly (a
+            // renewal lets it go on; a lost lease means a new term and a full list anyway).
+            self.retry.defer(key, Instant::now() + PAUSED_RETRY);
             return;
         }
         let Some(view) = self.services.get(key).cloned() else {
@@ -644,6 +643,7 @@ impl Reconciler {
         }
         // Fencing: checked with no await between this check and sending the write.
         if !self.may_write() {
+            self.retry.defer(key, Instant::now() + PAUSED_RETRY);
             return false;
         }
         let write = write_ingress(&self.client, view, ips);

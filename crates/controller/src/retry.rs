@@ -55,9 +55,11 @@ impl RetryQueue {
         delay
     }
 
-    /// Schedules `key` at `at` without counting a failure (e.g. the bucket was empty).
+    /// Schedules `key` at `at` without counting a failure (e.g. the bucket was empty), or later
+    /// if it was already scheduled later (a server's `Retry-After` stays a floor).
     pub fn defer(&mut self, key: &ServiceKey, at: Instant) {
-        self.due.insert(key.clone(), at);
+        let due = self.due.entry(key.clone()).or_insert(at);
+        *due = (*due).max(at);
     }
 
     /// The Service's write landed (or no longer matters): its backoff starts over.
@@ -237,6 +239,15 @@ mod tests {
         let mut queue = RetryQueue::default();
         let delay = queue.failed(&key("web"), Some(Duration::from_secs(4)));
         assert_eq!(delay, Duration::from_secs(4));
+        let at = queue.next_due().expect("scheduled");
+        queue.defer(&key("web"), Instant::now());
+        assert_eq!(
+            queue.next_due(),
+            Some(at),
+            "a deferral does not bring it forward"
+        );
+        assert!(queue.take_due(Instant::now()).is_empty());
+        assert_eq!(queue.take_due(at), [key("web")]);
     }
 
     #[test]

@@ -317,40 +317,7 @@ impl Reconciler {
                     .get_or_insert_with(BTreeMap::new)
                     .insert(key_of(&view), view);
             }
-            watcher::Event::InitDone => {
-                let mut listed = self.init_buffer.take().unwrap_or_default();
-                for (key, known) in &self.services {
-                    match listed.get_mut(key) {
-                        None => self.recorder.forget(&key.namespace, &key.name),
-                        // a list older than a copy already known (this replica's own write
-                        // included) does not take it back
-                        Some(view) if is_older(view, known) => *view = known.clone(),
-                        Some(_) => {}
-                    }
-                }
-                self.services = listed;
-                self.failed.clear();
-                self.retry.clear_due();
-                let first = !self.synced;
-                self.synced = true;
-                if self.config.is_none() {
-                    self.try_first_config().await;
-                }
-                self.rebuild_allocator();
-                self.readiness.set_synced(true);
-                if self.leader && !self.writing {
-                    info!(
-                        services = self.services.len(),
-                        "listed every Service and registered their addresses; writing from now on"
-                    );
-                    self.writing = true;
-                    self.publish_config_event();
-                } else if first {
-                    info!(services = self.services.len(), "initial sync done");
-                }
-                self.publish_state();
-                self.reconcile_all().await;
-            }
+            watcher::Event::InitDone => self.listed().await,
             watcher::Event::Apply(service) => {
                 let view = ServiceView::from_service(&service);
                 let key = key_of(&view);
@@ -400,6 +367,43 @@ impl Reconciler {
                 }
             }
         }
+    }
+
+    /// A full list was delivered: it replaces the known Services (except copies older than
+    /// ones known), the allocator is rebuilt from it, and writing starts if this replica leads.
+    async fn listed(&mut self) {
+        let mut listed = self.init_buffer.take().unwrap_or_default();
+        for (key, known) in &self.services {
+            match listed.get_mut(key) {
+                None => self.recorder.forget(&key.namespace, &key.name),
+                // a list older than a copy already known (this replica's own write
+                // included) does not take it back
+                Some(view) if is_older(view, known) => *view = known.clone(),
+                Some(_) => {}
+            }
+        }
+        self.services = listed;
+        self.failed.clear();
+        self.retry.clear_due();
+        let first = !self.synced;
+        self.synced = true;
+        if self.config.is_none() {
+            self.try_first_config().await;
+        }
+        self.rebuild_allocator();
+        self.readiness.set_synced(true);
+        if self.leader && !self.writing {
+            info!(
+                services = self.services.len(),
+                "listed every Service and registered their addresses; writing from now on"
+            );
+            self.writing = true;
+            self.publish_config_event();
+        } else if first {
+            info!(services = self.services.len(), "initial sync done");
+        }
+        self.publish_state();
+        self.reconcile_all().await;
     }
 
     /// Accepts the first configuration once the Services are listed, unless it would take an
@@ -566,67 +570,87 @@ impl Reconciler {
         let outcome = self.allocator.allocate(&view);
         // Metrics first: by the time the status is visible, the metrics already count it.
         self.update_usage();
-        let label = key.to_string();
-        let target = EventTarget::service(&key.namespace, &key.name, view.uid.clone());
         match outcome {
-            Outcome::Assign { ips, pool } => {
-                self.failed.remove(key);
-                if ips == view.ingress_ips {
-                    self.retry.forget(key);
-                } else if self.write_status(key, &view, &ips).await {
-                    let list = join_ips(&ips);
-                    info!(service = %label, ips = %list, pool = %pool, "assigned");
-                    self.recorder.publish(
-                        &target,
-                        EventType::Normal,
-                        "IPAllocated",
-                        &format!("Assigned IP [{list}] from pool {pool}"),
-                    );
-                    let _ = self.events.send(ControllerEvent::Allocated {
-                        namespace: key.namespace.clone(),
-                        name: key.name.clone(),
-                        ips,
-                        pool,
-                    });
-                }
-            }
-            Outcome::Clear => {
-                self.failed.remove(key);
-                if view.ingress_ips.is_empty() {
-                    // no copy shows an address: nothing holds it any more
-                    self.allocator.release(key);
-                    self.retry.forget(key);
-                    self.freed = true;
-                } else if self.write_status(key, &view, &[]).await {
-                    // released only now that the status holding it is cleared
-                    self.allocator.release(key);
-                    self.freed = true;
-                    info!(service = %label, "not a LoadBalancer any more: cleared the address");
-                    self.recorder.forget(&key.namespace, &key.name);
-                    let _ = self.events.send(ControllerEvent::Cleared {
-                        namespace: key.namespace.clone(),
-                        name: key.name.clone(),
-                    });
-                }
-            }
+            Outcome::Assign { ips, pool } => self.assign(key, &view, ips, pool).await,
+            Outcome::Clear => self.clear(key, &view).await,
             Outcome::Skip(reason) => {
-                debug!(service = %label, reason = %reason, "skipped");
+                debug!(service = %key.to_string(), reason = %reason, "skipped");
             }
-            Outcome::Error(reason) => {
-                let previous = self.failed.insert(key.clone(), reason.clone());
-                if previous.as_deref() != Some(reason.as_str()) {
-                    warn!(service = %label, reason = %reason, "no address");
-                    let _ = self.events.send(ControllerEvent::Failed {
-                        namespace: key.namespace.clone(),
-                        name: key.name.clone(),
-                        reason: reason.clone(),
-                    });
-                }
-                self.recorder
-                    .publish(&target, EventType::Warning, "AllocationFailed", &reason);
-            }
+            Outcome::Error(reason) => self.no_address(key, &view, reason),
         }
         self.update_usage();
+    }
+
+    /// Writes the addresses the allocator gave, unless the Service already shows them.
+    async fn assign(
+        &mut self,
+        key: &ServiceKey,
+        view: &ServiceView,
+        ips: Vec<IpAddr>,
+        pool: String,
+    ) {
+        self.failed.remove(key);
+        if ips == view.ingress_ips {
+            self.retry.forget(key);
+            return;
+        }
+        if !self.write_status(key, view, &ips).await {
+            return;
+        }
+        let list = join_ips(&ips);
+        info!(service = %key.to_string(), ips = %list, pool = %pool, "assigned");
+        let target = EventTarget::service(&key.namespace, &key.name, view.uid.clone());
+        self.recorder.publish(
+            &target,
+            EventType::Normal,
+            "IPAllocated",
+            &format!("Assigned IP [{list}] from pool {pool}"),
+        );
+        let _ = self.events.send(ControllerEvent::Allocated {
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+            ips,
+            pool,
+        });
+    }
+
+    /// Clears the status of a Service that is no LoadBalancer any more; its address is released
+    /// only once no copy shows it (cleared now, or shown by none).
+    async fn clear(&mut self, key: &ServiceKey, view: &ServiceView) {
+        self.failed.remove(key);
+        if view.ingress_ips.is_empty() {
+            self.allocator.release(key);
+            self.retry.forget(key);
+            self.freed = true;
+            return;
+        }
+        if !self.write_status(key, view, &[]).await {
+            return;
+        }
+        self.allocator.release(key);
+        self.freed = true;
+        info!(service = %key.to_string(), "not a LoadBalancer any more: cleared the address");
+        self.recorder.forget(&key.namespace, &key.name);
+        let _ = self.events.send(ControllerEvent::Cleared {
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+        });
+    }
+
+    /// Records (and reports once per reason) that the Service cannot get an address.
+    fn no_address(&mut self, key: &ServiceKey, view: &ServiceView, reason: String) {
+        let previous = self.failed.insert(key.clone(), reason.clone());
+        if previous.as_deref() != Some(reason.as_str()) {
+            warn!(service = %key.to_string(), reason = %reason, "no address");
+            let _ = self.events.send(ControllerEvent::Failed {
+                namespace: key.namespace.clone(),
+                name: key.name.clone(),
+                reason: reason.clone(),
+            });
+        }
+        let target = EventTarget::service(&key.namespace, &key.name, view.uid.clone());
+        self.recorder
+            .publish(&target, EventType::Warning, "AllocationFailed", &reason);
     }
 
     /// Writes `ips` to the status of the Service `view` is a copy of, conditional on that copy,

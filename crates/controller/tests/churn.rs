@@ -213,21 +213,22 @@ async fn churn_never_shows_one_address_on_two_services() {
     })
     .await;
     audit_task.abort();
-    let auditor = auditor.lock().expect("auditor");
+    let (events, violations) = {
+        let auditor = auditor.lock().expect("auditor");
+        (auditor.events, auditor.violations.clone())
+    };
     eprintln!(
-        "churn: {ops} operations in {CHURN:?}; auditor saw {} events; end: {} LoadBalancer Services, {} with an address; {} status writes answered 200",
-        auditor.events,
+        "churn: {ops} operations in {CHURN:?}; auditor saw {events} events; end: {} LoadBalancer Services, {} with an address; {} status writes answered 200",
         converged.0,
         converged.1,
         status_patches(&server, Some(200)).len()
     );
     assert!(
-        auditor.violations.is_empty(),
+        violations.is_empty(),
         "{} violations: {:#?}",
-        auditor.violations.len(),
-        auditor.violations.iter().take(20).collect::<Vec<_>>()
+        violations.len(),
+        violations.iter().take(20).collect::<Vec<_>>()
     );
-    drop(auditor);
     a.shutdown().await.expect("clean shutdown");
     b.shutdown().await.expect("clean shutdown");
 }

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
+use ferrolb_view::ServiceView;
 use futures::StreamExt;
 use ipnet::IpNet;
 use k8s_openapi::api::core::v1::Service;
@@ -40,18 +41,15 @@ struct Auditor {
 
 impl Auditor {
     fn seen(service: &Service) -> (String, Seen) {
-        let name = service.metadata.name.clone().unwrap_or_default();
-        let ips = service
-            .status
-            .as_ref()
-            .and_then(|s| s.load_balancer.as_ref())
-            .and_then(|lb| lb.ingress.as_ref())
-            .into_iter()
-            .flatten()
-            .filter_map(|i| i.ip.as_deref()?.parse().ok())
-            .collect();
-        let uid = service.metadata.uid.clone().unwrap_or_default();
-        (name, Seen { uid, ips })
+        let view = ServiceView::from_service(service);
+        let uid = view.uid.unwrap_or_default();
+        (
+            view.name,
+            Seen {
+                uid,
+                ips: view.ingress_ips,
+            },
+        )
     }
 
     fn check_all(&mut self, context: &str) {

@@ -765,7 +765,7 @@ impl Reconciler {
 /// True when `a` is an older copy than `b`: both resourceVersions are numbers (as every
 /// Kubernetes API server writes them) and `a`'s is smaller. Otherwise `a` is taken as newer.
 fn is_older(a: &ServiceView, b: &ServiceView) -> bool {
-    let number = |v: &ServiceView| v.resource_version.as_deref()?.parse::<u64>().ok();
+    let number = |v: &ServiceView| v.resource_version.as_str()?.parse::<u64>().ok();
     matches!((number(a), number(b)), (Some(a), Some(b)) if a < b)
 }
 

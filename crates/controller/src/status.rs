@@ -81,7 +81,7 @@ pub fn ingress_patch(view: &ServiceView, ips: &[IpAddr]) -> Value {
     if let Some(uid) = &view.uid {
         metadata.insert("uid".into(), json!(uid));
     }
-    if let Some(rv) = &view.resource_version {
+    if let Some(rv) = view.resource_version.as_str() {
         metadata.insert("resourceVersion".into(), json!(rv));
     }
     json!({
@@ -163,6 +163,7 @@ fn classify(code: u16, body: &[u8], header_retry_after: Option<Duration>) -> Wri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferrolb_view::CopyVersion;
 
     #[test]
     fn patch_lists_every_ip_clears_with_null_and_carries_the_preconditions() {
@@ -172,7 +173,7 @@ mod tests {
         ];
         let mut view = ServiceView::load_balancer("apps", "web");
         view.uid = Some("u-1".into());
-        view.resource_version = Some("42".into());
+        view.resource_version = CopyVersion(Some("42".into()));
         let patch = ingress_patch(&view, &ips);
         assert_eq!(
             patch["status"]["loadBalancer"]["ingress"][1]["ip"],

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrolb_controller::status::{write_ingress, WriteError};
-use ferrolb_view::ServiceView;
+use ferrolb_view::{CopyVersion, ServiceView};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -57,7 +57,7 @@ async fn a_throttled_write_comes_back_at_once_with_the_servers_wait() {
     let client = kube::Client::try_from(config).expect("client");
     let mut view = ServiceView::load_balancer("apps", "web");
     view.uid = Some("u-1".into());
-    view.resource_version = Some("7".into());
+    view.resource_version = CopyVersion(Some("7".into()));
     let ip: IpAddr = "198.51.100.7".parse().expect("literal address");
 
     let started = Instant::now();

@@ -640,6 +640,31 @@ fn unexpected_message_is_fsm_error() {
     );
 }
 
+/// RFC 6608 §4: the FSM error's data is one octet, the type of the unexpected message.
+#[test]
+fn fsm_errors_carry_the_unexpected_message_type() {
+    let t = Instant::now();
+    // OpenSent: a KEEPALIVE (type 4) -> 5/1 [4].
+    let mut s = Session::new(config()).unwrap();
+    let c = connect_id(&s.handle(t, Input::ManualStart));
+    s.handle(t, Input::TcpConnectionAcknowledged(c));
+    let n = notification_sent(&s.handle(t, Input::BytesReceived(c, &keepalive()))).unwrap();
+    assert_eq!((n.code, n.subcode, n.data), (5, 1, vec![4]));
+    // OpenConfirm: an UPDATE (type 2) -> 5/2 [2].
+    let mut s = Session::new(config()).unwrap();
+    let c = connect_id(&s.handle(t, Input::ManualStart));
+    s.handle(t, Input::TcpConnectionAcknowledged(c));
+    s.handle(t, Input::BytesReceived(c, &peer_open()));
+    assert_eq!(s.state(), State::OpenConfirm);
+    let update = bytes(Message::Update(Update::default()));
+    let n = notification_sent(&s.handle(t, Input::BytesReceived(c, &update))).unwrap();
+    assert_eq!((n.code, n.subcode, n.data), (5, 2, vec![2]));
+    // Established: an OPEN (type 1) -> 5/3 [1].
+    let (mut s, c) = established(config(), t);
+    let n = notification_sent(&s.handle(t, Input::BytesReceived(c, &peer_open()))).unwrap();
+    assert_eq!((n.code, n.subcode, n.data), (5, 3, vec![1]));
+}
+
 #[test]
 fn zero_hold_time_means_no_timers() {
     let t0 = Instant::now();

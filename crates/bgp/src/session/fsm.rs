@@ -5,7 +5,7 @@ use super::negotiate::{negotiate, validate_open};
 use super::types::{ConnId, Counters, DownReason, Input, Negotiated, Output, State, UpdateSummary};
 use crate::wire::{
     check_header, CeaseSubcode, DecodeContext, DecodeError, ErrorCode, Family, FsmErrorSubcode,
-    Message, Notification, RouteRefresh, RouteRefreshSubtype,
+    Message, MessageType, Notification, RouteRefresh, RouteRefreshSubtype,
 };
 use ipnet::IpNet;
 use std::collections::{BTreeMap, HashSet};
@@ -505,7 +505,16 @@ impl Session {
         self.fail(now, id, e.notification().clone(), out);
     }
 
-    fn fsm_error(&mut self, now: Instant, id: ConnId, state: ConnState, out: &mut Vec<Output>) {
+    /// Closes `id` with a Finite State Machine Error (RFC 4271 §6.6). The data field carries
+    /// the type of the unexpected message in one octet (RFC 6608 §4).
+    fn fsm_error(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        state: ConnState,
+        unexpected: MessageType,
+        out: &mut Vec<Output>,
+    ) {
         let sub = match state {
             ConnState::OpenSent => FsmErrorSubcode::UnexpectedMessageInOpenSent,
             ConnState::OpenConfirm => FsmErrorSubcode::UnexpectedMessageInOpenConfirm,
@@ -515,7 +524,11 @@ impl Session {
         self.fail(
             now,
             id,
-            Notification::new(ErrorCode::FiniteStateMachine, sub, Vec::new()),
+            Notification::new(
+                ErrorCode::FiniteStateMachine,
+                sub,
+                vec![u8::from(unexpected)],
+            ),
             out,
         );
     }
@@ -578,7 +591,7 @@ impl Session {
                 }
                 // BoRR/EoRR and unknown subtypes: nothing to do (we keep no Adj-RIB-In).
             }
-            (state, _) => self.fsm_error(now, id, state, out),
+            (state, msg) => self.fsm_error(now, id, state, msg.message_type(), out),
         }
     }
 

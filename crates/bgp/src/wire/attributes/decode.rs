@@ -284,7 +284,7 @@ impl Decoder<'_> {
                     format!("ORIGINATOR_ID length {}, expected 4", v.len()),
                 ))
             }
-            AttributeType::ClusterList if v.is_empty() || v.len() % 4 != 0 => {
+            AttributeType::ClusterList if v.is_empty() || !v.len().is_multiple_of(4) => {
                 return Err(AttrError::withdraw(
                     UpdateErrorSubcode::AttributeLengthError,
                     format!(
@@ -436,7 +436,7 @@ fn items<'v, T>(
     name: &str,
     item: impl Fn(&'v [u8]) -> T,
 ) -> Result<Vec<T>, AttrError> {
-    if v.is_empty() || v.len() % size != 0 {
+    if v.is_empty() || !v.len().is_multiple_of(size) {
         return Err(AttrError::withdraw(
             UpdateErrorSubcode::OptionalAttributeError,
             format!(

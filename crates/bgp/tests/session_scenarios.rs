@@ -1006,3 +1006,74 @@ fn malformed_updates_are_logged_rate_limited() {
     assert!(lines[0].contains(&hex), "{}", lines[0]);
     assert!(lines[10].contains("suppressed_before=15"), "{}", lines[10]);
 }
+
+/// RFC 9003 §4: a Shutdown Communication whose length exceeds the data is reported as
+/// invalid in the log (the data in hex), not only the code.
+#[test]
+fn invalid_shutdown_communication_is_logged() {
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let t0 = Instant::now();
+    let n = Notification {
+        code: 6,
+        subcode: 2,
+        data: vec![40, b'b', b'y', b'e'],
+    };
+    tracing::subscriber::with_default(subscriber, || {
+        let (mut s, c) = established(config(), t0);
+        s.handle(
+            t0,
+            Input::BytesReceived(c, &bytes(Message::Notification(n))),
+        );
+    });
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("invalid Shutdown Communication: length 40 exceeds the 3 octets that follow"),
+        "{text}"
+    );
+    assert!(text.contains("28627965"), "{text}");
+}
+
+/// RFC 4271 §10: with a jitter seed, the connect-retry, keepalive and idle-hold intervals
+/// are 0.75-1.0 of their value and differ between sessions (no lock step); the hold timer
+/// is not jittered.
+#[test]
+fn timers_are_jittered_with_a_seed() {
+    let t0 = Instant::now();
+    let mut retries = Vec::new();
+    let mut keepalives = Vec::new();
+    let mut idle_holds = Vec::new();
+    for seed in 0..8u64 {
+        let mut cfg = config();
+        cfg.jitter_seed = Some(seed);
+        cfg.idle_hold = secs(4);
+        let mut s = Session::new(cfg.clone()).unwrap();
+        s.handle(t0, Input::ManualStart);
+        retries.push(s.next_deadline().unwrap() - t0);
+
+        let (mut s, c) = established(cfg, t0);
+        // Hold deadline 90 s exactly, keepalive 22.5..=30 s.
+        keepalives.push(s.next_deadline().unwrap() - t0);
+        // A NOTIFICATION from the peer: idle hold 3..=4 s before the restart.
+        let n = Notification::administrative_shutdown("x");
+        s.handle(
+            t0,
+            Input::BytesReceived(c, &bytes(Message::Notification(n))),
+        );
+        idle_holds.push(s.next_deadline().unwrap() - t0);
+    }
+    let within = |v: &[Duration], d: Duration| {
+        v.iter().all(|x| *x >= d.mul_f64(0.75) && *x <= d)
+            && v.iter().collect::<std::collections::BTreeSet<_>>().len() > 4
+    };
+    assert!(within(&retries, secs(5)), "{retries:?}");
+    assert!(within(&keepalives, secs(30)), "{keepalives:?}");
+    assert!(within(&idle_holds, secs(4)), "{idle_holds:?}");
+    // Without a seed the intervals are exact.
+    let (s, _) = established(config(), t0);
+    assert_eq!(s.next_deadline(), Some(t0 + secs(30)));
+}

@@ -54,6 +54,11 @@ pub struct SessionConfig {
     /// Past `max_prefixes`, also close the session with Cease/Maximum Number of Prefixes
     /// Reached (6/1, RFC 4486 §4) instead of only warning. Default false.
     pub max_prefixes_cease: bool,
+    /// Seed of the RFC 4271 §10 jitter: ConnectRetry, keepalive and idle-hold intervals are
+    /// multiplied by a random factor in 0.75..=1.0. `None` (the default) keeps them exact
+    /// in a bare [`Session`](super::Session); the driver gives every session it runs a random
+    /// seed when none is set.
+    pub jitter_seed: Option<u64>,
 }
 
 /// Default maximum-prefix limit per family: a load balancer's peers (top-of-rack routers)
@@ -128,6 +133,7 @@ impl SessionConfig {
             keep_updates: false,
             max_prefixes: Some(DEFAULT_MAX_PREFIXES),
             max_prefixes_cease: false,
+            jitter_seed: None,
         }
     }
 

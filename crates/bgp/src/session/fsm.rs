@@ -1,6 +1,7 @@
 //! The session state machine proper.
 
 use super::config::{ConfigError, SessionConfig};
+use super::jitter::Jitter;
 use super::malformed_log::{Handling, Malformed, MalformedLog};
 use super::negotiate::{negotiate, validate_open};
 use super::received::Received;
@@ -74,6 +75,7 @@ pub struct Session {
     counters: Counters,
     received: Received,
     malformed_log: MalformedLog,
+    jitter: Jitter,
 }
 
 impl Session {
@@ -81,6 +83,7 @@ impl Session {
     pub fn new(cfg: SessionConfig) -> Result<Self, ConfigError> {
         cfg.validate()?;
         Ok(Session {
+            jitter: Jitter::new(cfg.jitter_seed),
             connect_backoff: cfg.connect_retry,
             idle_hold: cfg.idle_hold,
             cfg,
@@ -186,7 +189,7 @@ impl Session {
                     .find(|c| c.state == ConnState::Established)
                 {
                     if !c.keepalive.is_zero() {
-                        c.keepalive_at = Some(now + c.keepalive);
+                        c.keepalive_at = Some(now + self.jitter.apply(c.keepalive));
                     }
                     let n = count_frames(&bytes);
                     self.counters.messages_out += n;
@@ -257,7 +260,7 @@ impl Session {
             seq: self.next_outbound,
         };
         self.conns.push(Conn::new(id, ConnState::Connecting));
-        self.connect_retry_at = Some(now + self.connect_backoff);
+        self.connect_retry_at = Some(now + self.jitter.apply(self.connect_backoff));
         out.push(Output::Connect(id));
     }
 
@@ -352,7 +355,7 @@ impl Session {
             return;
         }
         if !self.cfg.passive {
-            self.connect_retry_at = Some(now + self.connect_backoff);
+            self.connect_retry_at = Some(now + self.jitter.apply(self.connect_backoff));
         }
         if was_connecting {
             self.bump_backoff();
@@ -372,7 +375,7 @@ impl Session {
         if stable {
             self.idle_hold = self.cfg.idle_hold;
         }
-        self.restart_at = Some(now + self.idle_hold);
+        self.restart_at = Some(now + self.jitter.apply(self.idle_hold));
         if !stable {
             self.idle_hold = (self.idle_hold * 2)
                 .min(self.cfg.idle_hold_max)
@@ -441,7 +444,7 @@ impl Session {
             }
         };
         if !c.keepalive.is_zero() && matches!(msg, Message::Keepalive | Message::Update(_)) {
-            c.keepalive_at = Some(now + c.keepalive);
+            c.keepalive_at = Some(now + self.jitter.apply(c.keepalive));
         }
         self.counters.messages_out += 1;
         out.push(Output::Send(id, bytes));
@@ -563,6 +566,15 @@ impl Session {
         match (state, msg) {
             (_, Message::Notification(n)) => {
                 self.counters.notifications_in += 1;
+                if let Some(problem) = n.shutdown_communication_error() {
+                    // RFC 9003 §4: reported to the operator, the data shown in hex only.
+                    tracing::warn!(
+                        conn = %id,
+                        notification = %n,
+                        data = %super::malformed_log::hex(&n.data),
+                        "invalid Shutdown Communication: {problem}"
+                    );
+                }
                 out.push(Output::NotificationReceived(n.clone()));
                 if let Some(pos) = self.conns.iter().position(|c| c.id == id) {
                     self.conns.remove(pos);

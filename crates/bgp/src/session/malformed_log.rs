@@ -99,7 +99,8 @@ fn prefixes(nlri: &[IpNet]) -> String {
     s
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// `bytes` in hex, at most 4096 octets shown.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len().min(MAX_HEX_OCTETS) * 2 + 16);
     for b in bytes.iter().take(MAX_HEX_OCTETS) {
         let _ = write!(s, "{b:02x}");

@@ -14,6 +14,7 @@
 
 mod config;
 mod fsm;
+mod jitter;
 mod malformed_log;
 mod negotiate;
 mod received;

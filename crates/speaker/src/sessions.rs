@@ -247,6 +247,11 @@ impl SessionManager {
         config.session.keepalive =
             (hold != 0 && keepalive != 0 && keepalive != hold / 3).then_some(keepalive);
         config.session.connect_retry = self.connect_retry;
+        match peer.max_prefix {
+            None => {} // the library default
+            Some(0) => config.session.max_prefixes = None,
+            Some(n) => config.session.max_prefixes = Some(n),
+        }
         config.password = match (&peer.password, &peer.password_secret) {
             (Some(p), _) => Some(
                 Password::new(p.expose().as_bytes().to_vec())

@@ -71,11 +71,28 @@ fn bird_routes(bird: &Bird) -> Option<u64> {
         .and_then(|n| n.parse().ok())
 }
 
-/// Prefixes gobgpd has sent to `peer` (its Adj-RIB-Out count).
-fn gobgp_advertised(g: &GoBgp, peer: IpAddr) -> Option<u64> {
-    let n = g.neighbor(peer)?;
-    let table = &n["state"]["adj_table"];
-    table["advertised"].as_u64().or(Some(0)).filter(|_| !table.is_null())
+/// The sum of every `advertised` number in `v` (gobgp's JSON nests it per family).
+fn sum_advertised(v: &serde_json::Value) -> Option<u64> {
+    match v {
+        serde_json::Value::Object(m) => {
+            let own = m.get("advertised").and_then(serde_json::Value::as_u64);
+            let nested = m.values().filter_map(sum_advertised).reduce(|a, b| a + b);
+            match (own, nested) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().filter_map(sum_advertised).reduce(|a, b| a + b),
+        _ => None,
+    }
+}
+
+/// Prefixes gobgpd has sent to `peer` (its Adj-RIB-Out count), 0 when it shows none.
+fn gobgp_advertised(g: &GoBgp, peer: IpAddr) -> u64 {
+    g.neighbor(peer)
+        .as_ref()
+        .and_then(sum_advertised)
+        .unwrap_or(0)
 }
 
 /// RSS samples of several processes: idle, peak, after.
@@ -114,7 +131,10 @@ fn full_table_from_gobgp_costs_no_memory() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    println!("receive bench: binary {}, {n} routes", ferrolb_bin().display());
+    println!(
+        "receive bench: binary {}, {n} routes",
+        ferrolb_bin().display()
+    );
     let sender_ns = Netns::new("rbs");
     let node_ns = Netns::new("rbn");
     let bird_ns = Netns::new("rbb");
@@ -158,22 +178,46 @@ fn full_table_from_gobgp_costs_no_memory() {
     theirs.idle = rss_kib(bird_pid).unwrap_or(0);
 
     let dir = ScratchDir::new("rbench");
+    // Next hop: gobgpd's address on BIRD's link (BIRD refuses a direct eBGP route whose next
+    // hop is off its subnets); FerroLB only counts the routes.
     let mrt = dir.join("table.mrt");
-    std::fs::write(&mrt, mrt_table(n, 3000, to_node.a_v4)).expect("write the MRT file");
+    std::fs::write(&mrt, mrt_table(n, 3000, to_bird.a_v4)).expect("write the MRT file");
     let started = Instant::now();
     let mut inject = sender_ns.command("gobgp");
     inject
-        .args(["--target", &format!("unix://{}", gobgp.dir().join("gobgpd.sock").display())])
+        .args([
+            "--target",
+            &format!("unix://{}", gobgp.dir().join("gobgpd.sock").display()),
+        ])
         .args(["mrt", "inject", "global"])
         .arg(&mrt);
     let mut inject = ferrolb_e2e::ChildGuard::spawn(inject, "gobgp mrt inject");
-    let limit = Duration::from_secs(900);
+    let limit = Duration::from_secs(
+        std::env::var("BENCH_LIMIT_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(900),
+    );
+    let mut next_report = Instant::now();
     let mut sender_peak = 0;
-    let delivered = |peer: Ipv4Addr| gobgp_advertised(&gobgp, peer.into()).unwrap_or(0);
+    let delivered = |peer: Ipv4Addr| gobgp_advertised(&gobgp, peer.into());
     while !(delivered(to_node.b_v4) >= u64::from(n)
         && bird_routes(&bird).unwrap_or(0) >= u64::from(n))
     {
-        assert!(started.elapsed() < limit, "table not delivered within {limit:?}");
+        if Instant::now() >= next_report {
+            println!(
+                "receive bench: {:.0?}: gobgpd advertised {} to ferrolb, BIRD has {:?}",
+                started.elapsed(),
+                delivered(to_node.b_v4),
+                bird_routes(&bird)
+            );
+            next_report += Duration::from_secs(10);
+        }
+        assert!(
+            started.elapsed() < limit,
+            "table not delivered within {limit:?}; gobgp neighbor: {:?}",
+            gobgp.neighbor(to_node.b_v4.into())
+        );
         ann.assert_running();
         ours.peak = ours.peak.max(rss_kib(ann_pid).unwrap_or(0));
         theirs.peak = theirs.peak.max(rss_kib(bird_pid).unwrap_or(0));
@@ -189,7 +233,10 @@ fn full_table_from_gobgp_costs_no_memory() {
     let started = Instant::now();
     gobgp.gobgp(&["global", "rib", "-a", "ipv4", "del", "all"]);
     while !(delivered(to_node.b_v4) == 0 && bird_routes(&bird).unwrap_or(u64::MAX) <= 1) {
-        assert!(started.elapsed() < limit, "withdrawal not done within {limit:?}");
+        assert!(
+            started.elapsed() < limit,
+            "withdrawal not done within {limit:?}"
+        );
         ann.assert_running();
         ours.peak = ours.peak.max(rss_kib(ann_pid).unwrap_or(0));
         std::thread::sleep(Duration::from_millis(100));

@@ -107,6 +107,43 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
+/// Samples the RSS of `pids` 10 times a second until `done` (checked every 2 s; it also
+/// returns a progress text, printed every 30 s) or `limit`; returns the peak of each.
+fn watch(
+    ann: &mut Announcer,
+    pids: [i32; 3],
+    limit: Duration,
+    what: &str,
+    mut done: impl FnMut() -> (bool, String),
+) -> [u64; 3] {
+    let started = Instant::now();
+    let mut peaks = [0u64; 3];
+    let mut next_check = started;
+    let mut next_report = started;
+    loop {
+        ann.assert_running();
+        for (peak, pid) in peaks.iter_mut().zip(pids) {
+            *peak = (*peak).max(rss_kib(pid).unwrap_or(0));
+        }
+        if Instant::now() >= next_check {
+            let (finished, progress) = done();
+            if finished {
+                return peaks;
+            }
+            if Instant::now() >= next_report {
+                println!("receive bench: {:.0?}: {progress}", started.elapsed());
+                next_report += Duration::from_secs(30);
+            }
+            assert!(
+                started.elapsed() < limit,
+                "{what} not done within {limit:?}: {progress}"
+            );
+            next_check = Instant::now() + Duration::from_secs(2);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// The highest RSS of `pid` over `dur` (10 samples a second).
 fn settle(pid: i32, dur: Duration) -> u64 {
     let end = Instant::now() + dur;
@@ -196,51 +233,38 @@ fn full_table_from_gobgp_costs_no_memory() {
         std::env::var("BENCH_LIMIT_SECS")
             .ok()
             .and_then(|v| v.parse().ok())
-            .unwrap_or(900),
+            .unwrap_or(1500),
     );
-    let mut next_report = Instant::now();
-    let mut sender_peak = 0;
+    let pids = [ann_pid, bird_pid, gobgp.pid() as i32];
     let delivered = |peer: Ipv4Addr| gobgp_advertised(&gobgp, peer.into());
-    while !(delivered(to_node.b_v4) >= u64::from(n)
-        && bird_routes(&bird).unwrap_or(0) >= u64::from(n))
-    {
-        if Instant::now() >= next_report {
-            println!(
-                "receive bench: {:.0?}: gobgpd advertised {} to ferrolb, BIRD has {:?}",
-                started.elapsed(),
-                delivered(to_node.b_v4),
-                bird_routes(&bird)
-            );
-            next_report += Duration::from_secs(10);
-        }
-        assert!(
-            started.elapsed() < limit,
-            "table not delivered within {limit:?}; gobgp neighbor: {:?}",
-            gobgp.neighbor(to_node.b_v4.into())
-        );
-        ann.assert_running();
-        ours.peak = ours.peak.max(rss_kib(ann_pid).unwrap_or(0));
-        theirs.peak = theirs.peak.max(rss_kib(bird_pid).unwrap_or(0));
-        sender_peak = sender_peak.max(rss_kib(gobgp.pid() as i32).unwrap_or(0));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut peaks = watch(&mut ann, pids, limit, "the table", || {
+        let (to_us, at_bird) = (delivered(to_node.b_v4), bird_routes(&bird).unwrap_or(0));
+        let done = to_us >= u64::from(n) && at_bird >= u64::from(n);
+        (
+            done,
+            format!("gobgpd advertised {to_us} to ferrolb, BIRD has {at_bird}"),
+        )
+    });
     let loaded = started.elapsed();
     let _ = inject.wait_timeout(Duration::from_secs(60));
-    ours.peak = ours.peak.max(settle(ann_pid, Duration::from_secs(2)));
-    theirs.peak = theirs.peak.max(rss_kib(bird_pid).unwrap_or(0));
+    peaks[0] = peaks[0].max(settle(ann_pid, Duration::from_secs(2)));
     drop(dir); // the MRT file
 
     let started = Instant::now();
     gobgp.gobgp(&["global", "rib", "-a", "ipv4", "del", "all"]);
-    while !(delivered(to_node.b_v4) == 0 && bird_routes(&bird).unwrap_or(u64::MAX) <= 1) {
-        assert!(
-            started.elapsed() < limit,
-            "withdrawal not done within {limit:?}"
+    let after = watch(&mut ann, pids, limit, "the withdrawal", || {
+        let (to_us, at_bird) = (
+            delivered(to_node.b_v4),
+            bird_routes(&bird).unwrap_or(u64::MAX),
         );
-        ann.assert_running();
-        ours.peak = ours.peak.max(rss_kib(ann_pid).unwrap_or(0));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        (
+            to_us == 0 && at_bird <= 1,
+            format!("gobgpd advertised {to_us} to ferrolb, BIRD has {at_bird}"),
+        )
+    });
+    ours.peak = peaks[0].max(after[0]);
+    theirs.peak = peaks[1].max(after[1]);
+    let sender_peak = peaks[2].max(after[2]);
     let withdrawn = started.elapsed();
     ours.after = settle(ann_pid, Duration::from_secs(3));
     theirs.after = rss_kib(bird_pid).unwrap_or(0);

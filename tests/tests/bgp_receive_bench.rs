@@ -251,7 +251,14 @@ fn full_table_from_gobgp_costs_no_memory() {
     drop(dir); // the MRT file
 
     let started = Instant::now();
-    gobgp.gobgp(&["global", "rib", "-a", "ipv4", "del", "all"]);
+    // Run in the background: the CLI returns only when gobgpd has deleted every path.
+    let mut del = sender_ns.command("gobgp");
+    del.args([
+        "--target",
+        &format!("unix://{}", gobgp.dir().join("gobgpd.sock").display()),
+    ])
+    .args(["global", "rib", "-a", "ipv4", "del", "all"]);
+    let mut del = ferrolb_e2e::ChildGuard::spawn(del, "gobgp global rib del all");
     let after = watch(&mut ann, pids, limit, "the withdrawal", || {
         let (to_us, at_bird) = (
             delivered(to_node.b_v4),
@@ -266,6 +273,7 @@ fn full_table_from_gobgp_costs_no_memory() {
     theirs.peak = peaks[1].max(after[1]);
     let sender_peak = peaks[2].max(after[2]);
     let withdrawn = started.elapsed();
+    let _ = del.wait_timeout(Duration::from_secs(60));
     ours.after = settle(ann_pid, Duration::from_secs(3));
     theirs.after = rss_kib(bird_pid).unwrap_or(0);
 

@@ -643,3 +643,81 @@ fn frr_ebgp_multihop_across_a_forwarding_hop() {
     );
     assert_eq!(path["aspath"]["string"], "65001", "{path}");
 }
+
+/// `key=value` of the `session counters` line `ferrolb announce` logs when it stops.
+fn logged_counter(log: &str, key: &str) -> Option<u64> {
+    let line = log.lines().rev().find(|l| l.contains("session counters"))?;
+    let field = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{key}=")))?;
+    field.parse().ok()
+}
+
+/// FRR's `messageStats` of the neighbor (`show bgp neighbor ADDR json`).
+fn message_stats(frr: &Frr, neighbor: IpAddr) -> Value {
+    frr.neighbor(neighbor)
+        .map(|n| n["messageStats"].clone())
+        .unwrap_or(Value::Null)
+}
+
+/// Issue 8 item 3: the UPDATE and message counters equal what FRR counts, for one large
+/// batch (12000 IPv6 host routes: several UPDATEs of up to 64 KiB, Extended Message, written
+/// at once) and then single messages.
+/// They counted each UPDATE of a batch twice (2n-1).
+#[test]
+fn frr_message_counters_match_frr_message_stats() {
+    let Some(lab) = FrrLab::start("frr_counters", |l| ebgp_v4(l, |n| n.ipv6 = true)) else {
+        return;
+    };
+    let table: String = (0..12000u32)
+        .map(|i| format!("2001:db8:1::{:x}:{:x}/128\n", i >> 16, i & 0xffff))
+        .collect();
+    let (_dir, file) = ferrolb_e2e::announce::temp_file("counters", "prefixes", &table);
+    // Hold time 180 s: no keepalive (60 s, jittered down to 45 s) within the test.
+    let args = ebgp_args(
+        &lab.link,
+        &[
+            "--hold-time",
+            "180",
+            "--stdin",
+            "--prefixes-file",
+            file.to_str().expect("utf-8 path"),
+        ],
+    );
+    let mut ann = lab.announce(&strs(&args));
+    lab.wait_up(&mut ann, lab.peer_v4());
+    wait_until(
+        Duration::from_secs(30),
+        "FRR has the 12000 IPv6 routes",
+        || {
+            ann.assert_running();
+            (lab.frr.pfx_rcd("ipv6", lab.peer_v4()) == Some(12000)).then_some(())
+        },
+    );
+    // Single messages: one announcement, then its withdrawal.
+    ann.send_line("announce 198.51.100.7/32");
+    lab.wait_route(&mut ann, "ipv4", "198.51.100.7/32");
+    ann.send_line("withdraw 198.51.100.7/32");
+    wait_until(ROUTES, "FRR drops 198.51.100.7/32", || {
+        best_path(&lab.frr, "ipv4", "198.51.100.7/32")
+            .is_none()
+            .then_some(())
+    });
+    let stats = message_stats(&lab.frr, lab.peer_v4());
+    let updates = stats["updatesRecv"].as_u64().expect("updatesRecv");
+    let total = stats["totalRecv"].as_u64().expect("totalRecv");
+    let sent_to_us = stats["totalSent"].as_u64().expect("totalSent");
+    // The table (>= 4 UPDATEs), two End-of-RIBs, the announcement and the withdrawal.
+    assert!(updates >= 8, "12000 /128s need several UPDATEs: {stats}");
+
+    ann.signal(Signal::SIGTERM);
+    ann.wait_exit(Duration::from_secs(5))
+        .unwrap_or_else(|| panic!("no exit after SIGTERM:\n{}", ann.log()));
+    let log = ann.log();
+    let counter =
+        |k: &str| logged_counter(&log, k).unwrap_or_else(|| panic!("no {k} in the log:\n{log}"));
+    assert_eq!(counter("updates_out"), updates, "{stats}\n{log}");
+    // Everything FRR received plus the Cease NOTIFICATION of the shutdown.
+    assert_eq!(counter("messages_out"), total + 1, "{stats}\n{log}");
+    assert_eq!(counter("messages_in"), sent_to_us, "{stats}\n{log}");
+}

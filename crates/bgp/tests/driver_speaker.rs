@@ -364,3 +364,84 @@ async fn update_peer_resets_only_when_the_config_changes_and_remove_is_graceful(
     a.shutdown("bye").await;
     b.shutdown("bye").await;
 }
+
+/// Counts of the messages read from the speaker on the wire, by type.
+#[derive(Debug, Default)]
+struct WireCounts {
+    total: u64,
+    updates: u64,
+    keepalives: u64,
+    announced: usize,
+    end_of_rib: usize,
+}
+
+/// The message counters of `PeerStatus` equal what the wire carried: a table large enough for
+/// several UPDATEs in one batch counts each UPDATE once (it was 2n-1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_counters_match_the_bytes_on_the_wire() {
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(A, 0))
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let speaker = Speaker::new();
+    let mut cfg = PeerConfig::new(A, 65002, 65001, Ipv4Addr::new(10, 0, 0, 2));
+    cfg.port = port;
+    cfg.local_address = Some(B);
+    let attrs = Arc::new(RouteAttributes::default());
+    let table: AdvertisementSet = (0..12u8)
+        .flat_map(|third| hosts_v4([198, 51, third], 250, &attrs))
+        .collect();
+    speaker.add_peer_with(cfg, Arc::new(table)).expect("add");
+    let mut rx = speaker.watch(A).expect("watch");
+
+    let (mut sock, _) = tokio::time::timeout(WAIT, listener.accept())
+        .await
+        .expect("speaker connects")
+        .expect("accept");
+    let peer_cfg = SessionConfig::new(65001, 65002, Ipv4Addr::new(10, 0, 0, 1));
+    let ctx = DecodeContext::new(true, false);
+    let mut out = Message::Open(peer_cfg.open()).encode(&ctx).expect("open");
+    out.extend(Message::Keepalive.encode(&ctx).expect("keepalive"));
+    sock.write_all(&out).await.expect("write");
+
+    let mut wire = WireCounts::default();
+    let mut buf = Vec::new();
+    while wire.announced < 3000 || wire.end_of_rib < 2 {
+        let mut chunk = [0u8; 65536];
+        let n = tokio::time::timeout(WAIT, sock.read(&mut chunk))
+            .await
+            .unwrap_or_else(|_| panic!("speaker stopped writing: {wire:?}"))
+            .expect("read");
+        assert!(n > 0, "speaker closed early: {wire:?}");
+        buf.extend_from_slice(&chunk[..n]);
+        while let Some(len) = frame_len(&buf) {
+            let frame: Vec<u8> = buf.drain(..len).collect();
+            wire.total += 1;
+            match Message::decode(&frame, &ctx).expect("decode") {
+                Message::Update(u) => {
+                    wire.updates += 1;
+                    wire.announced += u.announced().len();
+                    wire.end_of_rib += usize::from(u.end_of_rib_family().is_some());
+                }
+                Message::Keepalive => wire.keepalives += 1,
+                _ => {}
+            }
+        }
+    }
+    assert!(
+        wire.updates >= 5,
+        "the table needs several UPDATEs: {wire:?}"
+    );
+    let st = wait_for(&mut rx, "3000 prefixes counted as sent", |s| {
+        s.prefixes_sent.ipv4 == 3000
+    })
+    .await;
+    assert_eq!(
+        (st.updates_out, st.messages_out),
+        (wire.updates, wire.total),
+        "{wire:?}"
+    );
+    assert_eq!((st.messages_in, st.updates_in), (2, 0));
+    speaker.shutdown("bye").await;
+    drop(sock);
+}

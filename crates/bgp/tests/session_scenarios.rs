@@ -667,6 +667,31 @@ fn unexpected_message_is_fsm_error() {
     );
 }
 
+/// RFC 6608 §4: the FSM error's data is one octet, the type of the unexpected message.
+#[test]
+fn fsm_errors_carry_the_unexpected_message_type() {
+    let t = Instant::now();
+    // OpenSent: a KEEPALIVE (type 4) -> 5/1 [4].
+    let mut s = Session::new(config()).unwrap();
+    let c = connect_id(&s.handle(t, Input::ManualStart));
+    s.handle(t, Input::TcpConnectionAcknowledged(c));
+    let n = notification_sent(&s.handle(t, Input::BytesReceived(c, &keepalive()))).unwrap();
+    assert_eq!((n.code, n.subcode, n.data), (5, 1, vec![4]));
+    // OpenConfirm: an UPDATE (type 2) -> 5/2 [2].
+    let mut s = Session::new(config()).unwrap();
+    let c = connect_id(&s.handle(t, Input::ManualStart));
+    s.handle(t, Input::TcpConnectionAcknowledged(c));
+    s.handle(t, Input::BytesReceived(c, &peer_open()));
+    assert_eq!(s.state(), State::OpenConfirm);
+    let update = bytes(Message::Update(Update::default()));
+    let n = notification_sent(&s.handle(t, Input::BytesReceived(c, &update))).unwrap();
+    assert_eq!((n.code, n.subcode, n.data), (5, 2, vec![2]));
+    // Established: an OPEN (type 1) -> 5/3 [1].
+    let (mut s, c) = established(config(), t);
+    let n = notification_sent(&s.handle(t, Input::BytesReceived(c, &peer_open()))).unwrap();
+    assert_eq!((n.code, n.subcode, n.data), (5, 3, vec![1]));
+}
+
 #[test]
 fn zero_hold_time_means_no_timers() {
     let t0 = Instant::now();
@@ -778,4 +803,304 @@ fn confed_segment_from_ebgp_peer_is_treat_as_withdraw() {
     );
     assert_eq!(s.received_prefixes().get(&Family::IPV4_UNICAST), Some(&0));
     assert_eq!(s.state(), State::Established);
+}
+
+/// An UPDATE message from raw parts (header added).
+fn raw_update(withdrawn: &[u8], attrs: &[u8], nlri: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&(withdrawn.len() as u16).to_be_bytes());
+    body.extend_from_slice(withdrawn);
+    body.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+    body.extend_from_slice(attrs);
+    body.extend_from_slice(nlri);
+    let mut m = vec![0xff; 16];
+    m.extend_from_slice(&((19 + body.len()) as u16).to_be_bytes());
+    m.push(2);
+    m.extend(body);
+    m
+}
+
+const ORIGIN_IGP: [u8; 4] = [0x40, 1, 1, 0];
+/// AS_PATH [65000] in 4-octet encoding.
+const PATH_PEER: [u8; 9] = [0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xe8];
+/// NEXT_HOP 10.255.0.1.
+const NH_PEER: [u8; 7] = [0x40, 3, 4, 10, 255, 0, 1];
+/// NLRI 198.51.100.0/24.
+const NLRI_24: [u8; 4] = [24, 198, 51, 100];
+
+fn v4_received(s: &Session) -> usize {
+    s.received_prefixes()
+        .get(&Family::IPV4_UNICAST)
+        .copied()
+        .unwrap_or(0)
+}
+
+/// RFC 7606 §4 in a session: a COMMUNITIES length overrunning the list withdraws the
+/// UPDATE's routes (including one announced before) and keeps the session up.
+#[test]
+fn overrunning_attribute_withdraws_and_keeps_the_session() {
+    let t0 = Instant::now();
+    let (mut s, c) = established(config(), t0);
+    let good = raw_update(
+        &[],
+        &[&ORIGIN_IGP[..], &PATH_PEER, &NH_PEER].concat(),
+        &NLRI_24,
+    );
+    s.handle(t0, Input::BytesReceived(c, &good));
+    assert_eq!(v4_received(&s), 1);
+    let communities = [0xc0, 8, 8, 0xfd, 0xe8, 0, 1];
+    let attrs = [&ORIGIN_IGP[..], &PATH_PEER, &NH_PEER, &communities].concat();
+    let out = s.handle(
+        t0,
+        Input::BytesReceived(c, &raw_update(&[], &attrs, &NLRI_24)),
+    );
+    assert_eq!(notification_sent(&out), None);
+    assert_eq!(s.state(), State::Established);
+    assert_eq!(v4_received(&s), 0);
+}
+
+/// RFC 7606 §5.2: a malformed attribute (stronger than discard) in an UPDATE with no
+/// reachable NLRI resets the session with the attribute's UPDATE error.
+#[test]
+fn malformed_attribute_without_nlri_resets_the_session() {
+    let t0 = Instant::now();
+    let (mut s, c) = established(config(), t0);
+    // ORIGIN 7 with only a withdrawn route: 3/6.
+    let attrs = [&[0x40, 1, 1, 7][..], &PATH_PEER, &NH_PEER].concat();
+    let out = s.handle(
+        t0,
+        Input::BytesReceived(c, &raw_update(&NLRI_24, &attrs, &[])),
+    );
+    let n = notification_sent(&out).expect("session reset");
+    assert_eq!((n.code, n.subcode), (3, 6));
+    assert_ne!(s.state(), State::Established);
+    // Overrun with no NLRI at all: 3/1.
+    let (mut s, c) = established(config(), t0);
+    let attrs = [&ORIGIN_IGP[..], &PATH_PEER, &[0xc0, 8, 8, 0, 0]].concat();
+    let out = s.handle(t0, Input::BytesReceived(c, &raw_update(&[], &attrs, &[])));
+    let n = notification_sent(&out).expect("session reset");
+    assert_eq!((n.code, n.subcode), (3, 1));
+    // A discarded attribute alone does not reset: ATOMIC_AGGREGATE with a value.
+    let (mut s, c) = established(config(), t0);
+    let attrs = [&ORIGIN_IGP[..], &PATH_PEER, &[0x40, 6, 1, 0]].concat();
+    let out = s.handle(
+        t0,
+        Input::BytesReceived(c, &raw_update(&NLRI_24, &attrs, &[])),
+    );
+    assert_eq!(notification_sent(&out), None);
+    assert_eq!(s.state(), State::Established);
+}
+
+/// NEXT_HOP 0.0.0.0 routes are neither stored nor counted.
+#[test]
+fn invalid_next_hop_routes_are_not_counted() {
+    let t0 = Instant::now();
+    let mut cfg = config();
+    cfg.keep_updates = true;
+    let (mut s, c) = established(cfg, t0);
+    let zero_nh = [0x40, 3, 4, 0, 0, 0, 0];
+    let attrs = [&ORIGIN_IGP[..], &PATH_PEER, &zero_nh].concat();
+    let out = s.handle(
+        t0,
+        Input::BytesReceived(c, &raw_update(&[], &attrs, &NLRI_24)),
+    );
+    assert!(
+        matches!(&out[..], [Output::UpdateReceived(u)]
+            if u.announced == 0 && u.update.as_ref().is_some_and(|u| u.announced().is_empty())),
+        "{out:?}"
+    );
+    assert_eq!(v4_received(&s), 0);
+}
+
+/// Routes whose AS_PATH holds our own AS are not counted and replace an earlier usable
+/// route (RFC 4271 §9.1.2).
+#[test]
+fn own_as_routes_are_not_counted() {
+    let t0 = Instant::now();
+    let (mut s, c) = established(config(), t0);
+    let good = raw_update(
+        &[],
+        &[&ORIGIN_IGP[..], &PATH_PEER, &NH_PEER].concat(),
+        &NLRI_24,
+    );
+    s.handle(t0, Input::BytesReceived(c, &good));
+    assert_eq!(v4_received(&s), 1);
+    // AS_PATH [65000 65001]: 65001 is ours.
+    let looped_path = [0x40, 2, 10, 2, 2, 0, 0, 0xfd, 0xe8, 0, 0, 0xfd, 0xe9];
+    let attrs = [&ORIGIN_IGP[..], &looped_path, &NH_PEER].concat();
+    let out = s.handle(
+        t0,
+        Input::BytesReceived(c, &raw_update(&[], &attrs, &NLRI_24)),
+    );
+    assert!(
+        matches!(&out[..], [Output::UpdateReceived(u)] if u.announced == 0 && u.withdrawn == 1),
+        "{out:?}"
+    );
+    assert_eq!(v4_received(&s), 0);
+    assert_eq!(s.state(), State::Established);
+}
+
+/// `count` /32 host routes in 10.0.0.0/8, packed into UPDATEs for `s`'s session.
+fn host_routes(s: &Session, first: u32, count: u32) -> Vec<u8> {
+    let ctx = s.negotiated().unwrap().context();
+    let attrs = PathAttributes {
+        origin: Some(Origin::Igp),
+        as_path: Some(AsPath::sequence(vec![PEER_AS])),
+        ..Default::default()
+    };
+    let p: Vec<ipnet::IpNet> = (first..first + count)
+        .map(|i| ipnet::IpNet::new(Ipv4Addr::from(0x0a00_0000 + i).into(), 32).unwrap())
+        .collect();
+    pack_announce(&attrs, NextHop::V4(PEER_ID), &p, &ctx)
+        .unwrap()
+        .concat()
+}
+
+/// Maximum-prefix: past the limit a warning and an estimated count, the session stays;
+/// with `max_prefixes_cease`, Cease 6/1 with AFI/SAFI and the limit (RFC 4486 §4).
+#[test]
+fn maximum_prefix_warns_or_ceases() {
+    let t0 = Instant::now();
+    let mut cfg = config();
+    cfg.max_prefixes = Some(100);
+    let (mut s, c) = established(cfg.clone(), t0);
+    s.handle(t0, Input::BytesReceived(c, &host_routes(&s, 0, 100)));
+    assert_eq!(v4_received(&s), 100);
+    assert!(!s.received_is_estimate(Family::IPV4_UNICAST));
+    let out = s.handle(t0, Input::BytesReceived(c, &host_routes(&s, 100, 50)));
+    assert_eq!(notification_sent(&out), None);
+    assert_eq!(v4_received(&s), 150);
+    assert!(s.received_is_estimate(Family::IPV4_UNICAST));
+    assert_eq!(s.state(), State::Established);
+
+    cfg.max_prefixes_cease = true;
+    let (mut s, c) = established(cfg, t0);
+    let out = s.handle(t0, Input::BytesReceived(c, &host_routes(&s, 0, 101)));
+    let n = notification_sent(&out).expect("Cease");
+    assert_eq!((n.code, n.subcode), (6, 1));
+    assert_eq!(n.data, vec![0, 1, 1, 0, 0, 0, 100]);
+    assert_ne!(s.state(), State::Established);
+}
+
+/// A writer that appends to a shared buffer (log capture).
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// RFC 7606 §6: a treat-as-withdraw UPDATE is logged with the error, the affected NLRI and
+/// the message in hex; a flood is rate-limited.
+#[test]
+fn malformed_updates_are_logged_rate_limited() {
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let t0 = Instant::now();
+    let zero_nh = [0x40, 3, 4, 0, 0, 0, 0];
+    let msg = raw_update(
+        &[],
+        &[&ORIGIN_IGP[..], &PATH_PEER, &zero_nh].concat(),
+        &NLRI_24,
+    );
+    tracing::subscriber::with_default(subscriber, || {
+        let (mut s, c) = established(config(), t0);
+        for _ in 0..25 {
+            s.handle(t0, Input::BytesReceived(c, &msg));
+        }
+        s.handle(t0 + secs(61), Input::BytesReceived(c, &msg));
+    });
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("malformed UPDATE"))
+        .collect();
+    assert_eq!(lines.len(), 11, "{text}");
+    let hex: String = msg.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(lines[0].contains("treat-as-withdraw"), "{}", lines[0]);
+    assert!(lines[0].contains("198.51.100.0/24"), "{}", lines[0]);
+    assert!(lines[0].contains("NEXT_HOP 0.0.0.0"), "{}", lines[0]);
+    assert!(lines[0].contains(&hex), "{}", lines[0]);
+    assert!(lines[10].contains("suppressed_before=15"), "{}", lines[10]);
+}
+
+/// RFC 9003 §4: a Shutdown Communication whose length exceeds the data is reported as
+/// invalid in the log (the data in hex), not only the code.
+#[test]
+fn invalid_shutdown_communication_is_logged() {
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let t0 = Instant::now();
+    let n = Notification {
+        code: 6,
+        subcode: 2,
+        data: vec![40, b'b', b'y', b'e'],
+    };
+    tracing::subscriber::with_default(subscriber, || {
+        let (mut s, c) = established(config(), t0);
+        s.handle(
+            t0,
+            Input::BytesReceived(c, &bytes(Message::Notification(n))),
+        );
+    });
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("invalid Shutdown Communication: length 40 exceeds the 3 octets that follow"),
+        "{text}"
+    );
+    assert!(text.contains("28627965"), "{text}");
+}
+
+/// RFC 4271 §10: with a jitter seed, the connect-retry, keepalive and idle-hold intervals
+/// are 0.75-1.0 of their value and differ between sessions (no lock step); the hold timer
+/// is not jittered.
+#[test]
+fn timers_are_jittered_with_a_seed() {
+    let t0 = Instant::now();
+    let mut retries = Vec::new();
+    let mut keepalives = Vec::new();
+    let mut idle_holds = Vec::new();
+    for seed in 0..8u64 {
+        let mut cfg = config();
+        cfg.jitter_seed = Some(seed);
+        cfg.idle_hold = secs(4);
+        let mut s = Session::new(cfg.clone()).unwrap();
+        s.handle(t0, Input::ManualStart);
+        retries.push(s.next_deadline().unwrap() - t0);
+
+        let (mut s, c) = established(cfg, t0);
+        // Hold deadline 90 s exactly, keepalive 22.5..=30 s.
+        keepalives.push(s.next_deadline().unwrap() - t0);
+        // A NOTIFICATION from the peer: idle hold 3..=4 s before the restart.
+        let n = Notification::administrative_shutdown("x");
+        s.handle(
+            t0,
+            Input::BytesReceived(c, &bytes(Message::Notification(n))),
+        );
+        idle_holds.push(s.next_deadline().unwrap() - t0);
+    }
+    let within = |v: &[Duration], d: Duration| {
+        v.iter().all(|x| *x >= d.mul_f64(0.75) && *x <= d)
+            && v.iter().collect::<std::collections::BTreeSet<_>>().len() > 4
+    };
+    assert!(within(&retries, secs(5)), "{retries:?}");
+    assert!(within(&keepalives, secs(30)), "{keepalives:?}");
+    assert!(within(&idle_holds, secs(4)), "{idle_holds:?}");
+    // Without a seed the intervals are exact.
+    let (s, _) = established(config(), t0);
+    assert_eq!(s.next_deadline(), Some(t0 + secs(30)));
 }

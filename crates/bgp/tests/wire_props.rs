@@ -48,7 +48,9 @@ fn as_path(asn: impl Strategy<Value = u32> + Clone + 'static) -> impl Strategy<V
 }
 
 fn next_hop_v6() -> impl Strategy<Value = NextHop> {
-    (any::<u128>(), proptest::option::of(any::<u128>())).prop_map(|(g, l)| NextHop::V6 {
+    // Host addresses only (not :: or ff00::/8): other next hops make the UPDATE
+    // treat-as-withdraw (RFC 4271 §6.3).
+    (1u128..0xff << 120, proptest::option::of(any::<u128>())).prop_map(|(g, l)| NextHop::V6 {
         global: Ipv6Addr::from(g),
         link_local: l.map(Ipv6Addr::from),
     })
@@ -72,7 +74,8 @@ prop_compose! {
     fn attributes(asn_max: u32)(
         origin in proptest::sample::select(vec![Origin::Igp, Origin::Egp, Origin::Incomplete]),
         as_path in as_path(1..=asn_max),
-        next_hop in any::<u32>(),
+        // 1.0.0.0 - 223.255.255.255: valid host next hops (RFC 4271 §6.3).
+        next_hop in 0x0100_0000u32..0xe000_0000,
         med in proptest::option::of(any::<u32>()),
         local_pref in proptest::option::of(any::<u32>()),
         atomic_aggregate in any::<bool>(),

@@ -116,6 +116,9 @@ pub struct Peer {
     pub ebgp_multihop: bool,
     /// `advertise-pod-cidr` (FerroLB addition): also announce the node's pod CIDRs.
     pub advertise_pod_cidr: bool,
+    /// `max-prefix` (FerroLB addition): prefixes per family accepted from the peer before a
+    /// warning (maximum-prefix). `None`: the BGP library's default; `Some(0)`: no limit.
+    pub max_prefix: Option<u32>,
 }
 
 impl Peer {

@@ -275,6 +275,7 @@ impl SessionManager {
         config.session.keepalive =
             (hold != 0 && keepalive != 0 && keepalive != hold / 3).then_some(keepalive);
         config.session.connect_retry = self.connect_retry;
+        config.session.max_prefixes = max_prefixes(peer.max_prefix);
         config.password = match (&peer.password, &peer.password_secret) {
             (Some(p), _) => Some(
                 Password::new(p.expose().as_bytes().to_vec())
@@ -351,5 +352,27 @@ fn to_bgp(attrs: &RouteAttrs) -> RouteAttributes {
             })
             .collect(),
         ..RouteAttributes::default()
+    }
+}
+
+/// The session's maximum-prefix limit from a peer's `max-prefix`: absent is the library's
+/// default, 0 is no limit.
+fn max_prefixes(configured: Option<u32>) -> Option<u32> {
+    match configured {
+        None => Some(ferrolb_bgp::session::DEFAULT_MAX_PREFIXES),
+        Some(0) => None,
+        Some(n) => Some(n),
+    }
+}
+
+#[cfg(test)]
+mod max_prefix_tests {
+    use super::max_prefixes;
+
+    #[test]
+    fn max_prefix_zero_is_no_limit_and_absent_is_the_default() {
+        assert_eq!(max_prefixes(None), Some(10_000));
+        assert_eq!(max_prefixes(Some(0)), None);
+        assert_eq!(max_prefixes(Some(250)), Some(250));
     }
 }

@@ -82,6 +82,20 @@ impl PeerConfig {
         }
     }
 
+    /// The session configuration the driver runs: with a random jitter seed (RFC 4271 §10)
+    /// unless one is set, so the peers of different processes never retry in lock step.
+    pub(crate) fn session_with_jitter(&self) -> SessionConfig {
+        use std::hash::{BuildHasher, Hasher};
+        let mut s = self.session.clone();
+        if s.jitter_seed.is_none() {
+            let seed = std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish();
+            s.jitter_seed = Some(seed);
+        }
+        s
+    }
+
     /// Whether the peer is in another AS.
     pub fn is_ebgp(&self) -> bool {
         !self.session.is_ibgp()

@@ -12,7 +12,7 @@ use tracing::{debug, info, warn};
 
 use crate::rib_out::{AddressFamily, AdvertisementSet, RibOut, SessionContext};
 use crate::session::{ConnId, DownReason, Input, Negotiated, Output, Session, State};
-use crate::wire::{frame_len, CeaseSubcode, Family};
+use crate::wire::{CeaseSubcode, Family};
 
 use super::adj_rib_in::AdjRibIn;
 use super::config::PeerConfig;
@@ -67,8 +67,6 @@ pub(crate) struct PeerTask {
     last_notification_at: Option<Instant>,
     established_since: Option<SystemTime>,
     unsendable: [usize; 2],
-    updates_out: u64,
-    messages_out_extra: u64,
     adj_rib_in: Option<Arc<AdjRibIn>>,
 }
 
@@ -133,8 +131,6 @@ impl PeerTask {
             last_notification_at: None,
             established_since: None,
             unsendable: [0; 2],
-            updates_out: 0,
-            messages_out_extra: 0,
         }
     }
 
@@ -399,11 +395,8 @@ impl PeerTask {
             "sending updates"
         );
         // One SendUpdate for the whole batch keeps the session's keepalive timer right and
-        // gives the writer a single large buffer; the session counts it as one message, the
-        // rest are counted here.
-        let messages = count_messages(&buf);
-        self.updates_out += messages.saturating_sub(1);
-        self.messages_out_extra += messages.saturating_sub(1);
+        // gives the writer a single large buffer; the session (the one owner of the message
+        // counters) counts every UPDATE in it.
         self.apply(Instant::now(), Input::SendUpdate(buf));
     }
 
@@ -429,9 +422,9 @@ impl PeerTask {
                 ipv6: self.unsendable[1],
             },
             messages_in: counters.messages_in,
-            messages_out: counters.messages_out + self.messages_out_extra,
+            messages_out: counters.messages_out,
             updates_in: counters.updates_in,
-            updates_out: counters.updates_out + self.updates_out,
+            updates_out: counters.updates_out,
             established_count: counters.established_transitions,
         };
         self.status.send_if_modified(|s| {
@@ -459,17 +452,4 @@ impl PeerTask {
         }
         self.publish();
     }
-}
-
-/// Number of BGP messages in a buffer of whole messages.
-fn count_messages(mut buf: &[u8]) -> u64 {
-    let mut n = 0;
-    while let Some(len) = frame_len(buf) {
-        if len == 0 || len > buf.len() {
-            break;
-        }
-        buf = &buf[len..];
-        n += 1;
-    }
-    n
 }

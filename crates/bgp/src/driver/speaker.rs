@@ -160,11 +160,12 @@ impl Speaker {
         desired: Arc<AdvertisementSet>,
     ) -> Result<(), DriverError> {
         let address = normalize(config.address);
-        let session =
-            Session::new(config.session.clone()).map_err(|source| DriverError::InvalidConfig {
+        let session = Session::new(config.session_with_jitter()).map_err(|source| {
+            DriverError::InvalidConfig {
                 peer: address,
                 source,
-            })?;
+            }
+        })?;
         let mut inner = lock(&self.inner);
         if inner.shut_down {
             return Err(DriverError::ShutDown);

@@ -46,7 +46,24 @@ pub struct SessionConfig {
     /// (looking-glass and collector use; the speaker itself never installs received routes).
     /// Default false.
     pub keep_updates: bool,
+    /// Maximum number of prefixes per family accepted from the peer (maximum-prefix); past it
+    /// a warning is logged, the count becomes an estimate and no memory is spent on the
+    /// peer's routes. `None`: no limit (every prefix is held as a key to count it exactly).
+    /// Default [`DEFAULT_MAX_PREFIXES`].
+    pub max_prefixes: Option<u32>,
+    /// Past `max_prefixes`, also close the session with Cease/Maximum Number of Prefixes
+    /// Reached (6/1, RFC 4486 §4) instead of only warning. Default false.
+    pub max_prefixes_cease: bool,
+    /// Seed of the RFC 4271 §10 jitter: ConnectRetry, keepalive and idle-hold intervals are
+    /// multiplied by a random factor in 0.75..=1.0. `None` (the default) keeps them exact
+    /// in a bare [`Session`](super::Session); the driver gives every session it runs a random
+    /// seed when none is set.
+    pub jitter_seed: Option<u64>,
 }
+
+/// Default maximum-prefix limit per family: a load balancer's peers (top-of-rack routers)
+/// normally send a default route or a few fabric routes, never a full table.
+pub const DEFAULT_MAX_PREFIXES: u32 = 10_000;
 
 /// An invalid [`SessionConfig`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -114,6 +131,9 @@ impl SessionConfig {
             extended_message: false,
             graceful_restart: true,
             keep_updates: false,
+            max_prefixes: Some(DEFAULT_MAX_PREFIXES),
+            max_prefixes_cease: false,
+            jitter_seed: None,
         }
     }
 

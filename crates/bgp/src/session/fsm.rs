@@ -1,14 +1,18 @@
 //! The session state machine proper.
 
 use super::config::{ConfigError, SessionConfig};
+use super::jitter::Jitter;
+use super::malformed_log::{Handling, Malformed, MalformedLog};
 use super::negotiate::{negotiate, validate_open};
+use super::received::Received;
 use super::types::{ConnId, Counters, DownReason, Input, Negotiated, Output, State, UpdateSummary};
 use crate::wire::{
     check_header, CeaseSubcode, DecodeContext, DecodeError, ErrorCode, Family, FsmErrorSubcode,
-    Message, Notification, RouteRefresh, RouteRefreshSubtype,
+    Message, MessageType, Notification, RouteRefresh, RouteRefreshSubtype, Update,
+    UpdateErrorSubcode, UpdateVerdict,
 };
 use ipnet::IpNet;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// State of one TCP connection.
@@ -69,7 +73,9 @@ pub struct Session {
     idle_hold: Duration,
     established_since: Option<Instant>,
     counters: Counters,
-    received: BTreeMap<Family, HashSet<IpNet>>,
+    received: Received,
+    malformed_log: MalformedLog,
+    jitter: Jitter,
 }
 
 impl Session {
@@ -77,6 +83,7 @@ impl Session {
     pub fn new(cfg: SessionConfig) -> Result<Self, ConfigError> {
         cfg.validate()?;
         Ok(Session {
+            jitter: Jitter::new(cfg.jitter_seed),
             connect_backoff: cfg.connect_retry,
             idle_hold: cfg.idle_hold,
             cfg,
@@ -88,7 +95,8 @@ impl Session {
             restart_at: None,
             established_since: None,
             counters: Counters::default(),
-            received: BTreeMap::new(),
+            received: Received::default(),
+            malformed_log: MalformedLog::default(),
         })
     }
 
@@ -123,9 +131,17 @@ impl Session {
     }
 
     /// Number of prefixes currently received from the peer, per family (routes are counted,
-    /// never installed).
+    /// never installed). Routes that are not usable (treat-as-withdraw, an AS_PATH with our
+    /// own AS) are not counted. Past the maximum-prefix limit the count is an estimate, see
+    /// [`Session::received_is_estimate`].
     pub fn received_prefixes(&self) -> BTreeMap<Family, usize> {
-        self.received.iter().map(|(f, s)| (*f, s.len())).collect()
+        self.received.counts()
+    }
+
+    /// Whether the received count of `family` is an estimate: the peer went over the
+    /// maximum-prefix limit and its prefixes are no longer held individually.
+    pub fn received_is_estimate(&self, family: Family) -> bool {
+        self.received.is_estimate(family)
     }
 
     /// The earliest time at which [`Input::Tick`] must be delivered.
@@ -182,7 +198,7 @@ impl Session {
                     .find(|c| c.state == ConnState::Established)
                 {
                     if !c.keepalive.is_zero() {
-                        c.keepalive_at = Some(now + c.keepalive);
+                        c.keepalive_at = Some(now + self.jitter.apply(c.keepalive));
                     }
                     let n = count_frames(&bytes);
                     self.counters.messages_out += n;
@@ -253,7 +269,7 @@ impl Session {
             seq: self.next_outbound,
         };
         self.conns.push(Conn::new(id, ConnState::Connecting));
-        self.connect_retry_at = Some(now + self.connect_backoff);
+        self.connect_retry_at = Some(now + self.jitter.apply(self.connect_backoff));
         out.push(Output::Connect(id));
     }
 
@@ -345,7 +361,7 @@ impl Session {
             return;
         }
         if !self.cfg.passive {
-            self.connect_retry_at = Some(now + self.connect_backoff);
+            self.connect_retry_at = Some(now + self.jitter.apply(self.connect_backoff));
         }
         if was_connecting {
             self.bump_backoff();
@@ -365,7 +381,7 @@ impl Session {
         if stable {
             self.idle_hold = self.cfg.idle_hold;
         }
-        self.restart_at = Some(now + self.idle_hold);
+        self.restart_at = Some(now + self.jitter.apply(self.idle_hold));
         if !stable {
             self.idle_hold = (self.idle_hold * 2)
                 .min(self.cfg.idle_hold_max)
@@ -434,7 +450,7 @@ impl Session {
             }
         };
         if !c.keepalive.is_zero() && matches!(msg, Message::Keepalive | Message::Update(_)) {
-            c.keepalive_at = Some(now + c.keepalive);
+            c.keepalive_at = Some(now + self.jitter.apply(c.keepalive));
         }
         self.counters.messages_out += 1;
         out.push(Output::Send(id, bytes));
@@ -497,7 +513,7 @@ impl Session {
             offset += frame.len();
             self.counters.messages_in += 1;
             match Message::decode(&frame, &ctx) {
-                Ok(msg) => self.on_message(now, id, msg, out),
+                Ok(msg) => self.on_message(now, id, msg, &frame, out),
                 Err(e) => return self.decode_failed(now, id, e, out),
             }
         }
@@ -511,7 +527,16 @@ impl Session {
         self.fail(now, id, e.notification().clone(), out);
     }
 
-    fn fsm_error(&mut self, now: Instant, id: ConnId, state: ConnState, out: &mut Vec<Output>) {
+    /// Closes `id` with a Finite State Machine Error (RFC 4271 §6.6). The data field carries
+    /// the type of the unexpected message in one octet (RFC 6608 §4).
+    fn fsm_error(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        state: ConnState,
+        unexpected: MessageType,
+        out: &mut Vec<Output>,
+    ) {
         let sub = match state {
             ConnState::OpenSent => FsmErrorSubcode::UnexpectedMessageInOpenSent,
             ConnState::OpenConfirm => FsmErrorSubcode::UnexpectedMessageInOpenConfirm,
@@ -521,12 +546,23 @@ impl Session {
         self.fail(
             now,
             id,
-            Notification::new(ErrorCode::FiniteStateMachine, sub, Vec::new()),
+            Notification::new(
+                ErrorCode::FiniteStateMachine,
+                sub,
+                vec![u8::from(unexpected)],
+            ),
             out,
         );
     }
 
-    fn on_message(&mut self, now: Instant, id: ConnId, msg: Message, out: &mut Vec<Output>) {
+    fn on_message(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        msg: Message,
+        frame: &[u8],
+        out: &mut Vec<Output>,
+    ) {
         let Some(c) = self.conn_mut(id) else { return };
         let state = c.state;
         // Any message from the peer restarts its hold timer (except before its OPEN).
@@ -536,6 +572,15 @@ impl Session {
         match (state, msg) {
             (_, Message::Notification(n)) => {
                 self.counters.notifications_in += 1;
+                if let Some(problem) = n.shutdown_communication_error() {
+                    // RFC 9003 §4: reported to the operator, the data shown in hex only.
+                    tracing::warn!(
+                        conn = %id,
+                        notification = %n,
+                        data = %super::malformed_log::hex(&n.data),
+                        "invalid Shutdown Communication: {problem}"
+                    );
+                }
                 out.push(Output::NotificationReceived(n.clone()));
                 if let Some(pos) = self.conns.iter().position(|c| c.id == id) {
                     self.conns.remove(pos);
@@ -549,31 +594,7 @@ impl Session {
             (ConnState::OpenSent, Message::Open(open)) => self.on_open(now, id, open, out),
             (ConnState::OpenConfirm, Message::Keepalive) => self.on_established(now, id, out),
             (ConnState::Established, Message::Keepalive) => {}
-            (ConnState::Established, Message::Update(mut u)) => {
-                self.counters.updates_in += 1;
-                if !self.cfg.is_ibgp() {
-                    ebgp_checks(&mut u);
-                }
-                let announced = u.announced();
-                let withdrawn = u.withdrawn_prefixes();
-                for p in &withdrawn {
-                    if let Some(set) = self.received.get_mut(&Family::of(p)) {
-                        set.remove(p);
-                    }
-                }
-                for p in &announced {
-                    self.received.entry(Family::of(p)).or_default().insert(*p);
-                }
-                let end_of_rib = u.end_of_rib_family();
-                let verdict = u.verdict.clone();
-                out.push(Output::UpdateReceived(UpdateSummary {
-                    announced: announced.len(),
-                    withdrawn: withdrawn.len(),
-                    end_of_rib,
-                    verdict,
-                    update: self.cfg.keep_updates.then(|| Box::new(u)),
-                }));
-            }
+            (ConnState::Established, Message::Update(u)) => self.on_update(now, id, u, frame, out),
             (ConnState::Established, Message::RouteRefresh(rr)) => {
                 // RFC 2918 §4: a family we did not negotiate is ignored.
                 let known = self
@@ -584,8 +605,111 @@ impl Session {
                 }
                 // BoRR/EoRR and unknown subtypes: nothing to do (we keep no Adj-RIB-In).
             }
-            (state, _) => self.fsm_error(now, id, state, out),
+            (state, msg) => self.fsm_error(now, id, state, msg.message_type(), out),
         }
+    }
+
+    /// An UPDATE on the Established connection: RFC 7606 outcome, logging, counting.
+    fn on_update(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        mut u: Update,
+        frame: &[u8],
+        out: &mut Vec<Output>,
+    ) {
+        self.counters.updates_in += 1;
+        if !self.cfg.is_ibgp() {
+            ebgp_checks(&mut u);
+        }
+        let reach = u.reach_prefixes();
+        let (handling, errors) = match &u.verdict {
+            UpdateVerdict::Ok => (None, &[][..]),
+            UpdateVerdict::AttributeDiscard(e) => (Some(Handling::AttributeDiscard), &e[..]),
+            // RFC 7606 §5.2: an UPDATE that encodes no reachable NLRI and has an error
+            // stronger than attribute discard resets the session.
+            UpdateVerdict::TreatAsWithdraw(e) if reach.is_empty() => {
+                (Some(Handling::SessionReset), &e[..])
+            }
+            UpdateVerdict::TreatAsWithdraw(e) => (Some(Handling::TreatAsWithdraw), &e[..]),
+        };
+        if let Some(handling) = handling {
+            let m = Malformed {
+                conn: id,
+                handling,
+                errors,
+                nlri: &reach,
+                message: frame,
+            };
+            self.malformed_log.log(now, &m);
+        }
+        if handling == Some(Handling::SessionReset) {
+            let subcode = errors
+                .first()
+                .map_or(UpdateErrorSubcode::Unspecific, |e| e.subcode);
+            let n = Notification::new(ErrorCode::UpdateMessage, subcode, Vec::new());
+            return self.fail(now, id, n, out);
+        }
+        let mut withdrawn = u.withdrawn_prefixes();
+        let mut announced = u.announced();
+        // RFC 4271 §9.1.2: a route whose AS_PATH holds our own AS is not usable; it replaces
+        // (implicitly withdraws) any earlier route to the same prefix and is not counted.
+        let looped = u
+            .attributes
+            .as_path
+            .as_ref()
+            .is_some_and(|p| p.contains(self.cfg.local_as));
+        if looped && !announced.is_empty() {
+            tracing::debug!(conn = %id, prefixes = announced.len(), "AS_PATH holds our AS: not counted");
+            withdrawn.append(&mut announced);
+        }
+        if self.count_received(now, id, &withdrawn, &announced, out) {
+            return; // closed: over the maximum-prefix limit
+        }
+        let end_of_rib = u.end_of_rib_family();
+        let verdict = u.verdict.clone();
+        out.push(Output::UpdateReceived(UpdateSummary {
+            announced: announced.len(),
+            withdrawn: withdrawn.len(),
+            end_of_rib,
+            verdict,
+            update: self.cfg.keep_updates.then(|| Box::new(u)),
+        }));
+    }
+
+    /// Counts the prefixes and enforces the maximum-prefix limit (RFC 4486 §4 for the Cease);
+    /// true when the session was closed.
+    fn count_received(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        withdrawn: &[IpNet],
+        announced: &[IpNet],
+        out: &mut Vec<Output>,
+    ) -> bool {
+        let limit = self.cfg.max_prefixes;
+        for ex in self.received.apply(withdrawn, announced, limit) {
+            tracing::warn!(
+                conn = %id,
+                family = %ex.family,
+                received = ex.count,
+                limit = ex.limit,
+                cease = self.cfg.max_prefixes_cease,
+                "peer exceeds the maximum-prefix limit; its prefixes are no longer held \
+                 (the count becomes an estimate)"
+            );
+            if self.cfg.max_prefixes_cease {
+                let mut data = Vec::with_capacity(7);
+                data.extend_from_slice(&u16::from(ex.family.afi).to_be_bytes());
+                data.push(u8::from(ex.family.safi));
+                data.extend_from_slice(&ex.limit.to_be_bytes());
+                let n =
+                    Notification::new(ErrorCode::Cease, CeaseSubcode::MaximumPrefixesReached, data);
+                self.fail(now, id, n, out);
+                return true;
+            }
+        }
+        false
     }
 
     fn on_open(
@@ -670,7 +794,7 @@ fn count_frames(mut buf: &[u8]) -> u64 {
 /// RFC 7606 checks that depend on the peer being external: AS_CONFED segments make the UPDATE
 /// treat-as-withdraw (§7.2); LOCAL_PREF is ignored (RFC 4271 §5.1.5, RFC 7606 §7.5).
 fn ebgp_checks(u: &mut crate::wire::Update) {
-    use crate::wire::{AttributeError, AttributeType, SegmentKind, UpdateVerdict};
+    use crate::wire::{AttributeError, AttributeType, SegmentKind};
     u.attributes.local_pref = None;
     let confed = u.attributes.as_path.as_ref().is_some_and(|p| {
         p.segments
@@ -680,6 +804,7 @@ fn ebgp_checks(u: &mut crate::wire::Update) {
     if confed {
         let e = AttributeError {
             attribute: AttributeType::AsPath,
+            subcode: crate::wire::UpdateErrorSubcode::MalformedAsPath,
             reason: "AS_CONFED segment from an external peer".into(),
         };
         u.verdict = match std::mem::take(&mut u.verdict) {

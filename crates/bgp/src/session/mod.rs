@@ -14,9 +14,12 @@
 
 mod config;
 mod fsm;
+mod jitter;
+mod malformed_log;
 mod negotiate;
+mod received;
 mod types;
 
-pub use config::{ConfigError, SessionConfig};
+pub use config::{ConfigError, SessionConfig, DEFAULT_MAX_PREFIXES};
 pub use fsm::Session;
 pub use types::{ConnId, Counters, DownReason, Input, Negotiated, Output, State, UpdateSummary};

@@ -94,6 +94,9 @@ pub enum EncodeError {
 pub struct AttributeError {
     /// The attribute's type code.
     pub attribute: AttributeType,
+    /// The UPDATE Message Error subcode that names the error (used when the error resets
+    /// the session, RFC 7606 §5.2).
+    pub subcode: UpdateErrorSubcode,
     /// What was wrong with it.
     pub reason: String,
 }

@@ -236,6 +236,29 @@ impl Notification {
         std::str::from_utf8(text).ok().map(str::to_owned)
     }
 
+    /// Why the RFC 9003 Shutdown Communication of a Cease 6/2 or 6/4 is invalid (RFC 9003
+    /// §4: the receiver logs that), or `None` when it is absent or valid.
+    pub fn shutdown_communication_error(&self) -> Option<String> {
+        match self.cease_subcode()? {
+            CeaseSubcode::AdministrativeShutdown | CeaseSubcode::AdministrativeReset => {}
+            _ => return None,
+        }
+        let (&len, text) = self.data.split_first()?;
+        let len = usize::from(len);
+        if len > text.len() {
+            return Some(format!(
+                "length {len} exceeds the {} octets that follow",
+                text.len()
+            ));
+        }
+        if len < text.len() {
+            return Some(format!("length {len} but {} octets follow", text.len()));
+        }
+        std::str::from_utf8(text)
+            .err()
+            .map(|e| format!("not valid UTF-8: {e}"))
+    }
+
     /// Decodes a NOTIFICATION body (after the 19-octet header).
     pub(crate) fn decode_body(body: &[u8]) -> Option<Self> {
         let mut r = Reader::new(body);
@@ -436,5 +459,36 @@ mod tests {
             data: vec![2, 0xff, 0xfe],
         };
         assert_eq!(n.shutdown_message(), None);
+    }
+
+    #[test]
+    fn invalid_shutdown_communication_is_explained() {
+        let with = |data: Vec<u8>| Notification {
+            code: 6,
+            subcode: 2,
+            data,
+        };
+        assert_eq!(
+            with(vec![10, b'a'])
+                .shutdown_communication_error()
+                .as_deref(),
+            Some("length 10 exceeds the 1 octets that follow")
+        );
+        assert!(with(vec![2, 0xff, 0xfe])
+            .shutdown_communication_error()
+            .is_some_and(|e| e.starts_with("not valid UTF-8")));
+        assert!(with(vec![1, b'a', b'b'])
+            .shutdown_communication_error()
+            .is_some());
+        assert_eq!(
+            with(vec![2, b'o', b'k']).shutdown_communication_error(),
+            None
+        );
+        assert_eq!(with(vec![]).shutdown_communication_error(), None);
+        assert_eq!(
+            Notification::new(ErrorCode::Cease, CeaseSubcode::PeerDeconfigured, vec![9])
+                .shutdown_communication_error(),
+            None
+        );
     }
 }

@@ -344,3 +344,78 @@ fn open_round_trip() {
     let b = m.encode(&DecodeContext::default()).unwrap();
     assert_eq!(Message::decode(&b, &DecodeContext::default()).unwrap(), m);
 }
+
+/// RFC 7606 §4: an attribute whose length overruns the Total Path Attribute Length is
+/// treat-as-withdraw; the NLRI is still found (it follows the attribute list).
+#[test]
+fn attribute_length_overrunning_the_list_is_treat_as_withdraw() {
+    // COMMUNITIES claiming 8 octets with 4 left.
+    let communities = [0xc0, 8, 8, 0xfd, 0xe9, 0, 100];
+    let u = decode_update(&[&ORIGIN[..], &AS_PATH, &NEXT_HOP, &communities].concat())
+        .expect("no session reset");
+    let UpdateVerdict::TreatAsWithdraw(errors) = &u.verdict else {
+        panic!("{:?}", u.verdict)
+    };
+    assert_eq!(
+        errors[0].subcode,
+        UpdateErrorSubcode::MalformedAttributeList
+    );
+    assert!(u.announced().is_empty());
+    assert_eq!(
+        u.withdrawn_prefixes(),
+        vec!["198.51.100.0/24".parse::<ipnet::IpNet>().unwrap()]
+    );
+    // Two stray octets after the last attribute (fewer than a minimal attribute header).
+    let u = decode_update(&[&ORIGIN[..], &AS_PATH, &NEXT_HOP, &[0x40, 5]].concat())
+        .expect("no session reset");
+    assert!(matches!(u.verdict, UpdateVerdict::TreatAsWithdraw(_)));
+    assert_eq!(u.withdrawn_prefixes().len(), 1);
+}
+
+/// RFC 4271 §6.3 / RFC 7606 §7.3: a NEXT_HOP that is not a valid host address makes the
+/// UPDATE treat-as-withdraw (its routes are neither stored nor counted).
+#[test]
+fn invalid_next_hop_is_treat_as_withdraw() {
+    for nh in [
+        [0, 0, 0, 0],
+        [0, 1, 2, 3],
+        [224, 0, 0, 5],
+        [255, 255, 255, 255],
+    ] {
+        let next_hop = [0x40, 3, 4, nh[0], nh[1], nh[2], nh[3]];
+        let u = decode_update(&[&ORIGIN[..], &AS_PATH, &next_hop].concat()).unwrap();
+        let UpdateVerdict::TreatAsWithdraw(errors) = &u.verdict else {
+            panic!("{nh:?}: {:?}", u.verdict)
+        };
+        assert_eq!(
+            errors[0].subcode,
+            UpdateErrorSubcode::InvalidNextHopAttribute
+        );
+        assert!(u.announced().is_empty(), "{nh:?}");
+    }
+    let u = decode_update(&[&ORIGIN[..], &AS_PATH, &NEXT_HOP].concat()).unwrap();
+    assert_eq!(u.verdict, UpdateVerdict::Ok);
+}
+
+/// An IPv6 MP_REACH_NLRI with next hop :: is treat-as-withdraw for its prefixes.
+#[test]
+fn unspecified_mp_next_hop_is_treat_as_withdraw() {
+    let mut mp = vec![0x80, 14, 0, 0, 2, 1, 16];
+    mp.extend_from_slice(&[0; 16]);
+    mp.extend_from_slice(&[0, 32, 0x20, 0x01, 0x0d, 0xb8]);
+    mp[2] = (mp.len() - 3) as u8;
+    let attrs = [&ORIGIN[..], &AS_PATH, &mp].concat();
+    let bytes = update_with_raw_attrs(&attrs, &[]);
+    let Message::Update(u) = Message::decode(&bytes, &ctx4()).unwrap() else {
+        panic!()
+    };
+    assert!(
+        matches!(u.verdict, UpdateVerdict::TreatAsWithdraw(_)),
+        "{:?}",
+        u.verdict
+    );
+    assert_eq!(
+        u.withdrawn_prefixes(),
+        vec!["2001:db8::/32".parse::<ipnet::IpNet>().unwrap()]
+    );
+}

@@ -90,7 +90,9 @@ impl Update {
         self.reach_prefixes()
     }
 
-    fn reach_prefixes(&self) -> Vec<IpNet> {
+    /// Every prefix the UPDATE carries as reachable (classic NLRI + MP_REACH), whatever the
+    /// verdict.
+    pub fn reach_prefixes(&self) -> Vec<IpNet> {
         let mut v: Vec<IpNet> = self.nlri.iter().copied().map(IpNet::V4).collect();
         if let Some(m) = &self.attributes.mp_reach {
             v.extend_from_slice(&m.nlri);

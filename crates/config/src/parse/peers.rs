@@ -26,6 +26,7 @@ const PEER_KEYS: &[&str] = &[
     "bfd-profile",
     "ebgp-multihop",
     "advertise-pod-cidr",
+    "max-prefix",
 ];
 const SELECTOR_KEYS: &[&str] = &["match-labels", "match-expressions"];
 const EXPRESSION_KEYS: &[&str] = &["key", "operator", "values"];
@@ -153,6 +154,10 @@ fn peer(ctx: &mut Ctx, path: &str, value: &Value, bfd: &[BfdProfile]) -> Option<
         .get("advertise-pod-cidr")
         .and_then(|v| ctx.boolean(&join(path, "advertise-pod-cidr"), v))
         .unwrap_or(false);
+    let max_prefix = map
+        .get("max-prefix")
+        .and_then(|v| ctx.uint(&join(path, "max-prefix"), v, u64::from(u32::MAX)))
+        .map(|n| n as u32);
 
     if ctx.errors.len() != errors_before {
         return None;
@@ -172,6 +177,7 @@ fn peer(ctx: &mut Ctx, path: &str, value: &Value, bfd: &[BfdProfile]) -> Option<
         bfd_profile,
         ebgp_multihop,
         advertise_pod_cidr,
+        max_prefix,
     })
 }
 

@@ -101,6 +101,18 @@ const BAD: &[(&str, &str, Option<&str>, &str)] = &[
         "0..=65535",
     ),
     (
+        "peers:\n- peer-address: 192.168.1.1\n  peer-asn: 65000\n  my-asn: 65001\n  max-prefix: many\n",
+        "peers[0].max-prefix",
+        Some("many"),
+        "expected a number",
+    ),
+    (
+        "peers:\n- peer-address: 192.168.1.1\n  peer-asn: 65000\n  my-asn: 65001\n  max-prefix: -5\n",
+        "peers[0].max-prefix",
+        Some("-5"),
+        "0..=4294967295",
+    ),
+    (
         "peers:\n- peer-address: 192.168.1.1\n  peer-asn: 65000\n  my-asn: 65001\n  router-id: '2001:db8::1'\n",
         "peers[0].router-id",
         Some("2001:db8::1"),
@@ -315,6 +327,7 @@ fn full_legacy_document_with_every_field() {
   my-asn: 64512
   ebgp-multihop: true
   advertise-pod-cidr: true
+  max-prefix: 500
   password-secret:
     name: bgp-auth
     key: password
@@ -368,6 +381,7 @@ address-pools:
     assert!(!p.selects_node(&labels(&[("rack", "frontend"), ("network-speed", "slow")])));
     let q = &c.peers[1];
     assert!(q.ebgp_multihop && q.advertise_pod_cidr);
+    assert_eq!((p.max_prefix, q.max_prefix), (None, Some(500)));
     assert_eq!(q.password_secret.as_ref().unwrap().name, "bgp-auth");
     assert_eq!(q.keepalive_time.as_secs(), 30);
     assert_eq!(c.bfd_profiles[0].receive_interval_ms, 100);

@@ -75,6 +75,14 @@ pub struct Args {
     /// Read `announce PREFIX` / `withdraw PREFIX` lines from standard input while running.
     #[arg(long)]
     pub stdin: bool,
+    /// Maximum-prefix: prefixes per family accepted from the peer before a warning (past it
+    /// they are only estimated, never held); 0 means no limit.
+    #[arg(long, value_name = "N", default_value_t = ferrolb_bgp::session::DEFAULT_MAX_PREFIXES)]
+    pub max_prefix: u32,
+    /// Past --max-prefix, close the session with Cease/Maximum Number of Prefixes Reached
+    /// (6/1, RFC 4486) instead of only warning.
+    #[arg(long)]
+    pub max_prefix_cease: bool,
     /// Prefixes to announce (IPv4 and IPv6; an address without length is a host route).
     #[arg(value_name = "PREFIX")]
     pub prefixes: Vec<String>,
@@ -316,6 +324,8 @@ fn validate(args: &Args) -> Result<Plan, UsageError> {
     peer.session.hold_time = args.hold_time as u16;
     peer.session.passive = args.passive;
     peer.session.connect_retry = std::time::Duration::from_secs(2);
+    peer.session.max_prefixes = (args.max_prefix != 0).then_some(args.max_prefix);
+    peer.session.max_prefixes_cease = args.max_prefix_cease;
     peer.ttl_security = args.ttl_security;
     peer.ebgp_multihop = args.ebgp_multihop.map(|t| t as u8);
     // Both families are offered (the defaults): --stdin may add either later, and the
@@ -449,6 +459,22 @@ async fn wait_for_signal() -> anyhow::Result<&'static str> {
     })
 }
 
+/// Logs the session's final message and prefix counters (the counters `ferrolb status` and
+/// the speaker's metrics show).
+fn log_counters(s: &ferrolb_bgp::driver::PeerStatus) {
+    tracing::info!(
+        messages_in = s.messages_in,
+        messages_out = s.messages_out,
+        updates_in = s.updates_in,
+        updates_out = s.updates_out,
+        prefixes_sent_v4 = s.prefixes_sent.ipv4,
+        prefixes_sent_v6 = s.prefixes_sent.ipv6,
+        prefixes_received_v4 = s.prefixes_received.ipv4,
+        prefixes_received_v6 = s.prefixes_received.ipv6,
+        "session counters"
+    );
+}
+
 /// Runs `ferrolb announce`; returns the exit code.
 pub async fn run(args: Args) -> anyhow::Result<i32> {
     let plan = match validate(&args) {
@@ -493,7 +519,11 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
     if let Some(task) = stdin_task {
         task.abort();
     }
+    let status = speaker.watch(peer_addr);
     speaker.shutdown("ferrolb announce shutting down").await;
+    if let Some(status) = status {
+        log_counters(&status.borrow());
+    }
     Ok(0)
 }
 

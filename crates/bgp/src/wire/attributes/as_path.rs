@@ -77,6 +77,11 @@ impl AsPath {
             .sum()
     }
 
+    /// Whether `asn` appears in any segment (RFC 4271 §9.1.2 loop detection).
+    pub fn contains(&self, asn: u32) -> bool {
+        self.segments.iter().any(|s| s.asns.contains(&asn))
+    }
+
     /// Whether the path has no segments.
     pub fn is_empty(&self) -> bool {
         self.segments.is_empty()

@@ -238,20 +238,14 @@ impl Bfd {
             commands: cmd_rx,
             status: status_tx,
         };
-        let table = self.inner.table.clone();
         let span = tracing::info_span!("bfd", peer = %spec.peer, hop = ?spec.hop);
-        self.inner.rt.spawn(
-            async move {
-                task.run().await;
-                let mut t = lock(&table);
-                t.by_discr.remove(&discr.get());
-                t.by_peer.remove(&(spec.peer, spec.hop));
-            }
-            .instrument(span),
-        );
+        self.inner.rt.spawn(task.run().instrument(span));
         Ok(SessionHandle {
             commands: cmd_tx,
             status: status_rx,
+            table: self.inner.table.clone(),
+            discr: discr.get(),
+            key: (spec.peer, spec.hop),
         })
     }
 
@@ -277,11 +271,34 @@ impl Bfd {
     }
 }
 
-/// Controls one running session; the session stops when this is dropped.
-#[derive(Debug)]
+/// Controls one running session. Dropping it removes the session from the table at once (a
+/// new session to the same peer may follow immediately) and ends its task.
 pub struct SessionHandle {
     commands: mpsc::Sender<Input>,
     status: watch::Receiver<Status>,
+    table: SharedTable,
+    discr: u32,
+    key: (IpAddr, Hop),
+}
+
+impl std::fmt::Debug for SessionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionHandle")
+            .field("peer", &self.key.0)
+            .field("hop", &self.key.1)
+            .field("local_discr", &self.discr)
+            .finish()
+    }
+}
+
+impl Drop for SessionHandle {
+    fn drop(&mut self) {
+        let mut t = lock(&self.table);
+        t.by_discr.remove(&self.discr);
+        if t.by_peer.get(&self.key) == Some(&self.discr) {
+            t.by_peer.remove(&self.key);
+        }
+    }
 }
 
 impl SessionHandle {

@@ -1,0 +1,415 @@
+//! The BFD library (`ferrolb_bgp::bfd`) against FRR 8.4's bfdd in network namespaces, asserted
+//! through our session status and FRR's own `show bfd peers json`.
+//!
+//! Topology per test: netns `router` (FRR zebra + bgpd + bfdd, 10.255.0.1 / fd00:255::1 on
+//! veth0a) joined by one veth pair to netns `node`, where a thread that entered the namespace
+//! runs our BFD (10.255.0.2 / fd00:255::2). Single-hop sessions, UDP 3784, TTL 255 both ways.
+
+use std::net::IpAddr;
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use ferrolb_bgp::bfd::{Bfd, BfdConfig, Diag, Hop, PeerSpec, SessionHandle, State, Timers};
+use ferrolb_e2e::netns::Link;
+use ferrolb_e2e::peers::{Frr, FrrConfig};
+use ferrolb_e2e::{require_binary, require_root, veth, wait_until, wait_until_opt, Netns};
+use serde_json::Value;
+
+/// Bound for a session to come up: the 1 s slow rate makes the three-way handshake take 1-3 s.
+const UP: Duration = Duration::from_secs(15);
+
+/// FRR with bfdd in `router`, our BFD service created inside `node`. Field order = drop order.
+struct BfdLab {
+    bfd: Bfd,
+    frr: Frr,
+    link: Link,
+    _node: Netns,
+    _router: Netns,
+}
+
+impl BfdLab {
+    /// Returns None (after printing why) when the test must be skipped.
+    fn start(test: &str) -> Option<BfdLab> {
+        if !require_root(test) || !require_binary("vtysh") || !require_binary("/usr/lib/frr/bfdd") {
+            return None;
+        }
+        let tag: String = test
+            .trim_start_matches("bfd_")
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(6)
+            .collect();
+        let router = Netns::new(&format!("{tag}r"));
+        let node = Netns::new(&format!("{tag}n"));
+        let link = veth(&router, &node, 0);
+        let mut cfg = FrrConfig::new(65000, link.a_v4);
+        cfg.bfdd = true;
+        let frr = Frr::start(&router, &cfg);
+        let bfd = in_netns(&node, || Bfd::new().expect("BFD service starts"));
+        Some(BfdLab {
+            bfd,
+            frr,
+            link,
+            _node: node,
+            _router: router,
+        })
+    }
+
+    /// Our session toward FRR's address of the family of `v6`, created inside `node`.
+    fn ours(&self, v6: bool, timers: Timers, passive: bool) -> SessionHandle {
+        let (peer, local): (IpAddr, IpAddr) = if v6 {
+            (self.link.a_v6.into(), self.link.b_v6.into())
+        } else {
+            (self.link.a_v4.into(), self.link.b_v4.into())
+        };
+        let spec = PeerSpec {
+            peer,
+            local,
+            hop: Hop::Single,
+            config: BfdConfig { timers, passive },
+        };
+        let bfd = self.bfd.clone();
+        let ns = self._node.name().to_string();
+        in_netns_named(&ns, move || bfd.add_session(spec)).expect("BFD session starts")
+    }
+
+    /// The FRR peer address (ours) of the family of `v6`.
+    fn node_addr(&self, v6: bool) -> IpAddr {
+        if v6 {
+            self.link.b_v6.into()
+        } else {
+            self.link.b_v4.into()
+        }
+    }
+
+    /// Configures FRR's `bfd / peer` toward us with `lines` under it.
+    fn frr_peer(&self, v6: bool, lines: &[&str]) {
+        let (peer, local) = if v6 {
+            (self.link.b_v6.to_string(), self.link.a_v6.to_string())
+        } else {
+            (self.link.b_v4.to_string(), self.link.a_v4.to_string())
+        };
+        let head = format!(
+            "peer {peer} local-address {local} interface {}",
+            self.link.a_if
+        );
+        let mut cmds = vec!["configure terminal", "bfd", head.as_str()];
+        cmds.extend_from_slice(lines);
+        self.frr.vtysh(&cmds);
+    }
+
+    /// FRR's `show bfd peers json` entry for our address.
+    fn frr_view(&self, v6: bool) -> Option<Value> {
+        let want = self.node_addr(v6).to_string();
+        let out = self.frr.try_vtysh(&["show bfd peers json"]).ok()?;
+        let v: Value = serde_json::from_str(&out).ok()?;
+        v.as_array()?
+            .iter()
+            .find(|p| p.get("peer").and_then(Value::as_str) == Some(want.as_str()))
+            .cloned()
+    }
+
+    fn frr_status(&self, v6: bool) -> String {
+        self.frr_view(v6)
+            .and_then(|p| p.get("status").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// Waits until both sides say Up.
+    fn wait_up(&self, v6: bool, ours: &SessionHandle) {
+        let got = wait_until_opt(UP, || {
+            (ours.status().state == State::Up && self.frr_status(v6) == "up").then_some(())
+        });
+        if got.is_none() {
+            panic!(
+                "BFD (v6={v6}) not Up within {UP:?}: ours {:?}; FRR {:?}; bfdd log:\n{}",
+                ours.status(),
+                self.frr_view(v6),
+                self.frr.dir().read("bfdd.log")
+            );
+        }
+    }
+}
+
+/// Runs `f` on a thread that entered `ns` (setns(2)): sockets it creates live in `ns`.
+fn in_netns<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> T + Send + 'static) -> T {
+    in_netns_named(ns.name(), f)
+}
+
+fn in_netns_named<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = format!("/var/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).expect("open the namespace file");
+        nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+            .expect("setns into the namespace");
+        f()
+    })
+    .join()
+    .expect("thread in the namespace")
+}
+
+fn ms(v: u64) -> Duration {
+    Duration::from_millis(v)
+}
+
+fn timers(ms_each: u64, mult: u8) -> Timers {
+    Timers {
+        desired_min_tx: ms(ms_each),
+        required_min_rx: ms(ms_each),
+        detect_mult: mult,
+    }
+}
+
+fn frr_u64(view: &Option<Value>, key: &str) -> Option<u64> {
+    view.as_ref()?.get(key)?.as_u64()
+}
+
+#[test]
+fn bfd_single_hop_v4_and_v6_up_both_ways() {
+    let Some(lab) = BfdLab::start("bfd_single_hop_v4_and_v6_up_both_ways") else {
+        return;
+    };
+    let t = [
+        "receive-interval 300",
+        "transmit-interval 300",
+        "detect-multiplier 3",
+    ];
+    lab.frr_peer(false, &t);
+    lab.frr_peer(true, &t);
+    let v4 = lab.ours(false, timers(300, 3), false);
+    let v6 = lab.ours(true, timers(300, 3), false);
+    for (is_v6, s) in [(false, &v4), (true, &v6)] {
+        lab.wait_up(is_v6, s);
+        // Both sides see the other's parameters.
+        let view = lab.frr_view(is_v6);
+        println!("FRR's view (v6={is_v6}): {view:?}");
+        assert_eq!(
+            frr_u64(&view, "remote-receive-interval"),
+            Some(300),
+            "{view:?}"
+        );
+        assert_eq!(
+            frr_u64(&view, "remote-detect-multiplier"),
+            Some(3),
+            "{view:?}"
+        );
+        let st = s.status();
+        assert_eq!(st.remote_state, State::Up);
+        assert_eq!(st.remote_detect_mult, 3);
+        assert_eq!(st.remote_min_rx, ms(300));
+        assert_eq!(frr_u64(&view, "remote-id"), Some(u64::from(st.local_discr)));
+        assert_eq!(frr_u64(&view, "id"), Some(u64::from(st.remote_discr)));
+        // The Poll Sequence after Up has ended: the fast rate is in effect on our side.
+        wait_until(ms(3000), "our Poll Sequence ends", || {
+            (!s.status().polling && s.status().tx_interval == ms(300)).then_some(())
+        });
+        assert_eq!(s.status().detect_time, ms(900));
+        assert_eq!(s.status().counters.down_events, 0);
+        assert_eq!(s.status().counters.up_events, 1);
+    }
+}
+
+#[test]
+fn bfd_passive_on_either_side() {
+    let Some(lab) = BfdLab::start("bfd_passive_on_either_side") else {
+        return;
+    };
+    let t = [
+        "receive-interval 300",
+        "transmit-interval 300",
+        "detect-multiplier 3",
+    ];
+    // Ours passive (v4): nothing sent while FRR has no peer; Up once FRR starts.
+    let passive = lab.ours(false, timers(300, 3), true);
+    let spoke = wait_until_opt(ms(2500), || {
+        (passive.status().counters.packets_out > 0).then_some(())
+    });
+    assert!(
+        spoke.is_none(),
+        "passive session sent {:?}",
+        passive.status()
+    );
+    lab.frr_peer(false, &t);
+    lab.wait_up(false, &passive);
+    // FRR passive (v6): it waits for us, we start it.
+    let mut frr_passive = t.to_vec();
+    frr_passive.push("passive-mode");
+    lab.frr_peer(true, &frr_passive);
+    let view = lab.frr_view(true);
+    assert_eq!(
+        view.as_ref()
+            .and_then(|v| v.get("passive-mode"))
+            .and_then(Value::as_bool),
+        Some(true),
+        "{view:?}"
+    );
+    let active = lab.ours(true, timers(300, 3), false);
+    lab.wait_up(true, &active);
+}
+
+#[test]
+fn bfd_interval_change_with_poll_final_while_up() {
+    let Some(lab) = BfdLab::start("bfd_interval_change_with_poll_final_while_up") else {
+        return;
+    };
+    lab.frr_peer(
+        false,
+        &[
+            "receive-interval 300",
+            "transmit-interval 300",
+            "detect-multiplier 3",
+        ],
+    );
+    let s = lab.ours(false, timers(300, 3), false);
+    lab.wait_up(false, &s);
+    // Our side to 100 ms x 3: FRR learns it through our Poll, the session stays Up.
+    s.set_timers(timers(100, 3)).expect("set timers");
+    wait_until(ms(5000), "FRR sees our 100 ms", || {
+        let v = lab.frr_view(false);
+        (frr_u64(&v, "remote-receive-interval") == Some(100)
+            && frr_u64(&v, "remote-transmit-interval") == Some(100))
+        .then_some(())
+    });
+    wait_until(ms(3000), "our Poll Sequence ends", || {
+        (!s.status().polling).then_some(())
+    });
+    // FRR still asks 300 ms: we send at max(100, 300).
+    assert_eq!(s.status().tx_interval, ms(300));
+    // FRR's side to 100 ms: its Poll reaches us, we answer Final; 100 ms both ways.
+    lab.frr_peer(false, &["receive-interval 100", "transmit-interval 100"]);
+    wait_until(ms(5000), "we see FRR's 100 ms", || {
+        let st = s.status();
+        (st.remote_min_rx == ms(100) && st.remote_min_tx == ms(100) && st.tx_interval == ms(100))
+            .then_some(())
+    });
+    assert_eq!(s.status().detect_time, ms(300));
+    // Slower again on our side (1 s TX): the increase takes effect after the Final.
+    s.set_timers(Timers {
+        desired_min_tx: ms(1000),
+        required_min_rx: ms(100),
+        detect_mult: 3,
+    })
+    .expect("set timers");
+    wait_until(ms(5000), "FRR sees our 1000 ms TX", || {
+        (frr_u64(&lab.frr_view(false), "remote-transmit-interval") == Some(1000)).then_some(())
+    });
+    wait_until(ms(3000), "our TX interval is 1 s", || {
+        (s.status().tx_interval == ms(1000)).then_some(())
+    });
+    // No flap on either side through all of it.
+    let st = s.status();
+    assert_eq!(st.state, State::Up);
+    assert_eq!(
+        (st.counters.up_events, st.counters.down_events),
+        (1, 0),
+        "{st:?}"
+    );
+    assert_eq!(lab.frr_status(false), "up");
+}
+
+#[test]
+fn bfd_frr_shutdown_is_admin_down_not_a_failure() {
+    let Some(lab) = BfdLab::start("bfd_frr_shutdown_is_admin_down_not_a_failure") else {
+        return;
+    };
+    lab.frr_peer(
+        false,
+        &[
+            "receive-interval 300",
+            "transmit-interval 300",
+            "detect-multiplier 3",
+        ],
+    );
+    let s = lab.ours(false, timers(300, 3), false);
+    lab.wait_up(false, &s);
+    lab.frr_peer(false, &["shutdown"]);
+    let st = wait_until(ms(5000), "we see FRR's AdminDown", || {
+        let st = s.status();
+        (st.state == State::Down && st.remote_state == State::AdminDown).then_some(st)
+    });
+    assert_eq!(st.local_diag, Diag::NeighborSignaledSessionDown);
+    // FRR 8.4 sends its AdminDown packets with Diag 0 (seen here), not 7: the state is what
+    // tells, and what we log as the reason is our own Diag 3.
+    println!("FRR's AdminDown packets carry Diag {:?}", st.remote_diag);
+    assert_eq!(st.last_down, Some(Diag::NeighborSignaledSessionDown));
+    // It stays Down (not Init: AdminDown never starts a handshake) while FRR is shut.
+    let moved = wait_until_opt(ms(2000), || (s.status().state != State::Down).then_some(()));
+    assert!(moved.is_none(), "{:?}", s.status());
+    lab.frr_peer(false, &["no shutdown"]);
+    lab.wait_up(false, &s);
+    assert_eq!(s.status().counters.up_events, 2);
+}
+
+/// p50 and max of durations (sorted copy).
+fn p50_max(v: &[Duration]) -> (Duration, Duration) {
+    let mut s = v.to_vec();
+    s.sort();
+    (s[s.len() / 2], s[s.len() - 1])
+}
+
+#[test]
+fn bfd_failure_detection_when_frr_freezes() {
+    let Some(lab) = BfdLab::start("bfd_failure_detection_when_frr_freezes") else {
+        return;
+    };
+    let bfdd = lab.frr.pid("bfdd").expect("bfdd pid");
+    for (interval, rounds) in [(300u64, 5), (100, 5)] {
+        let i = interval.to_string();
+        lab.frr_peer(
+            false,
+            &[
+                &format!("receive-interval {i}"),
+                &format!("transmit-interval {i}"),
+                "detect-multiplier 3",
+            ],
+        );
+        let s = lab.ours(false, timers(interval, 3), false);
+        let detect = ms(3 * interval);
+        let mut took = Vec::new();
+        for round in 0..rounds {
+            lab.wait_up(false, &s);
+            wait_until(ms(3000), "fast rate in effect", || {
+                (s.status().detect_time == detect).then_some(())
+            });
+            let frozen_at = Instant::now();
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(bfdd),
+                nix::sys::signal::Signal::SIGSTOP,
+            )
+            .expect("SIGSTOP bfdd");
+            let down = wait_until_opt(detect + ms(1000), || {
+                let st = s.status();
+                (st.state == State::Down).then_some(st)
+            });
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(bfdd),
+                nix::sys::signal::Signal::SIGCONT,
+            )
+            .expect("SIGCONT bfdd");
+            let st = down.unwrap_or_else(|| panic!("round {round}: not Down after {detect:?}"));
+            assert_eq!(st.local_diag, Diag::ControlDetectionTimeExpired);
+            let t = st.changed_at.saturating_duration_since(frozen_at);
+            // Detection counts from the last packet, sent at most one interval before the
+            // freeze: between detect - interval (less jitter) and detect (+ scheduling).
+            assert!(t <= detect + ms(50), "round {round}: {t:?} > {detect:?}");
+            assert!(t + ms(interval) >= detect - ms(50), "round {round}: {t:?}");
+            took.push(t);
+        }
+        let (p50, max) = p50_max(&took);
+        println!(
+            "BFD {interval} ms x 3: FRR bfdd frozen -> our session Down: p50 {} ms, max {} ms over {rounds} rounds (detect time {} ms)",
+            p50.as_millis(),
+            max.as_millis(),
+            detect.as_millis()
+        );
+        lab.frr.vtysh(&[
+            "configure terminal",
+            "bfd",
+            &format!(
+                "no peer {} local-address {} interface {}",
+                lab.link.b_v4, lab.link.a_v4, lab.link.a_if
+            ),
+        ]);
+        drop(s);
+    }
+}

@@ -9,7 +9,10 @@ use std::net::IpAddr;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use ferrolb_bgp::bfd::{Bfd, BfdConfig, Diag, Hop, PeerSpec, SessionHandle, State, Timers};
+use ferrolb_bgp::bfd::{
+    Bfd, BfdConfig, ControlPacket, Diag, Hop, PeerSpec, SessionHandle, State, Timers,
+    SINGLE_HOP_PORT,
+};
 use ferrolb_e2e::netns::Link;
 use ferrolb_e2e::peers::{Frr, FrrConfig};
 use ferrolb_e2e::{require_binary, require_root, veth, wait_until, wait_until_opt, Netns};
@@ -23,8 +26,8 @@ struct BfdLab {
     bfd: Bfd,
     frr: Frr,
     link: Link,
-    _node: Netns,
-    _router: Netns,
+    node: Netns,
+    router: Netns,
 }
 
 impl BfdLab {
@@ -50,8 +53,8 @@ impl BfdLab {
             bfd,
             frr,
             link,
-            _node: node,
-            _router: router,
+            node,
+            router,
         })
     }
 
@@ -69,7 +72,7 @@ impl BfdLab {
             config: BfdConfig { timers, passive },
         };
         let bfd = self.bfd.clone();
-        let ns = self._node.name().to_string();
+        let ns = self.node.name().to_string();
         in_netns_named(&ns, move || bfd.add_session(spec)).expect("BFD session starts")
     }
 
@@ -412,4 +415,143 @@ fn bfd_failure_detection_when_frr_freezes() {
         ]);
         drop(s);
     }
+}
+
+/// RFC 5881 §5: a single-hop session accepts only TTL 255. A valid Down packet from the
+/// peer's address with TTL 254 is dropped before the session sees it; the same with TTL 255
+/// moves the session to Init.
+#[test]
+fn bfd_single_hop_accepts_only_ttl_255() {
+    let Some(lab) = BfdLab::start("bfd_single_hop_accepts_only_ttl_255") else {
+        return;
+    };
+    // FRR has no BFD peer: nothing but our crafted packets reaches the session.
+    let s = lab.ours(false, timers(300, 3), false);
+    let packet = ControlPacket {
+        diag: Diag::NoDiagnostic,
+        state: State::Down,
+        poll: false,
+        final_: false,
+        control_plane_independent: false,
+        demand: false,
+        detect_mult: 3,
+        my_discr: 0x4242,
+        your_discr: 0,
+        desired_min_tx_us: 1_000_000,
+        required_min_rx_us: 300_000,
+        required_min_echo_rx_us: 0,
+    }
+    .encode();
+    let (from, to) = (lab.link.a_v4, lab.link.b_v4);
+    let send = |ttl: u32| {
+        in_netns(&lab.router, move || {
+            let sock = std::net::UdpSocket::bind((from, 0)).expect("bind in router");
+            sock.set_ttl(ttl).expect("set TTL");
+            sock.send_to(&packet, (to, SINGLE_HOP_PORT)).expect("send");
+        })
+    };
+    send(254);
+    let seen = wait_until_opt(ms(1500), || {
+        (s.status().counters.packets_in > 0).then_some(())
+    });
+    assert!(
+        seen.is_none(),
+        "a TTL 254 packet reached the session: {:?}",
+        s.status()
+    );
+    assert_eq!(s.status().state, State::Down);
+    send(255);
+    let st = wait_until(
+        ms(3000),
+        "the TTL 255 packet moves the session to Init",
+        || {
+            let st = s.status();
+            (st.state == State::Init).then_some(st)
+        },
+    );
+    assert_eq!(st.remote_discr, 0x4242);
+    assert_eq!(st.counters.packets_in, 1);
+}
+
+/// RFC 5883: a multi-hop session (UDP 4784) to FRR two hops away, across a forwarding
+/// namespace: FRR's packets arrive with TTL 254 and are accepted; Up both ways; freezing
+/// bfdd is detected.
+#[test]
+fn bfd_multi_hop_across_a_forwarding_namespace() {
+    let test = "bfd_multi_hop_across_a_forwarding_namespace";
+    if !require_root(test) || !require_binary("vtysh") || !require_binary("/usr/lib/frr/bfdd") {
+        return;
+    }
+    let router = Netns::new("bmhr");
+    let mid = Netns::new("bmhm");
+    let node = Netns::new("bmhn");
+    let upstream = veth(&router, &mid, 0); // router 10.255.0.1, mid 10.255.0.2
+    let downstream = veth(&mid, &node, 1); // mid 10.255.1.1, node 10.255.1.2
+    mid.sysctl("net.ipv4.ip_forward", "1");
+    router.run_ok(&["ip", "route", "add", "10.255.1.0/24", "via", "10.255.0.2"]);
+    node.run_ok(&["ip", "route", "add", "10.255.0.0/24", "via", "10.255.1.1"]);
+    let mut cfg = FrrConfig::new(65000, upstream.a_v4);
+    cfg.bfdd = true;
+    let frr = Frr::start(&router, &cfg);
+    frr.vtysh(&[
+        "configure terminal",
+        "bfd",
+        &format!(
+            "peer {} multihop local-address {}",
+            downstream.b_v4, upstream.a_v4
+        ),
+        "receive-interval 300",
+        "transmit-interval 300",
+        "detect-multiplier 3",
+    ]);
+    let bfd = in_netns(&node, || Bfd::new().expect("BFD service starts"));
+    let spec = PeerSpec {
+        peer: upstream.a_v4.into(),
+        local: downstream.b_v4.into(),
+        hop: Hop::Multi,
+        config: BfdConfig::default(),
+    };
+    let b = bfd.clone();
+    let s = in_netns(&node, move || b.add_session(spec)).expect("BFD session starts");
+    let frr_up = || {
+        let out = frr.try_vtysh(&["show bfd peers json"]).ok()?;
+        let v: Value = serde_json::from_str(&out).ok()?;
+        v.as_array()?
+            .iter()
+            .find(|p| p.get("peer").and_then(Value::as_str) == Some(&downstream.b_v4.to_string()))
+            .filter(|p| p.get("status").and_then(Value::as_str) == Some("up"))
+            .filter(|p| p.get("multihop").and_then(Value::as_bool) == Some(true))
+            .cloned()
+    };
+    let view = wait_until_opt(UP, || {
+        (s.status().state == State::Up).then(&frr_up).flatten()
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "multi-hop BFD not Up: ours {:?}; bfdd log:\n{}",
+            s.status(),
+            frr.dir().read("bfdd.log")
+        )
+    });
+    assert_eq!(
+        view.get("remote-id").and_then(Value::as_u64),
+        Some(u64::from(s.status().local_discr))
+    );
+    let bfdd = nix::unistd::Pid::from_raw(frr.pid("bfdd").expect("bfdd pid"));
+    wait_until(ms(3000), "fast rate in effect", || {
+        (s.status().detect_time == ms(900)).then_some(())
+    });
+    let frozen_at = Instant::now();
+    nix::sys::signal::kill(bfdd, nix::sys::signal::Signal::SIGSTOP).expect("SIGSTOP bfdd");
+    let down = wait_until_opt(ms(2000), || {
+        let st = s.status();
+        (st.state == State::Down).then_some(st)
+    });
+    nix::sys::signal::kill(bfdd, nix::sys::signal::Signal::SIGCONT).expect("SIGCONT bfdd");
+    let st = down.expect("multi-hop session Down after bfdd froze");
+    assert_eq!(st.local_diag, Diag::ControlDetectionTimeExpired);
+    assert!(st.changed_at.saturating_duration_since(frozen_at) <= ms(950));
+    drop(s);
+    drop(bfd);
+    drop(frr);
 }

@@ -33,6 +33,8 @@ pub struct BfdSession {
     local_diag: Diag,
     remote_diag: Diag,
     last_down: Option<Diag>,
+    /// The last Up -> Down was the peer's AdminDown (not a failure, RFC 5882 §3.2).
+    last_down_admin: bool,
     /// `bfd.DesiredMinTxInterval` as advertised (µs).
     desired_min_tx: u32,
     /// `bfd.RequiredMinRxInterval` as advertised (µs).
@@ -79,6 +81,7 @@ impl BfdSession {
             local_diag: Diag::NoDiagnostic,
             remote_diag: Diag::NoDiagnostic,
             last_down: None,
+            last_down_admin: false,
             desired_min_tx: 0,
             required_min_rx: cfg.timers.rx_us(),
             tx_in_effect: 0,
@@ -145,6 +148,7 @@ impl BfdSession {
             local_diag: self.local_diag,
             remote_diag: self.remote_diag,
             last_down: self.last_down,
+            last_down_admin: self.last_down_admin,
             local_discr: self.local_discr,
             remote_discr: self.remote_discr,
             tx_interval: us(self.tx_interval_us()),
@@ -316,6 +320,7 @@ impl BfdSession {
             if from == State::Up {
                 self.counters.down_events += 1;
                 self.last_down = Some(diag);
+                self.last_down_admin = self.remote_state == State::AdminDown;
             }
             self.poll = Poll::Idle;
             self.rx_in_effect = self.required_min_rx;

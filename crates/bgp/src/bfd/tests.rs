@@ -197,6 +197,7 @@ fn detection_time_expires_exactly_after_the_last_packet() {
     assert_eq!(down.0, last_rx + MS * 900);
     let st = p.s[0].status();
     assert_eq!(st.last_down, Some(Diag::ControlDetectionTimeExpired));
+    assert!(!st.last_down_admin);
     assert_eq!(st.counters.down_events, 1);
     // Back at the slow rate while Down.
     let (t, pk) = p.sent[0].last().unwrap();
@@ -304,6 +305,7 @@ fn peer_admin_down_is_signaled_not_detected() {
     assert_eq!(st.local_diag, Diag::NeighborSignaledSessionDown);
     assert_eq!(st.remote_diag, Diag::AdministrativelyDown);
     assert_eq!(st.last_down, Some(Diag::NeighborSignaledSessionDown));
+    assert!(st.last_down_admin);
     // AdminDown stops sending after its grace period (one detection time, at least 1 s).
     let last_b = p.sent[1].last().unwrap().0;
     assert!(p.now - last_b > Duration::from_secs(5));

@@ -65,6 +65,9 @@ pub struct Status {
     pub remote_diag: Diag,
     /// Why the session last left Up (None: it never went down from Up).
     pub last_down: Option<Diag>,
+    /// The last change from Up to Down came from the peer's AdminDown: RFC 5882 §3.2 says
+    /// that is not a failure, and a user of BFD must not tear its session down for it.
+    pub last_down_admin: bool,
     /// `bfd.LocalDiscr`.
     pub local_discr: u32,
     /// `bfd.RemoteDiscr` (0: unknown).

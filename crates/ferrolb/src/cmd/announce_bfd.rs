@@ -70,8 +70,7 @@ pub(crate) fn decide(st: &Status, seen_down_events: u64, bgp_running: bool) -> A
         };
     }
     let went_down = st.counters.down_events > seen_down_events;
-    let peer_admin_down = st.remote_state == State::AdminDown;
-    if went_down && bgp_running && !peer_admin_down {
+    if went_down && bgp_running && !st.last_down_admin {
         Action::StopBgp(st.last_down.unwrap_or(st.local_diag))
     } else {
         Action::Keep
@@ -165,6 +164,7 @@ mod tests {
             local_diag: diag,
             remote_diag: Diag::NoDiagnostic,
             last_down: (down_events > 0).then_some(diag),
+            last_down_admin: remote == State::AdminDown,
             local_discr: 1,
             remote_discr: 2,
             tx_interval: Duration::from_millis(300),
@@ -216,6 +216,10 @@ mod tests {
             ),
             Action::Keep
         );
+        // Also when the status is only seen after the peer left AdminDown (Init, remote Down).
+        let mut after = status(Init, Down, 1, NeighborSignaledSessionDown);
+        after.last_down_admin = true;
+        assert_eq!(decide(&after, 0, true), Action::Keep);
         // Up again: restart BGP once.
         assert_eq!(
             decide(&status(Up, Up, 1, NoDiagnostic), 1, false),

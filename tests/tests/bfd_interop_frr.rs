@@ -6,7 +6,6 @@
 //! runs our BFD (10.255.0.2 / fd00:255::2). Single-hop sessions, UDP 3784, TTL 255 both ways.
 
 use std::net::IpAddr;
-use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use ferrolb_bgp::bfd::{
@@ -48,7 +47,7 @@ impl BfdLab {
         let mut cfg = FrrConfig::new(65000, link.a_v4);
         cfg.bfdd = true;
         let frr = Frr::start(&router, &cfg);
-        let bfd = in_netns(&node, || Bfd::new().expect("BFD service starts"));
+        let bfd = node.run_in(|| Bfd::new().expect("BFD service starts"));
         Some(BfdLab {
             bfd,
             frr,
@@ -72,8 +71,9 @@ impl BfdLab {
             config: BfdConfig { timers, passive },
         };
         let bfd = self.bfd.clone();
-        let ns = self.node.name().to_string();
-        in_netns_named(&ns, move || bfd.add_session(spec)).expect("BFD session starts")
+        self.node
+            .run_in(move || bfd.add_session(spec))
+            .expect("BFD session starts")
     }
 
     /// The FRR peer address (ours) of the family of `v6`.
@@ -134,23 +134,6 @@ impl BfdLab {
     }
 }
 
-/// Runs `f` on a thread that entered `ns` (setns(2)): sockets it creates live in `ns`.
-fn in_netns<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> T + Send + 'static) -> T {
-    in_netns_named(ns.name(), f)
-}
-
-fn in_netns_named<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = format!("/var/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).expect("open the namespace file");
-        nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
-            .expect("setns into the namespace");
-        f()
-    })
-    .join()
-    .expect("thread in the namespace")
-}
-
 fn ms(v: u64) -> Duration {
     Duration::from_millis(v)
 }
@@ -209,6 +192,17 @@ fn bfd_single_hop_v4_and_v6_up_both_ways() {
         assert_eq!(s.status().detect_time, ms(900));
         assert_eq!(s.status().counters.down_events, 0);
         assert_eq!(s.status().counters.up_events, 1);
+    }
+    // Our send sockets (RFC 5881 §4): bound to the local addresses, source ports 49152-65535.
+    let sockets = lab.node.run_ok(&["ss", "-Huan"]);
+    for local in [lab.link.b_v4.to_string(), format!("[{}]", lab.link.b_v6)] {
+        let port: u16 = sockets
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(3))
+            .find_map(|a| a.strip_prefix(&format!("{local}:")))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no UDP socket on {local}:\n{sockets}"));
+        assert!(port >= 49152, "{local}:{port}");
     }
 }
 
@@ -444,7 +438,7 @@ fn bfd_single_hop_accepts_only_ttl_255() {
     .encode();
     let (from, to) = (lab.link.a_v4, lab.link.b_v4);
     let send = |ttl: u32| {
-        in_netns(&lab.router, move || {
+        lab.router.run_in(move || {
             let sock = std::net::UdpSocket::bind((from, 0)).expect("bind in router");
             sock.set_ttl(ttl).expect("set TTL");
             sock.send_to(&packet, (to, SINGLE_HOP_PORT)).expect("send");
@@ -504,7 +498,7 @@ fn bfd_multi_hop_across_a_forwarding_namespace() {
         "transmit-interval 300",
         "detect-multiplier 3",
     ]);
-    let bfd = in_netns(&node, || Bfd::new().expect("BFD service starts"));
+    let bfd = node.run_in(|| Bfd::new().expect("BFD service starts"));
     let spec = PeerSpec {
         peer: upstream.a_v4.into(),
         local: downstream.b_v4.into(),
@@ -512,7 +506,9 @@ fn bfd_multi_hop_across_a_forwarding_namespace() {
         config: BfdConfig::default(),
     };
     let b = bfd.clone();
-    let s = in_netns(&node, move || b.add_session(spec)).expect("BFD session starts");
+    let s = node
+        .run_in(move || b.add_session(spec))
+        .expect("BFD session starts");
     let frr_up = || {
         let out = frr.try_vtysh(&["show bfd peers json"]).ok()?;
         let v: Value = serde_json::from_str(&out).ok()?;

@@ -57,49 +57,32 @@ impl Lab {
         self.link.b_v4.into()
     }
 
-    fn announce(&self, interval_ms: u64) -> Announcer {
-        let i = interval_ms.to_string();
-        let args: Vec<String> = [
-            "--local-as",
-            &NODE_AS.to_string(),
-            "--peer",
-            &self.link.a_v4.to_string(),
-            "--peer-as",
-            &FRR_AS.to_string(),
-            "--local-address",
-            &self.link.b_v4.to_string(),
-            "--bfd",
-            "--bfd-interval",
-            &i,
-            "--bfd-multiplier",
-            "3",
-            PREFIX,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    /// `ferrolb announce` on the node with `extra` flags, announcing [`PREFIX`].
+    fn announce_with(&self, extra: &[&str]) -> Announcer {
+        let mut args: Vec<String> = vec![
+            "--local-as".into(),
+            NODE_AS.to_string(),
+            "--peer".into(),
+            self.link.a_v4.to_string(),
+            "--peer-as".into(),
+            FRR_AS.to_string(),
+            "--local-address".into(),
+            self.link.b_v4.to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.push(PREFIX.into());
         Announcer::start(&self.node, &args)
     }
 
-    /// `ferrolb announce` without BFD, hold time 9 s (the baseline row).
+    /// With `--bfd` at `interval_ms` x 3.
+    fn announce(&self, interval_ms: u64) -> Announcer {
+        let i = interval_ms.to_string();
+        self.announce_with(&["--bfd", "--bfd-interval", &i, "--bfd-multiplier", "3"])
+    }
+
+    /// Without BFD, hold time 9 s (the baseline row).
     fn announce_without_bfd(&self) -> Announcer {
-        let args: Vec<String> = [
-            "--local-as",
-            &NODE_AS.to_string(),
-            "--peer",
-            &self.link.a_v4.to_string(),
-            "--peer-as",
-            &FRR_AS.to_string(),
-            "--local-address",
-            &self.link.b_v4.to_string(),
-            "--hold-time",
-            "9",
-            PREFIX,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        Announcer::start(&self.node, &args)
+        self.announce_with(&["--hold-time", "9"])
     }
 
     /// Waits until BGP is Established and the route is in the router's kernel.

@@ -101,6 +101,22 @@ impl BfdLab {
         self.frr.vtysh(&cmds);
     }
 
+    /// FRR's peer and ours at `interval_ms` x 3 over IPv4, both Up.
+    fn up_v4(&self, interval_ms: u64) -> SessionHandle {
+        let i = interval_ms.to_string();
+        self.frr_peer(
+            false,
+            &[
+                &format!("receive-interval {i}"),
+                &format!("transmit-interval {i}"),
+                "detect-multiplier 3",
+            ],
+        );
+        let s = self.ours(false, timers(interval_ms, 3), false);
+        self.wait_up(false, &s);
+        s
+    }
+
     /// FRR's `show bfd peers json` entry for our address.
     fn frr_view(&self, v6: bool) -> Option<Value> {
         let want = self.node_addr(v6).to_string();
@@ -249,16 +265,7 @@ fn bfd_interval_change_with_poll_final_while_up() {
     let Some(lab) = BfdLab::start("bfd_interval_change_with_poll_final_while_up") else {
         return;
     };
-    lab.frr_peer(
-        false,
-        &[
-            "receive-interval 300",
-            "transmit-interval 300",
-            "detect-multiplier 3",
-        ],
-    );
-    let s = lab.ours(false, timers(300, 3), false);
-    lab.wait_up(false, &s);
+    let s = lab.up_v4(300);
     // Our side to 100 ms x 3: FRR learns it through our Poll, the session stays Up.
     s.set_timers(timers(100, 3)).expect("set timers");
     wait_until(ms(5000), "FRR sees our 100 ms", || {
@@ -309,16 +316,7 @@ fn bfd_frr_shutdown_is_admin_down_not_a_failure() {
     let Some(lab) = BfdLab::start("bfd_frr_shutdown_is_admin_down_not_a_failure") else {
         return;
     };
-    lab.frr_peer(
-        false,
-        &[
-            "receive-interval 300",
-            "transmit-interval 300",
-            "detect-multiplier 3",
-        ],
-    );
-    let s = lab.ours(false, timers(300, 3), false);
-    lab.wait_up(false, &s);
+    let s = lab.up_v4(300);
     lab.frr_peer(false, &["shutdown"]);
     let st = wait_until(ms(5000), "we see FRR's AdminDown", || {
         let st = s.status();
@@ -351,16 +349,7 @@ fn bfd_failure_detection_when_frr_freezes() {
     };
     let bfdd = lab.frr.pid("bfdd").expect("bfdd pid");
     for (interval, rounds) in [(300u64, 5), (100, 5)] {
-        let i = interval.to_string();
-        lab.frr_peer(
-            false,
-            &[
-                &format!("receive-interval {i}"),
-                &format!("transmit-interval {i}"),
-                "detect-multiplier 3",
-            ],
-        );
-        let s = lab.ours(false, timers(interval, 3), false);
+        let s = lab.up_v4(interval);
         let detect = ms(3 * interval);
         let mut took = Vec::new();
         for round in 0..rounds {

@@ -47,6 +47,8 @@ pub struct BfdSession {
     remote_min_rx: u32,
     remote_min_tx: u32,
     remote_detect_mult: u8,
+    /// `bfd.RemoteDemandMode`.
+    remote_demand: bool,
     poll: Poll,
     /// A Final is owed to the peer's Poll.
     final_due: bool,
@@ -89,6 +91,7 @@ impl BfdSession {
             remote_min_rx: 1,
             remote_min_tx: 0,
             remote_detect_mult: 0,
+            remote_demand: false,
             poll: Poll::Idle,
             final_due: false,
             last_tx: None,
@@ -178,6 +181,7 @@ impl BfdSession {
         self.remote_min_rx = p.required_min_rx_us;
         self.remote_min_tx = p.desired_min_tx_us;
         self.remote_detect_mult = p.detect_mult;
+        self.remote_demand = p.demand;
         if p.final_ && self.poll != Poll::Idle {
             self.end_poll();
         }
@@ -254,10 +258,15 @@ impl BfdSession {
     }
 
     /// §6.8.7: no periodic packets in the passive role before the peer's discriminator is
-    /// known, nor while the peer's Required Min RX is zero, nor after AdminDown's grace time.
+    /// known, nor while the peer's Required Min RX is zero, nor after AdminDown's grace time,
+    /// nor while the peer runs Demand mode with both sides Up (except to carry a Poll).
     fn may_transmit(&self) -> bool {
         let passive_wait = self.cfg.passive && self.remote_discr == 0;
-        !passive_wait && self.remote_min_rx != 0 && self.next_tx.is_some()
+        let peer_demand = self.remote_demand
+            && self.state == State::Up
+            && self.remote_state == State::Up
+            && self.poll == Poll::Idle;
+        !passive_wait && !peer_demand && self.remote_min_rx != 0 && self.next_tx.is_some()
     }
 
     /// The next periodic time: the current gap's jitter applied to the interval now in effect.

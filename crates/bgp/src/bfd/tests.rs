@@ -373,3 +373,50 @@ fn invalid_timers_are_rejected_with_the_field() {
     let e = BfdSession::new(now, c, nz(1), 0).unwrap_err();
     assert!(e.to_string().contains("required_min_rx"), "{e}");
 }
+
+#[test]
+fn peer_demand_mode_stops_our_periodic_packets() {
+    let mut p = Pair::new(cfg(300, 300, 3, false), cfg(300, 300, 3, false));
+    p.run_for(Duration::from_secs(5));
+    let st = p.s[0].status();
+    let demand = ControlPacket {
+        diag: Diag::NoDiagnostic,
+        state: State::Up,
+        poll: false,
+        final_: false,
+        control_plane_independent: false,
+        demand: true,
+        detect_mult: 3,
+        my_discr: st.remote_discr,
+        your_discr: st.local_discr,
+        desired_min_tx_us: 300_000,
+        required_min_rx_us: 300_000,
+        required_min_echo_rx_us: 0,
+    };
+    p.feed(0, Input::Received(demand));
+    let before = p.sent[0].len();
+    // Only side 0 is watched: take side 1 off the wire so its packets do not clear D. Stay
+    // within the detection time (900 ms from the D packet): we still detect the peer's silence.
+    p.deliver_from[1] = false;
+    let t = p.now + MS * 850;
+    while p.now < t {
+        let now = p.now + MS * 10;
+        p.now = now;
+        if p.s[0].next_deadline().is_some_and(|d| d <= now) {
+            p.feed(0, Input::Tick);
+        }
+    }
+    // No periodic packets while the peer is in Demand mode and both are Up (RFC 5880 §6.8.7).
+    assert_eq!(p.sent[0].len(), before);
+    // A Poll still goes out.
+    p.feed(
+        0,
+        Input::SetTimers(Timers {
+            desired_min_tx: MS * 200,
+            required_min_rx: MS * 300,
+            detect_mult: 3,
+        }),
+    );
+    assert_eq!(p.s[0].state(), State::Up);
+    assert!(p.sent[0].len() > before && p.sent[0].last().unwrap().1.poll);
+}

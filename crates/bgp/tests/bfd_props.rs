@@ -42,10 +42,29 @@ proptest! {
     }
 
     #[test]
+    fn decode_never_panics_long_length(tail in proptest::collection::vec(any::<u8>(), 0..40)) {
+        // Valid head with a Length anywhere in 0..=255 and a datagram of 24 + tail octets.
+        let mut bytes = vec![0x20, 0x40, 3, 24, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0x0f, 0x42, 0x40,
+            0, 4, 0x93, 0xe0, 0, 0, 0, 0];
+        bytes[3] = tail.first().copied().unwrap_or(24);
+        bytes.extend(&tail);
+        if let Ok(p) = ControlPacket::decode(&bytes) {
+            let mut again = p.encode();
+            prop_assert_eq!(ControlPacket::decode(&again), Ok(p));
+            again[3] = bytes[3];
+            prop_assert_eq!(&again[..], &bytes[..CONTROL_LEN]);
+        }
+    }
+
+    #[test]
     fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
         if let Ok(p) = ControlPacket::decode(&bytes) {
-            // What decodes re-encodes to the same 24 octets.
-            prop_assert_eq!(&p.encode()[..], &bytes[..CONTROL_LEN]);
+            // What decodes re-encodes to the same 24 octets, except Length (24 when sent), and
+            // decodes back to itself.
+            let mut again = p.encode();
+            prop_assert_eq!(ControlPacket::decode(&again), Ok(p));
+            again[3] = bytes[3];
+            prop_assert_eq!(&again[..], &bytes[..CONTROL_LEN]);
         }
     }
 

@@ -370,6 +370,28 @@ mod tests {
         );
     }
 
+    /// Found by the `bfd_decode` fuzz target: a Length above 24 without the A bit, within the
+    /// datagram, is accepted (§6.8.6 discards only below the minimum or beyond the datagram);
+    /// the extra octets are ignored and a re-encoding says 24.
+    #[test]
+    fn longer_length_without_auth_is_accepted_and_re_encoded_as_24() {
+        let crash: [u8; 36] = [
+            0x30, 0x20, 0x18, 0x21, 0x59, 0x00, 0x47, 0x8a, 0x40, 0x00, 0x01, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x19, 0x42, 0x00, 0x0f, 0x40, 0x00, 0x00, 0xff, 0xff,
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ];
+        let p = ControlPacket::decode(&crash).unwrap();
+        assert_eq!(p.diag, Diag::from(16));
+        assert_eq!(p.state, State::AdminDown);
+        assert!(p.poll);
+        assert_eq!(p.detect_mult, 24);
+        let again = p.encode();
+        assert_eq!(again[3], 24);
+        assert_eq!(again[..3], crash[..3]);
+        assert_eq!(again[4..], crash[4..24]);
+        assert_eq!(ControlPacket::decode(&again), Ok(p));
+    }
+
     #[test]
     fn diagnostic_text_is_the_rfc_wording() {
         assert_eq!(

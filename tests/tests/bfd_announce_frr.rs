@@ -307,6 +307,42 @@ fn announce_bfd_passive_comes_up_and_couples() {
     lab.wait_all_up(300, &|| ann.log());
 }
 
+/// SIGTERM: BFD AdminDown goes out before the BGP Cease, so the router's BFD records the
+/// peer's administrative down, not a detection-time failure.
+#[test]
+fn announce_bfd_sigterm_signals_admin_down() {
+    let test = "announce_bfd_sigterm_signals_admin_down";
+    let Some(lab) = Lab::start(test, "abfds", 300) else {
+        return;
+    };
+    let mut ann = lab.announce(300);
+    lab.wait_all_up(300, &|| ann.log());
+    ann.signal(Signal::SIGTERM);
+    let status = ann.wait_exit(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}\n{}",
+        ann.log()
+    );
+    let want = lab.link.b_v4.to_string();
+    let view = wait_until_opt(Duration::from_secs(3), || {
+        let out = lab.frr.try_vtysh(&["show bfd peers json"]).ok()?;
+        let v: Value = serde_json::from_str(&out).ok()?;
+        v.as_array()?
+            .iter()
+            .find(|p| p.get("peer").and_then(Value::as_str) == Some(want.as_str()))
+            .filter(|p| p.get("status").and_then(Value::as_str) != Some("up"))
+            .cloned()
+    });
+    let view = view.unwrap_or_else(|| panic!("FRR's BFD session not down or gone\n{}", ann.log()));
+    println!("FRR's BFD view after SIGTERM: {view}");
+    let remote_diag = view
+        .get("remote-diagnostic")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    assert!(remote_diag.contains("administratively"), "{view}");
+}
+
 /// How the node fails.
 #[derive(Clone, Copy, Debug)]
 enum Failure {

@@ -543,13 +543,14 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
         Some((bfd_plan, local)) => {
             let (service, session) = announce_bfd::start(bfd_plan, peer_addr, local)
                 .with_context(|| format!("starting BFD towards {peer_addr} from {local}"))?;
+            let session = Arc::new(session);
             let task = tokio::spawn(announce_bfd::couple(
                 speaker.clone(),
                 plan.peer,
-                session,
+                Arc::clone(&session),
                 Arc::clone(&desired),
             ));
-            Some((service, task))
+            Some((service, session, task))
         }
         None => None,
     };
@@ -567,12 +568,13 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
     if let Some(task) = stdin_task {
         task.abort();
     }
-    if let Some((service, task)) = bfd {
+    // BFD says AdminDown first, so the router does not take the shutdown for a failure.
+    if let Some((_, session, task)) = &bfd {
         task.abort();
-        let _ = task.await;
-        drop(service);
+        announce_bfd::admin_down(session).await;
     }
     speaker.shutdown("ferrolb announce shutting down").await;
+    drop(bfd);
     Ok(0)
 }
 

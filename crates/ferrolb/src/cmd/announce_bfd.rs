@@ -101,7 +101,7 @@ pub(crate) fn start(
 pub(crate) async fn couple(
     speaker: Speaker,
     peer: PeerConfig,
-    session: SessionHandle,
+    session: Arc<SessionHandle>,
     desired: Arc<Mutex<AdvertisementSet>>,
 ) {
     let mut changes = session.subscribe();
@@ -144,6 +144,33 @@ pub(crate) async fn couple(
         if changes.changed().await.is_err() {
             return;
         }
+    }
+}
+
+/// Local AdminDown (RFC 5880 §6.8.16) before a shutdown: returns once a packet in AdminDown has
+/// been sent, or after one transmit interval + 200 ms.
+pub(crate) async fn admin_down(session: &SessionHandle) {
+    let mut changes = session.subscribe();
+    let before = *changes.borrow_and_update();
+    if session.set_admin_down(true).is_err() {
+        return;
+    }
+    let limit = before.tx_interval + Duration::from_millis(200);
+    let sent = tokio::time::timeout(limit, async {
+        loop {
+            let st = *changes.borrow_and_update();
+            if st.state == State::AdminDown && st.counters.packets_out > before.counters.packets_out
+            {
+                return;
+            }
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    if sent.is_err() {
+        tracing::warn!("BFD AdminDown not confirmed sent within {limit:?}");
     }
 }
 

@@ -110,6 +110,24 @@ impl Pair {
     }
 }
 
+/// An Up packet from side 1 to side 0 (whose status is `st`) at 300 ms x 3, no flags.
+fn up_from_peer(st: &Status) -> ControlPacket {
+    ControlPacket {
+        diag: Diag::NoDiagnostic,
+        state: State::Up,
+        poll: false,
+        final_: false,
+        control_plane_independent: false,
+        demand: false,
+        detect_mult: 3,
+        my_discr: st.remote_discr,
+        your_discr: st.local_discr,
+        desired_min_tx_us: 300_000,
+        required_min_rx_us: 300_000,
+        required_min_echo_rx_us: 0,
+    }
+}
+
 #[test]
 fn three_way_handshake_then_fast_rate_after_poll() {
     let mut p = Pair::new(cfg(300, 300, 3, false), cfg(300, 300, 3, false));
@@ -257,18 +275,8 @@ fn poll_gets_an_immediate_final() {
     p.run_for(Duration::from_secs(5));
     let st = p.s[0].status();
     let poll = ControlPacket {
-        diag: Diag::NoDiagnostic,
-        state: State::Up,
         poll: true,
-        final_: false,
-        control_plane_independent: false,
-        demand: false,
-        detect_mult: 3,
-        my_discr: st.remote_discr,
-        your_discr: st.local_discr,
-        desired_min_tx_us: 300_000,
-        required_min_rx_us: 300_000,
-        required_min_echo_rx_us: 0,
+        ..up_from_peer(&st)
     };
     let out = p.s[0].handle(p.now, Input::Received(poll));
     assert!(
@@ -380,18 +388,8 @@ fn peer_demand_mode_stops_our_periodic_packets() {
     p.run_for(Duration::from_secs(5));
     let st = p.s[0].status();
     let demand = ControlPacket {
-        diag: Diag::NoDiagnostic,
-        state: State::Up,
-        poll: false,
-        final_: false,
-        control_plane_independent: false,
         demand: true,
-        detect_mult: 3,
-        my_discr: st.remote_discr,
-        your_discr: st.local_discr,
-        desired_min_tx_us: 300_000,
-        required_min_rx_us: 300_000,
-        required_min_echo_rx_us: 0,
+        ..up_from_peer(&st)
     };
     p.feed(0, Input::Received(demand));
     let before = p.sent[0].len();

@@ -90,6 +90,28 @@ impl Netns {
         self.run_ok(&["sysctl", "-qw", &format!("{key}={value}")]);
     }
 
+    /// Runs `f` on a new thread that entered this namespace with setns(2), and returns its
+    /// result. Only that thread moves: sockets it creates (and threads it starts) live in the
+    /// namespace. Panics when the namespace cannot be entered.
+    pub fn run_in<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        self.spawn_in(f).join().expect("thread in the namespace")
+    }
+
+    /// Like [`Netns::run_in`] without waiting: the thread's handle.
+    pub fn spawn_in<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<T> {
+        use std::os::fd::AsFd as _;
+        let path = format!("/var/run/netns/{}", self.name);
+        std::thread::spawn(move || {
+            let file = std::fs::File::open(&path).expect("open the namespace file");
+            nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                .expect("setns into the namespace");
+            f()
+        })
+    }
+
     /// PIDs of every process inside the namespace.
     pub fn pids(&self) -> Vec<i32> {
         let o = Command::new("ip")

@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use ferrolb_bgp::driver::{Password, PeerConfig, Speaker};
+use ferrolb_bgp::driver::{DriverError, Password, PeerConfig, Speaker};
 use ferrolb_bgp::rib_out::{AdvertisementSet, Community, LargeCommunity, RouteAttributes};
 use ipnet::IpNet;
+
+use super::announce_bfd::{self, BfdPlan};
 
 /// Flags of `ferrolb announce`.
 #[derive(clap::Args, Debug)]
@@ -83,6 +85,19 @@ pub struct Args {
     /// (6/1, RFC 4486) instead of only warning.
     #[arg(long)]
     pub max_prefix_cease: bool,
+    /// Run BFD (RFC 5880) with the peer and couple it to the session (RFC 5882): BFD Down tears
+    /// the BGP session down at once, and it stays down until BFD is Up again.
+    #[arg(long)]
+    pub bfd: bool,
+    /// BFD transmit and receive interval in milliseconds (10-60000).
+    #[arg(long, value_name = "MS", default_value_t = 300, requires = "bfd")]
+    pub bfd_interval: u64,
+    /// BFD detect multiplier (1-255).
+    #[arg(long, value_name = "N", default_value_t = 3, requires = "bfd")]
+    pub bfd_multiplier: u32,
+    /// BFD passive role: send nothing until the peer has sent a BFD packet.
+    #[arg(long, requires = "bfd")]
+    pub bfd_passive: bool,
     /// Prefixes to announce (IPv4 and IPv6; an address without length is a host route).
     #[arg(value_name = "PREFIX")]
     pub prefixes: Vec<String>,
@@ -109,6 +124,8 @@ struct Plan {
     prefixes: AdvertisementSet,
     stdin: bool,
     listen: Option<SocketAddr>,
+    /// `--bfd`: the BFD parameters and our address toward the peer.
+    bfd: Option<(BfdPlan, IpAddr)>,
     warnings: Vec<String>,
 }
 
@@ -338,6 +355,28 @@ fn validate(args: &Args) -> Result<Plan, UsageError> {
         );
     }
     let _ = v4;
+    let bfd = if args.bfd {
+        let multihop = ebgp && args.ebgp_multihop.is_some_and(|t| t > 1);
+        let bfd_plan = announce_bfd::plan(
+            args.bfd_interval,
+            args.bfd_multiplier,
+            args.bfd_passive,
+            multihop,
+        )
+        .map_err(usage)?;
+        let local = args
+            .local_address
+            .or_else(|| source_address_towards(args.peer, None))
+            .ok_or_else(|| {
+                usage(format!(
+                    "--bfd: no local address towards {}; set --local-address",
+                    args.peer
+                ))
+            })?;
+        Some((bfd_plan, local))
+    } else {
+        None
+    };
     let listen = args.passive.then(|| {
         let ip = args.local_address.unwrap_or(match args.peer {
             IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -351,6 +390,7 @@ fn validate(args: &Args) -> Result<Plan, UsageError> {
         prefixes,
         stdin: args.stdin,
         listen,
+        bfd,
         warnings,
     })
 }
@@ -392,17 +432,28 @@ fn parse_stdin_line(line: &str) -> Result<Option<StdinCommand>, String> {
     }))
 }
 
-fn publish(speaker: &Speaker, peer: IpAddr, set: &AdvertisementSet) {
-    if let Err(e) = speaker.set_advertisements(peer, Arc::new(set.clone())) {
-        tracing::error!("cannot update the announced set: {e}");
+/// Hands the set to the session; also records it in `desired` (what `--bfd` restores).
+fn publish(speaker: &Speaker, peer: IpAddr, set: &AdvertisementSet, desired: &Desired) {
+    *desired.lock().unwrap_or_else(|p| p.into_inner()) = set.clone();
+    match speaker.set_advertisements(peer, Arc::new(set.clone())) {
+        Ok(()) => {}
+        // The BGP peer is removed while BFD is down; the set goes out when it is back.
+        Err(DriverError::UnknownPeer(_)) => {
+            tracing::info!("BGP session held down by BFD: the change is sent when it is back")
+        }
+        Err(e) => tracing::error!("cannot update the announced set: {e}"),
     }
 }
+
+/// The announced set as last set by `--stdin` (shared with the `--bfd` coupling).
+type Desired = Arc<std::sync::Mutex<AdvertisementSet>>;
 
 async fn stdin_loop(
     speaker: Speaker,
     peer: IpAddr,
     mut set: AdvertisementSet,
     attrs: Arc<RouteAttributes>,
+    desired: Desired,
 ) {
     // Standard input is read on a plain thread (blocking reads) and handed over line by line.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<String>>(256);
@@ -434,14 +485,14 @@ async fn stdin_loop(
             Ok(Some(StdinCommand::Announce(net))) => {
                 set.insert(net, Arc::clone(&attrs));
                 tracing::info!(prefix = %net, "announce");
-                publish(&speaker, peer, &set);
+                publish(&speaker, peer, &set, &desired);
             }
             Ok(Some(StdinCommand::Withdraw(net))) => {
                 if set.remove(&net).is_none() {
                     eprintln!("warning: stdin line {number}: {line:?}: {net} was not announced");
                 } else {
                     tracing::info!(prefix = %net, "withdraw");
-                    publish(&speaker, peer, &set);
+                    publish(&speaker, peer, &set, &desired);
                 }
             }
             Err(e) => eprintln!("error: stdin line {number}: {line:?}: {e}"),
@@ -507,20 +558,50 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
             .await
             .with_context(|| format!("listening on {listen}"))?;
     }
+    let desired: Desired = Arc::new(std::sync::Mutex::new(plan.prefixes.clone()));
     let initial = Arc::new(plan.prefixes);
     let stdin_set = plan.stdin.then(|| (*initial).clone());
     speaker
-        .add_peer_with(plan.peer, initial)
+        .add_peer_with(plan.peer.clone(), initial)
         .with_context(|| format!("adding peer {peer_addr}"))?;
-    let stdin_task =
-        stdin_set.map(|set| tokio::spawn(stdin_loop(speaker.clone(), peer_addr, set, plan.attrs)));
+    // BFD starts with the BGP session (RFC 5882), not once it is Established.
+    let bfd = match plan.bfd {
+        Some((bfd_plan, local)) => {
+            let (service, session) = announce_bfd::start(bfd_plan, peer_addr, local)
+                .with_context(|| format!("starting BFD towards {peer_addr} from {local}"))?;
+            let session = Arc::new(session);
+            let task = tokio::spawn(announce_bfd::couple(
+                speaker.clone(),
+                plan.peer,
+                Arc::clone(&session),
+                Arc::clone(&desired),
+            ));
+            Some((service, session, task))
+        }
+        None => None,
+    };
+    let stdin_task = stdin_set.map(|set| {
+        tokio::spawn(stdin_loop(
+            speaker.clone(),
+            peer_addr,
+            set,
+            plan.attrs,
+            desired,
+        ))
+    });
     let signal = wait_for_signal().await?;
     tracing::info!("{signal} received: shutting down the session");
     if let Some(task) = stdin_task {
         task.abort();
     }
     let status = speaker.watch(peer_addr);
+    // BFD says AdminDown first, so the router does not take the shutdown for a failure.
+    if let Some((_, session, task)) = &bfd {
+        task.abort();
+        announce_bfd::admin_down(session).await;
+    }
     speaker.shutdown("ferrolb announce shutting down").await;
+    drop(bfd);
     if let Some(status) = status {
         log_counters(&status.borrow());
     }
@@ -579,6 +660,8 @@ mod tests {
                 "--ttl-security",
             ),
             (vec!["--bogus"], "--bogus"),
+            (vec!["--bfd-interval", "100"], "--bfd"),
+            (vec!["--bfd", "--bfd-multiplier", "x"], "--bfd-multiplier"),
         ] {
             let err = parse(&extra)
                 .err()
@@ -605,6 +688,8 @@ mod tests {
         assert!(invalid(&["--large-community", "1:2"]).starts_with("--large-community \"1:2\""));
         assert!(invalid(&["--port", "0"]).starts_with("--port 0"));
         assert!(invalid(&["--router-id", "0.0.0.0"]).starts_with("--router-id"));
+        assert!(invalid(&["--bfd", "--bfd-interval", "5"]).starts_with("--bfd-interval 5"));
+        assert!(invalid(&["--bfd", "--bfd-multiplier", "0"]).starts_with("--bfd-multiplier 0"));
         let e = invalid(&["10.0.0.1/8"]);
         assert!(e.contains("PREFIX") && e.contains("10.0.0.0/8"), "{e}");
         let zero = Cli::try_parse_from([

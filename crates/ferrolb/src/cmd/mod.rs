@@ -2,6 +2,7 @@
 //! returning the process exit code.
 
 pub mod announce;
+mod announce_bfd;
 pub mod config;
 pub mod controller;
 pub mod demo;

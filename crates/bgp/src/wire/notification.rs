@@ -208,6 +208,23 @@ impl Notification {
         Self::new(ErrorCode::Cease, subcode, data)
     }
 
+    /// Cease/Hard Reset (6/9, RFC 8538 §3) carrying `cause` (its code, subcode and data) as
+    /// its data.
+    pub fn hard_reset(cause: &Notification) -> Self {
+        let mut data = Vec::with_capacity(2 + cause.data.len());
+        cause.encode_body(&mut data);
+        Self::new(ErrorCode::Cease, CeaseSubcode::HardReset, data)
+    }
+
+    /// The NOTIFICATION carried inside a Cease/Hard Reset (RFC 8538 §3); `None` for any other
+    /// message or a Hard Reset whose data is shorter than code and subcode.
+    pub fn hard_reset_cause(&self) -> Option<Notification> {
+        if self.cease_subcode()? != CeaseSubcode::HardReset {
+            return None;
+        }
+        Self::decode_body(&self.data)
+    }
+
     /// Hold Timer Expired (4/0).
     pub fn hold_timer_expired() -> Self {
         Self::new(ErrorCode::HoldTimerExpired, 0u8, Vec::new())
@@ -399,6 +416,24 @@ mod tests {
             data: vec![],
         };
         assert_eq!(n.to_string(), "Cease/Unknown subcode 99");
+    }
+
+    #[test]
+    fn hard_reset_wraps_the_cause() {
+        let cause = Notification::administrative_shutdown("bye");
+        let n = Notification::hard_reset(&cause);
+        assert_eq!((n.code, n.subcode), (6, 9));
+        // RFC 8538 §3: data = ErrorCode, Subcode, Data of the cause.
+        assert_eq!(n.data, [6, 2, 3, b'b', b'y', b'e']);
+        assert_eq!(n.hard_reset_cause(), Some(cause));
+        assert_eq!(n.to_string(), "Cease/Hard Reset");
+        let short = Notification {
+            code: 6,
+            subcode: 9,
+            data: vec![6],
+        };
+        assert_eq!(short.hard_reset_cause(), None);
+        assert_eq!(Notification::hold_timer_expired().hard_reset_cause(), None);
     }
 
     #[test]

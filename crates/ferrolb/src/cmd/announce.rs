@@ -634,9 +634,7 @@ mod tests {
             invalid(&["--graceful-restart", "--restart-time", "0"]),
             "--restart-time 0: must be 1-4095 seconds"
         );
-        let err = parse(&["--restart-time", "30"])
-            .err()
-            .expect("needs --graceful-restart");
+        let err = parse(&["--restart-time", "30"]).expect_err("needs --graceful-restart");
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("--graceful-restart"), "{err}");
     }

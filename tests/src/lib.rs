@@ -14,6 +14,7 @@ pub mod ns_api;
 pub mod peers;
 pub mod privileges;
 pub mod process;
+pub mod route_sampler;
 pub mod scratch;
 pub mod wait;
 

@@ -1,0 +1,286 @@
+//! `ferrolb announce --graceful-restart` against FRR 8.4 (`bgp graceful-restart`, zebra) in
+//! network namespaces: the route is sampled in the router's kernel table every 5 ms while the
+//! announcer restarts, is killed for good, or withdraws.
+//!
+//! Topology per test: netns `router` (FRR AS 65000, 10.255.0.1) joined by one veth pair to netns
+//! `node` (ferrolb announce AS 65001, 10.255.0.2) announcing 198.51.100.10/32 (LB pool range).
+//! Each test prints a `measured:` line with its figure (see docs/graceful-restart.md).
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use ferrolb_e2e::announce::Announcer;
+use ferrolb_e2e::peers::{Frr, FrrConfig, FrrNeighbor};
+use ferrolb_e2e::route_sampler::{route_present, RouteSampler};
+use ferrolb_e2e::{require_binary, require_root, veth, wait_until, wait_until_opt, Netns};
+use nix::sys::signal::Signal;
+use serde_json::Value;
+
+const FRR_AS: u32 = 65000;
+const NODE_AS: u32 = 65001;
+const PREFIX: &str = "198.51.100.10/32";
+/// Sampling period of the router's kernel table.
+const SAMPLE: Duration = Duration::from_millis(5);
+/// Bound for a session to come up and the route to reach the kernel.
+const UP: Duration = Duration::from_secs(15);
+/// Bound for an announcer to exit after a signal.
+const EXIT: Duration = Duration::from_secs(5);
+/// A withdrawal must take the route out of the kernel within this.
+const FAST_WITHDRAW: Duration = Duration::from_secs(1);
+
+/// FRR in `router`, an empty `node`. Field order = drop order: FRR stops before the namespaces.
+struct Lab {
+    frr: Frr,
+    node: Netns,
+    router: Netns,
+    peer: IpAddr,
+}
+
+impl Lab {
+    fn start(test: &str) -> Option<Lab> {
+        if !require_root(test) || !require_binary("vtysh") || !require_binary("/usr/lib/frr/bgpd") {
+            return None;
+        }
+        let router = Netns::new("grr");
+        let node = Netns::new("grn");
+        let link = veth(&router, &node, 0);
+        let mut cfg =
+            FrrConfig::new(FRR_AS, link.a_v4).neighbor(FrrNeighbor::new(link.b_v4.into(), NODE_AS));
+        cfg.extra_router_lines.push("bgp graceful-restart".into());
+        let frr = Frr::start(&router, &cfg);
+        Some(Lab {
+            frr,
+            node,
+            router,
+            peer: link.b_v4.into(),
+        })
+    }
+
+    /// Starts `ferrolb announce` towards FRR with `extra` flags and PREFIX, and waits until the
+    /// route is in the router's kernel table.
+    fn announce(&self, extra: &[&str]) -> Announcer {
+        let mut args: Vec<String> = [
+            "--local-as",
+            &NODE_AS.to_string(),
+            "--peer",
+            "10.255.0.1",
+            "--peer-as",
+            &FRR_AS.to_string(),
+            "--local-address",
+            &self.peer.to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.push(PREFIX.into());
+        let mut ann = Announcer::start(&self.node, &args);
+        let up = wait_until_opt(UP, || {
+            ann.assert_running();
+            (self.frr.established(self.peer) && self.in_kernel()).then_some(())
+        });
+        if up.is_none() {
+            panic!(
+                "{PREFIX} not in the router's kernel table within {UP:?}: FRR says {:?}\n--- ferrolb:\n{}\n--- bgpd.log:\n{}",
+                self.frr.neighbor_state(self.peer),
+                ann.log(),
+                self.frr.dir().read("bgpd.log")
+            );
+        }
+        ann
+    }
+
+    fn in_kernel(&self) -> bool {
+        route_present(self.router.name(), PREFIX)
+    }
+
+    /// Whether FRR's path for PREFIX is marked stale (None: no path).
+    fn stale(&self) -> Option<bool> {
+        let route = self.frr.route("ipv4", PREFIX)?;
+        let paths = route["paths"].as_array()?;
+        Some(paths.iter().any(|p| p["stale"].as_bool() == Some(true)))
+    }
+
+    fn neighbor(&self) -> Value {
+        self.frr.neighbor(self.peer).unwrap_or(Value::Null)
+    }
+
+    /// Signals the announcer and waits for its exit 0.
+    fn stop(&self, ann: &mut Announcer, signal: Signal) {
+        ann.signal(signal);
+        let status = ann.wait_exit(EXIT);
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "announce did not exit 0 within {EXIT:?} after {signal}: {status:?}\n{}",
+            ann.log()
+        );
+    }
+}
+
+/// FRR saw our restart time, N and F for IPv4 (RFC 4724, RFC 8538).
+fn assert_gr_negotiated(lab: &Lab, restart_time: u64) {
+    let n = lab.neighbor();
+    let gr = &n["gracefulRestartInfo"];
+    assert_eq!(
+        n["neighborCapabilities"]["gracefulRestart"].as_str(),
+        Some("advertisedAndReceived"),
+        "{n}"
+    );
+    assert_eq!(gr["remoteGrMode"].as_str(), Some("Restart"), "{gr}");
+    assert_eq!(
+        gr["timers"]["receivedRestartTimer"].as_u64(),
+        Some(restart_time),
+        "{gr}"
+    );
+    assert_eq!(gr["nBit"].as_bool(), Some(true), "{gr}");
+    assert_eq!(gr["ipv4Unicast"]["fBit"].as_bool(), Some(true), "{gr}");
+}
+
+#[test]
+fn frr_restart_within_restart_time_keeps_the_route() {
+    let Some(lab) = Lab::start("frr_restart_within_restart_time_keeps_the_route") else {
+        return;
+    };
+    let gr = ["--graceful-restart", "--restart-time", "30"];
+    let mut first = lab.announce(&gr);
+    assert_gr_negotiated(&lab, 30);
+    let sampler = RouteSampler::start(&lab.router, PREFIX, SAMPLE);
+    let t0 = Instant::now();
+    lab.stop(&mut first, Signal::SIGTERM);
+    // FRR is a helper now: the path is kept, marked stale.
+    wait_until(Duration::from_secs(5), "FRR marks the path stale", || {
+        (lab.stale() == Some(true)).then_some(())
+    });
+    let _second = lab.announce(&gr);
+    // The new session's End-of-RIB clears the stale mark.
+    wait_until(
+        Duration::from_secs(10),
+        "stale mark cleared by End-of-RIB",
+        || (lab.stale() == Some(false)).then_some(()),
+    );
+    let change = t0.elapsed();
+    std::thread::sleep(Duration::from_millis(200)); // samples after the change settles
+    let samples = sampler.stop();
+    println!(
+        "measured: restart with GR: {} samples over {:.2} s (max interval {} ms), absent {}, longest gap {} ms",
+        samples.samples.len(),
+        change.as_secs_f64(),
+        samples.max_interval().as_millis(),
+        samples.absent(),
+        samples.longest_gap().as_millis()
+    );
+    assert_eq!(
+        samples.absent(),
+        0,
+        "the route left the kernel table (longest gap {:?})",
+        samples.longest_gap()
+    );
+    assert!(first.log().contains("restarting"), "{}", first.log());
+}
+
+#[test]
+fn frr_restart_without_new_process_flushes_at_restart_time() {
+    let Some(lab) = Lab::start("frr_restart_without_new_process_flushes_at_restart_time") else {
+        return;
+    };
+    let restart = Duration::from_secs(3);
+    let mut ann = lab.announce(&["--graceful-restart", "--restart-time", "3"]);
+    let sampler = RouteSampler::start(&lab.router, PREFIX, SAMPLE);
+    let t0 = Instant::now();
+    lab.stop(&mut ann, Signal::SIGTERM);
+    wait_until(Duration::from_secs(2), "FRR marks the path stale", || {
+        (lab.stale() == Some(true)).then_some(())
+    });
+    wait_until(restart + Duration::from_secs(5), "route flushed", || {
+        (!lab.in_kernel()).then_some(())
+    });
+    let samples = sampler.stop();
+    let gone = samples
+        .first_absent_after(t0)
+        .expect("an absent sample")
+        .duration_since(t0);
+    println!(
+        "measured: SIGTERM with GR, no new process, restart-time 3 s: route flushed after {} ms",
+        gone.as_millis()
+    );
+    assert!(
+        gone >= restart - Duration::from_millis(100) && gone <= restart + Duration::from_secs(3),
+        "flushed after {gone:?}, restart time {restart:?}"
+    );
+}
+
+/// SIGINT, or SIGTERM with --withdraw-on-exit: Cease/Hard Reset, the route leaves at once.
+fn withdraw_is_fast(test: &str, extra: &[&str], signal: Signal) {
+    let Some(lab) = Lab::start(test) else {
+        return;
+    };
+    let mut flags = vec!["--graceful-restart", "--restart-time", "30"];
+    flags.extend_from_slice(extra);
+    let mut ann = lab.announce(&flags);
+    let sampler = RouteSampler::start(&lab.router, PREFIX, SAMPLE);
+    let t0 = Instant::now();
+    ann.signal(signal);
+    wait_until(FAST_WITHDRAW * 3, "route withdrawn", || {
+        (!lab.in_kernel()).then_some(())
+    });
+    let samples = sampler.stop();
+    let gone = samples
+        .first_absent_after(t0)
+        .expect("an absent sample")
+        .duration_since(t0);
+    let n = lab.neighbor();
+    println!(
+        "measured: {signal} {extra:?} with GR: route gone after {} ms",
+        gone.as_millis()
+    );
+    assert!(gone < FAST_WITHDRAW, "route gone after {gone:?}");
+    assert_eq!(n["lastNotificationHardReset"].as_bool(), Some(true), "{n}");
+    assert_eq!(n["lastErrorCodeSubcode"].as_str(), Some("0602"), "{n}");
+    assert!(ann.wait_exit(EXIT).is_some_and(|s| s.success()));
+}
+
+#[test]
+fn frr_sigint_with_graceful_restart_hard_resets() {
+    withdraw_is_fast(
+        "frr_sigint_with_graceful_restart_hard_resets",
+        &[],
+        Signal::SIGINT,
+    );
+}
+
+#[test]
+fn frr_sigterm_with_withdraw_on_exit_hard_resets() {
+    withdraw_is_fast(
+        "frr_sigterm_with_withdraw_on_exit_hard_resets",
+        &["--withdraw-on-exit"],
+        Signal::SIGTERM,
+    );
+}
+
+/// The control: without --graceful-restart, SIGTERM withdraws as before (6/2, route gone).
+#[test]
+fn frr_sigterm_without_graceful_restart_withdraws() {
+    let Some(lab) = Lab::start("frr_sigterm_without_graceful_restart_withdraws") else {
+        return;
+    };
+    let mut ann = lab.announce(&[]);
+    let sampler = RouteSampler::start(&lab.router, PREFIX, SAMPLE);
+    let t0 = Instant::now();
+    lab.stop(&mut ann, Signal::SIGTERM);
+    wait_until(FAST_WITHDRAW * 3, "route withdrawn", || {
+        (!lab.in_kernel()).then_some(())
+    });
+    let samples = sampler.stop();
+    let gone = samples
+        .first_absent_after(t0)
+        .expect("an absent sample")
+        .duration_since(t0);
+    println!(
+        "measured: SIGTERM without GR: route gone after {} ms",
+        gone.as_millis()
+    );
+    assert!(gone < FAST_WITHDRAW, "route gone after {gone:?}");
+    let n = lab.neighbor();
+    assert_eq!(n["lastErrorCodeSubcode"].as_str(), Some("0602"), "{n}");
+    assert_ne!(n["lastNotificationHardReset"].as_bool(), Some(true), "{n}");
+}

@@ -257,7 +257,8 @@ fn frr_sigterm_with_withdraw_on_exit_hard_resets() {
     );
 }
 
-/// The control: without --graceful-restart, SIGTERM withdraws as before (6/2, route gone).
+/// The control: without --graceful-restart, SIGTERM withdraws as before (6/2, route gone), and a
+/// restart leaves a gap until the new session's route is installed.
 #[test]
 fn frr_sigterm_without_graceful_restart_withdraws() {
     let Some(lab) = Lab::start("frr_sigterm_without_graceful_restart_withdraws") else {
@@ -270,17 +271,21 @@ fn frr_sigterm_without_graceful_restart_withdraws() {
     wait_until(FAST_WITHDRAW * 3, "route withdrawn", || {
         (!lab.in_kernel()).then_some(())
     });
+    let n = lab.neighbor();
+    // A new process at once: the route comes back, after a gap.
+    let _second = lab.announce(&[]);
     let samples = sampler.stop();
     let gone = samples
         .first_absent_after(t0)
         .expect("an absent sample")
         .duration_since(t0);
     println!(
-        "measured: SIGTERM without GR: route gone after {} ms",
-        gone.as_millis()
+        "measured: SIGTERM without GR: route gone after {} ms; restart without GR: longest gap {} ms",
+        gone.as_millis(),
+        samples.longest_gap().as_millis()
     );
     assert!(gone < FAST_WITHDRAW, "route gone after {gone:?}");
-    let n = lab.neighbor();
+    assert!(samples.longest_gap() > Duration::ZERO);
     assert_eq!(n["lastErrorCodeSubcode"].as_str(), Some("0602"), "{n}");
     assert_ne!(n["lastNotificationHardReset"].as_bool(), Some(true), "{n}");
 }

@@ -3,15 +3,18 @@
 //! announcer restarts, is killed for good, or withdraws.
 //!
 //! Topology per test: netns `router` (FRR AS 65000, 10.255.0.1) joined by one veth pair to netns
-//! `node` (ferrolb announce AS 65001, 10.255.0.2) announcing 198.51.100.10/32 (LB pool range).
+//! `node` (ferrolb announce AS 65001, 10.255.0.2) announcing 198.51.100.10/32 (LB pool range),
+//! and by another to netns `client` (10.255.1.2), which sends a steady UDP flow (200 packets/s)
+//! through the router to 198.51.100.10, answered by an echo responder in `node`.
 //! Each test prints a `measured:` line with its figure (see docs/graceful-restart.md).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use ferrolb_e2e::announce::Announcer;
 use ferrolb_e2e::peers::{Frr, FrrConfig, FrrNeighbor};
 use ferrolb_e2e::route_sampler::{route_present, RouteSampler};
+use ferrolb_e2e::udp_flow::{Flow, FlowReport, Responder};
 use ferrolb_e2e::{require_binary, require_root, veth, wait_until, wait_until_opt, Netns};
 use nix::sys::signal::Signal;
 use serde_json::Value;
@@ -19,6 +22,10 @@ use serde_json::Value;
 const FRR_AS: u32 = 65000;
 const NODE_AS: u32 = 65001;
 const PREFIX: &str = "198.51.100.10/32";
+const SERVICE_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
+const UDP_PORT: u16 = 7000;
+/// Packets per second of the UDP flow.
+const FLOW_RATE: u32 = 200;
 /// Sampling period of the router's kernel table.
 const SAMPLE: Duration = Duration::from_millis(5);
 /// Bound for a session to come up and the route to reach the kernel.
@@ -33,7 +40,9 @@ struct Lab {
     frr: Frr,
     node: Netns,
     router: Netns,
+    client: Netns,
     peer: IpAddr,
+    client_addr: Ipv4Addr,
 }
 
 impl Lab {
@@ -43,7 +52,29 @@ impl Lab {
         }
         let router = Netns::new("grr");
         let node = Netns::new("grn");
+        let client = Netns::new("grc");
         let link = veth(&router, &node, 0);
+        let client_link = veth(&router, &client, 1);
+        router.sysctl("net.ipv4.ip_forward", "1");
+        node.run_ok(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{SERVICE_IP}/32"),
+            "dev",
+            "lo",
+        ]);
+        let to_client = "10.255.1.0/24"; // veth index 1
+        node.run_ok(&[
+            "ip",
+            "route",
+            "add",
+            to_client,
+            "via",
+            &link.a_v4.to_string(),
+        ]);
+        let via = client_link.a_v4.to_string();
+        client.run_ok(&["ip", "route", "add", "198.51.100.0/24", "via", &via]);
         let mut cfg =
             FrrConfig::new(FRR_AS, link.a_v4).neighbor(FrrNeighbor::new(link.b_v4.into(), NODE_AS));
         cfg.extra_router_lines.push("bgp graceful-restart".into());
@@ -52,7 +83,9 @@ impl Lab {
             frr,
             node,
             router,
+            client,
             peer: link.b_v4.into(),
+            client_addr: client_link.b_v4,
         })
     }
 
@@ -88,6 +121,15 @@ impl Lab {
             );
         }
         ann
+    }
+
+    /// Starts the echo responder in `node` and the client flow to SERVICE_IP.
+    fn flow(&self) -> (Responder, Flow) {
+        let service = SocketAddr::from((SERVICE_IP, UDP_PORT));
+        let responder = Responder::start(&self.node, service);
+        let from = SocketAddr::from((self.client_addr, 0));
+        let flow = Flow::start(&self.client, from, service, FLOW_RATE);
+        (responder, flow)
     }
 
     fn in_kernel(&self) -> bool {
@@ -136,6 +178,18 @@ fn assert_gr_negotiated(lab: &Lab, restart_time: u64) {
     assert_eq!(gr["ipv4Unicast"]["fBit"].as_bool(), Some(true), "{gr}");
 }
 
+fn describe(r: FlowReport) -> String {
+    format!("{} sent at {FLOW_RATE}/s, {} lost", r.sent, r.lost())
+}
+
+/// The flow was answered before the change (the path works), so a zero loss means something.
+fn assert_flow_ran(r: FlowReport) {
+    assert!(
+        r.sent > 0 && r.answered > 0,
+        "UDP flow never answered: {r:?}"
+    );
+}
+
 #[test]
 fn frr_restart_within_restart_time_keeps_the_route() {
     let Some(lab) = Lab::start("frr_restart_within_restart_time_keeps_the_route") else {
@@ -144,6 +198,7 @@ fn frr_restart_within_restart_time_keeps_the_route() {
     let gr = ["--graceful-restart", "--restart-time", "30"];
     let mut first = lab.announce(&gr);
     assert_gr_negotiated(&lab, 30);
+    let (_responder, flow) = lab.flow();
     let sampler = RouteSampler::start(&lab.router, PREFIX, SAMPLE);
     let t0 = Instant::now();
     lab.stop(&mut first, Signal::SIGTERM);
@@ -161,14 +216,18 @@ fn frr_restart_within_restart_time_keeps_the_route() {
     let change = t0.elapsed();
     std::thread::sleep(Duration::from_millis(200)); // samples after the change settles
     let samples = sampler.stop();
+    let report = flow.stop();
     println!(
-        "measured: restart with GR: {} samples over {:.2} s (max interval {} ms), absent {}, longest gap {} ms",
+        "measured: restart with GR: {} samples over {:.2} s (max interval {} ms), absent {}, longest gap {} ms; UDP {}",
         samples.samples.len(),
         change.as_secs_f64(),
         samples.max_interval().as_millis(),
         samples.absent(),
-        samples.longest_gap().as_millis()
+        samples.longest_gap().as_millis(),
+        describe(report)
     );
+    assert_flow_ran(report);
+    assert_eq!(report.lost(), 0, "packets lost during the restart");
     assert_eq!(
         samples.absent(),
         0,
@@ -265,6 +324,7 @@ fn frr_sigterm_without_graceful_restart_withdraws() {
         return;
     };
     let mut ann = lab.announce(&[]);
+    let (_responder, flow) = lab.flow();
     let sampler = RouteSampler::start(&lab.router, PREFIX, SAMPLE);
     let t0 = Instant::now();
     lab.stop(&mut ann, Signal::SIGTERM);
@@ -275,15 +335,19 @@ fn frr_sigterm_without_graceful_restart_withdraws() {
     // A new process at once: the route comes back, after a gap.
     let _second = lab.announce(&[]);
     let samples = sampler.stop();
+    let report = flow.stop();
     let gone = samples
         .first_absent_after(t0)
         .expect("an absent sample")
         .duration_since(t0);
     println!(
-        "measured: SIGTERM without GR: route gone after {} ms; restart without GR: longest gap {} ms",
+        "measured: SIGTERM without GR: route gone after {} ms; restart without GR: longest gap {} ms; UDP {}",
         gone.as_millis(),
-        samples.longest_gap().as_millis()
+        samples.longest_gap().as_millis(),
+        describe(report)
     );
+    assert_flow_ran(report);
+    assert!(report.lost() > 0, "the control lost nothing: {report:?}");
     assert!(gone < FAST_WITHDRAW, "route gone after {gone:?}");
     assert!(samples.longest_gap() > Duration::ZERO);
     assert_eq!(n["lastErrorCodeSubcode"].as_str(), Some("0602"), "{n}");

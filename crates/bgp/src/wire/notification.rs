@@ -367,9 +367,23 @@ impl fmt::Display for ErrorCode {
 }
 
 /// Formats as FRR does: `Code/Subcode`, e.g. `Cease/Administrative Shutdown`, followed by the
-/// shutdown communication in quotes when there is one.
+/// shutdown communication in quotes when there is one; a Hard Reset shows its cause in
+/// parentheses (one level: a nested Hard Reset is not unwrapped further).
 impl fmt::Display for Notification {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_head(f)?;
+        if let Some(cause) = self.hard_reset_cause() {
+            f.write_str(" (")?;
+            cause.fmt_head(f)?;
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
+
+impl Notification {
+    /// `Code/Subcode` and the shutdown communication, without unwrapping a Hard Reset.
+    fn fmt_head(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/", self.error_code())?;
         match self.subcode_name() {
             Some(name) => f.write_str(name)?,
@@ -426,7 +440,17 @@ mod tests {
         // RFC 8538 §3: data = ErrorCode, Subcode, Data of the cause.
         assert_eq!(n.data, [6, 2, 3, b'b', b'y', b'e']);
         assert_eq!(n.hard_reset_cause(), Some(cause));
-        assert_eq!(n.to_string(), "Cease/Hard Reset");
+        assert_eq!(
+            n.to_string(),
+            "Cease/Hard Reset (Cease/Administrative Shutdown \"bye\")"
+        );
+        // A peer nesting Hard Resets deeply: displayed one level down, no recursion.
+        let nested = Notification {
+            code: 6,
+            subcode: 9,
+            data: [6u8, 9].repeat(30_000),
+        };
+        assert_eq!(nested.to_string(), "Cease/Hard Reset (Cease/Hard Reset)");
         let short = Notification {
             code: 6,
             subcode: 9,

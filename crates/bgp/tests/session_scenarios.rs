@@ -824,6 +824,10 @@ fn graceful_restart_capability_offered_as_restarting_speaker() {
     assert!(gr.notification() && !gr.restart_state());
     assert!(gr.forwarding_preserved(Family::IPV4_UNICAST));
     assert!(gr.forwarding_preserved(Family::IPV6_UNICAST));
+    let mut restarted = restarting_config();
+    restarted.restart_state = true;
+    let cap = restarted.graceful_restart_capability();
+    assert!(cap.restart_state() && cap.notification());
     let mut bad = restarting_config();
     bad.restart_time = 4096;
     assert!(bad

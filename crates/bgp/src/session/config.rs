@@ -49,6 +49,10 @@ pub struct SessionConfig {
     /// Set the Forwarding State flag (F) for every family listed: the forwarding of what we
     /// announce does not depend on this process (RFC 4724 §3). Default false.
     pub forwarding_state: bool,
+    /// Set the Restart State flag (R, RFC 4724 §3) with a non-zero `restart_time`: the caller
+    /// knows this start is a restart (the peer then does not wait for our End-of-RIB before
+    /// sending its own routes). Default false.
+    pub restart_state: bool,
     /// Hand every received UPDATE to the caller in [`UpdateSummary::update`](super::UpdateSummary)
     /// (looking-glass and collector use; the speaker itself never installs received routes).
     /// Default false.
@@ -125,6 +129,7 @@ impl SessionConfig {
             graceful_restart: true,
             restart_time: 0,
             forwarding_state: false,
+            restart_state: false,
             keep_updates: false,
         }
     }
@@ -194,8 +199,7 @@ impl SessionConfig {
 
     /// The Graceful Restart capability we offer (RFC 4724 §3, RFC 8538 §2): helper only with
     /// restart time 0; otherwise N set, the restart time, and every offered family with F when
-    /// `forwarding_state`. R stays clear: a new process cannot tell a restart from a first start,
-    /// and R only matters when both sides restart at once.
+    /// `forwarding_state`; R when `restart_state`.
     pub fn graceful_restart_capability(&self) -> GracefulRestart {
         if self.restart_time == 0 {
             return GracefulRestart::default();
@@ -205,8 +209,13 @@ impl SessionConfig {
         } else {
             0
         };
+        let restart_flag = if self.restart_state {
+            GracefulRestart::RESTART_STATE
+        } else {
+            0
+        };
         GracefulRestart {
-            flags: GracefulRestart::NOTIFICATION,
+            flags: GracefulRestart::NOTIFICATION | restart_flag,
             restart_time: self.restart_time.min(GracefulRestart::MAX_RESTART_TIME),
             families: self.families.iter().map(|f| (*f, family_flags)).collect(),
         }

@@ -14,7 +14,9 @@ pub mod ns_api;
 pub mod peers;
 pub mod privileges;
 pub mod process;
+pub mod route_sampler;
 pub mod scratch;
+pub mod udp_flow;
 pub mod wait;
 
 pub use env::{e2e_required, ferrolb_bin, require_binary, require_root};

@@ -55,6 +55,15 @@ fn hosts_v4(
 
 /// A listens passively on 127.0.0.1 for B; B connects from 127.0.0.2.
 async fn pair(password: Option<&str>, gtsm: bool) -> (Speaker, Speaker) {
+    pair_with(password, gtsm, |_| {}).await
+}
+
+/// [`pair`] with both peer configurations adjusted by `configure`.
+async fn pair_with(
+    password: Option<&str>,
+    gtsm: bool,
+    configure: impl Fn(&mut PeerConfig),
+) -> (Speaker, Speaker) {
     let a = Speaker::new();
     let port = a
         .listen(SocketAddr::new(A, 0))
@@ -72,6 +81,7 @@ async fn pair(password: Option<&str>, gtsm: bool) -> (Speaker, Speaker) {
     for cfg in [&mut a_cfg, &mut b_cfg] {
         cfg.password = password.map(|p| Password::new(p.as_bytes().to_vec()).expect("pw"));
         cfg.ttl_security = gtsm;
+        configure(cfg);
     }
     a.add_peer(a_cfg).expect("add B to A");
     let b = Speaker::new();
@@ -444,4 +454,62 @@ async fn message_counters_match_the_bytes_on_the_wire() {
     assert_eq!((st.messages_in, st.updates_in), (2, 0));
     speaker.shutdown("bye").await;
     drop(sock);
+}
+
+/// Both sides offer Graceful Restart with a restart time (N set): B's view of how A left.
+async fn graceful_pair_stop(stop: impl AsyncFnOnce(&Speaker), restart_time: u16) -> PeerStatus {
+    let (a, b) = pair_with(None, false, |cfg| {
+        cfg.session.restart_time = restart_time;
+        cfg.session.forwarding_state = true;
+    })
+    .await;
+    let mut b_rx = b.watch(A).expect("watch A on B");
+    wait_for(&mut b_rx, "B established", |s| {
+        s.state == State::Established
+    })
+    .await;
+    stop(&a).await;
+    let down = wait_for(&mut b_rx, "B sees A leave", |s| {
+        s.state != State::Established && s.last_error.is_some()
+    })
+    .await;
+    b.shutdown("test done").await;
+    down
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_for_restart_closes_without_notification() {
+    let down = graceful_pair_stop(async |a: &Speaker| a.shutdown_for_restart().await, 30).await;
+    // The connection just closes (reported as closed or as a transport error), no NOTIFICATION.
+    assert!(
+        matches!(
+            down.last_error,
+            Some(PeerError::ConnectionClosed | PeerError::Transport(_))
+        ),
+        "{down:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_hard_reset_wraps_the_shutdown_when_n_was_exchanged() {
+    let down = graceful_pair_stop(async |a: &Speaker| a.shutdown_hard_reset("bye").await, 30).await;
+    let Some(PeerError::Notification { notification, .. }) = &down.last_error else {
+        panic!("no NOTIFICATION: {down:?}");
+    };
+    assert_eq!(notification.cease_subcode(), Some(CeaseSubcode::HardReset));
+    let cause = notification.hard_reset_cause().expect("a cause inside");
+    assert_eq!(
+        cause.cease_subcode(),
+        Some(CeaseSubcode::AdministrativeShutdown)
+    );
+    assert_eq!(cause.shutdown_message().as_deref(), Some("bye"));
+    // Helper only (no N): the plain 6/2.
+    let down = graceful_pair_stop(async |a: &Speaker| a.shutdown_hard_reset("bye").await, 0).await;
+    let Some(PeerError::Notification { notification, .. }) = &down.last_error else {
+        panic!("no NOTIFICATION: {down:?}");
+    };
+    assert_eq!(
+        notification.cease_subcode(),
+        Some(CeaseSubcode::AdministrativeShutdown)
+    );
 }

@@ -2,8 +2,9 @@
 
 use ferrolb_bgp::session::{ConnId, DownReason, Input, Output, Session, SessionConfig, State};
 use ferrolb_bgp::wire::{
-    pack_announce, pack_withdraw, AsPath, Capability, CeaseSubcode, DecodeContext, Family, Message,
-    NextHop, Notification, Open, Origin, PathAttributes, RouteRefresh, Update,
+    pack_announce, pack_withdraw, AsPath, Capability, CeaseSubcode, DecodeContext, Family,
+    GracefulRestart, Message, NextHop, Notification, Open, Origin, PathAttributes, RouteRefresh,
+    Update,
 };
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -77,6 +78,11 @@ fn notification_sent(out: &[Output]) -> Option<Notification> {
 
 /// Brings an outbound session to Established at `t0`; returns the session and connection.
 fn established(cfg: SessionConfig, t0: Instant) -> (Session, ConnId) {
+    established_with(cfg, &peer_open(), t0)
+}
+
+/// [`established`] with the peer's OPEN given as encoded bytes.
+fn established_with(cfg: SessionConfig, peer_open: &[u8], t0: Instant) -> (Session, ConnId) {
     let mut s = Session::new(cfg).unwrap();
     let out = s.handle(t0, Input::ManualStart);
     let c = connect_id(&out);
@@ -85,7 +91,7 @@ fn established(cfg: SessionConfig, t0: Instant) -> (Session, ConnId) {
     let msgs = sent(&out, c);
     assert!(matches!(&msgs[..], [Message::Open(_)]), "{msgs:?}");
     assert_eq!(s.state(), State::OpenSent);
-    let out = s.handle(t0, Input::BytesReceived(c, &peer_open()));
+    let out = s.handle(t0, Input::BytesReceived(c, peer_open));
     assert_eq!(sent(&out, c), vec![Message::Keepalive]);
     assert_eq!(s.state(), State::OpenConfirm);
     let out = s.handle(t0, Input::BytesReceived(c, &keepalive()));
@@ -1103,4 +1109,118 @@ fn timers_are_jittered_with_a_seed() {
     // Without a seed the intervals are exact.
     let (s, _) = established(config(), t0);
     assert_eq!(s.next_deadline(), Some(t0 + secs(30)));
+}
+
+/// A peer OPEN with a Graceful Restart capability (restart time 120, IPv4 with F).
+fn peer_open_with_gr(flags: u8) -> Vec<u8> {
+    let mut open = peer_open_with(PEER_AS, 90, PEER_ID);
+    open.capabilities
+        .push(Capability::GracefulRestart(GracefulRestart {
+            flags,
+            restart_time: 120,
+            families: vec![(Family::IPV4_UNICAST, GracefulRestart::FORWARDING_STATE)],
+        }));
+    bytes(Message::Open(open))
+}
+
+fn restarting_config() -> SessionConfig {
+    let mut cfg = config();
+    cfg.restart_time = 30;
+    cfg.forwarding_state = true;
+    cfg
+}
+
+#[test]
+fn graceful_restart_capability_offered_as_restarting_speaker() {
+    let helper = config().open();
+    assert!(helper
+        .capabilities
+        .contains(&Capability::GracefulRestart(GracefulRestart::default())));
+    let open = restarting_config().open();
+    let gr = open
+        .capabilities
+        .iter()
+        .find_map(|c| match c {
+            Capability::GracefulRestart(gr) => Some(gr.clone()),
+            _ => None,
+        })
+        .expect("Graceful Restart capability");
+    assert_eq!(gr.restart_time, 30);
+    assert!(gr.notification() && !gr.restart_state());
+    assert!(gr.forwarding_preserved(Family::IPV4_UNICAST));
+    assert!(gr.forwarding_preserved(Family::IPV6_UNICAST));
+    let mut restarted = restarting_config();
+    restarted.restart_state = true;
+    let cap = restarted.graceful_restart_capability();
+    assert!(cap.restart_state() && cap.notification());
+    let mut bad = restarting_config();
+    bad.restart_time = 4096;
+    assert!(bad
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("restart-time 4096"));
+    let mut off = restarting_config();
+    off.graceful_restart = false;
+    assert!(off.validate().is_err());
+}
+
+#[test]
+fn peer_graceful_restart_is_recorded_and_n_negotiated() {
+    let t0 = Instant::now();
+    let (s, _) = established_with(restarting_config(), &peer_open_with_gr(0xc), t0);
+    let n = s.negotiated().unwrap();
+    let gr = n.peer_graceful_restart.as_ref().expect("peer capability");
+    assert!(gr.restart_state() && gr.notification());
+    assert_eq!(gr.restart_time, 120);
+    assert!(gr.forwarding_preserved(Family::IPV4_UNICAST));
+    assert!(n.graceful_notification);
+    // Without N from the peer, or as helper only, N is not negotiated.
+    let (s, _) = established_with(restarting_config(), &peer_open_with_gr(0), t0);
+    assert!(!s.negotiated().unwrap().graceful_notification);
+    let (s, _) = established_with(config(), &peer_open_with_gr(0x4), t0);
+    assert!(!s.negotiated().unwrap().graceful_notification);
+    let (s, _) = established(restarting_config(), t0);
+    assert_eq!(s.negotiated().unwrap().peer_graceful_restart, None);
+}
+
+#[test]
+fn stop_for_restart_closes_without_notification() {
+    let t0 = Instant::now();
+    let (mut s, c) = established_with(restarting_config(), &peer_open_with_gr(0x4), t0);
+    let out = s.handle(t0, Input::ManualStopForRestart);
+    assert_eq!(notification_sent(&out), None);
+    assert!(sent(&out, c).is_empty(), "{out:?}");
+    assert!(out.contains(&Output::Close(c)));
+    assert!(out.contains(&Output::SessionDown {
+        reason: DownReason::Stopped
+    }));
+    assert_eq!(s.state(), State::Idle);
+    assert_eq!(s.next_deadline(), None);
+}
+
+#[test]
+fn hard_reset_carries_the_cause_when_n_was_exchanged() {
+    let t0 = Instant::now();
+    let cause = Notification::administrative_shutdown("bye");
+    let (mut s, c) = established_with(restarting_config(), &peer_open_with_gr(0x4), t0);
+    let out = s.handle(
+        t0,
+        Input::ManualStopHardReset {
+            cause: cause.clone(),
+        },
+    );
+    let n = notification_sent(&out).expect("NOTIFICATION");
+    assert_eq!(n.cease_subcode(), Some(CeaseSubcode::HardReset));
+    assert_eq!(n.hard_reset_cause(), Some(cause.clone()));
+    assert_eq!(sent(&out, c), vec![Message::Notification(n)]);
+    // Peer without N: the cause itself.
+    let (mut s, _) = established_with(restarting_config(), &peer_open_with_gr(0), t0);
+    let out = s.handle(
+        t0,
+        Input::ManualStopHardReset {
+            cause: cause.clone(),
+        },
+    );
+    assert_eq!(notification_sent(&out), Some(cause));
 }

@@ -69,6 +69,8 @@ pub struct BirdConfig {
     pub static_v4: Vec<String>,
     /// Start the static protocol disabled.
     pub static_disabled: bool,
+    /// A `protocol kernel` exporting every IPv4 route to the namespace's main table.
+    pub kernel_export_v4: bool,
 }
 
 impl BirdConfig {
@@ -80,6 +82,7 @@ impl BirdConfig {
             neighbors: Vec::new(),
             static_v4: Vec::new(),
             static_disabled: false,
+            kernel_export_v4: false,
         }
     }
 
@@ -89,6 +92,9 @@ impl BirdConfig {
         let _ = writeln!(c, "log \"{log}\" all;");
         let _ = writeln!(c, "router id {};", self.router_id);
         c.push_str("protocol device { scan time 10; }\n");
+        if self.kernel_export_v4 {
+            c.push_str("protocol kernel { ipv4 { export all; }; }\n");
+        }
         if !self.static_v4.is_empty() {
             c.push_str("protocol static s_static {\n");
             if self.static_disabled {

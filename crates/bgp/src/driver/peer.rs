@@ -12,7 +12,7 @@ use tracing::{debug, info, warn};
 
 use crate::rib_out::{AddressFamily, AdvertisementSet, RibOut, SessionContext};
 use crate::session::{ConnId, DownReason, Input, Negotiated, Output, Session, State};
-use crate::wire::{CeaseSubcode, Family};
+use crate::wire::{CeaseSubcode, Family, Notification};
 
 use super::adj_rib_in::AdjRibIn;
 use super::config::PeerConfig;
@@ -40,6 +40,10 @@ pub(crate) enum StopReason {
     Shutdown(Option<String>),
     /// Cease/`subcode` without data: Peer De-configured (6/3) or Other Configuration Change (6/6).
     Cease(CeaseSubcode),
+    /// No NOTIFICATION: a restart, the peer keeps our routes as stale (RFC 4724).
+    Restart,
+    /// Cease/Hard Reset with this cause inside (RFC 8538 §3).
+    HardReset(Notification),
 }
 
 impl StopReason {
@@ -47,6 +51,8 @@ impl StopReason {
         match self {
             StopReason::Shutdown(message) => Input::ManualStop { message },
             StopReason::Cease(subcode) => Input::ManualStopCease { subcode },
+            StopReason::Restart => Input::ManualStopForRestart,
+            StopReason::HardReset(cause) => Input::ManualStopHardReset { cause },
         }
     }
 }

@@ -12,7 +12,7 @@ use tracing::{debug, info, warn};
 
 use crate::rib_out::AdvertisementSet;
 use crate::session::{ConfigError, Session};
-use crate::wire::CeaseSubcode;
+use crate::wire::{CeaseSubcode, Notification};
 
 use super::adj_rib_in::{AdjRibIn, ReceivedRoute};
 use super::config::PeerConfig;
@@ -344,6 +344,26 @@ impl Speaker {
     /// Stops every session gracefully (6/2 with `message`), closes the listeners, and refuses
     /// further peers. Returns when all peer tasks have ended (bounded by a few seconds).
     pub async fn shutdown(&self, message: &str) {
+        self.shutdown_with(StopReason::Shutdown(Some(message.to_string())))
+            .await
+    }
+
+    /// Like [`Speaker::shutdown`], for a restart (RFC 4724): every connection is closed without
+    /// a NOTIFICATION, so peers that received a non-zero restart time keep our routes as stale
+    /// until a new session sends End-of-RIB or the restart time runs out.
+    pub async fn shutdown_for_restart(&self) {
+        self.shutdown_with(StopReason::Restart).await
+    }
+
+    /// Like [`Speaker::shutdown`], but the 6/2 with `message` is sent inside Cease/Hard Reset
+    /// (RFC 8538 §3) where the N flag was exchanged, so those peers drop our routes at once
+    /// instead of keeping them as stale.
+    pub async fn shutdown_hard_reset(&self, message: &str) {
+        let cause = Notification::administrative_shutdown(message);
+        self.shutdown_with(StopReason::HardReset(cause)).await
+    }
+
+    async fn shutdown_with(&self, reason: StopReason) {
         let (peers, listeners) = {
             let mut inner = lock(&self.inner);
             inner.shut_down = true;
@@ -357,7 +377,7 @@ impl Speaker {
         }
         let mut stops = tokio::task::JoinSet::new();
         for entry in peers {
-            let reason = StopReason::Shutdown(Some(message.to_string()));
+            let reason = reason.clone();
             stops.spawn(async move { stop_entry(entry, reason).await });
         }
         while stops.join_next().await.is_some() {}

@@ -39,9 +39,20 @@ pub struct SessionConfig {
     pub route_refresh: bool,
     /// Offer Extended Message (RFC 8654). Default false.
     pub extended_message: bool,
-    /// Offer Graceful Restart with restart time 0 and no forwarding state (RFC 4724).
-    /// Default true: peers then keep no stale routes of ours when we restart.
+    /// Offer the Graceful Restart capability (RFC 4724). With the default `restart_time` 0 it
+    /// only says we can help the peer (we keep no stale routes of ours at the peer). Default true.
     pub graceful_restart: bool,
+    /// Restart time offered as a restarting speaker, seconds (0-4095): how long the peer keeps
+    /// our routes as stale after the session drops without Hard Reset. Non-zero also sets the
+    /// N flag (RFC 8538) and lists every offered family. Default 0 (helper only).
+    pub restart_time: u16,
+    /// Set the Forwarding State flag (F) for every family listed: the forwarding of what we
+    /// announce does not depend on this process (RFC 4724 §3). Default false.
+    pub forwarding_state: bool,
+    /// Set the Restart State flag (R, RFC 4724 §3) with a non-zero `restart_time`: the caller
+    /// knows this start is a restart (the peer then does not wait for our End-of-RIB before
+    /// sending its own routes). Default false.
+    pub restart_state: bool,
     /// Hand every received UPDATE to the caller in [`UpdateSummary::update`](super::UpdateSummary)
     /// (looking-glass and collector use; the speaker itself never installs received routes).
     /// Default false.
@@ -91,6 +102,9 @@ pub enum ConfigError {
     /// No family.
     #[error("families: at least one address family is required")]
     NoFamilies,
+    /// A Graceful Restart setting that cannot be offered.
+    #[error("restart-time {0}: must be at most 4095 seconds, with graceful restart enabled")]
+    RestartTime(u16),
     /// A timer outside its allowed range.
     #[error("{field} {value:?}: must be between {min:?} and {max:?}")]
     Timer {
@@ -130,6 +144,9 @@ impl SessionConfig {
             route_refresh: true,
             extended_message: false,
             graceful_restart: true,
+            restart_time: 0,
+            forwarding_state: false,
+            restart_state: false,
             keep_updates: false,
             max_prefixes: Some(DEFAULT_MAX_PREFIXES),
             max_prefixes_cease: false,
@@ -166,6 +183,11 @@ impl SessionConfig {
         if self.families.is_empty() {
             return Err(ConfigError::NoFamilies);
         }
+        if self.restart_time > GracefulRestart::MAX_RESTART_TIME
+            || (self.restart_time > 0 && !self.graceful_restart)
+        {
+            return Err(ConfigError::RestartTime(self.restart_time));
+        }
         let timers = [
             ("connect-retry", self.connect_retry, MIN_TIMER),
             ("connect-retry-max", self.connect_retry_max, MIN_TIMER),
@@ -195,6 +217,30 @@ impl SessionConfig {
         self.local_as == self.peer_as
     }
 
+    /// The Graceful Restart capability we offer (RFC 4724 §3, RFC 8538 §2): helper only with
+    /// restart time 0; otherwise N set, the restart time, and every offered family with F when
+    /// `forwarding_state`; R when `restart_state`.
+    pub fn graceful_restart_capability(&self) -> GracefulRestart {
+        if self.restart_time == 0 {
+            return GracefulRestart::default();
+        }
+        let family_flags = if self.forwarding_state {
+            GracefulRestart::FORWARDING_STATE
+        } else {
+            0
+        };
+        let restart_flag = if self.restart_state {
+            GracefulRestart::RESTART_STATE
+        } else {
+            0
+        };
+        GracefulRestart {
+            flags: GracefulRestart::NOTIFICATION | restart_flag,
+            restart_time: self.restart_time.min(GracefulRestart::MAX_RESTART_TIME),
+            families: self.families.iter().map(|f| (*f, family_flags)).collect(),
+        }
+    }
+
     /// The OPEN this configuration sends.
     pub fn open(&self) -> Open {
         let mut caps: Vec<Capability> = self
@@ -209,11 +255,9 @@ impl SessionConfig {
             caps.push(Capability::ExtendedMessage);
         }
         if self.graceful_restart {
-            caps.push(Capability::GracefulRestart(GracefulRestart {
-                flags: 0,
-                restart_time: 0,
-                families: Vec::new(),
-            }));
+            caps.push(Capability::GracefulRestart(
+                self.graceful_restart_capability(),
+            ));
         }
         if self.four_octet_as {
             caps.push(Capability::FourOctetAs(self.local_as));

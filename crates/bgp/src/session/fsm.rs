@@ -182,10 +182,19 @@ impl Session {
                     Some(m) => Notification::administrative_shutdown(&m),
                     None => Notification::cease(CeaseSubcode::AdministrativeShutdown),
                 };
-                self.stop(&n, &mut out)
+                self.stop(Some(&n), &mut out)
             }
             Input::ManualStopCease { subcode } => {
-                self.stop(&Notification::cease(subcode), &mut out)
+                self.stop(Some(&Notification::cease(subcode)), &mut out)
+            }
+            Input::ManualStopForRestart => self.stop(None, &mut out),
+            Input::ManualStopHardReset { cause } => {
+                let n = if self.negotiated().is_some_and(|n| n.graceful_notification) {
+                    Notification::hard_reset(&cause)
+                } else {
+                    cause
+                };
+                self.stop(Some(&n), &mut out)
             }
             Input::TcpConnectionAcknowledged(id) => self.on_connected(now, id, &mut out),
             Input::TcpConnectionConfirmed(id) => self.on_accepted(now, id, &mut out),
@@ -279,14 +288,14 @@ impl Session {
             .max(self.cfg.connect_retry);
     }
 
-    /// Stops the session, sending `n` on every connection past OPEN.
-    fn stop(&mut self, n: &Notification, out: &mut Vec<Output>) {
+    /// Stops the session, sending `n` (if any) on every connection past OPEN.
+    fn stop(&mut self, n: Option<&Notification>, out: &mut Vec<Output>) {
         self.running = false;
         self.restart_at = None;
         self.connect_retry_at = None;
         let was_established = self.established().is_some();
         for c in std::mem::take(&mut self.conns) {
-            if c.state != ConnState::Connecting {
+            if let (Some(n), true) = (n, c.state != ConnState::Connecting) {
                 self.push_notification(c.id, n, out);
             }
             out.push(Output::Close(c.id));

@@ -68,8 +68,19 @@ pub(crate) fn negotiate(cfg: &SessionConfig, conn: ConnId, peer: &Open) -> Negot
             .min(hold_time / 3)
             .max(1)
     };
+    let peer_graceful_restart = peer.capabilities.iter().find_map(|c| match c {
+        Capability::GracefulRestart(gr) => Some(gr.clone()),
+        _ => None,
+    });
+    let graceful_notification = cfg.graceful_restart
+        && cfg.graceful_restart_capability().notification()
+        && peer_graceful_restart
+            .as_ref()
+            .is_some_and(|gr| gr.notification());
     Negotiated {
         conn,
+        peer_graceful_restart,
+        graceful_notification,
         families,
         four_octet_as,
         extended_message,

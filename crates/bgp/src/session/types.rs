@@ -1,6 +1,8 @@
 //! Inputs, outputs and status types of the session state machine.
 
-use crate::wire::{CeaseSubcode, DecodeContext, Family, Notification, Open, UpdateVerdict};
+use crate::wire::{
+    CeaseSubcode, DecodeContext, Family, GracefulRestart, Notification, Open, UpdateVerdict,
+};
 use std::net::Ipv4Addr;
 
 /// Identifies one TCP connection of a session. Outbound ids are allocated by the session
@@ -82,6 +84,18 @@ pub enum Input<'a> {
     ManualStopCease {
         /// The Cease subcode.
         subcode: CeaseSubcode,
+    },
+    /// Stop the session for a restart (RFC 4724 §4): close every connection without a
+    /// NOTIFICATION, so a peer that received our Graceful Restart capability keeps our routes
+    /// as stale for the restart time. (RFC 8538 §5 lists Administrative Shutdown among the
+    /// causes to send as Hard Reset, so no Cease is sent.) Stays Idle until the next ManualStart.
+    ManualStopForRestart,
+    /// Stop the session with Cease/Hard Reset (RFC 8538 §3) carrying `cause`, so the peer drops
+    /// our routes at once. When the N flag was not exchanged, `cause` itself is sent (a peer
+    /// without RFC 8538 flushes on any NOTIFICATION).
+    ManualStopHardReset {
+        /// The original NOTIFICATION, carried inside the Hard Reset.
+        cause: Notification,
     },
     /// Our outbound connection (from [`Output::Connect`]) is up (event 16).
     TcpConnectionAcknowledged(ConnId),
@@ -198,6 +212,12 @@ pub struct Negotiated {
     pub peer_route_refresh: bool,
     /// The peer supports Enhanced Route Refresh.
     pub peer_enhanced_route_refresh: bool,
+    /// The peer's Graceful Restart capability (RFC 4724), if it sent one: its restart time,
+    /// R and N flags and per-family forwarding state.
+    pub peer_graceful_restart: Option<GracefulRestart>,
+    /// Both sides set the N flag (RFC 8538 §2): a NOTIFICATION other than Cease/Hard Reset
+    /// keeps Graceful Restart procedures, and Hard Reset ends them.
+    pub graceful_notification: bool,
     /// The peer's OPEN, with all its capabilities.
     pub peer_open: Open,
 }

@@ -62,6 +62,41 @@ pub struct GracefulRestart {
     pub families: Vec<(Family, u8)>,
 }
 
+impl GracefulRestart {
+    /// Restart State (R) flag (RFC 4724 §3): the sender has restarted.
+    pub const RESTART_STATE: u8 = 0x8;
+    /// Notification (N) flag (RFC 8538 §2): the sender keeps Graceful Restart procedures for
+    /// NOTIFICATIONs other than Cease/Hard Reset.
+    pub const NOTIFICATION: u8 = 0x4;
+    /// Per-family Forwarding State (F) flag (RFC 4724 §3): forwarding for the family was
+    /// preserved across the restart.
+    pub const FORWARDING_STATE: u8 = 0x80;
+    /// Largest restart time (12 bits).
+    pub const MAX_RESTART_TIME: u16 = 0x0fff;
+
+    /// Whether the R flag is set.
+    pub fn restart_state(&self) -> bool {
+        self.flags & Self::RESTART_STATE != 0
+    }
+
+    /// Whether the N flag is set.
+    pub fn notification(&self) -> bool {
+        self.flags & Self::NOTIFICATION != 0
+    }
+
+    /// The families listed, whatever their F flag.
+    pub fn families(&self) -> impl Iterator<Item = Family> + '_ {
+        self.families.iter().map(|(f, _)| *f)
+    }
+
+    /// Whether `family` is listed with the F flag set.
+    pub fn forwarding_preserved(&self, family: Family) -> bool {
+        self.families
+            .iter()
+            .any(|(f, flags)| *f == family && flags & Self::FORWARDING_STATE != 0)
+    }
+}
+
 /// One ADD-PATH entry (RFC 7911 §4): AFI (2), SAFI (1), Send/Receive (1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AddPathFamily {
@@ -217,6 +252,37 @@ mod tests {
                 restart_time: 120,
                 families: vec![(Family::IPV4_UNICAST, 0x80)]
             })
+        );
+    }
+
+    #[test]
+    fn graceful_restart_flags_and_families() {
+        // R and N set, 4095 s, IPv4 with F, IPv6 without F; reserved bits of the per-family
+        // flags are kept.
+        let bytes = [64, 10, 0xcf, 0xff, 0, 1, 1, 0x80, 0, 2, 1, 0x01];
+        let Capability::GracefulRestart(gr) = rt(&bytes) else {
+            panic!("not decoded as Graceful Restart");
+        };
+        assert!(gr.restart_state() && gr.notification());
+        assert_eq!(gr.restart_time, GracefulRestart::MAX_RESTART_TIME);
+        assert!(gr.forwarding_preserved(Family::IPV4_UNICAST));
+        assert!(!gr.forwarding_preserved(Family::IPV6_UNICAST));
+        assert_eq!(
+            gr.families().collect::<Vec<_>>(),
+            [Family::IPV4_UNICAST, Family::IPV6_UNICAST]
+        );
+        // Helper-only form (no flags, no families) and a truncated family entry (kept raw).
+        let Capability::GracefulRestart(helper) = rt(&[64, 2, 0, 0]) else {
+            panic!("not decoded as Graceful Restart");
+        };
+        assert!(!helper.restart_state() && !helper.notification());
+        assert_eq!(helper.families().count(), 0);
+        assert_eq!(
+            rt(&[64, 4, 0x40, 0x78, 0, 1]),
+            Capability::Unknown {
+                code: 64,
+                value: vec![0x40, 0x78, 0, 1]
+            }
         );
     }
 

@@ -208,6 +208,23 @@ impl Notification {
         Self::new(ErrorCode::Cease, subcode, data)
     }
 
+    /// Cease/Hard Reset (6/9, RFC 8538 §3) carrying `cause` (its code, subcode and data) as
+    /// its data.
+    pub fn hard_reset(cause: &Notification) -> Self {
+        let mut data = Vec::with_capacity(2 + cause.data.len());
+        cause.encode_body(&mut data);
+        Self::new(ErrorCode::Cease, CeaseSubcode::HardReset, data)
+    }
+
+    /// The NOTIFICATION carried inside a Cease/Hard Reset (RFC 8538 §3); `None` for any other
+    /// message or a Hard Reset whose data is shorter than code and subcode.
+    pub fn hard_reset_cause(&self) -> Option<Notification> {
+        if self.cease_subcode()? != CeaseSubcode::HardReset {
+            return None;
+        }
+        Self::decode_body(&self.data)
+    }
+
     /// Hold Timer Expired (4/0).
     pub fn hold_timer_expired() -> Self {
         Self::new(ErrorCode::HoldTimerExpired, 0u8, Vec::new())
@@ -373,9 +390,23 @@ impl fmt::Display for ErrorCode {
 }
 
 /// Formats as FRR does: `Code/Subcode`, e.g. `Cease/Administrative Shutdown`, followed by the
-/// shutdown communication in quotes when there is one.
+/// shutdown communication in quotes when there is one; a Hard Reset shows its cause in
+/// parentheses (one level: a nested Hard Reset is not unwrapped further).
 impl fmt::Display for Notification {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_head(f)?;
+        if let Some(cause) = self.hard_reset_cause() {
+            f.write_str(" (")?;
+            cause.fmt_head(f)?;
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
+
+impl Notification {
+    /// `Code/Subcode` and the shutdown communication, without unwrapping a Hard Reset.
+    fn fmt_head(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/", self.error_code())?;
         match self.subcode_name() {
             Some(name) => f.write_str(name)?,
@@ -422,6 +453,34 @@ mod tests {
             data: vec![],
         };
         assert_eq!(n.to_string(), "Cease/Unknown subcode 99");
+    }
+
+    #[test]
+    fn hard_reset_wraps_the_cause() {
+        let cause = Notification::administrative_shutdown("bye");
+        let n = Notification::hard_reset(&cause);
+        assert_eq!((n.code, n.subcode), (6, 9));
+        // RFC 8538 §3: data = ErrorCode, Subcode, Data of the cause.
+        assert_eq!(n.data, [6, 2, 3, b'b', b'y', b'e']);
+        assert_eq!(n.hard_reset_cause(), Some(cause));
+        assert_eq!(
+            n.to_string(),
+            "Cease/Hard Reset (Cease/Administrative Shutdown \"bye\")"
+        );
+        // A peer nesting Hard Resets deeply: displayed one level down, no recursion.
+        let nested = Notification {
+            code: 6,
+            subcode: 9,
+            data: [6u8, 9].repeat(30_000),
+        };
+        assert_eq!(nested.to_string(), "Cease/Hard Reset (Cease/Hard Reset)");
+        let short = Notification {
+            code: 6,
+            subcode: 9,
+            data: vec![6],
+        };
+        assert_eq!(short.hard_reset_cause(), None);
+        assert_eq!(Notification::hold_timer_expired().hard_reset_cause(), None);
     }
 
     #[test]

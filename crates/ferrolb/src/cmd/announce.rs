@@ -98,6 +98,22 @@ pub struct Args {
     /// BFD passive role: send nothing until the peer has sent a BFD packet.
     #[arg(long, requires = "bfd")]
     pub bfd_passive: bool,
+    /// Graceful Restart (RFC 4724, RFC 8538) as the restarting speaker: SIGTERM leaves without a
+    /// NOTIFICATION so the peer keeps the routes as stale until a new process takes over.
+    #[arg(long)]
+    pub graceful_restart: bool,
+    /// Restart time offered with --graceful-restart: how long the peer keeps the routes after
+    /// SIGTERM (1-4095 seconds).
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 120,
+        requires = "graceful_restart"
+    )]
+    pub restart_time: u32,
+    /// With --graceful-restart, SIGTERM too withdraws at once (Cease/Hard Reset), like SIGINT.
+    #[arg(long)]
+    pub withdraw_on_exit: bool,
     /// Prefixes to announce (IPv4 and IPv6; an address without length is a host route).
     #[arg(value_name = "PREFIX")]
     pub prefixes: Vec<String>,
@@ -126,7 +142,30 @@ struct Plan {
     listen: Option<SocketAddr>,
     /// `--bfd`: the BFD parameters and our address toward the peer.
     bfd: Option<(BfdPlan, IpAddr)>,
+    graceful_restart: bool,
+    withdraw_on_exit: bool,
     warnings: Vec<String>,
+}
+
+/// How `announce` ends its session on a signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExitMode {
+    /// Cease/Administrative Shutdown (6/2): the routes leave at once (no graceful restart).
+    Shutdown,
+    /// Close without NOTIFICATION: the peer keeps the routes as stale for the restart time.
+    Restart,
+    /// Cease/Hard Reset (6/9) around the 6/2: the routes leave at once.
+    HardReset,
+}
+
+/// SIGTERM with --graceful-restart is a restart unless --withdraw-on-exit; SIGINT with
+/// --graceful-restart is a Hard Reset; without --graceful-restart both shut down as before.
+fn exit_mode(signal: &str, graceful_restart: bool, withdraw_on_exit: bool) -> ExitMode {
+    match (graceful_restart, signal == "SIGTERM" && !withdraw_on_exit) {
+        (false, _) => ExitMode::Shutdown,
+        (true, true) => ExitMode::Restart,
+        (true, false) => ExitMode::HardReset,
+    }
 }
 
 /// Parses a prefix: `A.B.C.D/N`, `X::/N`, or a bare address (a /32 or /128 host route).
@@ -343,6 +382,22 @@ fn validate(args: &Args) -> Result<Plan, UsageError> {
     peer.session.connect_retry = std::time::Duration::from_secs(2);
     peer.session.max_prefixes = (args.max_prefix != 0).then_some(args.max_prefix);
     peer.session.max_prefixes_cease = args.max_prefix_cease;
+    if args.graceful_restart {
+        if !(1..=4095).contains(&args.restart_time) {
+            return Err(usage(format!(
+                "--restart-time {}: must be 1-4095 seconds",
+                args.restart_time
+            )));
+        }
+        // Forwarding of what we announce does not depend on this process: F for every family.
+        peer.session.restart_time = args.restart_time as u16;
+        peer.session.forwarding_state = true;
+    } else if args.withdraw_on_exit {
+        warnings.push(
+            "--withdraw-on-exit: routes are always withdrawn on exit without --graceful-restart"
+                .into(),
+        );
+    }
     peer.ttl_security = args.ttl_security;
     peer.ebgp_multihop = args.ebgp_multihop.map(|t| t as u8);
     // Both families are offered (the defaults): --stdin may add either later, and the
@@ -391,6 +446,8 @@ fn validate(args: &Args) -> Result<Plan, UsageError> {
         stdin: args.stdin,
         listen,
         bfd,
+        graceful_restart: args.graceful_restart,
+        withdraw_on_exit: args.withdraw_on_exit,
         warnings,
     })
 }
@@ -590,17 +647,34 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
         ))
     });
     let signal = wait_for_signal().await?;
-    tracing::info!("{signal} received: shutting down the session");
+    let mode = exit_mode(signal, plan.graceful_restart, plan.withdraw_on_exit);
     if let Some(task) = stdin_task {
         task.abort();
     }
     let status = speaker.watch(peer_addr);
-    // BFD says AdminDown first, so the router does not take the shutdown for a failure.
+    // BFD says AdminDown first, so the router does not take the shutdown (or the restart) for
+    // a failure.
     if let Some((_, session, task)) = &bfd {
         task.abort();
         announce_bfd::admin_down(session).await;
     }
-    speaker.shutdown("ferrolb announce shutting down").await;
+    const MESSAGE: &str = "ferrolb announce shutting down";
+    match mode {
+        ExitMode::Shutdown => {
+            tracing::info!("{signal} received: shutting down the session");
+            speaker.shutdown(MESSAGE).await
+        }
+        ExitMode::Restart => {
+            tracing::info!(
+                "{signal} received: restarting (closing without NOTIFICATION; the peer keeps the routes as stale)"
+            );
+            speaker.shutdown_for_restart().await
+        }
+        ExitMode::HardReset => {
+            tracing::info!("{signal} received: withdrawing (Cease/Hard Reset)");
+            speaker.shutdown_hard_reset(MESSAGE).await
+        }
+    }
     drop(bfd);
     if let Some(status) = status {
         log_counters(&status.borrow());
@@ -647,6 +721,44 @@ mod tests {
         let path = std::env::temp_dir().join(format!("flb-announce-{}-{name}", std::process::id()));
         std::fs::write(&path, content).expect("write temp file");
         path
+    }
+
+    #[test]
+    fn graceful_restart_flags() {
+        let args = parse(&["--graceful-restart", "--restart-time", "30", "10.0.0.0/8"]).unwrap();
+        let plan = validate(&args).expect("valid");
+        assert_eq!(plan.peer.session.restart_time, 30);
+        assert!(plan.peer.session.forwarding_state);
+        let args = parse(&["--graceful-restart", "10.0.0.0/8"]).unwrap();
+        assert_eq!(
+            validate(&args).expect("valid").peer.session.restart_time,
+            120
+        );
+        let args = parse(&["10.0.0.0/8"]).unwrap();
+        let plan = validate(&args).expect("valid");
+        assert_eq!(plan.peer.session.restart_time, 0);
+        assert!(!plan.peer.session.forwarding_state);
+        assert_eq!(
+            invalid(&["--graceful-restart", "--restart-time", "4096"]),
+            "--restart-time 4096: must be 1-4095 seconds"
+        );
+        assert_eq!(
+            invalid(&["--graceful-restart", "--restart-time", "0"]),
+            "--restart-time 0: must be 1-4095 seconds"
+        );
+        let err = parse(&["--restart-time", "30"]).expect_err("needs --graceful-restart");
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("--graceful-restart"), "{err}");
+    }
+
+    #[test]
+    fn signal_decides_restart_or_withdraw() {
+        assert_eq!(exit_mode("SIGTERM", false, false), ExitMode::Shutdown);
+        assert_eq!(exit_mode("SIGINT", false, false), ExitMode::Shutdown);
+        assert_eq!(exit_mode("SIGTERM", false, true), ExitMode::Shutdown);
+        assert_eq!(exit_mode("SIGTERM", true, false), ExitMode::Restart);
+        assert_eq!(exit_mode("SIGINT", true, false), ExitMode::HardReset);
+        assert_eq!(exit_mode("SIGTERM", true, true), ExitMode::HardReset);
     }
 
     #[test]

@@ -1,0 +1,177 @@
+//! Samples whether a prefix is in a namespace's kernel routing table, every few milliseconds,
+//! on a background thread: the measure of "the route never left the router" during a change.
+
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::netns::Netns;
+
+/// Longest a sampler runs (bounds the loop if the test forgets to stop it).
+const MAX_RUN: Duration = Duration::from_secs(120);
+
+/// One sample: when, and whether the prefix had a route.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    /// Time of the sample (after `ip` returned).
+    pub at: Instant,
+    /// The prefix was in the table.
+    pub present: bool,
+}
+
+/// What a sampler saw.
+#[derive(Debug, Clone)]
+pub struct Samples {
+    /// Every sample, in order.
+    pub samples: Vec<Sample>,
+}
+
+impl Samples {
+    /// Number of samples where the prefix was absent.
+    pub fn absent(&self) -> usize {
+        self.samples.iter().filter(|s| !s.present).count()
+    }
+
+    /// The longest time without the route: from the last sample with it to the next sample with
+    /// it (or the last sample), over every run of absent samples. Zero when none was absent.
+    pub fn longest_gap(&self) -> Duration {
+        let mut longest = Duration::ZERO;
+        let mut last_present: Option<Instant> = None;
+        let mut gap_from: Option<Instant> = None;
+        for s in &self.samples {
+            if s.present {
+                if let Some(from) = gap_from.take() {
+                    longest = longest.max(s.at - from);
+                }
+                last_present = Some(s.at);
+            } else if gap_from.is_none() {
+                gap_from = Some(last_present.unwrap_or(s.at));
+            }
+        }
+        if let (Some(from), Some(end)) = (gap_from, self.samples.last()) {
+            longest = longest.max(end.at - from);
+        }
+        longest
+    }
+
+    /// The first sample at or after `t` where the prefix was absent.
+    pub fn first_absent_after(&self, t: Instant) -> Option<Instant> {
+        self.samples
+            .iter()
+            .find(|s| s.at >= t && !s.present)
+            .map(|s| s.at)
+    }
+
+    /// The longest interval between two samples (the resolution actually achieved).
+    pub fn max_interval(&self) -> Duration {
+        self.samples
+            .windows(2)
+            .map(|w| w[1].at - w[0].at)
+            .max()
+            .unwrap_or_default()
+    }
+}
+
+/// A running sampler; [`RouteSampler::stop`] returns what it saw.
+#[derive(Debug)]
+pub struct RouteSampler {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Samples>>,
+}
+
+impl RouteSampler {
+    /// Starts sampling `ip -n NS -j route show PREFIX` (with `-6` for an IPv6 prefix) every
+    /// `every` (at best: one `ip` call takes a few ms).
+    pub fn start(ns: &Netns, prefix: &str, every: Duration) -> RouteSampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ns, prefix, flag) = (ns.name().to_string(), prefix.to_string(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let started = Instant::now();
+            let mut samples = Vec::new();
+            let mut next = started;
+            while !flag.load(Ordering::Relaxed) && started.elapsed() < MAX_RUN {
+                let present = route_present(&ns, &prefix);
+                samples.push(Sample {
+                    at: Instant::now(),
+                    present,
+                });
+                next += every;
+                let now = Instant::now();
+                if next > now {
+                    std::thread::sleep(next - now);
+                } else {
+                    next = now;
+                }
+            }
+            Samples { samples }
+        });
+        RouteSampler {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops sampling and returns the samples.
+    pub fn stop(mut self) -> Samples {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(samples)) => samples,
+            _ => panic!("route sampler thread failed"),
+        }
+    }
+}
+
+impl Drop for RouteSampler {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Whether `prefix` has a route in `ns`'s main table (a failed `ip` call counts as absent).
+pub fn route_present(ns: &str, prefix: &str) -> bool {
+    let family = if prefix.contains(':') { "-6" } else { "-4" };
+    let out = Command::new("ip")
+        .args(["-n", ns, family, "-j", "route", "show", prefix])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            text.contains("\"dst\"")
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples(pattern: &[(u64, bool)]) -> Samples {
+        let t0 = Instant::now();
+        Samples {
+            samples: pattern
+                .iter()
+                .map(|(ms, present)| Sample {
+                    at: t0 + Duration::from_millis(*ms),
+                    present: *present,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn gaps_are_measured_from_the_last_sample_with_the_route() {
+        let s = samples(&[(0, true), (5, true), (10, false), (15, false), (20, true)]);
+        assert_eq!(s.longest_gap(), Duration::from_millis(15));
+        assert_eq!(s.absent(), 2);
+        let s = samples(&[(0, true), (5, false), (30, true), (35, false), (40, false)]);
+        assert_eq!(s.longest_gap(), Duration::from_millis(30));
+        assert_eq!(s.max_interval(), Duration::from_millis(25));
+        let s = samples(&[(0, true), (5, true)]);
+        assert_eq!(s.longest_gap(), Duration::ZERO);
+    }
+}

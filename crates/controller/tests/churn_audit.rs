@@ -1,0 +1,543 @@
+//! Churn under faults with two real `ferrolb controller` processes, watched by an independent auditor
+//! (`audit/mod.rs`: its own list+watch of every Service, in resourceVersion order).
+//!
+//! For `FERROLB_CHURN_SECS` (default 60) seconds a driver creates, deletes, re-creates under the same
+//! name, and flips Services between LoadBalancer and ClusterIP in a pool of 32 addresses, while the
+//! API server answers some of the controllers' requests with 429/503 (with `Retry-After`), 500 and
+//! 409, forces relists (410 on their watches), compacts its history, and the leader is stopped with
+//! SIGSTOP for longer than its lease, twice. The auditor must see no address on two Services, none
+//! outside the pool, no address change, no reuse before release; every successful status write must
+//! be one allocation or one clear; and the request log must show the retries spaced out.
+//! Needs the built binary (FERROLB_BIN, as scripts/test.sh exports; else target/debug/ferrolb);
+//! without it the test says "skipped" unless CI=true or FERROLB_E2E_REQUIRED=1.
+
+mod audit;
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use ferrolb_apiserver::{Fault, RequestRecord, RunningServer};
+use k8s_openapi::api::core::v1::Service;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::{json, Value};
+
+const POOL: &str = "198.51.100.0/27";
+const NAMESPACE: &str = "churn";
+const NAMES: u64 = 24;
+const LEASE_SECS: u64 = 3;
+/// SIGSTOP the leader this long: past its lease (the issue's 5.5 s against a 3 s lease... scaled).
+const PAUSE: Duration = Duration::from_millis(5500);
+/// Every client of the test itself carries a `test-` User-Agent; fault rules spare them.
+const TEST_AGENTS: &str = "test-";
+/// Pause between two churn operations (each is a GET and one or two writes).
+const OP_INTERVAL: Duration = Duration::from_millis(100);
+
+fn ferrolb_bin() -> Option<PathBuf> {
+    if let Ok(path) = std::env::var("FERROLB_BIN") {
+        return Some(PathBuf::from(path)).filter(|p| p.is_file());
+    }
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace.join("target"));
+    Some(target.join("debug/ferrolb")).filter(|p| p.is_file())
+}
+
+fn required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+        || std::env::var("FERROLB_E2E_REQUIRED").is_ok_and(|v| v == "1")
+}
+
+/// A controller process; killed by PID when dropped (also when the test panics). A stopped one is
+/// continued first so that it can die.
+struct Controller {
+    identity: String,
+    child: Child,
+}
+
+impl Controller {
+    fn spawn(bin: &Path, url: &str, config: &Path, identity: &str, log: &Path) -> Controller {
+        let stderr = std::fs::File::create(log).expect("controller log file");
+        let child = Command::new(bin)
+            .args(["controller", "--server", url, "--config-file"])
+            .arg(config)
+            .args(["--metrics-addr", "127.0.0.1:0", "--identity", identity])
+            .args([
+                "--lease-duration",
+                &LEASE_SECS.to_string(),
+                "--lease-retry",
+                "1",
+            ])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn ferrolb controller");
+        Controller {
+            identity: identity.to_string(),
+            child,
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {sig} {}", self.child.id());
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-CONT", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn lease_holder(server: &RunningServer) -> Option<String> {
+    server
+        .store()
+        .get_object(
+            "leases.coordination.k8s.io",
+            "ferrolb-system",
+            "ferrolb-controller",
+        )
+        .and_then(|l| {
+            l.pointer("/spec/holderIdentity")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+}
+
+/// The faults the controllers meet during the churn (the test's own clients are spared).
+fn install_faults(server: &RunningServer) {
+    let calls = server.calls();
+    let rules = [
+        Fault::new("patch", "services/status", 429)
+            .retry_after(1)
+            .every(9),
+        Fault::new("patch", "services/status", 500).every(13),
+        Fault::new("patch", "services/status", 409).every(17),
+        Fault::new("patch", "services/status", 503)
+            .retry_after(1)
+            .every(29),
+        Fault::new("create", "events", 429).retry_after(1).every(5),
+        Fault::new("create", "events.events.k8s.io", 429)
+            .retry_after(1)
+            .every(5),
+        Fault::new("list", "services", 500).every(4),
+        Fault::new("update", "leases.coordination.k8s.io", 500).every(15),
+    ];
+    for rule in rules {
+        calls.inject(rule.except_user_agent(TEST_AGENTS));
+    }
+}
+
+/// A kube client for the test's own writes, named `test-churn`.
+fn churn_client(server: &RunningServer) -> Api<Service> {
+    let mut config = kube::Config::new(server.url().parse().expect("server URL"));
+    config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static("test-churn"),
+    ));
+    Api::namespaced(
+        kube::Client::try_from(config).expect("churn client"),
+        NAMESPACE,
+    )
+}
+
+/// xorshift64: a fixed, printed seed makes a run repeatable in its choices.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// What the driver did.
+#[derive(Debug, Default)]
+struct Churned {
+    ops: BTreeMap<&'static str, u64>,
+    refused: u64,
+    pauses: Vec<(String, Duration)>,
+}
+
+fn service(name: &str, lb: bool) -> Service {
+    let mut svc = lb_service(NAMESPACE, name);
+    if !lb {
+        svc["spec"]["type"] = json!("ClusterIP");
+    }
+    serde_json::from_value(svc).expect("service")
+}
+
+/// One random operation on one random name.
+async fn churn_op(api: &Api<Service>, rng: &mut Rng, out: &mut Churned) {
+    let name = format!("svc-{}", rng.below(NAMES));
+    let exists = api.get_opt(&name).await.ok().flatten();
+    let roll = rng.below(100);
+    let (op, result) = match exists {
+        None => {
+            let lb = roll < 85;
+            let r = api
+                .create(&PostParams::default(), &service(&name, lb))
+                .await;
+            ("create", r.map(|_| ()))
+        }
+        Some(svc) if roll < 30 => {
+            let r = api.delete(&name, &DeleteParams::default()).await;
+            let _ = svc;
+            ("delete", r.map(|_| ()))
+        }
+        Some(svc) if roll < 55 => {
+            let lb = svc.spec.and_then(|s| s.type_).as_deref() == Some("LoadBalancer");
+            let _ = api.delete(&name, &DeleteParams::default()).await;
+            let r = api
+                .create(&PostParams::default(), &service(&name, lb))
+                .await;
+            ("re-create", r.map(|_| ()))
+        }
+        Some(svc) => {
+            let lb = svc.spec.and_then(|s| s.type_).as_deref() == Some("LoadBalancer");
+            let to = if lb { "ClusterIP" } else { "LoadBalancer" };
+            let patch = Patch::Merge(json!({ "spec": { "type": to } }));
+            let r = api.patch(&name, &PatchParams::default(), &patch).await;
+            ("flip", r.map(|_| ()))
+        }
+    };
+    *out.ops.entry(op).or_default() += 1;
+    if result.is_err() {
+        out.refused += 1;
+    }
+}
+
+/// Forced relists (410 on the controllers' watches, open watches closed) every 5 s, a compaction
+/// every 7 s up to the version the auditor has seen (watches closed: any controller behind it
+/// resumes into 410; the auditor's own view never has a gap).
+fn relist_and_compact(
+    server: &RunningServer,
+    auditor: &audit::Running,
+    second: u64,
+    last: &mut u64,
+) {
+    if second == *last {
+        return;
+    }
+    *last = second;
+    if second.is_multiple_of(5) {
+        for res in ["services", "configmaps"] {
+            server.calls().inject(
+                Fault::new("watch", res, 410)
+                    .times(2)
+                    .except_user_agent(TEST_AGENTS),
+            );
+        }
+        server.store().close_watches();
+    }
+    if second.is_multiple_of(7) {
+        let seen = auditor
+            .state
+            .lock()
+            .map(|a| a.resource_version())
+            .unwrap_or(0);
+        server.store().compact_to(seen);
+        server.store().close_watches();
+    }
+}
+
+/// Drives the churn for `secs`; SIGSTOPs the leader at 1/4 and 2/3 of the time, for [`PAUSE`].
+async fn churn(
+    server: &RunningServer,
+    auditor: &audit::Running,
+    controllers: &[Controller],
+    secs: u64,
+    seed: u64,
+) -> Churned {
+    let api = churn_client(server);
+    let mut rng = Rng(seed);
+    let mut out = Churned::default();
+    let start = Instant::now();
+    let end = start + Duration::from_secs(secs);
+    let pause_at = [secs / 4, secs * 2 / 3].map(Duration::from_secs);
+    let mut paused: Option<(&Controller, Instant)> = None;
+    let mut pauses_done = 0;
+    let mut last_second = 0;
+    while Instant::now() < end {
+        let elapsed = start.elapsed();
+        relist_and_compact(server, auditor, elapsed.as_secs(), &mut last_second);
+        if let Some((ctl, since)) = paused {
+            if since.elapsed() >= PAUSE {
+                ctl.signal("-CONT");
+                out.pauses.push((ctl.identity.clone(), since.elapsed()));
+                paused = None;
+            }
+        } else if pauses_done < pause_at.len() && elapsed >= pause_at[pauses_done] {
+            pauses_done += 1;
+            let holder = lease_holder(server);
+            if let Some(ctl) = controllers
+                .iter()
+                .find(|c| Some(&c.identity) == holder.as_ref())
+            {
+                ctl.signal("-STOP");
+                paused = Some((ctl, Instant::now()));
+            }
+        }
+        churn_op(&api, &mut rng, &mut out).await;
+        tokio::time::sleep(OP_INTERVAL).await;
+    }
+    if let Some((ctl, since)) = paused {
+        ctl.signal("-CONT");
+        out.pauses.push((ctl.identity.clone(), since.elapsed()));
+    }
+    out
+}
+
+/// The end state the controllers must reach once the faults stop: every LoadBalancer Service has
+/// one address of the pool, no other Service has one, no address twice.
+fn end_state_problems(server: &RunningServer) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut owners: BTreeMap<String, String> = BTreeMap::new();
+    for svc in server.store().list_objects("services", Some(NAMESPACE)) {
+        let name = svc
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let lb = svc.pointer("/spec/type").and_then(Value::as_str) == Some("LoadBalancer");
+        let ips: Vec<String> = svc
+            .pointer("/status/loadBalancer/ingress")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i.get("ip").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        match (lb, ips.len()) {
+            (true, 1) | (false, 0) => {}
+            _ => problems.push(format!("{name}: LoadBalancer={lb}, ingress {ips:?}")),
+        }
+        for ip in ips {
+            if let Some(other) = owners.insert(ip.clone(), name.clone()) {
+                problems.push(format!("{ip} on {other} and {name}"));
+            }
+        }
+    }
+    problems
+}
+
+/// Retry spacing seen in the request log, per object, after injected failures of status patches.
+#[derive(Debug, Default)]
+struct Backoff {
+    injected: BTreeMap<u16, u64>,
+    /// (code, gap to the next attempt on the same Service).
+    gaps: Vec<(u16, Duration)>,
+    /// Next attempts on the same name sooner than the Retry-After sent (the log does not tell the
+    /// two controllers apart, nor a re-created object from the old one: a figure, not a verdict).
+    early: u64,
+    /// Most status patches in any one second while faults were on.
+    peak_per_second: usize,
+}
+
+fn backoff(log: &[RequestRecord]) -> Backoff {
+    let mut out = Backoff::default();
+    let patches: Vec<&RequestRecord> = log
+        .iter()
+        .filter(|r| {
+            r.call.as_ref().is_some_and(|c| {
+                c.verb == "patch" && c.resource == "services" && c.subresource.is_some()
+            })
+        })
+        .collect();
+    for (i, r) in patches.iter().enumerate() {
+        if !r.injected {
+            continue;
+        }
+        *out.injected.entry(r.status).or_default() += 1;
+        let next = patches[i + 1..].iter().find(|n| n.name == r.name);
+        if let Some(n) = next {
+            let gap = n.at - r.at;
+            out.gaps.push((r.status, gap));
+            if r.retry_after
+                .is_some_and(|s| gap < Duration::from_secs(u64::from(s)))
+            {
+                out.early += 1;
+            }
+        }
+    }
+    if let (Some(first), Some(_)) = (patches.first(), patches.last()) {
+        let mut per_second: BTreeMap<u64, usize> = BTreeMap::new();
+        for r in &patches {
+            *per_second.entry((r.at - first.at).as_secs()).or_default() += 1;
+        }
+        out.peak_per_second = per_second.values().copied().max().unwrap_or(0);
+    }
+    out
+}
+
+fn summarize_gaps(b: &Backoff) -> String {
+    let mut by_code: BTreeMap<u16, Vec<Duration>> = BTreeMap::new();
+    for (code, gap) in &b.gaps {
+        by_code.entry(*code).or_default().push(*gap);
+    }
+    by_code
+        .into_iter()
+        .map(|(code, mut gaps)| {
+            gaps.sort();
+            format!(
+                "after {code}: n={} min={:?} median={:?} max={:?}",
+                gaps.len(),
+                gaps[0],
+                gaps[gaps.len() / 2],
+                gaps[gaps.len() - 1]
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Fails on the controller of main (run 2026-12-06: 2 duplicates, 6 moves, 4 reuses before release):
+// ignored until the controller fixes of issue 9 (branch `ctl`) are merged. Run it with
+// `cargo test -p ferrolb-controller --test churn_audit -- --ignored --nocapture`.
+#[ignore = "fails on the controller of main until issue 9's controller fixes are merged"]
+async fn no_address_is_ever_shown_twice_under_churn_faults_and_a_paused_leader() {
+    let Some(bin) = ferrolb_bin() else {
+        if required() {
+            panic!("the ferrolb binary is required (set FERROLB_BIN or build the workspace)");
+        }
+        eprintln!("skipped: no ferrolb binary (set FERROLB_BIN or build the workspace)");
+        return;
+    };
+    let secs: u64 = std::env::var("FERROLB_CHURN_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let seed: u64 = std::env::var("FERROLB_CHURN_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x9e37_79b9_7f4a_7c15);
+    let dir = std::env::temp_dir().join(format!("flb-churn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("config.yaml");
+    std::fs::write(&config, config_text(&[("churn", &[POOL])])).expect("config");
+
+    let server = api_server().await;
+    server.store().ensure_namespace(NAMESPACE);
+    let auditor = audit::start(&server.url(), vec![POOL.parse().expect("pool")]).await;
+    let controllers: Vec<Controller> = ["churn-a", "churn-b"]
+        .iter()
+        .map(|id| {
+            Controller::spawn(
+                &bin,
+                &server.url(),
+                &config,
+                id,
+                &dir.join(format!("{id}.log")),
+            )
+        })
+        .collect();
+    wait_for("a lease holder", || lease_holder(&server)).await;
+
+    install_faults(&server);
+    let started = Instant::now();
+    let churned = churn(&server, &auditor, &controllers, secs, seed).await;
+    let churn_time = started.elapsed();
+    server.calls().clear_faults();
+
+    let settle = Instant::now();
+    let mut problems = end_state_problems(&server);
+    while !problems.is_empty() && settle.elapsed() < Duration::from_secs(15) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        problems = end_state_problems(&server);
+    }
+    let settle_time = settle.elapsed();
+    let target = server.store().resource_version();
+    let caught_up = Instant::now();
+    while auditor
+        .state
+        .lock()
+        .map(|a| a.resource_version())
+        .unwrap_or(0)
+        < target
+        && caught_up.elapsed() < WAIT
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let audited = auditor.stop().await;
+    let log = server.calls().log();
+    drop(controllers);
+
+    let ok_writes = log
+        .iter()
+        .filter(|r| {
+            r.call.as_ref().is_some_and(|c| {
+                c.verb == "patch" && c.resource == "services" && c.subresource.is_some()
+            }) && r.status < 300
+        })
+        .count() as u64;
+    let b = backoff(&log);
+    let s = &audited.stats;
+    eprintln!(
+        "churn: {churn_time:?} (seed {seed}), ops {:?}, refused {}, pauses {:?}",
+        churned.ops, churned.refused, churned.pauses
+    );
+    eprintln!("end state settled in {settle_time:?}; problems: {problems:?}");
+    eprintln!("auditor: {s:?}");
+    let moves = audited
+        .violations
+        .iter()
+        .filter(|v| v.rule == audit::Rule::Moved)
+        .count();
+    eprintln!(
+        "status writes: {ok_writes} successful for {} allocations + {} clears (+ {moves} moves)",
+        s.allocations, s.clears
+    );
+    eprintln!(
+        "injected on status patches: {:?}; retry spacing: {}; retries sooner than Retry-After: {}; peak status patches/s: {}",
+        b.injected,
+        summarize_gaps(&b),
+        b.early,
+        b.peak_per_second
+    );
+    let mut by_rule: BTreeMap<String, u64> = BTreeMap::new();
+    for v in &audited.violations {
+        *by_rule.entry(format!("{:?}", v.rule)).or_default() += 1;
+    }
+    eprintln!("violations by rule: {by_rule:?}");
+    for v in audited.violations.iter().take(20) {
+        eprintln!("  rv {}: {:?}: {}", v.rv, v.rule, v.what);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    assert_eq!(churned.pauses.len(), 2, "the leader was paused twice");
+    assert!(s.events > 100, "the auditor saw the churn: {s:?}");
+    assert_eq!(s.out_of_order, 0, "events in resourceVersion order");
+    assert_eq!(
+        s.gaps, 0,
+        "the auditor saw every event (no relist of its own)"
+    );
+    assert!(problems.is_empty(), "end state: {problems:?}");
+    assert!(
+        audited.violations.is_empty(),
+        "violations by rule: {by_rule:?}"
+    );
+    assert_eq!(
+        ok_writes,
+        s.allocations + s.clears,
+        "one status write per allocation or clear"
+    );
+    assert!(!b.gaps.is_empty(), "injected failures were retried");
+}

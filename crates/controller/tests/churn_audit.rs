@@ -174,7 +174,8 @@ impl Rng {
 struct Churned {
     ops: BTreeMap<&'static str, u64>,
     refused: u64,
-    pauses: Vec<(String, Duration)>,
+    /// (identity, stopped at (from the start of the churn), stopped for).
+    pauses: Vec<(String, Duration, Duration)>,
 }
 
 fn service(name: &str, lb: bool) -> Service {
@@ -274,6 +275,7 @@ async fn churn(
     let end = start + Duration::from_secs(secs);
     let pause_at = [secs / 4, secs * 2 / 3].map(Duration::from_secs);
     let mut paused: Option<(&Controller, Instant)> = None;
+    let offset = |at: Instant| at - start;
     let mut pauses_done = 0;
     let mut last_second = 0;
     while Instant::now() < end {
@@ -282,7 +284,8 @@ async fn churn(
         if let Some((ctl, since)) = paused {
             if since.elapsed() >= PAUSE {
                 ctl.signal("-CONT");
-                out.pauses.push((ctl.identity.clone(), since.elapsed()));
+                out.pauses
+                    .push((ctl.identity.clone(), offset(since), since.elapsed()));
                 paused = None;
             }
         } else if pauses_done < pause_at.len() && elapsed >= pause_at[pauses_done] {
@@ -301,7 +304,8 @@ async fn churn(
     }
     if let Some((ctl, since)) = paused {
         ctl.signal("-CONT");
-        out.pauses.push((ctl.identity.clone(), since.elapsed()));
+        out.pauses
+            .push((ctl.identity.clone(), offset(since), since.elapsed()));
     }
     out
 }
@@ -385,6 +389,37 @@ fn backoff(log: &[RequestRecord]) -> Backoff {
         out.peak_per_second = per_second.values().copied().max().unwrap_or(0);
     }
     out
+}
+
+/// The controllers' Service lists (initial, after 410s, after failures) and forced 410s on their
+/// watches, and the spacing of list retries after an injected failure.
+fn relists(log: &[RequestRecord]) -> String {
+    let theirs = |r: &&RequestRecord, verb: &str| {
+        r.call
+            .as_ref()
+            .is_some_and(|c| c.verb == verb && c.resource == "services")
+            && !r
+                .user_agent
+                .as_deref()
+                .is_some_and(|ua| ua.starts_with(TEST_AGENTS))
+    };
+    let lists: Vec<&RequestRecord> = log.iter().filter(|r| theirs(r, "list")).collect();
+    let forced = log
+        .iter()
+        .filter(|r| theirs(r, "watch") && r.injected)
+        .count();
+    let mut gaps: Vec<Duration> = lists
+        .windows(2)
+        .filter(|w| w[0].injected)
+        .map(|w| w[1].at - w[0].at)
+        .collect();
+    gaps.sort();
+    format!(
+        "{} Service lists ({} failed by injection), {forced} watches answered 410; next list after a failed one: {:?}",
+        lists.len(),
+        lists.iter().filter(|r| r.injected).count(),
+        gaps
+    )
 }
 
 fn summarize_gaps(b: &Backoff) -> String {
@@ -512,13 +547,20 @@ async fn no_address_is_ever_shown_twice_under_churn_faults_and_a_paused_leader()
         b.early,
         b.peak_per_second
     );
+    eprintln!("relists: {}", relists(&log));
     let mut by_rule: BTreeMap<String, u64> = BTreeMap::new();
     for v in &audited.violations {
         *by_rule.entry(format!("{:?}", v.rule)).or_default() += 1;
     }
     eprintln!("violations by rule: {by_rule:?}");
     for v in audited.violations.iter().take(20) {
-        eprintln!("  rv {}: {:?}: {}", v.rv, v.rule, v.what);
+        eprintln!(
+            "  rv {} at {:?}: {:?}: {}",
+            v.rv,
+            v.at.saturating_duration_since(started),
+            v.rule,
+            v.what
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 

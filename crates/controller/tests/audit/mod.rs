@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use ipnet::IpNet;
@@ -42,6 +42,8 @@ pub struct Violation {
     pub rv: u64,
     /// What was seen.
     pub what: String,
+    /// When the auditor saw it.
+    pub at: Instant,
 }
 
 /// What the auditor knows about one Service object (by uid).
@@ -146,7 +148,12 @@ impl Auditor {
     }
 
     fn violate(&mut self, rule: Rule, rv: u64, what: String) {
-        self.violations.push(Violation { rule, rv, what });
+        self.violations.push(Violation {
+            rule,
+            rv,
+            what,
+            at: Instant::now(),
+        });
     }
 
     /// Apply one watch event (in stream order; each must carry a newer resourceVersion).

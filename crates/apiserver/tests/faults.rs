@@ -130,6 +130,17 @@ async fn rules_match_by_rate_name_and_client() {
     assert!(log.windows(2).all(|w| w[0].at <= w[1].at));
 }
 
+/// The first event of a watch from `rv` (as a one-element list).
+async fn first_event(svcs: &Api<Service>, rv: &str) -> Vec<WatchEvent<Service>> {
+    svcs.watch(&WatchParams::default().timeout(2), rv)
+        .await
+        .expect("watch request")
+        .take(1)
+        .try_collect()
+        .await
+        .expect("events")
+}
+
 #[tokio::test]
 async fn an_injected_410_on_a_watch_is_an_expired_error_event() {
     let f = fixture().await;
@@ -144,14 +155,7 @@ async fn an_injected_410_on_a_watch_is_an_expired_error_event() {
     f.server
         .calls()
         .inject(Fault::new("watch", "services", 410).times(1));
-    let events: Vec<WatchEvent<Service>> = svcs
-        .watch(&WatchParams::default().timeout(2), &rv)
-        .await
-        .expect("watch request")
-        .take(1)
-        .try_collect()
-        .await
-        .expect("events");
+    let events = first_event(&svcs, &rv).await;
     match &events[..] {
         [WatchEvent::Error(e)] => assert_eq!((e.code, e.reason.as_str()), (410, "Expired")),
         other => panic!("expected one 410 ERROR event, got {other:?}"),
@@ -160,14 +164,7 @@ async fn an_injected_410_on_a_watch_is_an_expired_error_event() {
     svcs.create(&PostParams::default(), &lb_service("default", "web"))
         .await
         .expect("create");
-    let events: Vec<WatchEvent<Service>> = svcs
-        .watch(&WatchParams::default().timeout(2), &rv)
-        .await
-        .expect("watch request")
-        .take(1)
-        .try_collect()
-        .await
-        .expect("events");
+    let events = first_event(&svcs, &rv).await;
     assert!(
         matches!(&events[..], [WatchEvent::Added(s)] if s.metadata.name.as_deref() == Some("web")),
         "{events:?}"

@@ -15,7 +15,7 @@ mod audit;
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -35,22 +35,6 @@ const PAUSE: Duration = Duration::from_millis(5500);
 const TEST_AGENTS: &str = "test-";
 /// Pause between two churn operations (each is a GET and one or two writes).
 const OP_INTERVAL: Duration = Duration::from_millis(100);
-
-fn ferrolb_bin() -> Option<PathBuf> {
-    if let Ok(path) = std::env::var("FERROLB_BIN") {
-        return Some(PathBuf::from(path)).filter(|p| p.is_file());
-    }
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| workspace.join("target"));
-    Some(target.join("debug/ferrolb")).filter(|p| p.is_file())
-}
-
-fn required() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("FERROLB_E2E_REQUIRED").is_ok_and(|v| v == "1")
-}
 
 /// A controller process; killed by PID when dropped (also when the test panics). A stopped one is
 /// continued first so that it can die.
@@ -100,21 +84,6 @@ impl Drop for Controller {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn lease_holder(server: &RunningServer) -> Option<String> {
-    server
-        .store()
-        .get_object(
-            "leases.coordination.k8s.io",
-            "ferrolb-system",
-            "ferrolb-controller",
-        )
-        .and_then(|l| {
-            l.pointer("/spec/holderIdentity")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
 }
 
 /// The faults the controllers meet during the churn (the test's own clients are spared).
@@ -450,7 +419,7 @@ fn summarize_gaps(b: &Backoff) -> String {
 #[ignore = "fails on the controller of main until issue 9's controller fixes are merged"]
 async fn no_address_is_ever_shown_twice_under_churn_faults_and_a_paused_leader() {
     let Some(bin) = ferrolb_bin() else {
-        if required() {
+        if e2e_required() {
             panic!("the ferrolb binary is required (set FERROLB_BIN or build the workspace)");
         }
         eprintln!("skipped: no ferrolb binary (set FERROLB_BIN or build the workspace)");

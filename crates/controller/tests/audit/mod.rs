@@ -111,9 +111,11 @@ fn seen_of(svc: &Service) -> (String, Seen) {
         meta.name.as_deref().unwrap_or("")
     );
     let uid = meta.uid.clone().unwrap_or_else(|| key.clone());
+    // Parsed here rather than through ferrolb_view, so that the auditor shares no code with the
+    // controller it checks.
     let share = meta.annotations.as_ref().and_then(|a| {
-        a.get(ferrolb_view::ANNOTATION_ALLOW_SHARED_IP)
-            .or_else(|| a.get(ferrolb_view::METALLB_ANNOTATION_ALLOW_SHARED_IP))
+        a.get("ferrolb.io/allow-shared-ip")
+            .or_else(|| a.get("metallb.universe.tf/allow-shared-ip"))
             .cloned()
     });
     let ips = svc

@@ -422,13 +422,8 @@ mod tests {
         let mut a = auditor();
         let shared = |name: &str, uid: &str, rv: u64| {
             let mut s = svc(name, uid, rv, true, &["198.51.100.1"]);
-            s.metadata.annotations = Some(
-                [(
-                    ferrolb_view::ANNOTATION_ALLOW_SHARED_IP.to_string(),
-                    "k".to_string(),
-                )]
-                .into(),
-            );
+            s.metadata.annotations =
+                Some([("ferrolb.io/allow-shared-ip".to_string(), "k".to_string())].into());
             s
         };
         a.apply(Change::Upsert, &shared("a", "u1", 1));

@@ -138,13 +138,22 @@ impl Rng {
     }
 }
 
+/// One SIGSTOP of the leader.
+#[derive(Debug, Clone)]
+struct Pause {
+    identity: String,
+    stopped: Instant,
+    resumed: Instant,
+    /// The Lease holder when the process was continued.
+    holder_at_resume: Option<String>,
+}
+
 /// What the driver did.
 #[derive(Debug, Default)]
 struct Churned {
     ops: BTreeMap<&'static str, u64>,
     refused: u64,
-    /// (identity, stopped at (from the start of the churn), stopped for).
-    pauses: Vec<(String, Duration, Duration)>,
+    pauses: Vec<Pause>,
 }
 
 fn service(name: &str, lb: bool) -> Service {
@@ -198,19 +207,18 @@ async fn churn_op(api: &Api<Service>, rng: &mut Rng, out: &mut Churned) {
 /// Forced relists (410 on the controllers' watches, open watches closed) every 5 s, a compaction
 /// every 7 s up to the version the auditor has seen (watches closed: any controller behind it
 /// resumes into 410; the auditor's own view never has a gap).
-fn relist_and_compact(
-    server: &RunningServer,
-    auditor: &audit::Running,
-    second: u64,
-    last: &mut u64,
-) {
+fn relist_and_compact(rig: &Rig, auditor: &audit::Running, second: u64, last: &mut u64) {
+    let server = &rig.server;
     if second == *last {
         return;
     }
     *last = second;
     if second.is_multiple_of(5) {
-        for res in ["services", "configmaps"] {
-            server.calls().inject(
+        for (res, front) in ["services", "configmaps"]
+            .into_iter()
+            .flat_map(|r| rig.fronts.iter().map(move |f| (r, f)))
+        {
+            front.calls().inject(
                 Fault::new("watch", res, 410)
                     .times(2)
                     .except_user_agent(TEST_AGENTS),
@@ -230,13 +238,8 @@ fn relist_and_compact(
 }
 
 /// Drives the churn for `secs`; SIGSTOPs the leader at 1/4 and 2/3 of the time, for [`PAUSE`].
-async fn churn(
-    server: &RunningServer,
-    auditor: &audit::Running,
-    controllers: &[Controller],
-    secs: u64,
-    seed: u64,
-) -> Churned {
+async fn churn(rig: &Rig, auditor: &audit::Running, secs: u64, seed: u64) -> Churned {
+    let (server, controllers) = (&rig.server, &rig.controllers);
     let api = churn_client(server);
     let mut rng = Rng(seed);
     let mut out = Churned::default();
@@ -244,17 +247,14 @@ async fn churn(
     let end = start + Duration::from_secs(secs);
     let pause_at = [secs / 4, secs * 2 / 3].map(Duration::from_secs);
     let mut paused: Option<(&Controller, Instant)> = None;
-    let offset = |at: Instant| at - start;
     let mut pauses_done = 0;
     let mut last_second = 0;
     while Instant::now() < end {
         let elapsed = start.elapsed();
-        relist_and_compact(server, auditor, elapsed.as_secs(), &mut last_second);
+        relist_and_compact(rig, auditor, elapsed.as_secs(), &mut last_second);
         if let Some((ctl, since)) = paused {
             if since.elapsed() >= PAUSE {
-                ctl.signal("-CONT");
-                out.pauses
-                    .push((ctl.identity.clone(), offset(since), since.elapsed()));
+                out.pauses.push(resume(server, ctl, since));
                 paused = None;
             }
         } else if pauses_done < pause_at.len() && elapsed >= pause_at[pauses_done] {
@@ -272,11 +272,54 @@ async fn churn(
         tokio::time::sleep(OP_INTERVAL).await;
     }
     if let Some((ctl, since)) = paused {
-        ctl.signal("-CONT");
-        out.pauses
-            .push((ctl.identity.clone(), offset(since), since.elapsed()));
+        out.pauses.push(resume(server, ctl, since));
     }
     out
+}
+
+fn resume(server: &RunningServer, ctl: &Controller, stopped: Instant) -> Pause {
+    let holder_at_resume = lease_holder(server);
+    ctl.signal("-CONT");
+    Pause {
+        identity: ctl.identity.clone(),
+        stopped,
+        resumed: Instant::now(),
+        holder_at_resume,
+    }
+}
+
+/// Status patches a controller sent in the first second after it was continued while another
+/// replica held the Lease: it cannot have regained the Lease that fast (the holder renews every
+/// second, a takeover needs 3 s unrenewed), so each one is a write without a held lease.
+fn unfenced_writes(pause: &Pause, log: &[RequestRecord]) -> Vec<String> {
+    if pause.holder_at_resume.as_deref() == Some(pause.identity.as_str()) {
+        return Vec::new();
+    }
+    let window = pause.resumed..pause.resumed + Duration::from_secs(1);
+    status_patches(log)
+        .into_iter()
+        .filter(|r| window.contains(&r.at))
+        .map(|r| {
+            format!(
+                "{} {:?} after SIGCONT: {} -> {}",
+                pause.identity,
+                r.at - pause.resumed,
+                r.name.as_deref().unwrap_or("?"),
+                r.status
+            )
+        })
+        .collect()
+}
+
+/// The status patches in a request log.
+fn status_patches(log: &[RequestRecord]) -> Vec<&RequestRecord> {
+    log.iter()
+        .filter(|r| {
+            r.call.as_ref().is_some_and(|c| {
+                c.verb == "patch" && c.resource == "services" && c.subresource.is_some()
+            })
+        })
+        .collect()
 }
 
 /// The end state the controllers must reach once the faults stop: every LoadBalancer Service has
@@ -326,14 +369,7 @@ struct Backoff {
 
 fn backoff(log: &[RequestRecord]) -> Backoff {
     let mut out = Backoff::default();
-    let patches: Vec<&RequestRecord> = log
-        .iter()
-        .filter(|r| {
-            r.call.as_ref().is_some_and(|c| {
-                c.verb == "patch" && c.resource == "services" && c.subresource.is_some()
-            })
-        })
-        .collect();
+    let patches = status_patches(log);
     for (i, r) in patches.iter().enumerate() {
         if !r.injected {
             continue;
@@ -438,85 +474,178 @@ async fn no_address_is_ever_shown_twice_under_churn_faults_and_a_paused_leader()
     let config = dir.join("config.yaml");
     std::fs::write(&config, config_text(&[("churn", &[POOL])])).expect("config");
 
-    let server = api_server().await;
-    server.store().ensure_namespace(NAMESPACE);
+    let rig = Rig::start(&bin, &dir, &config).await;
+    let server = &rig.server;
     let auditor = audit::start(&server.url(), vec![POOL.parse().expect("pool")]).await;
-    let controllers: Vec<Controller> = ["churn-a", "churn-b"]
-        .iter()
-        .map(|id| {
-            Controller::spawn(
-                &bin,
-                &server.url(),
-                &config,
-                id,
-                &dir.join(format!("{id}.log")),
-            )
-        })
-        .collect();
-    wait_for("a lease holder", || lease_holder(&server)).await;
+    wait_for("a lease holder", || lease_holder(server)).await;
 
-    install_faults(&server);
+    for front in &rig.fronts {
+        install_faults(front);
+    }
     let started = Instant::now();
-    let churned = churn(&server, &auditor, &controllers, secs, seed).await;
+    let churned = churn(&rig, &auditor, secs, seed).await;
     let churn_time = started.elapsed();
-    server.calls().clear_faults();
-
+    for front in &rig.fronts {
+        front.calls().clear_faults();
+    }
     let settle = Instant::now();
-    let mut problems = end_state_problems(&server);
+    let mut problems = end_state_problems(server);
     while !problems.is_empty() && settle.elapsed() < Duration::from_secs(15) {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        problems = end_state_problems(&server);
+        problems = end_state_problems(server);
     }
     let settle_time = settle.elapsed();
     let target = server.store().resource_version();
-    let caught_up = Instant::now();
     while auditor
         .state
         .lock()
         .map(|a| a.resource_version())
         .unwrap_or(0)
         < target
-        && caught_up.elapsed() < WAIT
+        && settle.elapsed() < settle_time + WAIT
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let audited = auditor.stop().await;
-    let log = server.calls().log();
-    drop(controllers);
+    let logs: Vec<Vec<RequestRecord>> = rig.fronts.iter().map(|f| f.calls().log()).collect();
+    drop(rig);
+    let _ = std::fs::remove_dir_all(&dir);
 
-    let ok_writes = log
-        .iter()
-        .filter(|r| {
-            r.call.as_ref().is_some_and(|c| {
-                c.verb == "patch" && c.resource == "services" && c.subresource.is_some()
-            }) && r.status < 300
-        })
-        .count() as u64;
-    let b = backoff(&log);
-    let s = &audited.stats;
     eprintln!(
-        "churn: {churn_time:?} (seed {seed}), ops {:?}, refused {}, pauses {:?}",
-        churned.ops, churned.refused, churned.pauses
+        "churn: {churn_time:?} (seed {seed}), ops {:?}, refused {}; end state settled in {settle_time:?}; problems: {problems:?}",
+        churned.ops, churned.refused
     );
-    eprintln!("end state settled in {settle_time:?}; problems: {problems:?}");
-    eprintln!("auditor: {s:?}");
+    let verdict = report(&audited, &churned, &logs, started);
+    assert_eq!(churned.pauses.len(), 2, "the leader was paused twice");
+    assert!(problems.is_empty(), "end state: {problems:?}");
+    verdict.check(&audited);
+}
+
+/// The API server, one front per controller on the same store (so each controller's requests and
+/// faults are its own), and the two controller processes.
+struct Rig {
+    server: RunningServer,
+    fronts: Vec<RunningServer>,
+    controllers: Vec<Controller>,
+}
+
+impl Rig {
+    async fn start(bin: &Path, dir: &Path, config: &Path) -> Rig {
+        let server = api_server().await;
+        server.store().ensure_namespace(NAMESPACE);
+        let mut fronts = Vec::new();
+        let mut controllers = Vec::new();
+        for id in ["churn-a", "churn-b"] {
+            let options = ferrolb_apiserver::Options {
+                store: Some(server.store().clone()),
+                ..ferrolb_apiserver::Options::default()
+            };
+            let front = ferrolb_apiserver::ApiServer::start_with(
+                "127.0.0.1:0".parse().expect("literal address"),
+                options,
+            )
+            .await
+            .expect("start an API front");
+            let log = dir.join(format!("{id}.log"));
+            controllers.push(Controller::spawn(bin, &front.url(), config, id, &log));
+            fronts.push(front);
+        }
+        Rig {
+            server,
+            fronts,
+            controllers,
+        }
+    }
+}
+
+/// What the run must satisfy, computed from the logs.
+struct Verdict {
+    ok_writes: u64,
+    retried: usize,
+    unfenced: Vec<String>,
+}
+
+impl Verdict {
+    fn check(&self, audited: &audit::Auditor) {
+        let s = &audited.stats;
+        assert!(s.events > 100, "the auditor saw the churn: {s:?}");
+        assert_eq!(s.out_of_order, 0, "events in resourceVersion order");
+        assert_eq!(
+            s.gaps, 0,
+            "the auditor saw every event (no relist of its own)"
+        );
+        assert!(
+            audited.violations.is_empty(),
+            "{} violations (listed above)",
+            audited.violations.len()
+        );
+        assert!(
+            self.unfenced.is_empty(),
+            "status writes by a resumed ex-leader: {:?}",
+            self.unfenced
+        );
+        assert_eq!(
+            self.ok_writes,
+            s.allocations + s.clears,
+            "one status write per allocation or clear"
+        );
+        assert!(self.retried > 0, "injected failures were retried");
+    }
+}
+
+/// Prints the figures of a run and returns what to check.
+fn report(
+    audited: &audit::Auditor,
+    churned: &Churned,
+    logs: &[Vec<RequestRecord>],
+    started: Instant,
+) -> Verdict {
+    let s = &audited.stats;
+    let ok_writes = logs
+        .iter()
+        .flat_map(|log| status_patches(log))
+        .filter(|r| r.status < 300)
+        .count() as u64;
     let moves = audited
         .violations
         .iter()
         .filter(|v| v.rule == audit::Rule::Moved)
         .count();
+    eprintln!("auditor: {s:?}");
     eprintln!(
         "status writes: {ok_writes} successful for {} allocations + {} clears (+ {moves} moves)",
         s.allocations, s.clears
     );
-    eprintln!(
-        "injected on status patches: {:?}; retry spacing: {}; retries sooner than Retry-After: {}; peak status patches/s: {}",
-        b.injected,
-        summarize_gaps(&b),
-        b.early,
-        b.peak_per_second
-    );
-    eprintln!("relists: {}", relists(&log));
+    let mut retried = 0;
+    for (id, log) in ["churn-a", "churn-b"].iter().zip(logs) {
+        let b = backoff(log);
+        retried += b.gaps.len();
+        eprintln!(
+            "{id}: injected on status patches {:?}; retry spacing per Service: {}; retries sooner than Retry-After: {}; peak status patches/s: {}",
+            b.injected,
+            summarize_gaps(&b),
+            b.early,
+            b.peak_per_second
+        );
+        eprintln!("{id}: relists: {}", relists(log));
+    }
+    let mut unfenced = Vec::new();
+    for pause in &churned.pauses {
+        let log = if pause.identity == "churn-a" {
+            &logs[0]
+        } else {
+            &logs[1]
+        };
+        eprintln!(
+            "pause: {} stopped at {:?} for {:?}; holder at resume {:?}",
+            pause.identity,
+            pause.stopped - started,
+            pause.resumed - pause.stopped,
+            pause.holder_at_resume
+        );
+        unfenced.extend(unfenced_writes(pause, log));
+    }
+    eprintln!("status writes by a resumed ex-leader in its first second: {unfenced:?}");
     let mut by_rule: BTreeMap<String, u64> = BTreeMap::new();
     for v in &audited.violations {
         *by_rule.entry(format!("{:?}", v.rule)).or_default() += 1;
@@ -531,24 +660,9 @@ async fn no_address_is_ever_shown_twice_under_churn_faults_and_a_paused_leader()
             v.what
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
-
-    assert_eq!(churned.pauses.len(), 2, "the leader was paused twice");
-    assert!(s.events > 100, "the auditor saw the churn: {s:?}");
-    assert_eq!(s.out_of_order, 0, "events in resourceVersion order");
-    assert_eq!(
-        s.gaps, 0,
-        "the auditor saw every event (no relist of its own)"
-    );
-    assert!(problems.is_empty(), "end state: {problems:?}");
-    assert!(
-        audited.violations.is_empty(),
-        "violations by rule: {by_rule:?}"
-    );
-    assert_eq!(
+    Verdict {
         ok_writes,
-        s.allocations + s.clears,
-        "one status write per allocation or clear"
-    );
-    assert!(!b.gaps.is_empty(), "injected failures were retried");
+        retried,
+        unfenced,
+    }
 }

@@ -258,7 +258,7 @@ async fn churn(rig: &Rig, auditor: &audit::Running, secs: u64, seed: u64) -> Chu
                 paused = None;
             }
         } else if pauses_done < pause_at.len() && elapsed >= pause_at[pauses_done] {
-            pauses_done += 1;
+            // Stop the holder; while the Lease is between holders, try again at the next op.
             let holder = lease_holder(server);
             if let Some(ctl) = controllers
                 .iter()
@@ -266,6 +266,7 @@ async fn churn(rig: &Rig, auditor: &audit::Running, secs: u64, seed: u64) -> Chu
             {
                 ctl.signal("-STOP");
                 paused = Some((ctl, Instant::now()));
+                pauses_done += 1;
             }
         }
         churn_op(&api, &mut rng, &mut out).await;
@@ -292,7 +293,11 @@ fn resume(server: &RunningServer, ctl: &Controller, stopped: Instant) -> Pause {
 /// replica held the Lease: it cannot have regained the Lease that fast (the holder renews every
 /// second, a takeover needs 3 s unrenewed), so each one is a write without a held lease.
 fn unfenced_writes(pause: &Pause, log: &[RequestRecord]) -> Vec<String> {
-    if pause.holder_at_resume.as_deref() == Some(pause.identity.as_str()) {
+    let other_holds = pause
+        .holder_at_resume
+        .as_deref()
+        .is_some_and(|h| h != pause.identity);
+    if !other_holds {
         return Vec::new();
     }
     let window = pause.resumed..pause.resumed + Duration::from_secs(1);

@@ -44,11 +44,12 @@ struct Controller {
 }
 
 impl Controller {
-    fn spawn(bin: &Path, url: &str, config: &Path, identity: &str, log: &Path) -> Controller {
+    /// The controller reads its configuration from the ConfigMap `ferrolb-system/config` (the
+    /// default), so that the ConfigMap watch meets the forced relists too.
+    fn spawn(bin: &Path, url: &str, identity: &str, log: &Path) -> Controller {
         let stderr = std::fs::File::create(log).expect("controller log file");
         let child = Command::new(bin)
-            .args(["controller", "--server", url, "--config-file"])
-            .arg(config)
+            .args(["controller", "--server", url])
             .args(["--metrics-addr", "127.0.0.1:0", "--identity", identity])
             .args([
                 "--lease-duration",
@@ -103,6 +104,7 @@ fn install_faults(server: &RunningServer) {
             .retry_after(1)
             .every(5),
         Fault::new("list", "services", 500).every(4),
+        Fault::new("list", "configmaps", 500).every(3),
         Fault::new("update", "leases.coordination.k8s.io", 500).every(15),
     ];
     for rule in rules {
@@ -477,10 +479,8 @@ async fn no_address_is_ever_shown_twice_under_churn_faults_and_a_paused_leader()
         .unwrap_or(0x9e37_79b9_7f4a_7c15);
     let dir = std::env::temp_dir().join(format!("flb-churn-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let config = dir.join("config.yaml");
-    std::fs::write(&config, config_text(&[("churn", &[POOL])])).expect("config");
 
-    let rig = Rig::start(&bin, &dir, &config).await;
+    let rig = Rig::start(&bin, &dir).await;
     let server = &rig.server;
     let auditor = audit::start(&server.url(), vec![POOL.parse().expect("pool")]).await;
     wait_for("a lease holder", || lease_holder(server)).await;
@@ -536,9 +536,13 @@ struct Rig {
 }
 
 impl Rig {
-    async fn start(bin: &Path, dir: &Path, config: &Path) -> Rig {
+    async fn start(bin: &Path, dir: &Path) -> Rig {
         let server = api_server().await;
         server.store().ensure_namespace(NAMESPACE);
+        server
+            .store()
+            .seed(config_map(&config_text(&[("churn", &[POOL])])))
+            .expect("seed the config");
         let mut fronts = Vec::new();
         let mut controllers = Vec::new();
         for id in ["churn-a", "churn-b"] {
@@ -553,7 +557,7 @@ impl Rig {
             .await
             .expect("start an API front");
             let log = dir.join(format!("{id}.log"));
-            controllers.push(Controller::spawn(bin, &front.url(), config, id, &log));
+            controllers.push(Controller::spawn(bin, &front.url(), id, &log));
             fronts.push(front);
         }
         Rig {

@@ -156,6 +156,7 @@ struct Churned {
     ops: BTreeMap<&'static str, u64>,
     refused: u64,
     pauses: Vec<Pause>,
+    ended: Option<Instant>,
 }
 
 fn service(name: &str, lb: bool) -> Service {
@@ -277,6 +278,7 @@ async fn churn(rig: &Rig, auditor: &audit::Running, secs: u64, seed: u64) -> Chu
     if let Some((ctl, since)) = paused {
         out.pauses.push(resume(server, ctl, since));
     }
+    out.ended = Some(Instant::now());
     out
 }
 
@@ -327,6 +329,83 @@ fn status_patches(log: &[RequestRecord]) -> Vec<&RequestRecord> {
             })
         })
         .collect()
+}
+
+/// A Service outside the churn whose first status writes all fail: its attempts show the
+/// per-Service backoff in the request log.
+const PROBE: &str = "backoff-probe";
+const PROBE_FAILURES: u32 = 6;
+/// Services created at once for the brownout, and how long every status write fails.
+const BURST: usize = 20;
+const BROWNOUT: Duration = Duration::from_secs(4);
+
+/// After the churn: the churned Services go, [`BURST`] new ones come while every status patch
+/// fails for [`BROWNOUT`]; returns the status patch rate the controllers kept up meanwhile (a
+/// global limit keeps it low however many Services wait).
+async fn brownout(rig: &Rig, api: &Api<Service>) -> String {
+    for i in 0..NAMES {
+        let _ = api
+            .delete(&format!("svc-{i}"), &DeleteParams::default())
+            .await;
+    }
+    for front in &rig.fronts {
+        front.calls().clear_faults();
+        front
+            .calls()
+            .inject(Fault::new("patch", "services/status", 500).except_user_agent(TEST_AGENTS));
+    }
+    let start = Instant::now();
+    for i in 0..BURST {
+        let _ = api
+            .create(
+                &PostParams::default(),
+                &service(&format!("burst-{i}"), true),
+            )
+            .await;
+    }
+    tokio::time::sleep(BROWNOUT.saturating_sub(start.elapsed())).await;
+    let attempts: usize = rig
+        .fronts
+        .iter()
+        .map(|f| {
+            let log = f.calls().log();
+            status_patches(&log)
+                .iter()
+                .filter(|r| r.at >= start)
+                .count()
+        })
+        .sum();
+    format!(
+        "{BURST} Services waiting, every status patch failing for {:?}: {attempts} attempts ({:.1}/s)",
+        start.elapsed(),
+        attempts as f64 / start.elapsed().as_secs_f64()
+    )
+}
+
+/// The spacing of the probe's status patch attempts (all controllers, in time order).
+fn probe_spacing(logs: &[Vec<RequestRecord>]) -> Vec<Duration> {
+    let mut at: Vec<Instant> = logs
+        .iter()
+        .flat_map(|log| status_patches(log))
+        .filter(|r| r.name.as_deref() == Some(PROBE))
+        .map(|r| r.at)
+        .collect();
+    at.sort();
+    at.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+/// The longest time without a successful status write during the churn (all controllers).
+fn longest_write_stall(logs: &[Vec<RequestRecord>], from: Instant, to: Instant) -> Duration {
+    let mut at: Vec<Instant> = logs
+        .iter()
+        .flat_map(|log| status_patches(log))
+        .filter(|r| r.status < 300 && r.at >= from && r.at <= to)
+        .map(|r| r.at)
+        .collect();
+    at.push(from);
+    at.push(to);
+    at.sort();
+    at.windows(2).map(|w| w[1] - w[0]).max().unwrap_or_default()
 }
 
 /// The end state the controllers must reach once the faults stop: every LoadBalancer Service has
@@ -487,10 +566,20 @@ async fn no_address_is_ever_shown_twice_under_churn_faults_and_a_paused_leader()
 
     for front in &rig.fronts {
         install_faults(front);
+        front.calls().inject(
+            Fault::new("patch", "services/status", 500)
+                .name(PROBE)
+                .times(PROBE_FAILURES),
+        );
     }
+    let api = churn_client(server);
+    api.create(&PostParams::default(), &service(PROBE, true))
+        .await
+        .expect("create the backoff probe");
     let started = Instant::now();
     let churned = churn(&rig, &auditor, secs, seed).await;
     let churn_time = started.elapsed();
+    let brownout = brownout(&rig, &api).await;
     for front in &rig.fronts {
         front.calls().clear_faults();
     }
@@ -521,6 +610,7 @@ async fn no_address_is_ever_shown_twice_under_churn_faults_and_a_paused_leader()
         "churn: {churn_time:?} (seed {seed}), ops {:?}, refused {}; end state settled in {settle_time:?}; problems: {problems:?}",
         churned.ops, churned.refused
     );
+    eprintln!("brownout: {brownout}");
     let verdict = report(&audited, &churned, &logs, started);
     assert_eq!(churned.pauses.len(), 2, "the leader was paused twice");
     assert!(problems.is_empty(), "end state: {problems:?}");
@@ -639,6 +729,14 @@ fn report(
         );
         eprintln!("{id}: relists: {}", relists(log));
     }
+    eprintln!(
+        "{PROBE}: {PROBE_FAILURES} failures, then attempts spaced {:?}",
+        probe_spacing(logs)
+    );
+    eprintln!(
+        "longest time without a successful status write during the churn: {:?}",
+        longest_write_stall(logs, started, churned.ended.unwrap_or(started))
+    );
     let mut unfenced = Vec::new();
     for pause in &churned.pauses {
         let log = if pause.identity == "churn-a" {

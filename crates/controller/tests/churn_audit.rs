@@ -180,9 +180,8 @@ async fn churn_op(api: &Api<Service>, rng: &mut Rng, out: &mut Churned) {
                 .await;
             ("create", r.map(|_| ()))
         }
-        Some(svc) if roll < 30 => {
+        Some(_) if roll < 30 => {
             let r = api.delete(&name, &DeleteParams::default()).await;
-            let _ = svc;
             ("delete", r.map(|_| ()))
         }
         Some(svc) if roll < 55 => {

@@ -407,6 +407,39 @@ fn longest_write_stall(logs: &[Vec<RequestRecord>], from: Instant, to: Instant) 
     at.windows(2).map(|w| w[1] - w[0]).max().unwrap_or_default()
 }
 
+/// A pool added by a ConfigMap change after the faults (the auditor knows it from the start).
+const EXTRA_POOL: &str = "198.51.100.64/28";
+
+/// Adds a pool to the ConfigMap and creates a Service asking for it: how long until it has an
+/// address (the ConfigMap watch must have recovered from the relists and failed lists).
+async fn config_change(server: &RunningServer, api: &Api<Service>) -> Option<Duration> {
+    let start = Instant::now();
+    server
+        .store()
+        .seed(config_map(&config_text(&[
+            ("churn", &[POOL]),
+            ("extra", &[EXTRA_POOL]),
+        ])))
+        .expect("update the config");
+    let mut svc = service("config-probe", true);
+    svc.metadata.annotations =
+        Some([("ferrolb.io/address-pool".to_string(), "extra".to_string())].into());
+    api.create(&PostParams::default(), &svc)
+        .await
+        .expect("create config-probe");
+    let extra: ipnet::IpNet = EXTRA_POOL.parse().expect("pool");
+    while start.elapsed() < WAIT {
+        if ingress_ips(server, NAMESPACE, "config-probe")
+            .iter()
+            .any(|ip| extra.contains(ip))
+        {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
 /// The end state the controllers must reach once the faults stop: every LoadBalancer Service has
 /// one address of the pool, no other Service has one, no address twice.
 fn end_state_problems(server: &RunningServer) -> Vec<String> {
@@ -560,7 +593,8 @@ async fn no_address_is_ever_shown_twice_under_churn_faults_and_a_paused_leader()
 
     let rig = Rig::start(&bin, &dir).await;
     let server = &rig.server;
-    let auditor = audit::start(&server.url(), vec![POOL.parse().expect("pool")]).await;
+    let pools = [POOL, EXTRA_POOL].map(|p| p.parse().expect("pool"));
+    let auditor = audit::start(&server.url(), pools.to_vec()).await;
     wait_for("a lease holder", || lease_holder(server)).await;
 
     for front in &rig.fronts {
@@ -589,6 +623,7 @@ async fn no_address_is_ever_shown_twice_under_churn_faults_and_a_paused_leader()
         problems = end_state_problems(server);
     }
     let settle_time = settle.elapsed();
+    let config_seen = config_change(server, &api).await;
     let target = server.store().resource_version();
     while auditor
         .state
@@ -610,9 +645,14 @@ async fn no_address_is_ever_shown_twice_under_churn_faults_and_a_paused_leader()
         churned.ops, churned.refused
     );
     eprintln!("brownout: {brownout}");
+    eprintln!("a ConfigMap change after the faults took effect in {config_seen:?}");
     let verdict = report(&audited, &churned, &logs, started);
     assert_eq!(churned.pauses.len(), 2, "the leader was paused twice");
     assert!(problems.is_empty(), "end state: {problems:?}");
+    assert!(
+        config_seen.is_some(),
+        "the ConfigMap change was applied within {WAIT:?}"
+    );
     verdict.check(&audited);
 }
 

@@ -20,7 +20,8 @@ use crate::status::ApiError;
 /// [`Calls::inject`](crate::Calls::inject).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
-    call: Call,
+    /// None: every resource call (an outage).
+    call: Option<Call>,
     code: u16,
     retry_after: Option<u32>,
     times: Option<u32>,
@@ -53,7 +54,7 @@ impl Fault {
     /// with HTTP `code`, without touching the store, until [`Fault::times`] runs out (default: forever).
     pub fn new(verb: &str, resource: &str, code: u16) -> Fault {
         Fault {
-            call: Call::new(verb, resource),
+            call: Some(Call::new(verb, resource)),
             code,
             retry_after: None,
             times: None,
@@ -62,6 +63,15 @@ impl Fault {
             only_user_agent: None,
             except_user_agent: None,
             seen: 0,
+        }
+    }
+
+    /// Answer every resource request (any verb, any resource) with HTTP `code`: an API outage.
+    /// Discovery and health endpoints still answer.
+    pub fn everything(code: u16) -> Fault {
+        Fault {
+            call: None,
+            ..Fault::new("get", "namespaces", code)
         }
     }
 
@@ -102,7 +112,7 @@ impl Fault {
     }
 
     fn matches(&self, t: Target<'_>) -> bool {
-        &self.call == t.call
+        self.call.as_ref().is_none_or(|c| c == t.call)
             && self.times != Some(0)
             && self.name.as_deref().is_none_or(|n| t.name == Some(n))
             && self
@@ -236,6 +246,18 @@ mod tests {
         assert!(g
             .apply(target(&Call::new("watch", "services"), None, "ctl-a"))
             .is_some());
+    }
+
+    #[test]
+    fn an_outage_matches_every_call() {
+        let mut f = Fault::everything(503).except_user_agent("test-");
+        for call in [
+            Call::new("watch", "services"),
+            Call::new("update", "leases.coordination.k8s.io"),
+        ] {
+            assert!(f.apply(target(&call, None, "kube")).is_some());
+            assert!(f.apply(target(&call, None, "test-audit")).is_none());
+        }
     }
 
     #[test]

@@ -407,11 +407,29 @@ fn longest_write_stall(logs: &[Vec<RequestRecord>], from: Instant, to: Instant) 
     at.windows(2).map(|w| w[1] - w[0]).max().unwrap_or_default()
 }
 
+/// How long the API answers every controller request with 500 (open watches closed).
+const OUTAGE: Duration = Duration::from_secs(6);
+
+/// An API outage for the controllers; the faults are all gone afterwards.
+async fn outage(rig: &Rig) {
+    for front in &rig.fronts {
+        front.calls().clear_faults();
+        front
+            .calls()
+            .inject(Fault::everything(500).except_user_agent(TEST_AGENTS));
+    }
+    rig.server.store().close_watches();
+    tokio::time::sleep(OUTAGE).await;
+    for front in &rig.fronts {
+        front.calls().clear_faults();
+    }
+}
+
 /// A pool added by a ConfigMap change after the faults (the auditor knows it from the start).
 const EXTRA_POOL: &str = "198.51.100.64/28";
 
 /// Adds a pool to the ConfigMap and creates a Service asking for it: how long until it has an
-/// address (the ConfigMap watch must have recovered from the relists and failed lists).
+/// address (the ConfigMap and Service watches must have recovered from the outage).
 async fn config_change(server: &RunningServer, api: &Api<Service>) -> Option<Duration> {
     let start = Instant::now();
     server
@@ -613,9 +631,8 @@ async fn no_address_is_ever_shown_twice_under_churn_faults_and_a_paused_leader()
     let churned = churn(&rig, &auditor, secs, seed).await;
     let churn_time = started.elapsed();
     let brownout = brownout(&rig, &api).await;
-    for front in &rig.fronts {
-        front.calls().clear_faults();
-    }
+    outage(&rig).await;
+    let config_seen = config_change(server, &api).await;
     let settle = Instant::now();
     let mut problems = end_state_problems(server);
     while !problems.is_empty() && settle.elapsed() < Duration::from_secs(15) {
@@ -623,7 +640,6 @@ async fn no_address_is_ever_shown_twice_under_churn_faults_and_a_paused_leader()
         problems = end_state_problems(server);
     }
     let settle_time = settle.elapsed();
-    let config_seen = config_change(server, &api).await;
     let target = server.store().resource_version();
     while auditor
         .state
@@ -645,7 +661,7 @@ async fn no_address_is_ever_shown_twice_under_churn_faults_and_a_paused_leader()
         churned.ops, churned.refused
     );
     eprintln!("brownout: {brownout}");
-    eprintln!("a ConfigMap change after the faults took effect in {config_seen:?}");
+    eprintln!("a ConfigMap change right after a {OUTAGE:?} outage took effect in {config_seen:?}");
     let verdict = report(&audited, &churned, &logs, started);
     assert_eq!(churned.pauses.len(), 2, "the leader was paused twice");
     assert!(problems.is_empty(), "end state: {problems:?}");

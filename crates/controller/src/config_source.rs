@@ -99,7 +99,9 @@ async fn watch_config_map(
 ) {
     let api: Api<ConfigMap> = Api::namespaced(client, &namespace);
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let mut stream = watcher(api, config).default_backoff().boxed();
+    let mut stream = watcher(api, config)
+        .backoff(crate::retry::watch_backoff())
+        .boxed();
     let mut seen_in_init = false;
     loop {
         let event = tokio::select! {

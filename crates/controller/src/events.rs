@@ -1,16 +1,17 @@
 //! Kubernetes Events (core/v1) on Services and on the config ConfigMap.
 //!
-//! Only `create` is used: the controller remembers the last Event per object and reason, and
-//! does not repeat an identical one, so no update or patch of Events is needed.
+//! Only `create` is used: the controller remembers the last Event per object and does not repeat
+//! it, so no update or patch of Events is needed. Events are written by their own task, in order,
+//! so a slow or failing Event never delays a status write.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
 use kube::Client;
+use tokio::sync::mpsc;
 use tracing::warn;
 
 use crate::options::FIELD_MANAGER;
@@ -72,58 +73,83 @@ impl EventType {
     }
 }
 
-/// Writes Events; skips an Event identical to the last one sent for the same object and reason.
+/// Hands Events to a writer task, so that no status write waits on an Event; skips an Event
+/// identical to the last one sent for the same object (whatever its reason, so an Event that
+/// was followed by another one on that object is written again when it happens again).
 pub struct EventRecorder {
-    client: Client,
+    queue: mpsc::Sender<Event>,
     instance: String,
-    sent: HashMap<(String, String, String), String>,
-    counter: AtomicU64,
+    last: HashMap<(String, String, String), (String, String)>,
+    counter: u64,
 }
 
+/// Events waiting for the writer task at most; more are dropped with a warning (Events are
+/// informational, status writes must not wait for them).
+const QUEUE: usize = 1024;
+
 impl EventRecorder {
-    /// A recorder that names `instance` (the pod name) as the reporting instance.
+    /// A recorder that names `instance` (the pod name) as the reporting instance; spawns the
+    /// writer task, which ends once the recorder is dropped and the queue is written.
     pub fn new(client: Client, instance: impl Into<String>) -> Self {
+        let (queue, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(write_events(client, rx));
         EventRecorder {
-            client,
+            queue,
             instance: instance.into(),
-            sent: HashMap::new(),
-            counter: AtomicU64::new(0),
+            last: HashMap::new(),
+            counter: 0,
         }
     }
 
     /// Forgets what was sent for an object (it was deleted), so a new object of the same name
     /// gets its Events again.
     pub fn forget(&mut self, namespace: &str, name: &str) {
-        self.sent
-            .retain(|(ns, n, _), _| !(ns == namespace && n == name));
+        self.last
+            .retain(|(_, ns, n), _| !(ns == namespace && n == name));
     }
 
-    /// Publishes an Event unless the same reason and message were the last sent for `target`.
-    /// Failures are logged, not returned: an Event is informational.
-    pub async fn publish(
+    /// Queues an Event unless the last one queued for `target` had the same reason and message.
+    pub fn publish(&mut self, target: &EventTarget, kind: EventType, reason: &str, message: &str) {
+        let key = (
+            target.kind.clone(),
+            target.namespace.clone(),
+            target.name.clone(),
+        );
+        let entry = (reason.to_string(), message.to_string());
+        if self.last.get(&key) == Some(&entry) {
+            return;
+        }
+        let event = self.event(target, kind, reason, message);
+        match self.queue.try_send(event) {
+            Ok(()) => {
+                self.last.insert(key, entry);
+            }
+            Err(err) => warn!(
+                error = %err,
+                object = %format!("{}/{}", target.namespace, target.name),
+                reason,
+                "Event not queued"
+            ),
+        }
+    }
+
+    fn event(
         &mut self,
         target: &EventTarget,
         kind: EventType,
         reason: &str,
         message: &str,
-    ) {
-        let key = (
-            target.namespace.clone(),
-            target.name.clone(),
-            reason.to_string(),
-        );
-        if self.sent.get(&key).map(String::as_str) == Some(message) {
-            return;
-        }
+    ) -> Event {
         let now = Timestamp::now();
-        let seq = self.counter.fetch_add(1, Ordering::Relaxed);
+        let seq = self.counter;
+        self.counter = self.counter.wrapping_add(1);
         let name = format!(
             "{}.{:x}{:04x}",
             target.name,
             now.as_nanosecond().unsigned_abs() & 0xffff_ffff_ffff,
             seq & 0xffff
         );
-        let event = Event {
+        Event {
             metadata: ObjectMeta {
                 name: Some(name),
                 namespace: Some(target.namespace.clone()),
@@ -152,18 +178,25 @@ impl EventRecorder {
                 host: None,
             }),
             ..Event::default()
-        };
-        let api: Api<Event> = Api::namespaced(self.client.clone(), &target.namespace);
-        match api.create(&PostParams::default(), &event).await {
-            Ok(_) => {
-                self.sent.insert(key, message.to_string());
-            }
-            Err(err) => warn!(
+        }
+    }
+}
+
+/// The writer task: creates the queued Events in order; a failure is logged, not retried.
+async fn write_events(client: Client, mut rx: mpsc::Receiver<Event>) {
+    while let Some(event) = rx.recv().await {
+        let namespace = event.metadata.namespace.clone().unwrap_or_default();
+        let api: Api<Event> = Api::namespaced(client.clone(), &namespace);
+        if let Err(err) = api.create(&PostParams::default(), &event).await {
+            warn!(
                 error = %err,
-                object = %format!("{}/{}", target.namespace, target.name),
-                reason,
+                object = %format!(
+                    "{namespace}/{}",
+                    event.involved_object.name.as_deref().unwrap_or_default()
+                ),
+                reason = event.reason.as_deref().unwrap_or_default(),
                 "could not write Event"
-            ),
+            );
         }
     }
 }

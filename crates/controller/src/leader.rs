@@ -6,7 +6,9 @@
 //! record's `leaseDurationSeconds`, measured on its own clock (no trust in the other node's clock).
 //! A leader that has not renewed for `renew_deadline` (shorter than the lease duration) stops
 //! writing before anyone may take over. On a clean shutdown the leader releases the Lease so the
-//! follower takes over at its next look.
+//! follower takes over at its next look. A leader whose writes keep failing can be told to step
+//! down: it releases the Lease and stays out of the election for one lease duration, so the
+//! other replica takes over.
 
 use std::time::{Duration, Instant};
 
@@ -29,6 +31,18 @@ pub struct Leadership {
     pub leader: bool,
     /// Number of acquisitions so far.
     pub term: u64,
+    /// Until when the lease is proven held: the start of the last successful renewal plus the
+    /// renew deadline (another replica may take over only a lease duration after it saw that
+    /// renewal, later still). `None` without election. Checked right before every write, so a
+    /// replica that was paused past it writes nothing, whatever the elector has published.
+    pub valid_until: Option<Instant>,
+}
+
+impl Leadership {
+    /// True when this replica leads and the lease is proven held until at least `at`.
+    pub fn holds_at(&self, at: Instant) -> bool {
+        self.leader && self.valid_until.is_none_or(|until| at < until)
+    }
 }
 
 /// Runs the election until `shutdown` turns true; publishes leadership on `leader`.
@@ -37,6 +51,7 @@ pub struct LeaderElector {
     options: LeaseOptions,
     leader: watch::Sender<Leadership>,
     observed: Option<Observation>,
+    step_down: Option<watch::Receiver<u64>>,
 }
 
 /// The Lease record a follower last saw and when it first saw it.
@@ -64,6 +79,27 @@ impl LeaderElector {
             options,
             leader,
             observed: None,
+            step_down: None,
+        }
+    }
+
+    /// Steps down (releases the Lease, then sits out one lease duration) each time the value
+    /// on `requests` changes while this replica leads.
+    pub fn with_step_down(mut self, requests: watch::Receiver<u64>) -> Self {
+        self.step_down = Some(requests);
+        self
+    }
+
+    /// True when a step-down was requested since the last look.
+    fn step_down_requested(&mut self) -> bool {
+        let Some(rx) = self.step_down.as_mut() else {
+            return false;
+        };
+        if rx.has_changed().unwrap_or(false) {
+            rx.borrow_and_update();
+            true
+        } else {
+            false
         }
     }
 
@@ -74,6 +110,19 @@ impl LeaderElector {
         loop {
             if *shutdown.borrow() {
                 break;
+            }
+            if self.step_down_requested() && self.leader.borrow().leader {
+                self.step_down().await;
+                last_renew = None;
+                tokio::select! {
+                    _ = tokio::time::sleep(self.options.lease_duration) => {}
+                    changed = shutdown.changed() => {
+                        if changed.is_err() {
+                            break;
+                        }
+                    }
+                }
+                continue;
             }
             let started = Instant::now();
             let leading = self.leader.borrow().leader;
@@ -87,12 +136,16 @@ impl LeaderElector {
             match result {
                 Ok(Ok(Attempt::Held)) => {
                     last_renew = Some(started);
+                    let valid_until = Some(started + self.options.renew_deadline);
                     if !leading {
                         info!(identity = %self.options.identity, lease = %self.options.name, "became leader");
                         self.leader.send_modify(|l| {
                             l.leader = true;
                             l.term += 1;
+                            l.valid_until = valid_until;
                         });
+                    } else {
+                        self.leader.send_modify(|l| l.valid_until = valid_until);
                     }
                 }
                 Ok(Ok(Attempt::HeldByOther(holder))) => {
@@ -130,6 +183,17 @@ impl LeaderElector {
             }
         } else {
             self.leader.send_modify(|l| l.leader = false);
+        }
+    }
+
+    /// Stops leading and releases the Lease, so the other replica takes over at its next look.
+    async fn step_down(&mut self) {
+        warn!("writes keep failing: stepping down and releasing the lease");
+        self.leader.send_modify(|l| l.leader = false);
+        match tokio::time::timeout(self.options.renew_deadline, self.release()).await {
+            Ok(Ok(())) => info!("released the lease"),
+            Ok(Err(err)) => warn!(error = %err, "could not release the lease"),
+            Err(_) => warn!("releasing the lease timed out"),
         }
     }
 

@@ -6,7 +6,17 @@
 //!   rebuilt: pools from the last good config, then every address already in a Service's
 //!   `status.loadBalancer.ingress` is registered, and only then is anything allocated;
 //! - a follower never writes; it mirrors the addresses it sees so its metrics are right, and on
-//!   becoming leader it lists again before writing.
+//!   becoming leader it lists again before writing;
+//! - decisions are made from the newest copy of each Service known: a copy older (by
+//!   resourceVersion) than one already known, the answer to this replica's own status write
+//!   included, is ignored;
+//! - every status write is conditional on the uid and resourceVersion of that copy (see
+//!   [`crate::status`]), and the lease is checked right before it;
+//! - an address is released only once no copy of its Service shows it any more (the clear was
+//!   written, the Service was seen without it, or the Service is gone), so it is never handed to
+//!   another Service while the first still shows it;
+//! - a failed write is retried with per-Service exponential backoff and jitter under a global
+//!   rate limit ([`crate::retry`]); other Services keep being served meanwhile.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -27,8 +37,9 @@ use crate::events::{EventRecorder, EventTarget, EventType};
 use crate::health::Readiness;
 use crate::leader::Leadership;
 use crate::metrics::{Metrics, PoolUsage};
+use crate::retry::RetryQueue;
 use crate::runner::ControllerState;
-use crate::status::write_ingress;
+use crate::status::{write_ingress, WriteError};
 
 /// What the controller did for one Service (published for `ferrolb demo` and tests).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,8 +80,11 @@ pub enum ControllerEvent {
     },
 }
 
-/// Delay before retrying a Service whose status write failed.
-const RETRY_DELAY: Duration = Duration::from_secs(1);
+/// A write is started only when the lease is proven held at least this much longer.
+const WRITE_MARGIN: Duration = Duration::from_millis(50);
+
+/// While this replica may not write, due retries wait this long before they are looked at again.
+const PAUSED_RETRY: Duration = Duration::from_millis(250);
 
 /// The reconciler's state (see the module documentation).
 pub struct Reconciler {
@@ -92,10 +106,11 @@ pub struct Reconciler {
     stale: bool,
     failed: BTreeMap<ServiceKey, String>,
     freed: bool,
-    retry: BTreeMap<ServiceKey, Instant>,
-    /// Status writes not yet seen in the watch: a relist (410) can hand back a list taken
-    /// before the write landed, and the same status must not be written twice.
-    unseen_writes: BTreeMap<ServiceKey, UnseenWrite>,
+    retry: RetryQueue,
+    /// Since when every status write failed (none landed since), if they do.
+    failing_since: Option<Instant>,
+    /// Asks the elector to step down; sent after writes failed for `step_down_after`.
+    step_down: Option<(watch::Sender<u64>, Duration)>,
     recorder: EventRecorder,
     config_event: Option<(EventTarget, EventType, &'static str, String)>,
     metrics: Metrics,
@@ -133,8 +148,9 @@ impl Reconciler {
             stale: false,
             failed: BTreeMap::new(),
             freed: false,
-            retry: BTreeMap::new(),
-            unseen_writes: BTreeMap::new(),
+            retry: RetryQueue::default(),
+            failing_since: None,
+            step_down: None,
             config_event: None,
             metrics,
             readiness,
@@ -148,13 +164,39 @@ impl Reconciler {
         self.leader_gate = Some(gate);
     }
 
-    /// True when this replica may write now.
+    /// Asks the elector (through `requests`) to step down when every status write failed for
+    /// `after`: a leader that cannot write hands the Lease to the other replica.
+    pub fn set_step_down(&mut self, requests: watch::Sender<u64>, after: Duration) {
+        self.step_down = Some((requests, after));
+    }
+
+    /// Notes a failed write; asks to step down when writes failed long enough.
+    fn note_write_failure(&mut self) {
+        let since = *self.failing_since.get_or_insert_with(Instant::now);
+        if let Some((requests, after)) = &self.step_down {
+            if since.elapsed() >= *after {
+                warn!(failing_for = ?since.elapsed(), "no status write landed for too long; asking to step down");
+                requests.send_modify(|n| *n += 1);
+                self.failing_since = None;
+            }
+        }
+    }
+
+    /// True when this replica may start a write now: it writes, and the elector's latest word
+    /// is this term with the lease proven held past now plus a margin (fencing).
     fn may_write(&self) -> bool {
         self.writing
             && self.leader_gate.as_ref().is_none_or(|gate| {
                 let now = *gate.borrow();
-                now.leader && now.term == self.term
+                now.term == self.term && now.holds_at(Instant::now() + WRITE_MARGIN)
             })
+    }
+
+    /// The instant a write must have finished by (the lease's proven end), if there is one.
+    fn write_deadline(&self) -> Option<Instant> {
+        self.leader_gate
+            .as_ref()
+            .and_then(|gate| gate.borrow().valid_until)
     }
 
     /// Whether this replica holds the lease.
@@ -182,8 +224,6 @@ impl Reconciler {
             // The caller replaces the Service stream: what the old one buffered is moot.
             self.init_buffer = None;
             self.writing = false;
-            // another replica may have written since: trust only what the watch shows
-            self.unseen_writes.clear();
         }
         if !leadership.leader {
             self.writing = false;
@@ -230,7 +270,7 @@ impl Reconciler {
                                 ));
                             }
                             let _ = self.events.send(ControllerEvent::ConfigRejected { errors });
-                            self.publish_config_event().await;
+                            self.publish_config_event();
                             self.publish_state();
                             return;
                         }
@@ -252,7 +292,7 @@ impl Reconciler {
                     ));
                 }
                 let _ = self.events.send(ControllerEvent::ConfigRejected { errors });
-                self.publish_config_event().await;
+                self.publish_config_event();
                 self.publish_state();
             }
             ConfigUpdate::Missing { reason } => {
@@ -277,40 +317,14 @@ impl Reconciler {
                     .get_or_insert_with(BTreeMap::new)
                     .insert(key_of(&view), view);
             }
-            watcher::Event::InitDone => {
-                let listed = self.init_buffer.take().unwrap_or_default();
-                for key in self.services.keys() {
-                    if !listed.contains_key(key) {
-                        self.recorder.forget(&key.namespace, &key.name);
-                    }
-                }
-                self.services = listed;
-                self.failed.clear();
-                self.retry.clear();
-                let first = !self.synced;
-                self.synced = true;
-                if self.config.is_none() {
-                    self.try_first_config().await;
-                }
-                self.rebuild_allocator();
-                self.readiness.set_synced(true);
-                if self.leader && !self.writing {
-                    info!(
-                        services = self.services.len(),
-                        "listed every Service and registered their addresses; writing from now on"
-                    );
-                    self.writing = true;
-                    self.publish_config_event().await;
-                } else if first {
-                    info!(services = self.services.len(), "initial sync done");
-                }
-                self.publish_state();
-                self.reconcile_all().await;
-            }
+            watcher::Event::InitDone => self.listed().await,
             watcher::Event::Apply(service) => {
                 let view = ServiceView::from_service(&service);
                 let key = key_of(&view);
-                self.services.insert(key.clone(), view);
+                if !self.remember(view) {
+                    debug!(service = %key.to_string(), "ignored a copy older than one already seen");
+                    return;
+                }
                 if self.config.is_none() && self.pending.is_some() && self.synced {
                     self.try_first_config().await;
                 }
@@ -329,13 +343,20 @@ impl Reconciler {
             watcher::Event::Delete(service) => {
                 let view = ServiceView::from_service(&service);
                 let key = key_of(&view);
+                if self
+                    .services
+                    .get(&key)
+                    .is_some_and(|known| known.uid != view.uid && is_older(&view, known))
+                {
+                    // an older object of that name; the one known now stays
+                    return;
+                }
                 self.services.remove(&key);
                 if self.config.is_none() && self.pending.is_some() && self.synced {
                     self.try_first_config().await;
                 }
                 self.failed.remove(&key);
-                self.retry.remove(&key);
-                self.unseen_writes.remove(&key);
+                self.retry.forget(&key);
                 self.recorder.forget(&key.namespace, &key.name);
                 self.allocator.release(&key);
                 debug!(service = %key.to_string(), "Service deleted; its addresses are free");
@@ -346,6 +367,43 @@ impl Reconciler {
                 }
             }
         }
+    }
+
+    /// A full list was delivered: it replaces the known Services (except copies older than
+    /// ones known), the allocator is rebuilt from it, and writing starts if this replica leads.
+    async fn listed(&mut self) {
+        let mut listed = self.init_buffer.take().unwrap_or_default();
+        for (key, known) in &self.services {
+            match listed.get_mut(key) {
+                None => self.recorder.forget(&key.namespace, &key.name),
+                // a list older than a copy already known (this replica's own write
+                // included) does not take it back
+                Some(view) if is_older(view, known) => *view = known.clone(),
+                Some(_) => {}
+            }
+        }
+        self.services = listed;
+        self.failed.clear();
+        self.retry.clear_due();
+        let first = !self.synced;
+        self.synced = true;
+        if self.config.is_none() {
+            self.try_first_config().await;
+        }
+        self.rebuild_allocator();
+        self.readiness.set_synced(true);
+        if self.leader && !self.writing {
+            info!(
+                services = self.services.len(),
+                "listed every Service and registered their addresses; writing from now on"
+            );
+            self.writing = true;
+            self.publish_config_event();
+        } else if first {
+            info!(services = self.services.len(), "initial sync done");
+        }
+        self.publish_state();
+        self.reconcile_all().await;
     }
 
     /// Accepts the first configuration once the Services are listed, unless it would take an
@@ -390,7 +448,7 @@ impl Reconciler {
             if let Some(target) = target {
                 self.config_event = Some((target, EventType::Warning, "ConfigRejected", errors));
             }
-            self.publish_config_event().await;
+            self.publish_config_event();
             self.publish_state();
             return;
         }
@@ -420,26 +478,23 @@ impl Reconciler {
             ));
         }
         let _ = self.events.send(ControllerEvent::ConfigApplied);
-        self.publish_config_event().await;
+        self.publish_config_event();
         self.update_usage();
         self.publish_state();
         self.reconcile_all().await;
     }
 
+    /// When the next retry is due, if any.
+    pub fn next_retry(&self) -> Option<Instant> {
+        self.retry.next_due()
+    }
+
     /// Reconciles the Services whose write failed and whose retry time has come.
     pub async fn retry_due(&mut self) {
-        if !self.writing || self.retry.is_empty() {
-            return;
-        }
         let now = Instant::now();
-        let due: Vec<ServiceKey> = self
-            .retry
-            .iter()
-            .filter(|(_, at)| **at <= now)
-            .map(|(k, _)| k.clone())
-            .collect();
+        let due = self.retry.take_due(now);
+        // A follower drops them: a new term starts with a full list that reconciles everything.
         for key in due {
-            self.retry.remove(&key);
             self.reconcile(&key).await;
         }
     }
@@ -495,138 +550,185 @@ impl Reconciler {
         }
         let keys: Vec<ServiceKey> = self.services.keys().cloned().collect();
         for key in keys {
-            if !self.may_write() {
-                return;
-            }
             self.reconcile(&key).await;
         }
     }
 
     async fn reconcile(&mut self, key: &ServiceKey) {
-        // Checked here, with no await between this check and the status write below.
-        if !self.may_write() || self.config.is_none() {
+        if self.config.is_none() || !self.writing {
+            return;
+        }
+        if !self.may_write() {
+            // Writing, but the lease is not proven held right now: look again shortly (a
+            // renewal lets it go on; a lost lease means a new term and a full list anyway).
+            self.retry.defer(key, Instant::now() + PAUSED_RETRY);
             return;
         }
         let Some(view) = self.services.get(key).cloned() else {
             return;
         };
-        let view_predates_write = self.view_predates_write(key, &view);
         let outcome = self.allocator.allocate(&view);
         // Metrics first: by the time the status is visible, the metrics already count it.
         self.update_usage();
-        let label = key.to_string();
-        let target = EventTarget::service(&key.namespace, &key.name, view.uid.clone());
         match outcome {
-            Outcome::Assign { ips, pool } => {
-                self.failed.remove(key);
-                if ips != view.ingress_ips && view_predates_write.as_deref() != Some(ips.as_slice())
-                {
-                    match write_ingress(&self.client, &key.namespace, &key.name, &ips).await {
-                        Ok(()) => {
-                            self.note_write(key, &view, &ips);
-                            let list = join_ips(&ips);
-                            info!(service = %label, ips = %list, pool = %pool, "assigned");
-                            self.recorder
-                                .publish(
-                                    &target,
-                                    EventType::Normal,
-                                    "IPAllocated",
-                                    &format!("Assigned IP [{list}] from pool {pool}"),
-                                )
-                                .await;
-                            let _ = self.events.send(ControllerEvent::Allocated {
-                                namespace: key.namespace.clone(),
-                                name: key.name.clone(),
-                                ips,
-                                pool,
-                            });
-                        }
-                        Err(err) => self.write_failed(key, &label, err),
-                    }
-                }
-            }
-            Outcome::Clear => {
-                self.failed.remove(key);
-                self.allocator.release(key);
-                self.freed = true;
-                if !view.ingress_ips.is_empty() && view_predates_write.as_deref() != Some(&[]) {
-                    match write_ingress(&self.client, &key.namespace, &key.name, &[]).await {
-                        Ok(()) => {
-                            self.note_write(key, &view, &[]);
-                            info!(service = %label, "not a LoadBalancer any more: cleared the address");
-                            self.recorder.forget(&key.namespace, &key.name);
-                            let _ = self.events.send(ControllerEvent::Cleared {
-                                namespace: key.namespace.clone(),
-                                name: key.name.clone(),
-                            });
-                        }
-                        Err(err) => self.write_failed(key, &label, err),
-                    }
-                }
-                self.update_usage();
-            }
+            Outcome::Assign { ips, pool } => self.assign(key, &view, ips, pool).await,
+            Outcome::Clear => self.clear(key, &view).await,
             Outcome::Skip(reason) => {
-                debug!(service = %label, reason = %reason, "skipped");
+                debug!(service = %key.to_string(), reason = %reason, "skipped");
             }
-            Outcome::Error(reason) => {
-                let previous = self.failed.insert(key.clone(), reason.clone());
-                if previous.as_deref() != Some(reason.as_str()) {
-                    warn!(service = %label, reason = %reason, "no address");
-                    let _ = self.events.send(ControllerEvent::Failed {
-                        namespace: key.namespace.clone(),
-                        name: key.name.clone(),
-                        reason: reason.clone(),
-                    });
-                }
-                self.recorder
-                    .publish(&target, EventType::Warning, "AllocationFailed", &reason)
-                    .await;
-            }
+            Outcome::Error(reason) => self.no_address(key, &view, reason),
         }
         self.update_usage();
     }
 
-    /// What this replica wrote to `key`'s status when `view` still shows the status that write
-    /// replaced (a list taken before the write landed): writing the same again would be a
-    /// duplicate. Forgets the write once the watch shows it, or anything else.
-    fn view_predates_write(&mut self, key: &ServiceKey, view: &ServiceView) -> Option<Vec<IpAddr>> {
-        let unseen = self.unseen_writes.get(key)?;
-        if unseen.uid != view.uid || unseen.replaced != view.ingress_ips {
-            self.unseen_writes.remove(key);
-            return None;
+    /// Writes the addresses the allocator gave, unless the Service already shows them.
+    async fn assign(
+        &mut self,
+        key: &ServiceKey,
+        view: &ServiceView,
+        ips: Vec<IpAddr>,
+        pool: String,
+    ) {
+        self.failed.remove(key);
+        if ips == view.ingress_ips {
+            self.retry.forget(key);
+            return;
         }
-        Some(unseen.wrote.clone())
-    }
-
-    fn note_write(&mut self, key: &ServiceKey, view: &ServiceView, wrote: &[IpAddr]) {
-        self.unseen_writes.insert(
-            key.clone(),
-            UnseenWrite {
-                uid: view.uid.clone(),
-                replaced: view.ingress_ips.clone(),
-                wrote: wrote.to_vec(),
-            },
+        if !self.write_status(key, view, &ips).await {
+            return;
+        }
+        let list = join_ips(&ips);
+        info!(service = %key.to_string(), ips = %list, pool = %pool, "assigned");
+        let target = EventTarget::service(&key.namespace, &key.name, view.uid.clone());
+        self.recorder.publish(
+            &target,
+            EventType::Normal,
+            "IPAllocated",
+            &format!("Assigned IP [{list}] from pool {pool}"),
         );
+        let _ = self.events.send(ControllerEvent::Allocated {
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+            ips,
+            pool,
+        });
     }
 
-    fn write_failed(&mut self, key: &ServiceKey, label: &str, err: kube::Error) {
-        match &err {
-            kube::Error::Api(status) if status.is_not_found() => {
-                debug!(service = %label, "Service gone before its status was written");
+    /// Clears the status of a Service that is no LoadBalancer any more; its address is released
+    /// only once no copy shows it (cleared now, or shown by none).
+    async fn clear(&mut self, key: &ServiceKey, view: &ServiceView) {
+        self.failed.remove(key);
+        if view.ingress_ips.is_empty() {
+            self.allocator.release(key);
+            self.retry.forget(key);
+            self.freed = true;
+            return;
+        }
+        if !self.write_status(key, view, &[]).await {
+            return;
+        }
+        self.allocator.release(key);
+        self.freed = true;
+        info!(service = %key.to_string(), "not a LoadBalancer any more: cleared the address");
+        self.recorder.forget(&key.namespace, &key.name);
+        let _ = self.events.send(ControllerEvent::Cleared {
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+        });
+    }
+
+    /// Records (and reports once per reason) that the Service cannot get an address.
+    fn no_address(&mut self, key: &ServiceKey, view: &ServiceView, reason: String) {
+        let previous = self.failed.insert(key.clone(), reason.clone());
+        if previous.as_deref() != Some(reason.as_str()) {
+            warn!(service = %key.to_string(), reason = %reason, "no address");
+            let _ = self.events.send(ControllerEvent::Failed {
+                namespace: key.namespace.clone(),
+                name: key.name.clone(),
+                reason: reason.clone(),
+            });
+        }
+        let target = EventTarget::service(&key.namespace, &key.name, view.uid.clone());
+        self.recorder
+            .publish(&target, EventType::Warning, "AllocationFailed", &reason);
+    }
+
+    /// Writes `ips` to the status of the Service `view` is a copy of, conditional on that copy,
+    /// and only while the lease is proven held (the write is abandoned at the lease's proven
+    /// end). On success the answer becomes the newest copy known; on failure the Service is
+    /// scheduled for a retry. A Service that failed before first needs a token of the global
+    /// rate limit. Returns whether the write landed.
+    async fn write_status(&mut self, key: &ServiceKey, view: &ServiceView, ips: &[IpAddr]) -> bool {
+        if self.retry.is_backing_off(key) {
+            if let Err(at) = self.retry.take_token(Instant::now()) {
+                self.retry.defer(key, at);
+                return false;
             }
-            _ => {
-                warn!(service = %label, error = %err, "writing the status failed; retrying");
-                self.retry.insert(key.clone(), Instant::now() + RETRY_DELAY);
+        }
+        // Fencing: checked with no await between this check and sending the write.
+        if !self.may_write() {
+            self.retry.defer(key, Instant::now() + PAUSED_RETRY);
+            return false;
+        }
+        let write = write_ingress(&self.client, view, ips);
+        let result = match self.write_deadline() {
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), write)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(WriteError::Other(
+                        "not finished before the lease's proven end; abandoned".into(),
+                    ))
+                }),
+            None => write.await,
+        };
+        let label = key.to_string();
+        match result {
+            Ok(written) => {
+                self.failing_since = None;
+                self.retry.forget(key);
+                self.remember(ServiceView::from_service(&written));
+                true
+            }
+            Err(WriteError::NotFound) => {
+                debug!(service = %label, "Service gone before its status was written");
+                self.retry.forget(key);
+                false
+            }
+            Err(WriteError::Conflict(reason)) => {
+                // the Service changed: decided again from the next copy (the API server works)
+                let delay = self.retry.failed(key, None);
+                debug!(service = %label, reason = %reason, retry_in = ?delay, "status write refused by precondition");
+                false
+            }
+            Err(err) => {
+                self.note_write_failure();
+                let delay = self.retry.failed(key, err.retry_after());
+                warn!(service = %label, error = %err, retry_in = ?delay, "writing the status failed");
+                false
             }
         }
     }
 
-    async fn publish_config_event(&mut self) {
+    /// Stores `view` unless a newer copy of that Service is known; returns whether it was stored.
+    fn remember(&mut self, view: ServiceView) -> bool {
+        let key = key_of(&view);
+        if self
+            .services
+            .get(&key)
+            .is_some_and(|known| is_older(&view, known))
+        {
+            return false;
+        }
+        self.services.insert(key, view);
+        true
+    }
+
+    fn publish_config_event(&mut self) {
         if !self.writing {
             return;
         }
         if let Some((target, kind, reason, message)) = self.config_event.clone() {
-            self.recorder.publish(&target, kind, reason, &message).await;
+            self.recorder.publish(&target, kind, reason, &message);
         }
     }
 
@@ -660,14 +762,11 @@ impl Reconciler {
     }
 }
 
-/// A status write of this replica that the watch has not shown yet.
-#[derive(Debug)]
-struct UnseenWrite {
-    uid: Option<String>,
-    /// The addresses the Service showed when the write was made.
-    replaced: Vec<IpAddr>,
-    /// The addresses written.
-    wrote: Vec<IpAddr>,
+/// True when `a` is an older copy than `b`: both resourceVersions are numbers (as every
+/// Kubernetes API server writes them) and `a`'s is smaller. Otherwise `a` is taken as newer.
+fn is_older(a: &ServiceView, b: &ServiceView) -> bool {
+    let number = |v: &ServiceView| v.resource_version.as_str()?.parse::<u64>().ok();
+    matches!((number(a), number(b)), (Some(a), Some(b)) if a < b)
 }
 
 fn key_of(view: &ServiceView) -> ServiceKey {

@@ -23,6 +23,9 @@ use crate::metrics::Metrics;
 use crate::options::Options;
 use crate::reconciler::{ControllerEvent, Reconciler};
 
+/// A leader whose status writes all failed for this many lease durations steps down.
+const STEP_DOWN_LEASES: u32 = 2;
+
 /// Errors that stop the controller.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -179,11 +182,13 @@ pub async fn start(client: Client, options: Options) -> Result<ControllerHandle,
         .unwrap_or_else(|| "ferrolb-controller".to_string());
     let (leader_tx, leader_rx) = watch::channel(Leadership {
         leader: options.lease.is_none(),
-        term: 0,
+        ..Leadership::default()
     });
     let (elector_stop, elector_stop_rx) = watch::channel(false);
+    let (step_down_tx, step_down_rx) = watch::channel(0u64);
     let elector = options.lease.clone().map(|lease| {
-        let elector = LeaderElector::new(client.clone(), lease, leader_tx);
+        let elector =
+            LeaderElector::new(client.clone(), lease, leader_tx).with_step_down(step_down_rx);
         // Stopped by the main loop after it stopped writing; releases the Lease if it holds it.
         tokio::spawn(elector.run(elector_stop_rx, true))
     });
@@ -205,8 +210,9 @@ pub async fn start(client: Client, options: Options) -> Result<ControllerHandle,
         state_tx,
         events_tx.clone(),
     );
-    if options.lease.is_some() {
+    if let Some(lease) = &options.lease {
         reconciler.set_leader_gate(leader_rx.clone());
+        reconciler.set_step_down(step_down_tx, lease.lease_duration * STEP_DOWN_LEASES);
     }
     let main = main_loop(
         client,
@@ -236,8 +242,11 @@ type ServiceStream =
 
 fn service_stream(client: &Client) -> ServiceStream {
     let api: Api<Service> = Api::all(client.clone());
-    watcher(api, watcher::Config::default())
-        .default_backoff()
+    // A list straight from storage (not a possibly older cache): a relist after 410 must not
+    // hand back a state older than what this replica already wrote.
+    let config = watcher::Config::default().list_semantic(watcher::ListSemantic::MostRecent);
+    watcher(api, config)
+        .backoff(crate::retry::watch_backoff())
         .boxed()
 }
 
@@ -252,8 +261,6 @@ async fn main_loop(
     let mut config_open = true;
     let mut leader_open = true;
     let mut services = service_stream(&client);
-    let mut retry = tokio::time::interval(Duration::from_millis(500));
-    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     reconciler.set_leadership(*leader_rx.borrow_and_update());
     loop {
         tokio::select! {
@@ -292,7 +299,7 @@ async fn main_loop(
                     None => services = service_stream(&client),
                 }
             }
-            _ = retry.tick() => reconciler.retry_due().await,
+            _ = sleep_until(reconciler.next_retry()) => reconciler.retry_due().await,
         }
     }
     reconciler.set_leadership(Leadership::default());
@@ -305,4 +312,12 @@ async fn main_loop(
         let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
     }
     info!("controller stopped");
+}
+
+/// Sleeps until `at`; never completes for `None`.
+async fn sleep_until(at: Option<std::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
 }

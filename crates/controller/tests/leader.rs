@@ -195,3 +195,29 @@ async fn leader_that_cannot_renew_stops_writing_within_its_renew_deadline() {
     a.shutdown().await.expect("clean shutdown");
     b.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn a_leader_whose_writes_keep_failing_hands_the_lease_over() {
+    let (server, a, b) = leader_and_follower().await;
+    server.calls().reset();
+    // The next status writes fail (a broken path from the leader to the API server). The
+    // leader's writes back off; after two lease durations without a landed write it steps down.
+    server.calls().fail_next("patch", "services/status", 500, 8);
+    let broken = Instant::now();
+    seed(&server, ["web".to_string()]);
+    assert!(
+        b.wait_for(WAIT, |s| s.writing).await,
+        "the follower never took over from a leader that cannot write"
+    );
+    eprintln!(
+        "handover {:?} after the leader's writes began to fail",
+        broken.elapsed()
+    );
+    assert!(!a.state().borrow().leader, "one leader at a time");
+    assert_eq!(lease_holder(&server).as_deref(), Some("ctl-b"));
+    wait_ip(&server, "default", "web").await;
+    let landed = status_patches(&server, Some(200));
+    assert_eq!(landed, ["web"], "one status write per allocation");
+    a.shutdown().await.expect("clean shutdown");
+    b.shutdown().await.expect("clean shutdown");
+}

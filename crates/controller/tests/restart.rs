@@ -142,6 +142,12 @@ async fn watch_expired_410_relists_and_writes_nothing() {
         .await
         .expect("start controller");
     wait_writing(&handle).await;
+    // The watch must be open before its cache is dropped (a watch opened later would start
+    // after the compaction and need no relist).
+    wait_for("the Service watch to be open", || {
+        (server.calls().count("watch", "services") >= 1).then_some(())
+    })
+    .await;
     server.calls().reset();
 
     // The API server drops its watch cache: every watch ends with 410 Gone and lists again.

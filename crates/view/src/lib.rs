@@ -17,7 +17,7 @@ pub use endpoints::{endpoints_by_service, EndpointSliceView, EndpointView, SERVI
 pub use error::ViewError;
 pub use node::{NodeAddressView, NodeView, EXCLUDE_FROM_LB_LABEL};
 pub use service::{
-    services_from_list_json, IpFamilyPolicy, ServiceKey, ServicePortView, ServiceView,
+    services_from_list_json, CopyVersion, IpFamilyPolicy, ServiceKey, ServicePortView, ServiceView,
     TrafficPolicy,
 };
 

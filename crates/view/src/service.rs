@@ -73,6 +73,27 @@ impl fmt::Display for ServicePortView {
     }
 }
 
+/// The `metadata.resourceVersion` of the object a view was made from. Every two values compare
+/// equal, so that views compare by what they say, not by which copy they were read from (a
+/// watcher that skips unchanged views keeps skipping updates of fields FerroLB does not use).
+#[derive(Debug, Clone, Default)]
+pub struct CopyVersion(pub Option<String>);
+
+impl CopyVersion {
+    /// The version text, if the object had one.
+    pub fn as_str(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+impl PartialEq for CopyVersion {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for CopyVersion {}
+
 /// The parts of a Service FerroLB uses.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ServiceView {
@@ -82,6 +103,9 @@ pub struct ServiceView {
     pub name: String,
     /// `metadata.uid`.
     pub uid: Option<String>,
+    /// `metadata.resourceVersion` of the copy this view was made from (not compared: two views
+    /// with the same content are equal whatever copy they come from).
+    pub resource_version: CopyVersion,
     /// `spec.type == LoadBalancer`.
     pub is_load_balancer: bool,
     /// `spec.loadBalancerClass`.
@@ -201,6 +225,7 @@ impl ServiceView {
             namespace: meta.namespace.clone().unwrap_or_else(|| "default".into()),
             name: meta.name.clone().unwrap_or_default(),
             uid: meta.uid.clone(),
+            resource_version: CopyVersion(meta.resource_version.clone()),
             is_load_balancer: spec.type_.as_deref() == Some("LoadBalancer"),
             load_balancer_class: spec.load_balancer_class.clone(),
             ip_families,

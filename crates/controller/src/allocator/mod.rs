@@ -126,7 +126,8 @@ impl Allocator {
     pub fn allocate(&mut self, svc: &ServiceView) -> Outcome {
         let key = svc.key();
         if !svc.is_load_balancer {
-            let had = self.release(&key);
+            // Not released here: the caller releases once the status no longer shows it.
+            let had = self.services.contains_key(&key);
             return if had || !svc.ingress_ips.is_empty() {
                 Outcome::Clear
             } else {
@@ -134,7 +135,15 @@ impl Allocator {
             };
         }
         if !self.handles_class(svc) {
-            self.release(&key);
+            // Held while the Service still shows one of its addresses (another controller may
+            // replace it; until then nobody else may get it).
+            let shown = self
+                .services
+                .get(&key)
+                .is_some_and(|a| a.ips.iter().any(|ip| svc.ingress_ips.contains(ip)));
+            if !shown {
+                self.release(&key);
+            }
             let class = svc.load_balancer_class.as_deref().unwrap_or_default();
             return Outcome::Skip(format!(
                 "loadBalancerClass {class:?} is handled by another controller"

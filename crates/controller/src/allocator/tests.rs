@@ -211,9 +211,12 @@ fn load_balancer_class_and_type() {
     assert!(matches!(a.allocate(&ours), Outcome::Skip(_)));
     a.set_load_balancer_class(Some(ferrolb_view::LOAD_BALANCER_CLASS.into()));
     assert!(matches!(a.allocate(&ours), Outcome::Assign { .. }));
-    // Stops being a LoadBalancer: cleared and released.
+    // Stops being a LoadBalancer: to be cleared, but held until the caller releases it (once
+    // the status no longer shows it).
     ours.is_load_balancer = false;
     assert_eq!(a.allocate(&ours), Outcome::Clear);
+    assert_eq!(a.usage()[0].in_use, 1);
+    assert!(a.release(&ours.key()));
     assert_eq!(a.usage()[0].in_use, 0);
     assert!(matches!(a.allocate(&ours), Outcome::Skip(_)));
 }
@@ -292,4 +295,20 @@ fn outcome_display_is_readable() {
         "assigned 198.51.100.1, 2001:db8::1 from pool default"
     );
     assert_eq!(Outcome::Skip("x".into()).to_string(), "skipped: x");
+}
+
+#[test]
+fn a_service_handed_to_another_class_keeps_its_address_while_it_shows_it() {
+    let mut a = alloc(SINGLE);
+    let mut svc = lb("a", "web");
+    let Outcome::Assign { ips, .. } = a.allocate(&svc) else {
+        panic!("assigned");
+    };
+    svc.ingress_ips = ips.clone();
+    svc.load_balancer_class = Some("example.com/other".into());
+    assert!(matches!(a.allocate(&svc), Outcome::Skip(_)));
+    assert_eq!(a.owners_of(ips[0]).count(), 1, "still shown: still held");
+    svc.ingress_ips.clear();
+    assert!(matches!(a.allocate(&svc), Outcome::Skip(_)));
+    assert_eq!(a.owners_of(ips[0]).count(), 0, "no longer shown: free");
 }

@@ -3,12 +3,21 @@
 #![allow(dead_code)]
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrolb_apiserver::{ApiServer, RunningServer};
-use ferrolb_controller::{ConfigSource, ControllerHandle, LeaseOptions, Options};
+use ferrolb_controller::config_source::ConfigUpdate;
+use ferrolb_controller::health::Readiness;
+use ferrolb_controller::leader::Leadership;
+use ferrolb_controller::metrics::Metrics;
+use ferrolb_controller::reconciler::Reconciler;
+use ferrolb_controller::{ConfigSource, ControllerHandle, ControllerState, LeaseOptions, Options};
+use k8s_openapi::api::core::v1::Service;
+use kube::runtime::watcher::Event;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{broadcast, watch};
 
 /// Upper bound for every wait in these tests.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -58,10 +67,16 @@ pub fn lb_service_with_ip(namespace: &str, name: &str, ip: IpAddr) -> Value {
 
 /// Names of the Services whose status was patched, in call order (from the server's call log).
 pub fn status_writes(server: &RunningServer) -> Vec<String> {
+    status_patches(server, None)
+}
+
+/// Names of the Services whose status patch was answered `code` (any code for `None`), in order.
+pub fn status_patches(server: &RunningServer, code: Option<u16>) -> Vec<String> {
     server
         .calls()
         .log()
         .into_iter()
+        .filter(|r| code.is_none_or(|c| r.status == c))
         .filter(|r| {
             r.call.as_ref().is_some_and(|c| {
                 c.verb == "patch"
@@ -71,6 +86,50 @@ pub fn status_writes(server: &RunningServer) -> Vec<String> {
         })
         .filter_map(|r| r.name)
         .collect()
+}
+
+/// A reconciler driven by hand: leads with `leadership` (its lease gate is `gate`, if any) and
+/// has the pools `pools` in force (applied once it has listed).
+pub async fn leading_reconciler(
+    server: &RunningServer,
+    pools: &[(&str, &[&str])],
+    leadership: Leadership,
+    gate: Option<watch::Receiver<Leadership>>,
+) -> Reconciler {
+    let (state, _) = watch::channel(ControllerState::default());
+    let (events, _) = broadcast::channel(64);
+    let mut reconciler = Reconciler::new(
+        client(server),
+        "test".into(),
+        None,
+        Metrics::new(),
+        Arc::new(Readiness::default()),
+        state,
+        events,
+    );
+    if let Some(gate) = gate {
+        reconciler.set_leader_gate(gate);
+    }
+    reconciler.set_leadership(leadership);
+    let config = ferrolb_config::parse_document(&config_text(pools)).expect("config");
+    reconciler
+        .on_config(ConfigUpdate::Valid {
+            config,
+            target: None,
+        })
+        .await;
+    reconciler
+}
+
+/// Hands `listed` to the reconciler as one full list (what a watcher does after a 410).
+pub async fn relist(reconciler: &mut Reconciler, listed: &[Service]) {
+    reconciler.on_service_event(Event::Init).await;
+    for service in listed {
+        reconciler
+            .on_service_event(Event::InitApply(service.clone()))
+            .await;
+    }
+    reconciler.on_service_event(Event::InitDone).await;
 }
 
 /// Starts the API server with the namespace `ferrolb-system`.
@@ -86,7 +145,8 @@ pub async fn api_server() -> RunningServer {
 /// A real kube client for the server.
 pub fn client(server: &RunningServer) -> kube::Client {
     let uri = server.url().parse().expect("server URL");
-    kube::Client::try_from(kube::Config::new(uri)).expect("kube client")
+    kube::Client::try_from(ferrolb_controller::client_config(kube::Config::new(uri)))
+        .expect("kube client")
 }
 
 /// Controller options for tests: metrics on 127.0.0.1:0, optional fast lease of `lease_secs`.
@@ -110,6 +170,21 @@ pub async fn wait_for<T>(what: &str, mut cond: impl FnMut() -> Option<T>) -> T {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The ConfigMap with one pool `p` of `cidr`, and a single controller (no election) that
+/// writes; the call log starts empty after that.
+pub async fn writing_controller(server: &RunningServer, cidr: &str) -> ControllerHandle {
+    server
+        .store()
+        .seed(config_map(&config_text(&[("p", &[cidr])])))
+        .expect("seed config");
+    let handle = ferrolb_controller::start(client(server), options("ctl-0", None))
+        .await
+        .expect("start controller");
+    wait_writing(&handle).await;
+    server.calls().reset();
+    handle
 }
 
 /// Waits until the controller writes (leader and initial list registered).

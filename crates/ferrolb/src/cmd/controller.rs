@@ -64,12 +64,16 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
             let uri = url
                 .parse()
                 .with_context(|| format!("--server: {url:?} is not a URL"))?;
-            kube::Client::try_from(kube::Config::new(uri))
+            kube::Client::try_from(ferrolb_controller::client_config(kube::Config::new(uri)))
                 .context("cannot build a Kubernetes client for --server")?
         }
-        None => kube::Client::try_default()
-            .await
-            .context("cannot find a Kubernetes API (in-cluster config or kubeconfig)")?,
+        None => {
+            let config = kube::Config::infer()
+                .await
+                .context("cannot find a Kubernetes API (in-cluster config or kubeconfig)")?;
+            kube::Client::try_from(ferrolb_controller::client_config(config))
+                .context("cannot build a Kubernetes client")?
+        }
     };
     ferrolb_controller::run(client, options, shutdown_signal()).await?;
     Ok(0)

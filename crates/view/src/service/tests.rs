@@ -95,3 +95,15 @@ fn list_json_in_all_shapes() {
     assert!(services_from_list_json("nope").is_err());
     assert!(services_from_list_json(r#"{"items": 3}"#).is_err());
 }
+
+#[test]
+fn views_of_two_copies_with_the_same_content_are_equal() {
+    let mut older = ServiceView::load_balancer("apps", "web");
+    older.resource_version = CopyVersion(Some("7".into()));
+    let mut newer = older.clone();
+    newer.resource_version = CopyVersion(Some("8".into()));
+    assert_eq!(older, newer);
+    assert_eq!(newer.resource_version.as_str(), Some("8"));
+    newer.ingress_ips = vec!["198.51.100.7".parse().unwrap()];
+    assert_ne!(older, newer);
+}

@@ -304,7 +304,7 @@ fn unfenced_writes(pause: &Pause, log: &[RequestRecord]) -> Vec<String> {
         return Vec::new();
     }
     let window = pause.resumed..pause.resumed + Duration::from_secs(1);
-    status_patches(log)
+    status_patch_records(log)
         .into_iter()
         .filter(|r| window.contains(&r.at))
         .map(|r| {
@@ -320,7 +320,7 @@ fn unfenced_writes(pause: &Pause, log: &[RequestRecord]) -> Vec<String> {
 }
 
 /// The status patches in a request log.
-fn status_patches(log: &[RequestRecord]) -> Vec<&RequestRecord> {
+fn status_patch_records(log: &[RequestRecord]) -> Vec<&RequestRecord> {
     log.iter()
         .filter(|r| {
             r.call.as_ref().is_some_and(|c| {
@@ -368,7 +368,7 @@ async fn brownout(rig: &Rig, api: &Api<Service>) -> String {
         .iter()
         .map(|f| {
             let log = f.calls().log();
-            status_patches(&log)
+            status_patch_records(&log)
                 .iter()
                 .filter(|r| r.at >= start)
                 .count()
@@ -385,7 +385,7 @@ async fn brownout(rig: &Rig, api: &Api<Service>) -> String {
 fn probe_spacing(logs: &[Vec<RequestRecord>]) -> Vec<Duration> {
     let mut at: Vec<Instant> = logs
         .iter()
-        .flat_map(|log| status_patches(log))
+        .flat_map(|log| status_patch_records(log))
         .filter(|r| r.name.as_deref() == Some(PROBE))
         .map(|r| r.at)
         .collect();
@@ -397,7 +397,7 @@ fn probe_spacing(logs: &[Vec<RequestRecord>]) -> Vec<Duration> {
 fn longest_write_stall(logs: &[Vec<RequestRecord>], from: Instant, to: Instant) -> Duration {
     let mut at: Vec<Instant> = logs
         .iter()
-        .flat_map(|log| status_patches(log))
+        .flat_map(|log| status_patch_records(log))
         .filter(|r| r.status < 300 && r.at >= from && r.at <= to)
         .map(|r| r.at)
         .collect();
@@ -505,7 +505,7 @@ struct Backoff {
 
 fn backoff(log: &[RequestRecord], churn_log: &[RequestRecord]) -> Backoff {
     let mut out = Backoff::default();
-    let patches = status_patches(log);
+    let patches = status_patch_records(log);
     for (i, r) in patches.iter().enumerate() {
         if !r.injected {
             continue;
@@ -766,7 +766,7 @@ fn report(
     let s = &audited.stats;
     let ok_writes = logs
         .iter()
-        .flat_map(|log| status_patches(log))
+        .flat_map(|log| status_patch_records(log))
         .filter(|r| r.status < 300)
         .count() as u64;
     let moves = audited

@@ -499,6 +499,8 @@ struct Backoff {
     /// Next attempts by the same controller on the same Service sooner than the Retry-After sent,
     /// when the driver did not change that Service in between (a figure, not a verdict).
     early: u64,
+    /// A few of them, for the report.
+    early_examples: Vec<String>,
     /// Most status patches in any one second while faults were on.
     peak_per_second: usize,
 }
@@ -528,6 +530,15 @@ fn backoff(log: &[RequestRecord], churn_log: &[RequestRecord]) -> Backoff {
                     .is_some_and(|s| gap < Duration::from_secs(u64::from(s)))
             {
                 out.early += 1;
+                if out.early_examples.len() < 3 {
+                    out.early_examples.push(format!(
+                        "{} {} (Retry-After {:?}) then {} after {gap:?}",
+                        r.name.as_deref().unwrap_or("?"),
+                        r.status,
+                        r.retry_after,
+                        n.status
+                    ));
+                }
             }
         }
     }
@@ -790,6 +801,7 @@ fn report(
             b.early,
             b.peak_per_second
         );
+        eprintln!("{id}: early retries, e.g. {:?}", b.early_examples);
         eprintln!("{id}: relists: {}", relists(log));
     }
     eprintln!(

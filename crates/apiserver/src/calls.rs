@@ -4,6 +4,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crate::faults::{Fault, Injected, Target};
 
 /// One API call kind, named as RBAC names it: verb `get`/`list`/`watch`/`create`/`update`/`patch`/
 /// `delete`/`deletecollection`, API group, resource plural and optional subresource.
@@ -54,21 +57,21 @@ pub struct RequestRecord {
     pub content_type: Option<String>,
     /// HTTP status code of the response.
     pub status: u16,
-}
-
-/// A failure to inject: the next `times` calls matching `call` answer `code` with an InternalError-style Status.
-#[derive(Debug, Clone)]
-struct Injection {
-    call: Call,
-    code: u16,
-    times: u32,
+    /// When the request arrived (for measuring a client's retry intervals).
+    pub at: Instant,
+    /// `User-Agent` header, if any.
+    pub user_agent: Option<String>,
+    /// Whether the response was an injected fault (see [`Fault`]).
+    pub injected: bool,
+    /// `Retry-After` seconds sent with an injected fault.
+    pub retry_after: Option<u32>,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     log: Vec<RequestRecord>,
     counts: BTreeMap<Call, u64>,
-    injections: Vec<Injection>,
+    faults: Vec<Fault>,
 }
 
 /// Shared call log; cloning gives another handle to the same log.
@@ -114,15 +117,18 @@ impl Calls {
         inner.log.push(rec);
     }
 
-    /// If a failure is injected for this call, consume one and return its HTTP code.
-    pub(crate) fn take_injection(&self, call: &Call) -> Option<u16> {
+    /// The fault this request is answered with, if a rule fires for it (the first rule that fires
+    /// wins; every matching rule counts the request).
+    pub(crate) fn take_injection(&self, target: Target<'_>) -> Option<Injected> {
         let mut inner = self.lock();
-        let pos = inner
-            .injections
-            .iter()
-            .position(|i| &i.call == call && i.times > 0)?;
-        inner.injections[pos].times -= 1;
-        Some(inner.injections[pos].code)
+        let mut fired = None;
+        for fault in inner.faults.iter_mut() {
+            if let Some(inj) = fault.apply(target) {
+                fired.get_or_insert(inj);
+            }
+        }
+        inner.faults.retain(Fault::live);
+        fired
     }
 
     /// How many times `verb` was called on `resource` (`services`, `services/status`,
@@ -150,7 +156,7 @@ impl Calls {
         self.lock().log.clone()
     }
 
-    /// Forget the log and counters (injections stay).
+    /// Forget the log and counters (fault rules stay).
     pub fn reset(&self) {
         let mut inner = self.lock();
         inner.log.clear();
@@ -160,11 +166,30 @@ impl Calls {
     /// Make the next `times` calls of `verb` on `resource` fail with HTTP `code` (e.g. 500, 503, 429)
     /// before touching the store.
     pub fn fail_next(&self, verb: &str, resource: &str, code: u16, times: u32) {
-        self.lock().injections.push(Injection {
-            call: Call::new(verb, resource),
-            code,
-            times,
-        });
+        self.inject(Fault::new(verb, resource, code).times(times));
+    }
+
+    /// Install a fault rule (429/500/503/409/410 with optional `Retry-After`, by count or rate,
+    /// per object name or client); it stays until spent or [`Calls::clear_faults`].
+    pub fn inject(&self, fault: Fault) {
+        self.lock().faults.push(fault);
+    }
+
+    /// Remove every fault rule.
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
+    /// The requests for `verb` on `resource` (optionally one object `name`), in arrival order.
+    pub fn requests(&self, verb: &str, resource: &str, name: Option<&str>) -> Vec<RequestRecord> {
+        let call = Call::new(verb, resource);
+        self.lock()
+            .log
+            .iter()
+            .filter(|r| r.call.as_ref() == Some(&call))
+            .filter(|r| name.is_none_or(|n| r.name.as_deref() == Some(n)))
+            .cloned()
+            .collect()
     }
 }
 

@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 use crate::apply::apply;
 use crate::calls::{Call, Calls, RequestRecord};
 use crate::discovery;
+use crate::faults::{Injected, Target as FaultTarget};
 use crate::meta;
 use crate::openapi;
 use crate::patch;
@@ -48,6 +49,26 @@ fn error_response(err: &ApiError) -> Response {
     json_response(err.code, &err.to_status())
 }
 
+/// An injected fault as the real server would answer it: a `Status` with the code (and `Retry-After`),
+/// or for a 410 on a watch, HTTP 200 with one ERROR event carrying the 410 `Expired` Status.
+fn fault_response(fault: &Injected, call: &Call, name: Option<&str>) -> Response {
+    let status = fault.status(call, name);
+    if call.verb == "watch" && fault.code == 410 {
+        let line = format!("{}\n", json!({ "type": "ERROR", "object": status }));
+        return Response::builder()
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(line))
+            .unwrap_or_default();
+    }
+    let mut response = json_response(fault.code, &status);
+    if let Some(secs) = fault.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+    }
+    response
+}
+
 /// The one handler: every request comes here.
 pub async fn handle(
     State(app): State<App>,
@@ -79,6 +100,13 @@ pub async fn handle(
         field_manager: q.get("fieldManager").cloned(),
         content_type: (!content_type.is_empty()).then(|| content_type.clone()),
         status: 200,
+        at: std::time::Instant::now(),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        injected: false,
+        retry_after: None,
     };
     let result = match route(&path) {
         Route::Version => Ok(json_response(200, &discovery::version())),
@@ -109,11 +137,17 @@ pub async fn handle(
                         subresource: p.subresource.clone(),
                     };
                     record.call = Some(call.clone());
-                    match app.calls.take_injection(&call) {
-                        Some(code) => Err(ApiError {
-                            code,
-                            ..ApiError::internal(format!("injected failure for {call}"))
-                        }),
+                    let target = FaultTarget {
+                        call: &call,
+                        name: p.name.as_deref(),
+                        user_agent: record.user_agent.as_deref().unwrap_or(""),
+                    };
+                    match app.calls.take_injection(target) {
+                        Some(fault) => {
+                            record.injected = true;
+                            record.retry_after = fault.retry_after;
+                            Ok(fault_response(&fault, &call, p.name.as_deref()))
+                        }
                         None => {
                             let req = Req {
                                 app: &app,

@@ -20,7 +20,7 @@
 //! [`routes`] (paths and verbs), [`handlers`] (HTTP semantics), [`watch`] (watch streams),
 //! [`patch`] (merge, strategic and JSON patch), [`apply`] (server-side apply), [`discovery`],
 //! [`openapi`], [`table`] (kubectl tables), [`status`] (error bodies), [`calls`] (request log and
-//! counters), [`selectors`], [`convert`] (events.k8s.io views), [`protobuf`] (kubectl create
+//! counters), [`faults`] (fault injection), [`selectors`], [`convert`] (events.k8s.io views), [`protobuf`] (kubectl create
 //! bodies), [`defaults`], [`meta`].
 
 pub mod apply;
@@ -28,6 +28,7 @@ pub mod calls;
 pub mod convert;
 pub mod defaults;
 pub mod discovery;
+pub mod faults;
 pub mod handlers;
 pub mod meta;
 pub mod openapi;
@@ -49,6 +50,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use calls::{Call, Calls, RequestRecord};
+pub use faults::{Fault, Injected};
 pub use status::ApiError;
 pub use store::{Store, Target};
 

@@ -218,6 +218,16 @@ impl Store {
         inner.floor = inner.rv;
     }
 
+    /// Drop the watch history up to and including `rv` (etcd's compaction at a revision; capped at
+    /// the latest): a watch resuming from before `rv` gets 410 Gone, later ones resume normally.
+    pub fn compact_to(&self, rv: u64) {
+        let mut inner = self.lock();
+        let rv = rv.min(inner.rv);
+        let keep = inner.history.partition_point(|e| e.rv <= rv);
+        inner.history.drain(..keep);
+        inner.floor = inner.floor.max(rv);
+    }
+
     /// Compact the history and make every open watch send an ERROR event with a 410 `Expired` Status
     /// and end, as a real API server does when a watcher falls out of its watch cache: clients relist.
     pub fn expire_watches(&self) {
@@ -885,6 +895,26 @@ mod tests {
         store.compact();
         assert!(store.events_since(cms, rv).unwrap().0.is_empty());
         assert_eq!(store.events_since(cms, rv - 1).unwrap_err().code, 410);
+    }
+
+    #[test]
+    fn compaction_at_a_version_keeps_the_later_history() {
+        let store = Store::new(100);
+        for i in 0..5 {
+            store.seed(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("c{i}")}})).unwrap();
+        }
+        let rv = store.resource_version();
+        let cms = registry::find("", "v1", "configmaps").unwrap();
+        store.compact_to(rv - 2);
+        assert_eq!(store.events_since(cms, rv - 2).unwrap().0.len(), 2);
+        assert_eq!(store.events_since(cms, rv - 3).unwrap_err().code, 410);
+        store.compact_to(rv + 10);
+        assert_eq!(
+            store.oldest_resource_version(),
+            rv,
+            "capped at the latest version"
+        );
+        assert!(store.events_since(cms, rv).unwrap().0.is_empty());
     }
 
     #[test]

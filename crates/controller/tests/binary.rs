@@ -4,28 +4,10 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use serde_json::Value;
-
-fn ferrolb_bin() -> Option<PathBuf> {
-    if let Ok(path) = std::env::var("FERROLB_BIN") {
-        return Some(PathBuf::from(path)).filter(|p| p.is_file());
-    }
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| workspace.join("target"));
-    Some(target.join("debug/ferrolb")).filter(|p| p.is_file())
-}
-
-fn required() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("FERROLB_E2E_REQUIRED").is_ok_and(|v| v == "1")
-}
 
 /// Kills the child by PID when dropped (also when the test panics).
 struct ChildGuard(Child);
@@ -40,7 +22,7 @@ impl Drop for ChildGuard {
 #[tokio::test]
 async fn binary_assigns_addresses_and_releases_the_lease_on_sigterm() {
     let Some(bin) = ferrolb_bin() else {
-        if required() {
+        if e2e_required() {
             panic!("the ferrolb binary is required (set FERROLB_BIN or build the workspace)");
         }
         eprintln!("skipped: no ferrolb binary (set FERROLB_BIN or build the workspace)");
@@ -78,21 +60,7 @@ async fn binary_assigns_addresses_and_releases_the_lease_on_sigterm() {
 
     let ip = wait_ip(&server, "default", "web").await;
     assert!(ip.to_string().starts_with("198.51.100.4"), "{ip}");
-    let holder = |server: &ferrolb_apiserver::RunningServer| {
-        server
-            .store()
-            .get_object(
-                "leases.coordination.k8s.io",
-                "ferrolb-system",
-                "ferrolb-controller",
-            )
-            .and_then(|l| {
-                l.pointer("/spec/holderIdentity")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            })
-    };
-    assert_eq!(holder(&server).as_deref(), Some("bin-0"));
+    assert_eq!(lease_holder(&server).as_deref(), Some("bin-0"));
 
     let pid = child.0.id().to_string();
     let status = Command::new("kill")
@@ -112,7 +80,11 @@ async fn binary_assigns_addresses_and_releases_the_lease_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(code.success(), "exit status after SIGTERM: {code}");
-    assert_eq!(holder(&server), None, "the Lease was released on SIGTERM");
+    assert_eq!(
+        lease_holder(&server),
+        None,
+        "the Lease was released on SIGTERM"
+    );
 
     // Bad flags are refused with the flag and value named.
     let out = Command::new(&bin)

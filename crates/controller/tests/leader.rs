@@ -10,24 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use ferrolb_controller::ControllerHandle;
-use serde_json::Value;
 
 const LEASE_SECS: u64 = 2;
-
-fn lease_holder(server: &ferrolb_apiserver::RunningServer) -> Option<String> {
-    server
-        .store()
-        .get_object(
-            "leases.coordination.k8s.io",
-            "ferrolb-system",
-            "ferrolb-controller",
-        )
-        .and_then(|l| {
-            l.pointer("/spec/holderIdentity")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-}
 
 async fn start(server: &ferrolb_apiserver::RunningServer, id: &str) -> ControllerHandle {
     ferrolb_controller::start(client(server), options(id, Some(LEASE_SECS)))

@@ -291,3 +291,38 @@ pub fn metric(body: &str, series: &str) -> Option<f64> {
             .ok()
     })
 }
+
+/// The `ferrolb` binary: FERROLB_BIN (as scripts/test.sh exports), else the target dir's debug build.
+pub fn ferrolb_bin() -> Option<std::path::PathBuf> {
+    use std::path::PathBuf;
+    if let Ok(path) = std::env::var("FERROLB_BIN") {
+        return Some(PathBuf::from(path)).filter(|p| p.is_file());
+    }
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace.join("target"));
+    Some(target.join("debug/ferrolb")).filter(|p| p.is_file())
+}
+
+/// Whether tests that need the binary must fail instead of skipping (CI=true or FERROLB_E2E_REQUIRED=1).
+pub fn e2e_required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+        || std::env::var("FERROLB_E2E_REQUIRED").is_ok_and(|v| v == "1")
+}
+
+/// The `holderIdentity` of the Lease `ferrolb-system/ferrolb-controller`, if held.
+pub fn lease_holder(server: &RunningServer) -> Option<String> {
+    server
+        .store()
+        .get_object(
+            "leases.coordination.k8s.io",
+            "ferrolb-system",
+            "ferrolb-controller",
+        )
+        .and_then(|l| {
+            l.pointer("/spec/holderIdentity")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+}

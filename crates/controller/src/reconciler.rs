@@ -383,8 +383,9 @@ impl Reconciler {
             }
         }
         self.services = listed;
+        // Retry schedules stay: a relist is no reason to write before a backoff or a server's
+        // Retry-After has run out.
         self.failed.clear();
-        self.retry.clear_due();
         let first = !self.synced;
         self.synced = true;
         if self.config.is_none() {
@@ -659,6 +660,10 @@ impl Reconciler {
     /// scheduled for a retry. A Service that failed before first needs a token of the global
     /// rate limit. Returns whether the write landed.
     async fn write_status(&mut self, key: &ServiceKey, view: &ServiceView, ips: &[IpAddr]) -> bool {
+        if let Some(at) = self.retry.waiting_until(key, Instant::now()) {
+            debug!(service = %key.to_string(), retry_in = ?at.saturating_duration_since(Instant::now()), "not written before its retry is due");
+            return false;
+        }
         if self.retry.is_backing_off(key) {
             if let Err(at) = self.retry.take_token(Instant::now()) {
                 self.retry.defer(key, at);

@@ -68,10 +68,10 @@ impl RetryQueue {
         self.due.remove(key);
     }
 
-    /// Drops every schedule (a full list replaces what was known); failure counts stay so a
-    /// relist does not reset the backoff of a Service whose writes keep failing.
-    pub fn clear_due(&mut self) {
-        self.due.clear();
+    /// When `key` is scheduled later than `now`: until then no write of it may go out, whatever
+    /// else (a watch event, a relist) makes the controller look at it; its retry writes it.
+    pub fn waiting_until(&self, key: &ServiceKey, now: Instant) -> Option<Instant> {
+        self.due.get(key).copied().filter(|at| *at > now)
     }
 
     /// True when `key` has failed before and waits for a retry.
@@ -247,7 +247,15 @@ mod tests {
             "a deferral does not bring it forward"
         );
         assert!(queue.take_due(Instant::now()).is_empty());
+        let now = Instant::now();
+        assert_eq!(queue.waiting_until(&key("web"), now), Some(at));
+        assert_eq!(queue.waiting_until(&key("api"), now), None);
         assert_eq!(queue.take_due(at), [key("web")]);
+        assert_eq!(
+            queue.waiting_until(&key("web"), now),
+            None,
+            "taken for its retry"
+        );
     }
 
     #[test]

@@ -86,3 +86,58 @@ async fn retries_against_a_failing_server_stay_under_the_global_rate() {
     );
     handle.shutdown().await.expect("clean shutdown");
 }
+
+/// A server's `Retry-After` is a floor for the next write of that Service whatever triggers it:
+/// a change of the Service and a forced relist (410) inside the wait do not write early (the
+/// churn audit saw writes 170-800 ms after a 429 with `Retry-After: 1`).
+#[tokio::test]
+async fn retry_after_holds_against_watch_events_and_relists() {
+    use ferrolb_apiserver::faults::Fault;
+    let server = api_server().await;
+    let handle = writing_controller(&server, "198.51.100.0/24").await;
+    server.calls().inject(
+        Fault::new("patch", "services/status", 429)
+            .retry_after(2)
+            .times(1),
+    );
+    server
+        .store()
+        .seed(lb_service("apps", "web"))
+        .expect("seed service");
+    let refused = wait_for("the first status write refused with 429", || {
+        server
+            .calls()
+            .requests("patch", "services/status", Some("web"))
+            .into_iter()
+            .find(|r| r.status == 429)
+    })
+    .await;
+    // Inside the wait: the Service changes (a MODIFIED event) and every watch is expired (a
+    // relist), both of which make the controller look at the Service again.
+    let mut changed = lb_service("apps", "web");
+    changed["metadata"]["labels"] = serde_json::json!({ "touched": "yes" });
+    server.store().seed(changed).expect("modify service");
+    server.store().expire_watches();
+    wait_ip(&server, "apps", "web").await;
+    let written = server
+        .calls()
+        .requests("patch", "services/status", Some("web"))
+        .into_iter()
+        .find(|r| r.status == 200)
+        .expect("a successful status write");
+    let waited = written.at.duration_since(refused.at);
+    eprintln!("written {waited:?} after a 429 with Retry-After: 2");
+    assert!(
+        waited >= Duration::from_millis(1990),
+        "written {waited:?} after a 429 with Retry-After: 2"
+    );
+    assert_eq!(
+        server
+            .calls()
+            .requests("patch", "services/status", Some("web"))
+            .len(),
+        2,
+        "one refused write, then one that lands"
+    );
+    handle.shutdown().await.expect("clean shutdown");
+}

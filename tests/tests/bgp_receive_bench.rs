@@ -111,10 +111,11 @@ fn rss_text(pids: &[i32]) -> String {
         .join(" / ")
 }
 
-/// Samples the RSS of `pids` 10 times a second until `done` (checked every second; it also
-/// returns a progress text, printed with the current RSS every 5 s) holds on two checks in a
+/// Samples the RSS of `pids` 10 times a second until `done` (checked every 250 ms; it also
+/// returns a progress text, printed with the current RSS every second) holds on two checks in a
 /// row, or panics after `limit`; `alive` panics when a receiver died. Returns the peak of each
-/// and the time to the first of the two checks.
+/// and the time to the end of the first of the two checks (an upper bound: the condition held
+/// at some point of that check).
 fn watch(
     pids: [i32; 4],
     limit: Duration,
@@ -133,8 +134,8 @@ fn watch(
             *peak = (*peak).max(rss_kib(pid).unwrap_or(0));
         }
         if Instant::now() >= next_check {
-            let at = started.elapsed();
             let (finished, progress) = done();
+            let at = started.elapsed();
             if finished {
                 if let Some(first) = done_at {
                     return (peaks, first);
@@ -148,10 +149,10 @@ fn watch(
                     "receive bench: {what} {at:.1?}: {progress}; RSS MiB {}",
                     rss_text(&pids)
                 );
-                next_report += Duration::from_secs(5);
+                next_report += Duration::from_secs(1);
             }
             assert!(at < limit, "{what} not done within {limit:?}: {progress}");
-            next_check = Instant::now() + Duration::from_secs(1);
+            next_check = Instant::now() + Duration::from_millis(250);
         }
         std::thread::sleep(Duration::from_millis(100));
     }

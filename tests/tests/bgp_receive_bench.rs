@@ -19,7 +19,9 @@
 //! FERROLB_BIN=$PWD/target/release/ferrolb \
 //!   cargo test -p ferrolb-e2e --test bgp_receive_bench -- --ignored --nocapture
 //! ```
-//! (`BENCH_ROUTES=N` changes the table size, `BENCH_LIMIT_SECS` the limit of each phase.)
+//! (`BENCH_ROUTES=N` changes the table size, `BENCH_LIMIT_SECS` the limit of each phase, and
+//! `BENCH_MAX_PREFIX=N` sets both FerroLB receivers' maximum-prefix: up to it the session
+//! holds the prefixes to count them exactly, so a limit above the table shows that cost.)
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -181,10 +183,12 @@ fn assert_speaker_running(sp: &mut ChildGuard, log: &ScratchDir) {
     }
 }
 
-/// Seeds the speaker's ConfigMap (one peer: the sender) and its Node.
-fn seed_speaker_config(api: &NsApi, sender: Ipv4Addr) {
+/// Seeds the speaker's ConfigMap (one peer: the sender, with `max-prefix` when given) and
+/// its Node.
+fn seed_speaker_config(api: &NsApi, sender: Ipv4Addr, max_prefix: Option<u64>) {
+    let limit = max_prefix.map_or(String::new(), |m| format!("  max-prefix: {m}\n"));
     let config = format!(
-        "peers:\n- peer-address: {sender}\n  peer-asn: {SENDER_AS}\n  my-asn: {SPEAKER_AS}\n\
+        "peers:\n- peer-address: {sender}\n  peer-asn: {SENDER_AS}\n  my-asn: {SPEAKER_AS}\n{limit}\
          address-pools:\n- name: default\n  protocol: bgp\n  addresses:\n  - 198.51.100.0/24\n"
     );
     api.store
@@ -276,22 +280,28 @@ fn full_table_costs_no_memory() {
     rcfg.neighbors.push(rn);
     let bird = Bird::start(&bird_ns, &rcfg);
 
-    let args: Vec<String> = [
+    let max_prefix = std::env::var("BENCH_MAX_PREFIX")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut args: Vec<String> = [
         "--local-as",
         &ANNOUNCE_AS.to_string(),
         "--peer",
         &to_ann.a_v4.to_string(),
         "--peer-as",
         &SENDER_AS.to_string(),
-        "198.51.100.1/32",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
+    if let Some(m) = max_prefix {
+        args.extend(["--max-prefix".to_string(), m.to_string()]);
+    }
+    args.push("198.51.100.1/32".to_string());
     let mut ann = Announcer::start(&ann_ns, &args);
 
     let api = NsApi::start(&sender_ns);
-    seed_speaker_config(&api, to_sp.a_v4);
+    seed_speaker_config(&api, to_sp.a_v4, max_prefix);
     let sp_dir = ScratchDir::new("rbench-speaker");
     let url = format!("http://{}:{}", to_sp.a_v4, api.port);
     let mut sp = start_speaker(&sp_ns, &url, &sp_dir);

@@ -1,65 +1,60 @@
-//! Issue 8 item 5: memory of `ferrolb announce` while a peer sends a full table.
+//! Issue 8 item 5: memory of `ferrolb announce` and `ferrolb speaker` while a peer sends a
+//! full table.
 //!
-//! GoBGP (AS 65000, netns `sender`) sends 1,000,000 IPv4 /32s inside 10.0.0.0/8 (route data
-//! only: nothing is ever sent to those addresses) to `ferrolb announce` (AS 65001, netns
-//! `node`) and, for comparison, to BIRD 2 (AS 65002, netns `bird`), then withdraws them.
-//! Printed: the RSS of each receiver idle (session up, no routes), at its peak while the
-//! table arrives, and after the withdrawal; target for FerroLB: within 2 MiB of idle.
+//! BIRD 2 (AS 65000, netns `sender`) holds 1,000,000 IPv4 /32s inside 10.0.0.0/8 in a disabled
+//! static protocol (route data only: BIRD has no kernel protocol, so not even the sender's
+//! kernel sees them, and nothing is ever sent to those addresses). Enabling it exports the
+//! table over BGP to three receivers at once, each in its own netns:
+//! - `ferrolb announce` (AS 65001),
+//! - `ferrolb speaker` (AS 65003, node `node1`, its ConfigMap read from the API fixture that
+//!   runs in the sender's netns),
+//! - BIRD 2 (AS 65002), the reference.
+//!
+//! Disabling the static protocol withdraws the table. Printed: the RSS of each receiver idle
+//! (session up, no routes), at its peak (sampled 10 times a second during the feed and the
+//! withdrawal) and after the withdrawal, plus the feed and withdrawal times; target for FerroLB:
+//! within 2 MiB of idle.
 //!
 //! ```sh
 //! FERROLB_BIN=$PWD/target/release/ferrolb \
 //!   cargo test -p ferrolb-e2e --test bgp_receive_bench -- --ignored --nocapture
 //! ```
-//! (`BENCH_ROUTES=N` changes the table size.)
+//! (`BENCH_ROUTES=N` changes the table size, `BENCH_LIMIT_SECS` the limit of each phase, and
+//! `BENCH_MAX_PREFIX=N` sets both FerroLB receivers' maximum-prefix: up to it the session
+//! holds the prefixes to count them exactly, so a limit above the table shows that cost.)
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use ferrolb_e2e::announce::Announcer;
-use ferrolb_e2e::peers::{Bird, BirdConfig, BirdNeighbor, GoBgp, GoBgpConfig, GoBgpNeighbor};
-use ferrolb_e2e::process::rss_kib;
-use ferrolb_e2e::{ferrolb_bin, require_binary, require_root, veth, wait_until, Netns, ScratchDir};
+use ferrolb_e2e::ns_api::NsApi;
+use ferrolb_e2e::peers::{Bird, BirdConfig, BirdNeighbor};
+use ferrolb_e2e::process::{rss_breakdown, rss_kib};
+use ferrolb_e2e::{
+    ferrolb_bin, require_binary, require_root, veth, wait_until, ChildGuard, Netns, ScratchDir,
+};
 use nix::sys::signal::Signal;
+use serde_json::json;
 
 const SENDER_AS: u32 = 65000;
-const NODE_AS: u32 = 65001;
+const ANNOUNCE_AS: u32 = 65001;
 const BIRD_AS: u32 = 65002;
+const SPEAKER_AS: u32 = 65003;
+/// The sender's static protocol (see `BirdConfig::render`).
+const TABLE: &str = "s_static";
+/// The sender's BGP protocols, one per receiver, in `RECEIVERS` order.
+const SENDER_PROTOCOLS: [&str; 3] = ["to_announce", "to_speaker", "to_bird"];
+const RECEIVERS: [&str; 3] = ["ferrolb announce", "ferrolb speaker", "BIRD 2"];
+/// Routes the sender relays to each receiver besides its table: the speaker and BIRD also get
+/// the one prefix `ferrolb announce` announces (198.51.100.1/32).
+const RELAYED: [u64; 3] = [0, 1, 1];
 
-/// An MRT TABLE_DUMP_V2 file (RFC 6396) with `n` consecutive /32s from 10.0.0.0, next hop
-/// `nh`, plus `pad` copies of the last one (gobgp 3.10's `mrt inject` drops the tail of its
-/// stream; duplicates make the lost tail harmless).
-fn mrt_table(n: u32, pad: u32, nh: Ipv4Addr) -> Vec<u8> {
-    fn record(out: &mut Vec<u8>, subtype: u16, body: &[u8]) {
-        out.extend_from_slice(&0u32.to_be_bytes()); // timestamp
-        out.extend_from_slice(&13u16.to_be_bytes()); // TABLE_DUMP_V2
-        out.extend_from_slice(&subtype.to_be_bytes());
-        out.extend_from_slice(&(body.len() as u32).to_be_bytes());
-        out.extend_from_slice(body);
-    }
-    let mut out = Vec::with_capacity(n as usize * 48);
-    // PEER_INDEX_TABLE: collector id, empty view name, one AS4/IPv4 peer.
-    let mut pit = nh.octets().to_vec();
-    pit.extend_from_slice(&[0, 0, 0, 1, 2]);
-    pit.extend_from_slice(&nh.octets());
-    pit.extend_from_slice(&nh.octets());
-    pit.extend_from_slice(&SENDER_AS.to_be_bytes());
-    record(&mut out, 1, &pit);
-    let mut attrs = vec![0x40, 1, 1, 0, 0x40, 2, 0, 0x40, 3, 4];
-    attrs.extend_from_slice(&nh.octets());
+/// `n` consecutive /32s from 10.0.0.0.
+fn table(n: u32) -> Vec<String> {
     let base = u32::from(Ipv4Addr::new(10, 0, 0, 0));
-    for i in 0..n + pad {
-        let seq = i.min(n - 1);
-        let mut body = seq.to_be_bytes().to_vec();
-        body.push(32);
-        body.extend_from_slice(&(base + seq).to_be_bytes());
-        body.extend_from_slice(&1u16.to_be_bytes()); // one entry
-        body.extend_from_slice(&0u16.to_be_bytes()); // peer index
-        body.extend_from_slice(&0u32.to_be_bytes()); // originated time
-        body.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
-        body.extend_from_slice(&attrs);
-        record(&mut out, 2, &body); // RIB_IPV4_UNICAST
-    }
-    out
+    (0..n)
+        .map(|i| format!("{}/32", Ipv4Addr::from(base + i)))
+        .collect()
 }
 
 /// Routes in BIRD's master4 table (`show route count`).
@@ -71,31 +66,35 @@ fn bird_routes(bird: &Bird) -> Option<u64> {
         .and_then(|n| n.parse().ok())
 }
 
-/// The sum of every `advertised` number in `v` (gobgp's JSON nests it per family).
-fn sum_advertised(v: &serde_json::Value) -> Option<u64> {
-    match v {
-        serde_json::Value::Object(m) => {
-            let own = m.get("advertised").and_then(serde_json::Value::as_u64);
-            let nested = m.values().filter_map(sum_advertised).reduce(|a, b| a + b);
-            match (own, nested) {
-                (None, None) => None,
-                (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
-            }
+/// Routes BIRD's protocol `name` exports (`Routes: X imported, Y exported`).
+fn bird_exported(bird: &Bird, name: &str) -> Option<u64> {
+    let out = bird.try_birdc(&["show protocols all", name]).ok()?;
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("Routes:"))?;
+    let mut words = line.split_whitespace();
+    let mut last = None;
+    for w in words.by_ref() {
+        if w.trim_end_matches(',') == "exported" {
+            return last;
         }
-        serde_json::Value::Array(a) => a.iter().filter_map(sum_advertised).reduce(|a, b| a + b),
-        _ => None,
+        last = w.parse().ok();
     }
+    None
 }
 
-/// Prefixes gobgpd has sent to `peer` (its Adj-RIB-Out count), 0 when it shows none.
-fn gobgp_advertised(g: &GoBgp, peer: IpAddr) -> u64 {
-    g.neighbor(peer)
-        .as_ref()
-        .and_then(sum_advertised)
-        .unwrap_or(0)
+/// True when every established TCP socket in `ns` has empty receive and send queues
+/// (`ss -Htn state established`: Recv-Q and Send-Q are the first two columns).
+fn tcp_queues_empty(ns: &Netns) -> bool {
+    let out = ns.exec(&["ss", "-Htn", "state", "established"]);
+    out.status.success()
+        && String::from_utf8_lossy(&out.stdout).lines().all(|l| {
+            let mut cols = l.split_whitespace();
+            cols.next() == Some("0") && cols.next() == Some("0")
+        })
 }
 
-/// RSS samples of several processes: idle, peak, after.
+/// RSS of one receiver: idle, peak, after.
 #[derive(Default, Clone, Copy)]
 struct Rss {
     idle: u64,
@@ -107,188 +106,305 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// Samples the RSS of `pids` 10 times a second until `done` (checked every 2 s; it also
-/// returns a progress text, printed every 30 s) or `limit`; returns the peak of each.
+fn rss_text(pids: &[i32]) -> String {
+    pids.iter()
+        .map(|&p| format!("{:.1}", mib(rss_kib(p).unwrap_or(0))))
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+/// Samples the RSS of `pids` 10 times a second until `done` (checked every 250 ms; it also
+/// returns a progress text, printed with the current RSS every second) holds on two checks in a
+/// row, or panics after `limit`; `alive` panics when a receiver died. Returns the peak of each
+/// and the time to the end of the first of the two checks (an upper bound: the condition held
+/// at some point of that check).
 fn watch(
-    ann: &mut Announcer,
-    pids: [i32; 3],
+    pids: [i32; 4],
     limit: Duration,
     what: &str,
+    mut alive: impl FnMut(),
     mut done: impl FnMut() -> (bool, String),
-) -> [u64; 3] {
+) -> ([u64; 4], Duration) {
     let started = Instant::now();
-    let mut peaks = [0u64; 3];
+    let mut peaks = [0u64; 4];
     let mut next_check = started;
     let mut next_report = started;
+    let mut done_at: Option<Duration> = None;
     loop {
-        ann.assert_running();
+        alive();
         for (peak, pid) in peaks.iter_mut().zip(pids) {
             *peak = (*peak).max(rss_kib(pid).unwrap_or(0));
         }
         if Instant::now() >= next_check {
             let (finished, progress) = done();
+            let at = started.elapsed();
             if finished {
-                return peaks;
+                if let Some(first) = done_at {
+                    return (peaks, first);
+                }
+                done_at = Some(at);
+            } else {
+                done_at = None;
             }
             if Instant::now() >= next_report {
-                println!("receive bench: {:.0?}: {progress}", started.elapsed());
-                next_report += Duration::from_secs(30);
+                println!(
+                    "receive bench: {what} {at:.1?}: {progress}; RSS MiB {}",
+                    rss_text(&pids)
+                );
+                next_report += Duration::from_secs(1);
             }
-            assert!(
-                started.elapsed() < limit,
-                "{what} not done within {limit:?}: {progress}"
-            );
-            next_check = Instant::now() + Duration::from_secs(2);
+            assert!(at < limit, "{what} not done within {limit:?}: {progress}");
+            next_check = Instant::now() + Duration::from_millis(250);
         }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
-/// The highest RSS of `pid` over `dur` (10 samples a second).
-fn settle(pid: i32, dur: Duration) -> u64 {
+/// The highest RSS of each of `pids` over `dur` (10 samples a second).
+fn settle<const N: usize>(pids: [i32; N], dur: Duration) -> [u64; N] {
     let end = Instant::now() + dur;
-    let mut max = 0;
+    let mut max = [0; N];
     while Instant::now() < end {
-        max = max.max(rss_kib(pid).unwrap_or(0));
+        for (m, pid) in max.iter_mut().zip(pids) {
+            *m = (*m).max(rss_kib(pid).unwrap_or(0));
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
     max
 }
 
-#[test]
-#[ignore = "benchmark: run with --ignored --nocapture (see the module docs)"]
-fn full_table_from_gobgp_costs_no_memory() {
-    if !require_root("full_table_from_gobgp_costs_no_memory")
-        || !require_binary("gobgpd")
-        || !require_binary("bird")
-    {
-        return;
+/// Panics with the log when the speaker has exited.
+fn assert_speaker_running(sp: &mut ChildGuard, log: &ScratchDir) {
+    if let Some(s) = sp.try_status() {
+        panic!(
+            "ferrolb speaker exited early ({s}); its log:\n{}",
+            log.read("speaker.log")
+        );
     }
-    let n: u32 = std::env::var("BENCH_ROUTES")
+}
+
+/// Seeds the speaker's ConfigMap (one peer: the sender, with `max-prefix` when given) and
+/// its Node.
+fn seed_speaker_config(api: &NsApi, sender: Ipv4Addr, max_prefix: Option<u64>) {
+    let limit = max_prefix.map_or(String::new(), |m| format!("  max-prefix: {m}\n"));
+    let config = format!(
+        "peers:\n- peer-address: {sender}\n  peer-asn: {SENDER_AS}\n  my-asn: {SPEAKER_AS}\n{limit}\
+         address-pools:\n- name: default\n  protocol: bgp\n  addresses:\n  - 198.51.100.0/24\n"
+    );
+    api.store
+        .seed(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                     "metadata": {"namespace": "ferrolb-system", "name": "config"},
+                     "data": {"config": config}}))
+        .expect("seed the ConfigMap");
+    api.store
+        .seed(json!({"apiVersion": "v1", "kind": "Node",
+                     "metadata": {"name": "node1", "labels": {"kubernetes.io/hostname": "node1"}}}))
+        .expect("seed the Node");
+}
+
+fn start_speaker(ns: &Netns, url: &str, dir: &ScratchDir) -> ChildGuard {
+    let bin = ferrolb_bin().display().to_string();
+    ns.spawn(
+        &[
+            &bin,
+            "speaker",
+            "--server",
+            url,
+            "--node-name",
+            "node1",
+            "--metrics-addr",
+            "127.0.0.1:7473",
+            "--connect-retry",
+            "1",
+            "--no-events",
+        ],
+        &dir.join("speaker.log"),
+    )
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+        .unwrap_or(default)
+}
+
+#[test]
+#[ignore = "benchmark: run with --ignored --nocapture (see the module docs)"]
+fn full_table_costs_no_memory() {
+    if !require_root("full_table_costs_no_memory") || !require_binary("bird") {
+        return;
+    }
+    let n = env_u64("BENCH_ROUTES", 1_000_000) as u32;
+    let limit = Duration::from_secs(env_u64("BENCH_LIMIT_SECS", 300));
     println!(
         "receive bench: binary {}, {n} routes",
         ferrolb_bin().display()
     );
     let sender_ns = Netns::new("rbs");
-    let node_ns = Netns::new("rbn");
+    let ann_ns = Netns::new("rba");
+    let sp_ns = Netns::new("rbn");
     let bird_ns = Netns::new("rbb");
-    let to_node = veth(&sender_ns, &node_ns, 0);
-    let to_bird = veth(&sender_ns, &bird_ns, 1);
-    let mut cfg = GoBgpConfig::new(SENDER_AS, to_node.a_v4);
-    for (addr, asn) in [(to_node.b_v4, NODE_AS), (to_bird.b_v4, BIRD_AS)] {
-        let mut nb = GoBgpNeighbor::new(addr.into(), asn);
+    let links = [
+        veth(&sender_ns, &ann_ns, 0),
+        veth(&sender_ns, &sp_ns, 1),
+        veth(&sender_ns, &bird_ns, 2),
+    ];
+    let (to_ann, to_sp, to_bird) = (&links[0], &links[1], &links[2]);
+
+    let mut cfg = BirdConfig::new(SENDER_AS, to_ann.a_v4);
+    cfg.static_v4 = table(n);
+    cfg.static_disabled = true;
+    for (name, (link, asn)) in SENDER_PROTOCOLS.iter().zip([
+        (to_ann, ANNOUNCE_AS),
+        (to_sp, SPEAKER_AS),
+        (to_bird, BIRD_AS),
+    ]) {
+        let mut nb = BirdNeighbor::new(name, link.b_v4.into(), asn);
+        nb.local_address = Some(link.a_v4.into());
         nb.ipv6 = false;
+        nb.export_all = true;
         cfg.neighbors.push(nb);
     }
-    let gobgp = GoBgp::start(&sender_ns, &cfg);
-    let mut bcfg = BirdConfig::new(BIRD_AS, to_bird.b_v4);
-    let mut bn = BirdNeighbor::new("sender", to_bird.a_v4.into(), SENDER_AS);
-    bn.ipv6 = false;
-    bcfg.neighbors.push(bn);
-    let bird = Bird::start(&bird_ns, &bcfg);
-    let args: Vec<String> = [
+    let t0 = Instant::now();
+    let sender = Bird::start(&sender_ns, &cfg);
+    drop(cfg);
+    println!(
+        "receive bench: sender BIRD parsed {n} static routes in {:.1?}",
+        t0.elapsed()
+    );
+
+    let mut rcfg = BirdConfig::new(BIRD_AS, to_bird.b_v4);
+    let mut rn = BirdNeighbor::new("sender", to_bird.a_v4.into(), SENDER_AS);
+    rn.ipv6 = false;
+    rcfg.neighbors.push(rn);
+    let bird = Bird::start(&bird_ns, &rcfg);
+
+    let max_prefix = std::env::var("BENCH_MAX_PREFIX")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut args: Vec<String> = [
         "--local-as",
-        &NODE_AS.to_string(),
+        &ANNOUNCE_AS.to_string(),
         "--peer",
-        &to_node.a_v4.to_string(),
+        &to_ann.a_v4.to_string(),
         "--peer-as",
         &SENDER_AS.to_string(),
-        "198.51.100.1/32",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let mut ann = Announcer::start(&node_ns, &args);
-    let ann_pid = ann.pid() as i32;
-    let bird_pid = bird.pid().expect("bird pid");
-    wait_until(Duration::from_secs(30), "both sessions Established", || {
+    if let Some(m) = max_prefix {
+        args.extend(["--max-prefix".to_string(), m.to_string()]);
+    }
+    args.push("198.51.100.1/32".to_string());
+    let mut ann = Announcer::start(&ann_ns, &args);
+
+    let api = NsApi::start(&sender_ns);
+    seed_speaker_config(&api, to_sp.a_v4, max_prefix);
+    let sp_dir = ScratchDir::new("rbench-speaker");
+    let url = format!("http://{}:{}", to_sp.a_v4, api.port);
+    let mut sp = start_speaker(&sp_ns, &url, &sp_dir);
+
+    // The receivers in `RECEIVERS` order, then the sender.
+    let pids = [
+        ann.pid() as i32,
+        sp.pid() as i32,
+        bird.pid().expect("receiving BIRD's pid"),
+        sender.pid().expect("sending BIRD's pid"),
+    ];
+    let mut alive = || {
         ann.assert_running();
-        (gobgp.established(to_node.b_v4.into()) && gobgp.established(to_bird.b_v4.into()))
-            .then_some(())
-    });
-    let mut ours = Rss::default();
-    let mut theirs = Rss::default();
-    ours.idle = settle(ann_pid, Duration::from_secs(3));
-    theirs.idle = rss_kib(bird_pid).unwrap_or(0);
-
-    let dir = ScratchDir::new("rbench");
-    // Next hop: gobgpd's address on BIRD's link (BIRD refuses a direct eBGP route whose next
-    // hop is off its subnets); FerroLB only counts the routes.
-    let mrt = dir.join("table.mrt");
-    std::fs::write(&mrt, mrt_table(n, 3000, to_bird.a_v4)).expect("write the MRT file");
-    let started = Instant::now();
-    let mut inject = sender_ns.command("gobgp");
-    inject
-        .args([
-            "--target",
-            &format!("unix://{}", gobgp.dir().join("gobgpd.sock").display()),
-        ])
-        .args(["mrt", "inject", "global"])
-        .arg(&mrt);
-    let mut inject = ferrolb_e2e::ChildGuard::spawn(inject, "gobgp mrt inject");
-    let limit = Duration::from_secs(
-        std::env::var("BENCH_LIMIT_SECS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1500),
+        assert_speaker_running(&mut sp, &sp_dir);
+    };
+    wait_until(
+        Duration::from_secs(30),
+        "all three sessions Established",
+        || {
+            alive();
+            SENDER_PROTOCOLS
+                .iter()
+                .all(|p| sender.protocol_state(p) == "Established")
+                .then_some(())
+        },
     );
-    let pids = [ann_pid, bird_pid, gobgp.pid() as i32];
-    let delivered = |peer: Ipv4Addr| gobgp_advertised(&gobgp, peer.into());
-    let mut peaks = watch(&mut ann, pids, limit, "the table", || {
-        let (to_us, at_bird) = (delivered(to_node.b_v4), bird_routes(&bird).unwrap_or(0));
-        let done = to_us >= u64::from(n) && at_bird >= u64::from(n);
+    let idle = settle([pids[0], pids[1], pids[2]], Duration::from_secs(3));
+    if let Some(split) = rss_breakdown(pids[1], 6) {
+        println!("receive bench: speaker idle memory: {split}");
+    }
+
+    // Done when the sender exports `want` routes to each receiver, BIRD's table agrees
+    // (`bird_ok`) and no TCP queue holds unread data.
+    let delivered = |want: u64, bird_ok: bool, at_bird: u64| {
+        let exported: Vec<u64> = SENDER_PROTOCOLS
+            .iter()
+            .map(|p| bird_exported(&sender, p).unwrap_or(u64::MAX))
+            .collect();
+        let queues = [&sender_ns, &ann_ns, &sp_ns, &bird_ns]
+            .iter()
+            .all(|ns| tcp_queues_empty(ns));
         (
-            done,
-            format!("gobgpd advertised {to_us} to ferrolb, BIRD has {at_bird}"),
+            exported.iter().zip(RELAYED).all(|(&e, r)| e == want + r) && bird_ok && queues,
+            format!("sender exported {exported:?}, BIRD has {at_bird}, TCP queues empty: {queues}"),
         )
+    };
+    let started = Instant::now();
+    sender.birdc(&["enable", TABLE]);
+    let (feed_peaks, loaded) = watch(pids, limit, "feed", &mut alive, || {
+        let at_bird = bird_routes(&bird).unwrap_or(0);
+        delivered(u64::from(n), at_bird >= u64::from(n), at_bird)
     });
-    let loaded = started.elapsed();
-    let _ = inject.wait_timeout(Duration::from_secs(60));
-    peaks[0] = peaks[0].max(settle(ann_pid, Duration::from_secs(2)));
-    drop(dir); // the MRT file
+    let loaded_rss = settle([pids[0], pids[1], pids[2]], Duration::from_secs(2));
+    println!(
+        "receive bench: loaded in {loaded:.1?} (wall {:.1?}); RSS MiB with the table {}",
+        started.elapsed(),
+        rss_text(&pids)
+    );
+    if let Some(split) = rss_breakdown(pids[1], 6) {
+        println!("receive bench: speaker memory with the table: {split}");
+    }
 
     let started = Instant::now();
-    // Run in the background: the CLI returns only when gobgpd has deleted every path.
-    let mut del = sender_ns.command("gobgp");
-    del.args([
-        "--target",
-        &format!("unix://{}", gobgp.dir().join("gobgpd.sock").display()),
-    ])
-    .args(["global", "rib", "-a", "ipv4", "del", "all"]);
-    let mut del = ferrolb_e2e::ChildGuard::spawn(del, "gobgp global rib del all");
-    let after = watch(&mut ann, pids, limit, "the withdrawal", || {
-        let (to_us, at_bird) = (
-            delivered(to_node.b_v4),
-            bird_routes(&bird).unwrap_or(u64::MAX),
-        );
-        (
-            to_us == 0 && at_bird <= 1,
-            format!("gobgpd advertised {to_us} to ferrolb, BIRD has {at_bird}"),
-        )
+    sender.birdc(&["disable", TABLE]);
+    let (wd_peaks, withdrawn) = watch(pids, limit, "withdrawal", &mut alive, || {
+        let at_bird = bird_routes(&bird).unwrap_or(u64::MAX);
+        delivered(0, at_bird <= 1, at_bird)
     });
-    ours.peak = peaks[0].max(after[0]);
-    theirs.peak = peaks[1].max(after[1]);
-    let sender_peak = peaks[2].max(after[2]);
-    let withdrawn = started.elapsed();
-    let _ = del.wait_timeout(Duration::from_secs(60));
-    ours.after = settle(ann_pid, Duration::from_secs(3));
-    theirs.after = rss_kib(bird_pid).unwrap_or(0);
+    println!(
+        "receive bench: withdrawn in {withdrawn:.1?} (wall {:.1?})",
+        started.elapsed()
+    );
+    let after = settle([pids[0], pids[1], pids[2]], Duration::from_secs(3));
+    if let Some(split) = rss_breakdown(pids[1], 6) {
+        println!("receive bench: speaker memory after the withdrawal: {split}");
+    }
+
+    let rss: Vec<Rss> = (0..3)
+        .map(|i| Rss {
+            idle: idle[i],
+            peak: feed_peaks[i].max(wd_peaks[i]).max(loaded_rss[i]),
+            after: after[i],
+        })
+        .collect();
+    let sender_peak = feed_peaks[3].max(wd_peaks[3]);
 
     ann.signal(Signal::SIGTERM);
     let _ = ann.wait_exit(Duration::from_secs(10));
-    let counters = ann
-        .log()
-        .lines()
-        .filter(|l| l.contains("session counters") || l.contains("maximum-prefix"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    println!("receive bench: table loaded in {loaded:.1?}, withdrawn in {withdrawn:.1?}; gobgpd (sender) peak {:.1} MiB", mib(sender_peak));
+    sp.stop(Duration::from_secs(10));
+    let lines = |log: String| {
+        log.lines()
+            .filter(|l| l.contains("session counters") || l.contains("maximum-prefix"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    println!(
+        "receive bench: feed {loaded:.1?}, withdrawal {withdrawn:.1?}; sender BIRD peak {:.1} MiB",
+        mib(sender_peak)
+    );
     println!("| receiver | RSS idle (MiB) | peak (MiB) | after withdrawal (MiB) |");
     println!("|---|---:|---:|---:|");
-    for (name, r) in [("ferrolb announce", ours), ("BIRD 2", theirs)] {
+    for (name, r) in RECEIVERS.iter().zip(&rss) {
         println!(
             "| {name} | {:.1} | {:.1} | {:.1} |",
             mib(r.idle),
@@ -296,12 +412,18 @@ fn full_table_from_gobgp_costs_no_memory() {
             mib(r.after)
         );
     }
-    println!("receive bench: ferrolb log:\n{counters}");
-    assert!(
-        ours.peak <= ours.idle + 2048,
-        "peak {:.1} MiB is more than 2 MiB above idle {:.1} MiB",
-        mib(ours.peak),
-        mib(ours.idle)
+    println!("receive bench: announce log:\n{}", lines(ann.log()));
+    println!(
+        "receive bench: speaker log:\n{}",
+        lines(sp_dir.read("speaker.log"))
     );
-    assert!(ours.after <= ours.idle + 2048);
+    for (name, r) in RECEIVERS.iter().zip(&rss).take(2) {
+        assert!(
+            r.peak <= r.idle + 2048 && r.after <= r.idle + 2048,
+            "{name}: peak {:.1} / after {:.1} MiB is more than 2 MiB above idle {:.1} MiB",
+            mib(r.peak),
+            mib(r.after),
+            mib(r.idle)
+        );
+    }
 }

@@ -53,6 +53,11 @@ impl FamilyCount {
             Some(set) => {
                 if set.remove(&key(p)) {
                     self.count -= 1;
+                    // Give the table's memory back as it empties (at most one rehash each
+                    // time it halves), so a withdrawn table does not stay resident.
+                    if set.len() < set.capacity() / 4 {
+                        set.shrink_to(set.len() * 2);
+                    }
                 }
             }
             None => {
@@ -156,6 +161,29 @@ mod tests {
         assert_eq!(r.counts()[&Family::IPV4_UNICAST], 2);
         assert_eq!(r.counts()[&Family::IPV6_UNICAST], 1);
         assert!(!r.is_estimate(Family::IPV4_UNICAST));
+    }
+
+    #[test]
+    fn a_withdrawn_table_gives_its_memory_back() {
+        let held = |r: &Received| {
+            r.families[&Family::IPV4_UNICAST]
+                .exact
+                .as_ref()
+                .map_or(0, HashSet::capacity)
+        };
+        let mut r = Received::default();
+        let table: Vec<IpNet> = (0..100_000u32)
+            .map(|i| {
+                IpNet::from(std::net::IpAddr::from(std::net::Ipv4Addr::from(
+                    0x0a00_0000 + i,
+                )))
+            })
+            .collect();
+        assert!(r.apply(&[], &table, Some(200_000)).is_empty());
+        assert!(held(&r) >= 100_000);
+        r.apply(&table[..99_990], &[], Some(200_000));
+        assert_eq!(r.counts()[&Family::IPV4_UNICAST], 10);
+        assert!(held(&r) <= 64, "capacity {} kept for 10 prefixes", held(&r));
     }
 
     #[test]

@@ -497,7 +497,7 @@ struct Backoff {
     /// (code, gap to the next attempt on the same Service).
     gaps: Vec<(u16, Duration)>,
     /// Next attempts by the same controller on the same Service sooner than the Retry-After sent,
-    /// when the driver did not change that Service in between (a figure, not a verdict).
+    /// when the driver did not change that Service in between (must be none).
     early: u64,
     /// A few of them, for the report.
     early_examples: Vec<String>,
@@ -736,6 +736,8 @@ struct Verdict {
     ok_writes: u64,
     retried: usize,
     unfenced: Vec<String>,
+    /// Retries sooner than the server's Retry-After (count, examples).
+    early: (u64, Vec<String>),
 }
 
 impl Verdict {
@@ -763,6 +765,11 @@ impl Verdict {
             "one status write per allocation or clear"
         );
         assert!(self.retried > 0, "injected failures were retried");
+        assert_eq!(
+            self.early.0, 0,
+            "writes sooner than the Retry-After the server sent, e.g. {:?}",
+            self.early.1
+        );
     }
 }
 
@@ -791,9 +798,13 @@ fn report(
         s.allocations, s.clears
     );
     let mut retried = 0;
+    let mut early = Vec::new();
+    let mut early_count = 0;
     for (id, log) in ["churn-a", "churn-b"].iter().zip(logs) {
         let b = backoff(log, churn_log);
         retried += b.gaps.len();
+        early_count += b.early;
+        early.extend(b.early_examples.iter().map(|e| format!("{id}: {e}")));
         eprintln!(
             "{id}: injected on status patches {:?}; retry spacing per Service: {}; retries sooner than Retry-After: {}; peak status patches/s: {}",
             b.injected,
@@ -847,5 +858,6 @@ fn report(
         ok_writes,
         retried,
         unfenced,
+        early: (early_count, early),
     }
 }

@@ -58,6 +58,7 @@ pub(crate) fn start(
         peer,
         local,
         hop: bfd_plan.hop,
+        min_ttl: 1,
         config: BfdConfig {
             timers: bfd_plan.timers,
             passive: bfd_plan.passive,

@@ -8,6 +8,7 @@
 //! Library entry points: [`start`] (returns a [`Running`] handle) and [`run`] (until a
 //! shutdown future completes). The demo runs several speakers in one process this way.
 
+pub mod bfd;
 pub mod events;
 pub mod heap;
 pub mod http;

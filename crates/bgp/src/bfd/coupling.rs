@@ -8,6 +8,9 @@
 //! - AdminDown from the peer is not a failure (RFC 5882 §3.2): BGP stays.
 //! - When BFD is Up again, the BGP session is started again.
 
+use std::time::Duration;
+
+use super::driver::SessionHandle;
 use super::packet::{Diag, State};
 use super::types::Status;
 
@@ -82,6 +85,37 @@ pub fn decide(st: &Status, seen_down_events: u64, bgp_running: bool) -> Action {
         Action::StopBgp(st.last_down.unwrap_or(st.local_diag))
     } else {
         Action::Keep
+    }
+}
+
+/// Local AdminDown (RFC 5880 §6.8.16) before a shutdown: returns once a packet has been sent
+/// after the session was seen in AdminDown (so that packet says AdminDown), or after the
+/// limit: the 1 s rate AdminDown falls to, plus one interval and 200 ms.
+pub async fn admin_down(session: &SessionHandle) {
+    let mut changes = session.subscribe();
+    let interval = changes.borrow_and_update().tx_interval;
+    if session.set_admin_down(true).is_err() {
+        return;
+    }
+    let limit = Duration::from_secs(1) + interval + Duration::from_millis(200);
+    let sent = tokio::time::timeout(limit, async {
+        let mut seen_admin_down_at = None;
+        loop {
+            let st = *changes.borrow_and_update();
+            if st.state == State::AdminDown {
+                let first = *seen_admin_down_at.get_or_insert(st.counters.packets_out);
+                if st.counters.packets_out > first {
+                    return;
+                }
+            }
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    if sent.is_err() {
+        tracing::warn!("BFD AdminDown not confirmed sent within {limit:?}");
     }
 }
 

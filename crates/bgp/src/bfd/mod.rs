@@ -26,7 +26,7 @@ mod sockopt;
 mod types;
 
 pub use config::{BfdConfig, ConfigError, Timers};
-pub use coupling::{decide, Action, Coupling};
+pub use coupling::{admin_down, decide, Action, Coupling};
 pub use driver::{Bfd, DriverError, Hop, PeerSpec, SessionHandle, MULTI_HOP_PORT, SINGLE_HOP_PORT};
 pub use fsm::BfdSession;
 pub use packet::{ControlPacket, DecodeError, Diag, State, CONTROL_LEN, VERSION};

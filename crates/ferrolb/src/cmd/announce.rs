@@ -598,7 +598,7 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
     // BFD says AdminDown first, so the router does not take the shutdown for a failure.
     if let Some((_, session, task)) = &bfd {
         task.abort();
-        announce_bfd::admin_down(session).await;
+        ferrolb_bgp::bfd::admin_down(session).await;
     }
     speaker.shutdown("ferrolb announce shutting down").await;
     drop(bfd);

@@ -7,9 +7,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ferrolb_bgp::bfd::{
-    Action, Bfd, BfdConfig, Coupling, Hop, PeerSpec, SessionHandle, State, Timers,
-};
+use ferrolb_bgp::bfd::{Action, Bfd, BfdConfig, Coupling, Hop, PeerSpec, SessionHandle, Timers};
 use ferrolb_bgp::driver::{PeerConfig, Speaker};
 use ferrolb_bgp::rib_out::AdvertisementSet;
 
@@ -114,37 +112,6 @@ pub(crate) async fn couple(
         if changes.changed().await.is_err() {
             return;
         }
-    }
-}
-
-/// Local AdminDown (RFC 5880 §6.8.16) before a shutdown: returns once a packet has been sent
-/// after the session was seen in AdminDown (so that packet says AdminDown), or after the
-/// limit: the 1 s rate AdminDown falls to, plus one interval and 200 ms.
-pub(crate) async fn admin_down(session: &SessionHandle) {
-    let mut changes = session.subscribe();
-    let interval = changes.borrow_and_update().tx_interval;
-    if session.set_admin_down(true).is_err() {
-        return;
-    }
-    let limit = Duration::from_secs(1) + interval + Duration::from_millis(200);
-    let sent = tokio::time::timeout(limit, async {
-        let mut seen_admin_down_at = None;
-        loop {
-            let st = *changes.borrow_and_update();
-            if st.state == State::AdminDown {
-                let first = *seen_admin_down_at.get_or_insert(st.counters.packets_out);
-                if st.counters.packets_out > first {
-                    return;
-                }
-            }
-            if changes.changed().await.is_err() {
-                return;
-            }
-        }
-    })
-    .await;
-    if sent.is_err() {
-        tracing::warn!("BFD AdminDown not confirmed sent within {limit:?}");
     }
 }
 

@@ -37,13 +37,16 @@ pub fn lock(h: &Mutex<Held>) -> MutexGuard<'_, Held> {
 
 /// The BFD session parameters of a peer, from its profile and BGP configuration.
 pub fn spec_of(profile: &BfdProfile, config: &PeerConfig) -> Result<PeerSpec, String> {
-    let local = config.local_address.ok_or_else(|| {
-        format!(
-            "bfd-profile {:?}: BFD needs the peer's source-address (or the speaker's default \
-             source address) to send from",
-            profile.name
-        )
-    })?;
+    let local = match config.local_address {
+        Some(a) => a,
+        None => local_toward(config.address).map_err(|e| {
+            format!(
+                "bfd-profile {:?}: no source address toward {} ({e}); set the peer's \
+                 source-address",
+                profile.name, config.address
+            )
+        })?,
+    };
     let multihop = config.ebgp_multihop.is_some();
     let ms = |v: u32| Duration::from_millis(u64::from(v));
     Ok(PeerSpec {
@@ -64,6 +67,19 @@ pub fn spec_of(profile: &BfdProfile, config: &PeerConfig) -> Result<PeerSpec, St
             passive: profile.passive_mode,
         },
     })
+}
+
+/// The address the kernel's routes choose as source toward `peer` (a connected UDP socket;
+/// nothing is sent).
+fn local_toward(peer: IpAddr) -> std::io::Result<IpAddr> {
+    let any: IpAddr = if peer.is_ipv4() {
+        std::net::Ipv4Addr::UNSPECIFIED.into()
+    } else {
+        std::net::Ipv6Addr::UNSPECIFIED.into()
+    };
+    let socket = std::net::UdpSocket::bind((any, 0))?;
+    socket.connect((peer, ferrolb_bgp::bfd::SINGLE_HOP_PORT))?;
+    Ok(socket.local_addr()?.ip())
 }
 
 /// A running BFD session of one peer.
@@ -258,17 +274,19 @@ mod tests {
 
     #[test]
     fn profile_fields_take_effect() {
+        // Without source-address the kernel's route decides: loopback toward loopback.
         let mut config = PeerConfig::new(
-            "10.255.0.1".parse().unwrap(),
+            "127.0.0.1".parse().unwrap(),
             64512,
             64513,
             "10.255.0.2".parse().unwrap(),
         );
-        assert!(spec_of(&profile(), &config)
-            .unwrap_err()
-            .contains("source-address"));
+        let s = spec_of(&profile(), &config).unwrap();
+        assert_eq!(s.local, "127.0.0.1".parse::<IpAddr>().unwrap());
+        config.address = "10.255.0.1".parse().unwrap();
         config.local_address = Some("10.255.0.2".parse().unwrap());
         let s = spec_of(&profile(), &config).unwrap();
+        assert_eq!(s.local, "10.255.0.2".parse::<IpAddr>().unwrap());
         assert_eq!(s.hop, Hop::Single);
         assert_eq!(s.min_ttl, 255, "single-hop ignores minimum-ttl");
         assert_eq!(s.config.timers.desired_min_tx, Duration::from_millis(150));

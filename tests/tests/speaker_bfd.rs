@@ -1,0 +1,289 @@
+//! `ferrolb speaker` (the real binary) on two nodes with a `bfd-profile`, against FRR 8.4
+//! (zebra + bgpd + bfdd, `neighbor X bfd profile flb` with the same 100 ms × 3) in a router
+//! namespace. The Kubernetes API is the in-process fixture inside the router namespace.
+//!
+//! ```text
+//!  node1 10.255.1.2 ──veth── 10.255.1.1 ┐
+//!                                       router: FRR AS 65000 (maximum-paths 2, bfdd)
+//!  node2 10.255.2.2 ──veth── 10.255.2.1 ┘
+//! ```
+//!
+//! Asserted: both nodes' BFD sessions Up at 100 ms in FRR and the ECMP route in the router's
+//! kernel; node2's speaker frozen with SIGSTOP leaves the ECMP group within the detection time
+//! (300 ms) + margin, measured by sampling the router's kernel table every 5 ms, while node1
+//! keeps its next hop; after SIGCONT node2 comes back (BFD, then BGP, then the route). The BGP
+//! hold time is 9 s, so only BFD can explain a removal that fast.
+
+use std::time::{Duration, Instant};
+
+use ferrolb_apiserver::Store;
+use ferrolb_e2e::env::require_root_and;
+use ferrolb_e2e::ns_api::NsApi;
+use ferrolb_e2e::peers::frr::{Frr, FrrConfig, FrrNeighbor};
+use ferrolb_e2e::{ferrolb_bin, veth, wait_until_opt, ChildGuard, Netns, ScratchDir};
+use nix::sys::signal::Signal;
+use serde_json::{json, Value};
+
+const PREFIX: &str = "198.51.100.1/32";
+const NODE1: &str = "10.255.1.2";
+const NODE2: &str = "10.255.2.2";
+const INTERVAL_MS: u64 = 100;
+/// Detection time (100 ms × 3) plus the margin the issue sets.
+const LIMIT: Duration = Duration::from_millis(300 + 100);
+
+const CONFIG: &str = r#"peers:
+- peer-address: 10.255.1.1
+  peer-asn: 65000
+  my-asn: 65001
+  hold-time: 9s
+  bfd-profile: fast
+  node-selectors:
+  - match-labels: {kubernetes.io/hostname: node1}
+- peer-address: 10.255.2.1
+  peer-asn: 65000
+  my-asn: 65001
+  hold-time: 9s
+  bfd-profile: fast
+  node-selectors:
+  - match-labels: {kubernetes.io/hostname: node2}
+bfd-profiles:
+- name: fast
+  receive-interval: 100
+  transmit-interval: 100
+  detect-multiplier: 3
+address-pools:
+- name: default
+  protocol: bgp
+  addresses: [198.51.100.0/28]
+"#;
+
+fn seed(store: &Store) {
+    let objects = [
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"namespace": "ferrolb-system", "name": "config"},
+               "data": {"config": CONFIG}}),
+        json!({"apiVersion": "v1", "kind": "Service",
+               "metadata": {"namespace": "web", "name": "front"},
+               "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster",
+                        "ports": [{"port": 80, "protocol": "TCP"}]},
+               "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.1"}]}}}),
+        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+               "metadata": {"namespace": "web", "name": "front-x",
+                            "labels": {"kubernetes.io/service-name": "front"}},
+               "addressType": "IPv4",
+               "endpoints": [{"addresses": ["10.244.9.1"], "nodeName": "node2",
+                              "conditions": {"ready": true}}]}),
+    ];
+    for o in objects {
+        store.seed(o).unwrap();
+    }
+    for (name, index) in [("node1", 1), ("node2", 2)] {
+        store
+            .seed(json!({"apiVersion": "v1", "kind": "Node",
+                   "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+                   "status": {"addresses": [{"type": "InternalIP",
+                                             "address": format!("10.255.{index}.2")}]}}))
+            .unwrap();
+    }
+}
+
+fn start_speaker(ns: &Netns, node: &str, api: &str, dir: &ScratchDir) -> ChildGuard {
+    let bin = ferrolb_bin().display().to_string();
+    ns.spawn(
+        &[
+            &bin,
+            "speaker",
+            "--server",
+            api,
+            "--node-name",
+            node,
+            "--metrics-addr",
+            "127.0.0.1:7473",
+            "--connect-retry",
+            "1",
+        ],
+        &dir.join(&format!("{node}.log")),
+    )
+}
+
+/// Next hops of [`PREFIX`] in the calling thread's namespace's kernel table (sorted).
+fn kernel_hops() -> Vec<String> {
+    let Ok(out) = std::process::Command::new("ip")
+        .args(["-j", "route", "show", PREFIX])
+        .output()
+    else {
+        return Vec::new();
+    };
+    let Ok(v) = serde_json::from_slice::<Value>(&out.stdout) else {
+        return Vec::new();
+    };
+    let route = &v[0];
+    let mut hops: Vec<String> = match route["nexthops"].as_array() {
+        Some(list) => list
+            .iter()
+            .filter_map(|h| h["gateway"].as_str().map(str::to_string))
+            .collect(),
+        None => route["gateway"]
+            .as_str()
+            .map(str::to_string)
+            .into_iter()
+            .collect(),
+    };
+    hops.sort();
+    hops
+}
+
+/// FRR's bfdd has both nodes Up at `INTERVAL_MS` both ways.
+fn frr_bfd_up(frr: &Frr, peer: &str) -> bool {
+    let Ok(out) = frr.try_vtysh(&["show bfd peers json"]) else {
+        return false;
+    };
+    let Ok(v) = serde_json::from_str::<Value>(&out) else {
+        return false;
+    };
+    v.as_array().into_iter().flatten().any(|p| {
+        p["peer"].as_str() == Some(peer)
+            && p["status"].as_str() == Some("up")
+            && p["transmit-interval"].as_u64() == Some(INTERVAL_MS)
+            && p["remote-transmit-interval"].as_u64() == Some(INTERVAL_MS)
+    })
+}
+
+fn wait_all_up(router: &Netns, frr: &Frr, what: &str, logs: &dyn Fn() -> String) {
+    let ok = wait_until_opt(Duration::from_secs(20), || {
+        let up = frr_bfd_up(frr, NODE1) && frr_bfd_up(frr, NODE2);
+        (up && router.run_in(kernel_hops) == [NODE1, NODE2]).then_some(())
+    });
+    if ok.is_none() {
+        panic!(
+            "{what}: not up: kernel hops {:?}, FRR bfd {:?}\n{}",
+            router.run_in(kernel_hops),
+            frr.try_vtysh(&["show bfd peers brief"]),
+            logs()
+        );
+    }
+}
+
+#[test]
+fn speaker_bfd_frozen_node_leaves_ecmp() {
+    if !require_root_and(
+        "speaker_bfd_frozen_node_leaves_ecmp",
+        &["vtysh", "/usr/lib/frr/bgpd", "/usr/lib/frr/bfdd"],
+    ) {
+        return;
+    }
+    let dir = ScratchDir::new("speaker-bfd");
+    let router = Netns::new("sbfd-r");
+    let node1 = Netns::new("sbfd-n1");
+    let node2 = Netns::new("sbfd-n2");
+    veth(&router, &node1, 1);
+    veth(&router, &node2, 2);
+    let mut cfg = FrrConfig::new(65000, "10.255.1.1".parse().unwrap())
+        .neighbor(FrrNeighbor::new(NODE1.parse().unwrap(), 65001))
+        .neighbor(FrrNeighbor::new(NODE2.parse().unwrap(), 65001));
+    cfg.maximum_paths = Some(2);
+    cfg.bfdd = true;
+    let frr = Frr::start(&router, &cfg);
+    frr.vtysh(&[
+        "configure terminal",
+        "bfd",
+        "profile flb",
+        &format!("receive-interval {INTERVAL_MS}"),
+        &format!("transmit-interval {INTERVAL_MS}"),
+        "detect-multiplier 3",
+    ]);
+    frr.configure_bgp(&[
+        &format!("neighbor {NODE1} bfd profile flb"),
+        &format!("neighbor {NODE2} bfd profile flb"),
+    ]);
+
+    let api = NsApi::start(&router);
+    seed(&api.store);
+    let _sp1 = start_speaker(
+        &node1,
+        "node1",
+        &format!("http://10.255.1.1:{}", api.port),
+        &dir,
+    );
+    let mut sp2 = start_speaker(
+        &node2,
+        "node2",
+        &format!("http://10.255.2.1:{}", api.port),
+        &dir,
+    );
+    let logs = || {
+        format!(
+            "--- node1:\n{}\n--- node2:\n{}\n--- bfdd.log:\n{}",
+            dir.read("node1.log"),
+            dir.read("node2.log"),
+            frr.dir().read("bfdd.log")
+        )
+    };
+    wait_all_up(&router, &frr, "start", &logs);
+
+    // node2's speaker freezes: FRR's bfdd detects it, tears BGP down, the path leaves.
+    let sampler = router.spawn_in(|| {
+        let end = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < end {
+            let hops = kernel_hops();
+            if hops != [NODE1, NODE2] {
+                return Some((Instant::now(), hops));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    });
+    let t0 = Instant::now();
+    sp2.signal(Signal::SIGSTOP);
+    let seen = sampler.join().expect("sampler thread");
+    sp2.signal(Signal::SIGCONT);
+    let Some((at, hops)) = seen else {
+        panic!(
+            "node2 still in the ECMP group 5 s after SIGSTOP\n{}",
+            logs()
+        );
+    };
+    let took = at.saturating_duration_since(t0);
+    println!("SIGSTOP of node2's speaker -> its next hop gone from the router's kernel: {took:?}");
+    assert_eq!(hops, [NODE1], "node1 must keep its route");
+    assert!(
+        took <= LIMIT,
+        "took {took:?}, more than {LIMIT:?}\n{}",
+        logs()
+    );
+
+    // SIGCONT: BFD comes Up again, then BGP, then node2 is back in the group.
+    wait_all_up(&router, &frr, "after SIGCONT", &logs);
+
+    // RFC 5882 on the speakers' side: FRR's bfdd freezes (its bgpd runs on and would keep
+    // the routes for the 9 s hold time); both speakers' BFD goes Down and they tear their BGP
+    // sessions down, so the route leaves the router's kernel. (vtysh waits for every daemon,
+    // so only the kernel is asked while bfdd is frozen.)
+    let bfdd = nix::unistd::Pid::from_raw(frr.pid("bfdd").expect("bfdd pid"));
+    let t0 = Instant::now();
+    nix::sys::signal::kill(bfdd, Signal::SIGSTOP).expect("SIGSTOP bfdd");
+    let gone = wait_until_opt(Duration::from_secs(5), || {
+        router.run_in(kernel_hops).is_empty().then_some(())
+    });
+    let took = t0.elapsed();
+    // While BFD stays Down, BGP is not re-established (the hold time is far away).
+    let held = wait_until_opt(Duration::from_secs(2), || {
+        (!router.run_in(kernel_hops).is_empty()).then_some(())
+    });
+    nix::sys::signal::kill(bfdd, Signal::SIGCONT).expect("SIGCONT bfdd");
+    assert!(
+        gone.is_some(),
+        "route still in the kernel 5 s after bfdd froze\n{}",
+        logs()
+    );
+    assert!(
+        held.is_none(),
+        "BGP came back while BFD was Down\n{}",
+        logs()
+    );
+    println!("bfdd frozen -> speakers' BFD Down -> BGP torn down -> route gone: {took:?}");
+    assert!(dir
+        .read("node1.log")
+        .contains("BFD down: tearing the BGP session down"));
+    wait_all_up(&router, &frr, "after bfdd resumed", &logs);
+}

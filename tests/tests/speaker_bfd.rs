@@ -31,37 +31,49 @@ const INTERVAL_MS: u64 = 100;
 /// Detection time (100 ms × 3) plus the margin the issue sets.
 const LIMIT: Duration = Duration::from_millis(300 + 100);
 
-const CONFIG: &str = r#"peers:
+/// The config; `node1_profile` is node1's peer `bfd-profile` line (may be empty), `ms` the
+/// profile's intervals.
+fn config(node1_profile: &str, ms: u64) -> String {
+    format!(
+        r#"peers:
 - peer-address: 10.255.1.1
   peer-asn: 65000
   my-asn: 65001
   hold-time: 9s
-  bfd-profile: fast
+  {node1_profile}
   node-selectors:
-  - match-labels: {kubernetes.io/hostname: node1}
+  - match-labels: {{kubernetes.io/hostname: node1}}
 - peer-address: 10.255.2.1
   peer-asn: 65000
   my-asn: 65001
   hold-time: 9s
   bfd-profile: fast
   node-selectors:
-  - match-labels: {kubernetes.io/hostname: node2}
+  - match-labels: {{kubernetes.io/hostname: node2}}
 bfd-profiles:
 - name: fast
-  receive-interval: 100
-  transmit-interval: 100
+  receive-interval: {ms}
+  transmit-interval: {ms}
   detect-multiplier: 3
 address-pools:
 - name: default
   protocol: bgp
   addresses: [198.51.100.0/28]
-"#;
+"#
+    )
+}
+
+fn seed_config(store: &Store, text: &str) {
+    store
+        .seed(json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"namespace": "ferrolb-system", "name": "config"},
+               "data": {"config": text}}))
+        .unwrap();
+}
 
 fn seed(store: &Store) {
+    seed_config(store, &config("bfd-profile: fast", INTERVAL_MS));
     let objects = [
-        json!({"apiVersion": "v1", "kind": "ConfigMap",
-               "metadata": {"namespace": "ferrolb-system", "name": "config"},
-               "data": {"config": CONFIG}}),
         json!({"apiVersion": "v1", "kind": "Service",
                "metadata": {"namespace": "web", "name": "front"},
                "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster",
@@ -133,20 +145,40 @@ fn kernel_hops() -> Vec<String> {
     hops
 }
 
-/// FRR's bfdd has both nodes Up at `INTERVAL_MS` both ways.
+/// FRR's bfdd view of the session with `peer`.
+fn frr_bfd_peer(frr: &Frr, peer: &str) -> Option<Value> {
+    let out = frr.try_vtysh(&["show bfd peers json"]).ok()?;
+    let v: Value = serde_json::from_str(&out).ok()?;
+    v.as_array()?
+        .iter()
+        .find(|p| p["peer"].as_str() == Some(peer))
+        .cloned()
+}
+
+/// FRR's bfdd has `peer` Up at `INTERVAL_MS` both ways.
 fn frr_bfd_up(frr: &Frr, peer: &str) -> bool {
-    let Ok(out) = frr.try_vtysh(&["show bfd peers json"]) else {
-        return false;
-    };
-    let Ok(v) = serde_json::from_str::<Value>(&out) else {
-        return false;
-    };
-    v.as_array().into_iter().flatten().any(|p| {
-        p["peer"].as_str() == Some(peer)
-            && p["status"].as_str() == Some("up")
+    frr_bfd_peer(frr, peer).is_some_and(|p| {
+        p["status"].as_str() == Some("up")
             && p["transmit-interval"].as_u64() == Some(INTERVAL_MS)
             && p["remote-transmit-interval"].as_u64() == Some(INTERVAL_MS)
     })
+}
+
+/// `ferrolb status --json` inside `ns`: the first peer's `bfd` object.
+fn our_bfd(ns: &Netns) -> Value {
+    let bin = ferrolb_bin().display().to_string();
+    let v: Value =
+        serde_json::from_str(&ns.run_ok(&[&bin, "status", "--json"])).unwrap_or_default();
+    v["peers"][0]["bfd"].clone()
+}
+
+/// The value of `metric{peer="peer"}` in the node's /metrics.
+fn metric(ns: &Netns, metric: &str, peer: &str) -> Option<f64> {
+    let text = ns.http_get(7473, "/metrics");
+    let key = format!("{metric}{{peer=\"{peer}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(key.as_str()))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 fn wait_all_up(router: &Netns, frr: &Frr, what: &str, logs: &dyn Fn() -> String) {
@@ -221,6 +253,41 @@ fn speaker_bfd_frozen_node_leaves_ecmp() {
     };
     wait_all_up(&router, &frr, "start", &logs);
 
+    // `ferrolb status` and /metrics on node1 show the BFD session.
+    let b = our_bfd(&node1);
+    assert_eq!(b["state"], "Up", "{b}");
+    assert_eq!(b["profile"], "fast", "{b}");
+    assert_eq!(
+        (
+            &b["tx_interval_ms"],
+            &b["rx_interval_ms"],
+            &b["detect_multiplier"],
+            &b["detect_time_ms"]
+        ),
+        (&json!(100), &json!(100), &json!(3), &json!(300)),
+        "{b}"
+    );
+    let bin = ferrolb_bin().display().to_string();
+    let text = node1.run_ok(&[&bin, "status"]);
+    assert!(
+        text.contains("10.255.1.1: BFD Up (profile fast), tx 100 ms, rx 100 ms, multiplier 3"),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&node1, "ferrolb_bfd_session_up", "10.255.1.1"),
+        Some(1.0)
+    );
+    assert!(metric(&node1, "ferrolb_bfd_control_packet_output", "10.255.1.1") > Some(0.0));
+    assert!(metric(&node1, "ferrolb_bfd_control_packet_input", "10.255.1.1") > Some(0.0));
+    assert_eq!(
+        metric(&node1, "ferrolb_bfd_session_up_events", "10.255.1.1"),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&node1, "ferrolb_bfd_session_down_events", "10.255.1.1"),
+        Some(0.0)
+    );
+
     // node2's speaker freezes: FRR's bfdd detects it, tears BGP down, the path leaves.
     let sampler = router.spawn_in(|| {
         let end = Instant::now() + Duration::from_secs(5);
@@ -254,6 +321,72 @@ fn speaker_bfd_frozen_node_leaves_ecmp() {
 
     // SIGCONT: BFD comes Up again, then BGP, then node2 is back in the group.
     wait_all_up(&router, &frr, "after SIGCONT", &logs);
+    let b = our_bfd(&node2);
+    assert_eq!(b["down_events"], 1, "{b}");
+    assert_eq!(
+        b["last_down_reason"], "Control Detection Time Expired",
+        "{b}"
+    );
+    assert_eq!(
+        metric(&node2, "ferrolb_bfd_session_down_events", "10.255.2.1"),
+        Some(1.0)
+    );
+
+    let conns = |frr: &Frr| {
+        frr.neighbor(NODE1.parse().unwrap())
+            .map(|n| n["connectionsEstablished"].clone())
+    };
+    // Removing node1's profile stops its BFD with AdminDown (Diag 7), which FRR records. (FRR
+    // 8.4's bgpd still resets the BGP session on it, Cease/BFD Down, although RFC 5882 §3.2
+    // says AdminDown is not a failure; the session comes back at once, BFD no longer gates it.)
+    seed_config(&api.store, &config("", 200));
+    let view = wait_until_opt(Duration::from_secs(10), || {
+        frr_bfd_peer(&frr, NODE1).filter(|p| p["status"].as_str() != Some("up"))
+    })
+    .unwrap_or_else(|| panic!("FRR's BFD session with node1 still up\n{}", logs()));
+    assert!(
+        view["remote-diagnostic"]
+            .as_str()
+            .unwrap_or("")
+            .contains("administratively"),
+        "{view}"
+    );
+    assert!(our_bfd(&node1).is_null(), "node1 still reports BFD");
+    assert_eq!(metric(&node1, "ferrolb_bfd_session_up", "10.255.1.1"), None);
+    let back = wait_until_opt(Duration::from_secs(10), || {
+        (frr.established(NODE1.parse().unwrap()) && router.run_in(kernel_hops) == [NODE1, NODE2])
+            .then_some(())
+    });
+    assert!(back.is_some(), "node1 not back without BFD\n{}", logs());
+    seed_config(&api.store, &config("bfd-profile: fast", INTERVAL_MS));
+    wait_all_up(&router, &frr, "node1's profile back", &logs);
+
+    // A profile change reaches FRR through a Poll Sequence: no BFD flap, no BGP reset.
+    let conns_before = conns(&frr);
+    seed_config(&api.store, &config("bfd-profile: fast", 200));
+    wait_until_opt(Duration::from_secs(10), || {
+        frr_bfd_peer(&frr, NODE1).filter(|p| {
+            p["status"].as_str() == Some("up")
+                && p["remote-transmit-interval"].as_u64() == Some(200)
+        })
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "FRR never saw 200 ms: {:?}\n{}",
+            frr_bfd_peer(&frr, NODE1),
+            logs()
+        )
+    });
+    assert_eq!(conns(&frr), conns_before, "the BGP session was reset");
+    let b = our_bfd(&node1);
+    assert_eq!(
+        (&b["up_events"], &b["down_events"], &b["tx_interval_ms"]),
+        (&json!(1), &json!(0), &json!(200)),
+        "{b}"
+    );
+
+    seed_config(&api.store, &config("bfd-profile: fast", INTERVAL_MS));
+    wait_all_up(&router, &frr, "node1's profile back", &logs);
 
     // RFC 5882 on the speakers' side: FRR's bfdd freezes (its bgpd runs on and would keep
     // the routes for the 9 s hold time); both speakers' BFD goes Down and they tear their BGP

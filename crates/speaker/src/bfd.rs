@@ -20,6 +20,8 @@ use ferrolb_bgp::rib_out::AdvertisementSet;
 use ferrolb_config::BfdProfile;
 use tracing::{info, warn};
 
+use crate::report::BfdReport;
+
 /// What the BGP side of a BFD-coupled peer should be; shared by the manager and the coupling.
 pub struct Held {
     /// The peer's current configuration (the manager keeps it up to date).
@@ -82,6 +84,43 @@ fn local_toward(peer: IpAddr) -> std::io::Result<IpAddr> {
     Ok(socket.local_addr()?.ip())
 }
 
+/// A live view of one BFD session (cheap to clone; the status follows the session).
+#[derive(Debug, Clone)]
+pub struct BfdLive {
+    /// The `bfd-profile` in use.
+    pub profile: String,
+    /// Our Detect Mult.
+    pub detect_multiplier: u8,
+    /// The session's status watch.
+    pub status: tokio::sync::watch::Receiver<Status>,
+}
+
+impl BfdLive {
+    /// The status report of the session now.
+    pub fn report(&self) -> BfdReport {
+        let st = *self.status.borrow();
+        let mult = u32::from(st.remote_detect_mult.max(1));
+        BfdReport {
+            profile: self.profile.clone(),
+            state: st.state.to_string(),
+            remote_state: st.remote_state.to_string(),
+            tx_interval_ms: millis(st.tx_interval),
+            rx_interval_ms: millis(st.detect_time / mult),
+            detect_multiplier: self.detect_multiplier,
+            detect_time_ms: millis(st.detect_time),
+            last_down_reason: st.last_down.map(|d| d.to_string()),
+            packets_in: st.counters.packets_in,
+            packets_out: st.counters.packets_out,
+            up_events: st.counters.up_events,
+            down_events: st.counters.down_events,
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// A running BFD session of one peer.
 struct Running {
     spec: PeerSpec,
@@ -104,12 +143,13 @@ impl BfdPeers {
         self.running.get(&peer).map(|r| Arc::clone(&r.held))
     }
 
-    /// Status of each BFD session: (peer, profile, status).
-    pub fn statuses(&self) -> Vec<(IpAddr, String, Status)> {
-        self.running
-            .iter()
-            .map(|(a, r)| (*a, r.profile.clone(), r.handle.status()))
-            .collect()
+    /// A live view of the peer's BFD session, for status and metrics.
+    pub fn live(&self, peer: IpAddr) -> Option<BfdLive> {
+        self.running.get(&peer).map(|r| BfdLive {
+            profile: r.profile.clone(),
+            detect_multiplier: r.spec.config.timers.detect_mult,
+            status: r.handle.subscribe(),
+        })
     }
 
     /// Brings the peer's BFD session in line with `spec`: starts it (the BGP session is

@@ -285,6 +285,7 @@ async fn main_loop(
                 local_asn: c.session.local_as,
                 router_id: c.session.router_id.to_string(),
                 desired: manager.desired_count(c.address),
+                bfd: manager.bfd.live(c.address),
             })
             .collect();
         let setup_errors = manager

@@ -331,6 +331,15 @@ fn speaker_bfd_frozen_node_leaves_ecmp() {
         metric(&node2, "ferrolb_bfd_session_down_events", "10.255.2.1"),
         Some(1.0)
     );
+    // The BGP metrics follow the peer BFD removed and added back.
+    let bgp_up = wait_until_opt(Duration::from_secs(5), || {
+        (metric(&node2, "ferrolb_bgp_session_up", "10.255.2.1") == Some(1.0)).then_some(())
+    });
+    assert!(
+        bgp_up.is_some(),
+        "ferrolb_bgp_session_up of node2 after BFD brought it back: {:?}",
+        metric(&node2, "ferrolb_bgp_session_up", "10.255.2.1")
+    );
 
     let conns = |frr: &Frr| {
         frr.neighbor(NODE1.parse().unwrap())

@@ -164,11 +164,12 @@ fn frr_bfd_up(frr: &Frr, peer: &str) -> bool {
     })
 }
 
-/// `ferrolb status --json` inside `ns`: the first peer's `bfd` object.
+/// `ferrolb status --json` inside `ns`: the first peer's `bfd` object (null when the speaker
+/// does not answer yet).
 fn our_bfd(ns: &Netns) -> Value {
     let bin = ferrolb_bin().display().to_string();
-    let v: Value =
-        serde_json::from_str(&ns.run_ok(&[&bin, "status", "--json"])).unwrap_or_default();
+    let out = ns.exec(&[&bin, "status", "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     v["peers"][0]["bfd"].clone()
 }
 
@@ -428,4 +429,152 @@ fn speaker_bfd_frozen_node_leaves_ecmp() {
         .read("node1.log")
         .contains("BFD down: tearing the BGP session down"));
     wait_all_up(&router, &frr, "after bfdd resumed", &logs);
+}
+
+/// Not for CI (10 minutes): no BFD flap at 50 ms × 3 (150 ms detection) while the node's two
+/// CPUs are kept busy by two spinning processes and the speaker holds 10,000 Services, with a
+/// full re-advertisement (communities toggled) every 20 s. Prints the figures.
+///
+/// ```sh
+/// sudo -E cargo test -p ferrolb-e2e --test speaker_bfd -- --ignored --nocapture
+/// ```
+/// `FERROLB_BFD_SOAK_SECS` (default 600) and `FERROLB_BFD_SOAK_SERVICES` (default 10000).
+#[test]
+#[ignore]
+fn speaker_bfd_no_flap_soak() {
+    if !require_root_and(
+        "speaker_bfd_no_flap_soak",
+        &["vtysh", "/usr/lib/frr/bgpd", "/usr/lib/frr/bfdd"],
+    ) {
+        return;
+    }
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let soak = Duration::from_secs(env("FERROLB_BFD_SOAK_SECS", 600));
+    let count = env("FERROLB_BFD_SOAK_SERVICES", 10_000);
+    let dir = ScratchDir::new("speaker-bfd-soak");
+    let router = Netns::new("sbfs-r");
+    let node1 = Netns::new("sbfs-n1");
+    veth(&router, &node1, 1);
+    let mut neighbor = FrrNeighbor::new(NODE1.parse().unwrap(), 65001);
+    neighbor.ipv6 = true;
+    let mut cfg = FrrConfig::new(65000, "10.255.1.1".parse().unwrap()).neighbor(neighbor);
+    cfg.bfdd = true;
+    let frr = Frr::start(&router, &cfg);
+    frr.vtysh(&[
+        "configure terminal",
+        "bfd",
+        "profile flb",
+        "receive-interval 50",
+        "transmit-interval 50",
+        "detect-multiplier 3",
+    ]);
+    frr.configure_bgp(&[&format!("neighbor {NODE1} bfd profile flb")]);
+    let api = NsApi::start(&router);
+    seed(&api.store);
+    let soak_config = |communities: &str| {
+        config("bfd-profile: fast", 50)
+            .replace(
+                "addresses: [198.51.100.0/28]",
+                "addresses: [198.51.100.0/28]\n- name: many\n  protocol: bgp\n  addresses: [198.51.100.128/25, '2001:db8::/112']",
+            )
+            + communities
+    };
+    seed_config(&api.store, &soak_config(""));
+    let t0 = Instant::now();
+    for i in 0..count {
+        let name = format!("soak{i}");
+        api.store
+            .seed(
+                json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                   "metadata": {"namespace": "soak", "name": format!("{name}-x"),
+                                "labels": {"kubernetes.io/service-name": name}},
+                   "addressType": "IPv4",
+                   "endpoints": [{"addresses": ["10.244.1.9"], "nodeName": "node1",
+                                  "conditions": {"ready": true}}]}),
+            )
+            .unwrap();
+        api.store
+            .seed(json!({"apiVersion": "v1", "kind": "Service",
+                   "metadata": {"namespace": "soak", "name": name},
+                   "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP"}]},
+                   "status": {"loadBalancer": {"ingress": [{"ip": format!("2001:db8::{i:x}")}]}}}))
+            .unwrap();
+    }
+    println!("seeded {count} Services in {:?}", t0.elapsed());
+    let url = format!("http://10.255.1.1:{}", api.port);
+    let _sp = start_speaker(&node1, "node1", &url, &dir);
+    let up = wait_until_opt(Duration::from_secs(60), || {
+        let b = our_bfd(&node1);
+        (b["state"] == "Up" && b["tx_interval_ms"] == 50).then_some(())
+    });
+    assert!(up.is_some(), "BFD not Up at 50 ms: {}", our_bfd(&node1));
+    let announced = |ns: &Netns| {
+        let bin = ferrolb_bin().display().to_string();
+        let v: Value = serde_json::from_slice(&ns.exec(&[&bin, "status", "--json"]).stdout)
+            .unwrap_or_default();
+        v["services"]
+            .as_array()
+            .map_or(0, |s| s.iter().filter(|s| s["announced"] == true).count())
+    };
+    let all = wait_until_opt(Duration::from_secs(120), || {
+        (announced(&node1) as u64 > count).then_some(())
+    });
+    println!(
+        "speaker announces {} Service addresses (all: {})",
+        announced(&node1),
+        all.is_some()
+    );
+
+    // Two CPU hogs in the node namespace (killed by PID when dropped).
+    let hogs: Vec<ChildGuard> = (0..2)
+        .map(|i| {
+            node1.spawn(
+                &["sh", "-c", "while :; do :; done"],
+                &dir.join(&format!("hog{i}.log")),
+            )
+        })
+        .collect();
+    let start = Instant::now();
+    let mut resyncs = 0;
+    let mut tick = Instant::now();
+    while start.elapsed() < soak {
+        std::thread::sleep(Duration::from_secs(1));
+        if tick.elapsed() >= Duration::from_secs(20) {
+            tick = Instant::now();
+            resyncs += 1;
+            let communities = if resyncs % 2 == 1 {
+                "  bgp-advertisements:\n  - communities: [\"64512:100\"]\n"
+            } else {
+                ""
+            };
+            // The communities apply to the second pool (the last one in the text).
+            seed_config(&api.store, &soak_config(communities));
+        }
+    }
+    drop(hogs);
+    let b = our_bfd(&node1);
+    let frr_view = frr
+        .try_vtysh(&["show bfd peers counters json"])
+        .ok()
+        .and_then(|o| serde_json::from_str::<Value>(&o).ok())
+        .and_then(|v| {
+            v.as_array()?
+                .iter()
+                .find(|p| p["peer"].as_str() == Some(NODE1))
+                .map(Value::to_string)
+        })
+        .unwrap_or_default();
+    println!(
+        "soak {soak:?} at 50 ms x 3 with 2 CPU hogs, {count} Services, {resyncs} full \
+         re-advertisements: ours: state {} up_events {} down_events {} packets in {} out {}; \
+         FRR counters: {frr_view}",
+        b["state"], b["up_events"], b["down_events"], b["packets_in"], b["packets_out"]
+    );
+    assert_eq!(b["state"], "Up", "{b}");
+    assert_eq!(b["down_events"], 0, "BFD flapped: {b}");
 }

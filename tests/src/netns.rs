@@ -77,6 +77,15 @@ impl Netns {
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
+    /// GET `path` on 127.0.0.1:`port` inside the namespace (HTTP/1.0 through bash's
+    /// /dev/tcp); the raw response, empty when nothing answers.
+    pub fn http_get(&self, port: u16, path: &str) -> String {
+        let script = format!(
+            "exec 3<>/dev/tcp/127.0.0.1/{port}; printf 'GET {path} HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3"
+        );
+        String::from_utf8_lossy(&self.exec(&["bash", "-c", &script]).stdout).into_owned()
+    }
+
     /// Spawns `args` inside the namespace with stdout/stderr appended to `log`.
     pub fn spawn(&self, args: &[&str], log: &std::path::Path) -> ChildGuard {
         let (program, rest) = split(args);

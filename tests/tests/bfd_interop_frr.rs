@@ -68,6 +68,7 @@ impl BfdLab {
             peer,
             local,
             hop: Hop::Single,
+            min_ttl: 255,
             config: BfdConfig { timers, passive },
         };
         let bfd = self.bfd.clone();
@@ -492,6 +493,8 @@ fn bfd_multi_hop_across_a_forwarding_namespace() {
         peer: upstream.a_v4.into(),
         local: downstream.b_v4.into(),
         hop: Hop::Multi,
+        // FRR's packets cross one router: TTL 254 must pass the MetalLB default minimum-ttl.
+        min_ttl: 254,
         config: BfdConfig::default(),
     };
     let b = bfd.clone();

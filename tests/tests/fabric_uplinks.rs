@@ -78,10 +78,7 @@ fn stop_answering_pings(gateway: &Netns) {
 
 /// GET /metrics on 127.0.0.1:`port` inside `ns` (HTTP/1.0 through bash's /dev/tcp).
 fn metrics_in(ns: &Netns, port: u16) -> String {
-    let script = format!(
-        "exec 3<>/dev/tcp/127.0.0.1/{port}; printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3"
-    );
-    String::from_utf8_lossy(&ns.exec(&["bash", "-c", &script]).stdout).to_string()
+    ns.http_get(port, "/metrics")
 }
 
 /// SIGTERM, then asserts a clean exit within 10 s and that no route with our protocol is left.

@@ -136,9 +136,7 @@ impl UplinkNode {
 
     /// GET /metrics inside the node (HTTP/1.0 through bash's /dev/tcp).
     fn metrics(&self) -> String {
-        let script = "exec 3<>/dev/tcp/127.0.0.1/7473; \
-                      printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3";
-        String::from_utf8_lossy(&self.node.exec(&["bash", "-c", script]).stdout).to_string()
+        self.node.http_get(7473, "/metrics")
     }
 }
 

@@ -66,6 +66,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
 
 /// The speaker's OpenMetrics text, with any extra families placed before the final `# EOF`.
 fn metrics_text(shared: &Shared) -> String {
+    shared.refresh_bfd_metrics();
     let mut text = shared.metrics.encode();
     if let Some(extra) = &shared.extra_metrics {
         let eof = text.rfind("# EOF").unwrap_or(text.len());

@@ -8,6 +8,7 @@
 //! Library entry points: [`start`] (returns a [`Running`] handle) and [`run`] (until a
 //! shutdown future completes). The demo runs several speakers in one process this way.
 
+pub mod bfd;
 pub mod events;
 pub mod heap;
 pub mod http;
@@ -256,7 +257,7 @@ async fn main_loop(
                     .find(|(_, c)| c.address == address)
                     .map(|(k, _)| k.to_string())
                     .unwrap_or_else(|| address.to_string());
-                spawn_metrics_watch(Arc::clone(&shared), label, rx);
+                spawn_metrics_watch(Arc::clone(&shared), label, address, rx);
             }
         }
         if let Some(events) = &events {
@@ -284,6 +285,7 @@ async fn main_loop(
                 local_asn: c.session.local_as,
                 router_id: c.session.router_id.to_string(),
                 desired: manager.desired_count(c.address),
+                bfd: manager.bfd.live(c.address),
             })
             .collect();
         let setup_errors = manager
@@ -343,18 +345,58 @@ fn publish_config_state(shared: &Shared, world: &World) {
 fn spawn_metrics_watch(
     shared: Arc<Shared>,
     label: String,
+    address: std::net::IpAddr,
     mut rx: watch::Receiver<ferrolb_bgp::driver::PeerStatus>,
 ) {
     tokio::spawn(async move {
         loop {
-            let status = rx.borrow_and_update().clone();
-            shared.metrics.observe(&label, &status);
-            if rx.changed().await.is_err() {
-                break;
+            loop {
+                let status = rx.borrow_and_update().clone();
+                shared.metrics.observe(&label, &status);
+                if rx.changed().await.is_err() {
+                    break;
+                }
+            }
+            // The driver's peer is gone: not Established. BFD removes and re-adds a peer without the loop
+            // (RFC 5882 coupling): follow the new one while the session is still configured.
+            shared
+                .metrics
+                .session_up
+                .get_or_create(&metrics::PeerLabels {
+                    peer: label.clone(),
+                })
+                .set(0);
+            match resubscribe(&shared, address).await {
+                Some(next) => rx = next,
+                None => break,
             }
         }
         shared.metrics.forget(&label);
     });
+}
+
+/// Waits for the driver's peer `address` to be added back while the loop still has a session
+/// for it (a BFD-held peer); None when the session is no longer configured.
+async fn resubscribe(
+    shared: &Shared,
+    address: std::net::IpAddr,
+) -> Option<watch::Receiver<ferrolb_bgp::driver::PeerStatus>> {
+    loop {
+        let configured = shared
+            .snapshot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .sessions
+            .iter()
+            .any(|s| s.address == address && s.bfd.is_some());
+        if !configured {
+            return None;
+        }
+        if let Some(rx) = shared.speaker.watch(address) {
+            return Some(rx);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 use crate::world::Change;

@@ -10,6 +10,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+use crate::report::BfdReport;
+
 /// Label set `{peer}`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PeerLabels {
@@ -45,6 +47,9 @@ pub struct Metrics {
     pub config_stale: Gauge,
     /// `ferrolb_speaker_announced_services`: Service addresses this node announces.
     pub announced_services: Gauge,
+    /// BFD gauges per peer (MetalLB's `bfd_*` names; the values are the session's cumulative
+    /// counts, exported as gauges so the names carry no `_total` suffix, as in MetalLB).
+    pub bfd: BfdMetrics,
     /// Last seen counters per peer, to turn the driver's cumulative values into increments.
     last: Mutex<std::collections::HashMap<String, PeerStatus>>,
 }
@@ -97,7 +102,9 @@ impl Metrics {
             "Service addresses this node announces",
             announced_services.clone(),
         );
+        let bfd = BfdMetrics::register(&mut registry);
         Metrics {
+            bfd,
             registry,
             session_up,
             updates,
@@ -162,6 +169,31 @@ impl Metrics {
         last.insert(peer.to_string(), status.clone());
     }
 
+    /// Sets the BFD series to `sessions` (peer label, report); other peers' series go.
+    pub fn set_bfd(&self, sessions: &[(String, BfdReport)]) {
+        let b = &self.bfd;
+        for f in [
+            &b.session_up,
+            &b.packets_in,
+            &b.packets_out,
+            &b.up_events,
+            &b.down_events,
+        ] {
+            f.clear();
+        }
+        for (peer, r) in sessions {
+            let labels = PeerLabels { peer: peer.clone() };
+            let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+            b.session_up
+                .get_or_create(&labels)
+                .set(i64::from(r.state == "Up"));
+            b.packets_in.get_or_create(&labels).set(n(r.packets_in));
+            b.packets_out.get_or_create(&labels).set(n(r.packets_out));
+            b.up_events.get_or_create(&labels).set(n(r.up_events));
+            b.down_events.get_or_create(&labels).set(n(r.down_events));
+        }
+    }
+
     /// The peer's session is gone: its gauges are removed.
     pub fn forget(&self, peer: &str) {
         let labels = PeerLabels {
@@ -182,5 +214,61 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+/// The BFD metrics, `{peer}` each.
+pub struct BfdMetrics {
+    /// `ferrolb_bfd_session_up`: 1 while the BFD session is Up.
+    pub session_up: Family<PeerLabels, Gauge>,
+    /// `ferrolb_bfd_control_packet_input`: Control packets received.
+    pub packets_in: Family<PeerLabels, Gauge>,
+    /// `ferrolb_bfd_control_packet_output`: Control packets sent.
+    pub packets_out: Family<PeerLabels, Gauge>,
+    /// `ferrolb_bfd_session_up_events`: transitions to Up.
+    pub up_events: Family<PeerLabels, Gauge>,
+    /// `ferrolb_bfd_session_down_events`: transitions from Up to Down.
+    pub down_events: Family<PeerLabels, Gauge>,
+}
+
+impl BfdMetrics {
+    fn register(registry: &mut Registry) -> Self {
+        let m = BfdMetrics {
+            session_up: Family::default(),
+            packets_in: Family::default(),
+            packets_out: Family::default(),
+            up_events: Family::default(),
+            down_events: Family::default(),
+        };
+        for (name, help, family) in [
+            (
+                "bfd_session_up",
+                "BFD session state (1 = Up)",
+                &m.session_up,
+            ),
+            (
+                "bfd_control_packet_input",
+                "BFD Control packets received (cumulative count of the session)",
+                &m.packets_in,
+            ),
+            (
+                "bfd_control_packet_output",
+                "BFD Control packets sent (cumulative count of the session)",
+                &m.packets_out,
+            ),
+            (
+                "bfd_session_up_events",
+                "BFD transitions to Up (cumulative count of the session)",
+                &m.up_events,
+            ),
+            (
+                "bfd_session_down_events",
+                "BFD transitions from Up to Down (cumulative count of the session)",
+                &m.down_events,
+            ),
+        ] {
+            registry.register(name, help, family.clone());
+        }
+        m
     }
 }

@@ -54,6 +54,38 @@ pub struct PeerReport {
     pub updates_out: u64,
     /// Prefixes desired for this peer.
     pub prefixes_desired: u64,
+    /// The BFD session of a peer with a `bfd-profile` (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bfd: Option<BfdReport>,
+}
+
+/// One BFD session (RFC 5880 terms).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BfdReport {
+    /// The `bfd-profile` in use.
+    pub profile: String,
+    /// `Up`, `Down`, `Init` or `AdminDown`.
+    pub state: String,
+    /// The peer's state as it last told us.
+    pub remote_state: String,
+    /// Negotiated transmit interval (ms, before jitter).
+    pub tx_interval_ms: u64,
+    /// Negotiated receive interval (ms): max(our Required Min RX, the peer's Desired Min TX).
+    pub rx_interval_ms: u64,
+    /// Our Detect Mult (from the profile).
+    pub detect_multiplier: u8,
+    /// Detection time in effect (ms): the peer's Detect Mult × the receive interval.
+    pub detect_time_ms: u64,
+    /// Why the session last left Up, as RFC 5880 §4.1 diagnostic text.
+    pub last_down_reason: Option<String>,
+    /// Control packets received.
+    pub packets_in: u64,
+    /// Control packets sent.
+    pub packets_out: u64,
+    /// Transitions to Up.
+    pub up_events: u64,
+    /// Transitions from Up to Down.
+    pub down_events: u64,
 }
 
 /// A configured peer without a session on this node.

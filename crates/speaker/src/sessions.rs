@@ -16,6 +16,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 use tracing::{info, warn};
 
+use crate::bfd::{self, BfdPeers, Held};
 use crate::policy::{Desired, PeerKey, PeerPlan, RouteAttrs};
 use crate::router_id;
 
@@ -48,6 +49,8 @@ pub struct SessionManager {
     password_generation: u64,
     /// Peers that could not be set up.
     pub setup_errors: BTreeMap<PeerKey, SetupError>,
+    /// BFD sessions of the peers with a `bfd-profile`.
+    pub bfd: BfdPeers,
 }
 
 /// Manager settings.
@@ -76,6 +79,7 @@ impl SessionManager {
             passwords: HashMap::new(),
             password_generation: 0,
             setup_errors: BTreeMap::new(),
+            bfd: BfdPeers::default(),
         }
     }
 
@@ -141,10 +145,11 @@ impl SessionManager {
                 }
             };
             wanted.insert(address);
-            if self.sync_session(plan, config).await {
+            if self.sync_session(plan, config.clone()).await {
                 touched.push(address);
             }
             self.sync_routes(plan, &mut interner);
+            self.sync_bfd(plan, config);
         }
         self.remove_unwanted(&wanted).await;
         touched
@@ -154,10 +159,55 @@ impl SessionManager {
         self.setup_errors.insert(key, SetupError { key, error });
     }
 
+    /// Starts, changes or stops the peer's BFD session after its BGP session is configured.
+    fn sync_bfd(&mut self, plan: &PeerPlan, config: PeerConfig) {
+        let address = plan.key.address;
+        let Some(profile) = &plan.bfd else {
+            self.bfd.stop(&self.speaker, address, true);
+            return;
+        };
+        if !self.active.contains_key(&address) {
+            return;
+        }
+        let result = bfd::spec_of(profile, &config).and_then(|spec| {
+            let held = Held {
+                routes: self.speaker.advertisements(address).unwrap_or_default(),
+                config,
+                down: false,
+            };
+            self.bfd.sync(&self.speaker, &profile.name, spec, held)
+        });
+        if let Err(error) = result {
+            warn!(peer = %plan.key, %error, "BFD session not configured");
+            self.setup_error(plan.key, format!("BFD: {error}"));
+        }
+    }
+
+    /// Records the peer's config for a BFD-coupled peer; true when BFD holds the BGP peer
+    /// down (the driver must not be asked about it then).
+    fn held_down_with(&mut self, plan: &PeerPlan, config: &PeerConfig) -> bool {
+        let address = plan.key.address;
+        let Some(held) = self.bfd.held(address) else {
+            return false;
+        };
+        let mut h = bfd::lock(&held);
+        h.config = config.clone();
+        if h.down {
+            if let Some(a) = self.active.get_mut(&address) {
+                a.config = config.clone();
+                a.key = plan.key;
+            }
+        }
+        h.down
+    }
+
     /// Adds the peer's session or updates its parameters (the driver resets it only when they
     /// changed). True when the session was added or reset.
     async fn sync_session(&mut self, plan: &PeerPlan, config: PeerConfig) -> bool {
         let address = plan.key.address;
+        if self.held_down_with(plan, &config) {
+            return false;
+        }
         match self.active.get(&address).map(|a| a.config == config) {
             None => match self.speaker.add_peer(config.clone()) {
                 Ok(()) => {
@@ -221,7 +271,18 @@ impl SessionManager {
                 (*prefix, shared)
             })
             .collect();
-        match self.speaker.set_advertisements(address, Arc::new(set)) {
+        let set = Arc::new(set);
+        let held = self.bfd.held(address);
+        let mut held = held.as_deref().map(bfd::lock);
+        if let Some(h) = held.as_mut() {
+            h.routes = Arc::clone(&set);
+            if h.down {
+                // Kept for when BFD is Up again and the peer is added back.
+                active.routes = Arc::new(plan.routes.clone());
+                return;
+            }
+        }
+        match self.speaker.set_advertisements(address, set) {
             Ok(()) => active.routes = Arc::new(plan.routes.clone()),
             Err(e) => warn!(peer = %plan.key, error = %e, "setting advertisements failed"),
         }
@@ -236,6 +297,7 @@ impl SessionManager {
             .copied()
             .collect();
         for address in gone {
+            self.bfd.stop(&self.speaker, address, false);
             if let Some(a) = self.active.remove(&address) {
                 info!(peer = %a.key, "session removed (peer no longer configured for this node)");
                 if let Err(e) = self
@@ -333,6 +395,7 @@ impl SessionManager {
 
     /// Stops every session with Cease/Administrative Shutdown and `message`.
     pub async fn shutdown(&mut self, message: &str) {
+        self.bfd.shutdown().await;
         self.speaker.shutdown(message).await;
         self.active.clear();
     }

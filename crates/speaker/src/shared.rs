@@ -25,6 +25,8 @@ pub struct SessionInfo {
     pub router_id: String,
     /// Prefixes desired.
     pub desired: usize,
+    /// The peer's BFD session, when it has a `bfd-profile`.
+    pub bfd: Option<crate::bfd::BfdLive>,
 }
 
 /// What the loop publishes after each pass.
@@ -67,6 +69,22 @@ impl Shared {
         (!s.ready).then(|| s.not_ready.clone())
     }
 
+    /// Sets the BFD metrics from the sessions' live status (called at each scrape, so a
+    /// removed session's series are gone).
+    pub fn refresh_bfd_metrics(&self) {
+        let sessions = self
+            .snapshot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .sessions
+            .clone();
+        let live: Vec<_> = sessions
+            .iter()
+            .filter_map(|s| Some((s.label.clone(), s.bfd.as_ref()?.report())))
+            .collect();
+        self.metrics.set_bfd(&live);
+    }
+
     /// The status document.
     pub fn report(&self) -> StatusReport {
         let snap = self
@@ -87,6 +105,7 @@ impl Shared {
                     router_id: s.router_id.clone(),
                     state: "Idle".into(),
                     prefixes_desired: s.desired as u64,
+                    bfd: s.bfd.as_ref().map(|b| b.report()),
                     ..PeerReport::default()
                 };
                 if let Some(st) = live.iter().find(|l| l.address == s.address) {

@@ -38,6 +38,7 @@ fn plan(peer: ferrolb_config::Peer) -> PeerPlan {
         },
         peer,
         routes: BTreeMap::new(),
+        bfd: None,
     }
 }
 

@@ -63,6 +63,10 @@ pub struct PeerSpec {
     pub local: IpAddr,
     /// Single- or multi-hop.
     pub hop: Hop,
+    /// Multi-hop only: the lowest TTL / Hop Limit accepted from the peer (the optional check of
+    /// RFC 5883 §5; MetalLB's and FRR's `minimum-ttl`, 254 there by default). 1 or 0 accepts
+    /// every packet. Single-hop always requires 255 (RFC 5881 §5).
+    pub min_ttl: u8,
     /// Timers and passive role.
     pub config: BfdConfig,
 }
@@ -120,6 +124,7 @@ struct Table {
 struct Entry {
     peer: IpAddr,
     hop: Hop,
+    min_ttl: u8,
     packets: mpsc::Sender<ControlPacket>,
 }
 
@@ -225,6 +230,7 @@ impl Bfd {
             Entry {
                 peer: spec.peer,
                 hop: spec.hop,
+                min_ttl: spec.min_ttl,
                 packets: packets_tx,
             },
         );
@@ -410,13 +416,14 @@ async fn receive_loop(socket: UdpSocket, hop: Hop, table: SharedTable) {
                 continue;
             }
         };
-        dispatch(&table, hop, received.from.ip(), packet);
+        dispatch(&table, hop, received.from.ip(), received.ttl, packet);
     }
 }
 
 /// Selects the session by Your Discriminator, or by source address and hop kind when it is
 /// zero (RFC 5880 §6.8.6); the source must be the session's peer either way.
-fn dispatch(table: &SharedTable, hop: Hop, from: IpAddr, packet: ControlPacket) {
+/// The multi-hop TTL check against the session's `min_ttl` is made here.
+fn dispatch(table: &SharedTable, hop: Hop, from: IpAddr, ttl: Option<u8>, packet: ControlPacket) {
     let from = canonical(from);
     let table = lock(table);
     let discr = if packet.your_discr != 0 {
@@ -432,8 +439,23 @@ fn dispatch(table: &SharedTable, hop: Hop, from: IpAddr, packet: ControlPacket) 
         tracing::debug!(%from, "BFD packet from another source than the session's peer");
         return;
     }
+    if !ttl_accepted(hop, entry.min_ttl, ttl) {
+        tracing::debug!(%from, ?ttl, min_ttl = entry.min_ttl, "BFD multi-hop packet below minimum-ttl dropped");
+        return;
+    }
     if entry.packets.try_send(packet).is_err() {
         tracing::debug!(%from, "BFD session queue full; packet dropped");
+    }
+}
+
+/// Whether a packet received with `ttl` may reach a session: single-hop needs 255 (RFC 5881
+/// §5), multi-hop at least `min_ttl` (RFC 5883 §5); an unknown TTL passes only when no
+/// minimum is set.
+fn ttl_accepted(hop: Hop, min_ttl: u8, ttl: Option<u8>) -> bool {
+    match hop {
+        Hop::Single => ttl == Some(255),
+        Hop::Multi if min_ttl <= 1 => true,
+        Hop::Multi => ttl.is_some_and(|t| t >= min_ttl),
     }
 }
 
@@ -505,4 +527,26 @@ fn bind_source(local: IpAddr, discr: u32) -> Result<UdpSocket, DriverError> {
         }
     }
     Err(DriverError::NoSourcePort(local))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_checks_per_hop_kind() {
+        // Single-hop: 255 only, whatever min_ttl says.
+        assert!(ttl_accepted(Hop::Single, 0, Some(255)));
+        assert!(!ttl_accepted(Hop::Single, 0, Some(254)));
+        assert!(!ttl_accepted(Hop::Single, 0, None));
+        // Multi-hop with minimum-ttl 254 (the MetalLB/FRR default): one router hop passes,
+        // two do not.
+        assert!(ttl_accepted(Hop::Multi, 254, Some(254)));
+        assert!(ttl_accepted(Hop::Multi, 254, Some(255)));
+        assert!(!ttl_accepted(Hop::Multi, 254, Some(253)));
+        assert!(!ttl_accepted(Hop::Multi, 254, None));
+        // No minimum: everything passes.
+        assert!(ttl_accepted(Hop::Multi, 1, Some(1)));
+        assert!(ttl_accepted(Hop::Multi, 0, None));
+    }
 }

@@ -59,6 +59,9 @@ pub struct BfdSession {
     detect_deadline: Option<Instant>,
     /// In AdminDown, transmission stops at this time (§6.8.16).
     admin_tx_until: Option<Instant>,
+    /// The session left Up: the packet already scheduled keeps its time (it tells the peer
+    /// before the peer's detection time at our old rate runs out); the slow rate starts after.
+    keep_next_tx: bool,
     changed_at: Instant,
     rng: u64,
     counters: Counters,
@@ -99,6 +102,7 @@ impl BfdSession {
             next_tx: None,
             detect_deadline: None,
             admin_tx_until: None,
+            keep_next_tx: false,
             changed_at: now,
             // splitmix-style seed: never zero for xorshift.
             rng: seed ^ 0x9e37_79b9_7f4a_7c15 | 1,
@@ -249,6 +253,7 @@ impl BfdSession {
         self.send(p, out);
         self.last_tx = Some(now);
         self.gap_permille = self.draw_jitter();
+        self.keep_next_tx = false;
         self.reschedule_tx();
     }
 
@@ -271,6 +276,9 @@ impl BfdSession {
 
     /// The next periodic time: the current gap's jitter applied to the interval now in effect.
     fn reschedule_tx(&mut self) {
+        if self.keep_next_tx {
+            return;
+        }
         if let (Some(last), Some(_)) = (self.last_tx, self.next_tx) {
             let gap = u64::from(self.tx_interval_us()) * u64::from(self.gap_permille) / 1000;
             self.next_tx = Some(last + Duration::from_micros(gap));
@@ -337,6 +345,7 @@ impl BfdSession {
             // peer about the change before its detection time (based on our old rate) runs out.
             self.desired_min_tx = self.cfg.timers.tx_us().max(SLOW_TX_US);
             self.tx_in_effect = self.desired_min_tx;
+            self.keep_next_tx = from == State::Up && self.next_tx.is_some();
         }
         out.push(Output::StateChanged { from, to, diag });
     }

@@ -18,6 +18,7 @@
 //! couples them through [`SessionHandle::subscribe`].
 
 mod config;
+mod coupling;
 mod driver;
 mod fsm;
 mod packet;
@@ -25,6 +26,7 @@ mod sockopt;
 mod types;
 
 pub use config::{BfdConfig, ConfigError, Timers};
+pub use coupling::{admin_down, decide, Action, Coupling};
 pub use driver::{Bfd, DriverError, Hop, PeerSpec, SessionHandle, MULTI_HOP_PORT, SINGLE_HOP_PORT};
 pub use fsm::BfdSession;
 pub use packet::{ControlPacket, DecodeError, Diag, State, CONTROL_LEN, VERSION};

@@ -418,3 +418,26 @@ fn peer_demand_mode_stops_our_periodic_packets() {
     assert_eq!(p.s[0].state(), State::Up);
     assert!(p.sent[0].len() > before && p.sent[0].last().unwrap().1.poll);
 }
+
+/// At a fast rate the AdminDown packet must reach the peer before its detection time (here
+/// 300 ms) runs out, or the peer sees a failure (Diag 1) instead of AdminDown.
+#[test]
+fn admin_down_at_a_fast_rate_is_signaled_before_the_peer_detects() {
+    let mut p = Pair::new(cfg(100, 100, 3, false), cfg(100, 100, 3, false));
+    p.run_for(Duration::from_secs(5));
+    assert_eq!(p.s[0].state(), State::Up);
+    let t = p.now;
+    p.feed(1, Input::AdminDown);
+    p.run_for(Duration::from_secs(3));
+    let first = p.sent[1]
+        .iter()
+        .find(|(at, pk)| *at >= t && pk.state == State::AdminDown)
+        .map(|(at, _)| *at - t);
+    assert!(
+        first.is_some_and(|d| d <= MS * 100),
+        "first AdminDown packet after {first:?}"
+    );
+    let st = p.s[0].status();
+    assert_eq!(st.local_diag, Diag::NeighborSignaledSessionDown, "{st:?}");
+    assert!(st.last_down_admin);
+}

@@ -47,6 +47,7 @@ pub(crate) fn profiles(ctx: &mut Ctx, value: &Value) -> Vec<BfdProfile> {
         let min_ttl = bounded(ctx, &path, map, "minimum-ttl", 254, 1, 254);
         let echo_mode = flag(ctx, &path, map, "echo-mode");
         let passive_mode = flag(ctx, &path, map, "passive-mode");
+        unimplemented_echo(ctx, &path, map, echo_mode);
         if ctx.errors.len() != before {
             continue;
         }
@@ -93,4 +94,23 @@ fn flag(ctx: &mut Ctx, path: &str, map: &Map<String, Value>, key: &str) -> bool 
     map.get(key)
         .and_then(|v| ctx.boolean(&join(path, key), v))
         .unwrap_or(false)
+}
+
+/// FerroLB's BFD has no Echo function: `echo-mode: true` is an error (the user asks for
+/// something that would not happen), an `echo-interval` is a warning (it has no effect).
+fn unimplemented_echo(ctx: &mut Ctx, path: &str, map: &Map<String, Value>, echo_mode: bool) {
+    if echo_mode {
+        ctx.error(
+            &join(path, "echo-mode"),
+            map.get("echo-mode"),
+            "the BFD Echo function is not implemented by FerroLB; remove it or set false",
+        );
+    }
+    if let Some(v) = map.get("echo-interval") {
+        ctx.warnings.push(format!(
+            "{}: {} is ignored: FerroLB does not implement the BFD Echo function",
+            join(path, "echo-interval"),
+            super::tree::show(v)
+        ));
+    }
 }

@@ -238,6 +238,12 @@ const BAD: &[(&str, &str, Option<&str>, &str)] = &[
         Some("1"),
         "2..=255",
     ),
+    (
+        "bfd-profiles:\n- name: fast\n  echo-mode: true\n",
+        "bfd-profiles[0].echo-mode",
+        Some("true"),
+        "Echo function is not implemented",
+    ),
     ("peer:\n- peer-address: 1.2.3.4\n", "peer", None, "did you mean peers?"),
     ("peers: 3\n", "peers", Some("3"), "expected a list"),
     ("- a\n- b\n", "", Some("[\"a\",\"b\"]"), "expected a mapping"),
@@ -338,7 +344,8 @@ bfd-profiles:
 - name: fast
   receive-interval: 100
   transmit-interval: 100
-  echo-mode: true
+  passive-mode: true
+  minimum-ttl: 250
 address-pools:
 - name: prod
   protocol: bgp
@@ -386,6 +393,8 @@ address-pools:
     assert_eq!(q.keepalive_time.as_secs(), 30);
     assert_eq!(c.bfd_profiles[0].receive_interval_ms, 100);
     assert_eq!(c.bfd_profiles[0].detect_multiplier, 3);
+    assert!(c.bfd_profiles[0].passive_mode);
+    assert_eq!(c.bfd_profiles[0].minimum_ttl, 250);
     let pool = &c.pools[0];
     assert!(pool.avoid_buggy_ips);
     assert_eq!(pool.ranges.len(), 3);
@@ -594,4 +603,18 @@ mod never_panics {
             let _ = parse_document(&text);
         }
     }
+}
+
+#[test]
+fn bfd_echo_interval_is_a_warning_naming_path_and_value() {
+    let doc = "bfd-profiles:\n- name: fast\n  echo-mode: false\n  echo-interval: 60\n";
+    let c = parse_config(doc).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.bfd_profiles.len(), 1);
+    assert_eq!(
+        c.warnings,
+        vec!["bfd-profiles[0].echo-interval: 60 is ignored: FerroLB does not implement the BFD Echo function".to_string()]
+    );
+    // Without echo-interval there is nothing to warn about.
+    let c = parse_config("bfd-profiles:\n- name: fast\n").unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
 }

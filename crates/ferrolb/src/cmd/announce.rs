@@ -656,7 +656,7 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
     // a failure.
     if let Some((_, session, task)) = &bfd {
         task.abort();
-        announce_bfd::admin_down(session).await;
+        ferrolb_bgp::bfd::admin_down(session).await;
     }
     const MESSAGE: &str = "ferrolb announce shutting down";
     match mode {

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use ferrolb_speaker::report::{PeerReport, ServiceReport};
+use ferrolb_speaker::report::{BfdReport, PeerReport, ServiceReport};
 use ferrolb_speaker::StatusReport;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -162,6 +162,11 @@ fn render_summary(r: &StatusReport) -> String {
         ));
         out.push_str(&format!("\nTotal number of neighbors {}\n", r.peers.len()));
         for p in &r.peers {
+            if let Some(b) = &p.bfd {
+                out.push_str(&bfd_line(&p.peer, b));
+            }
+        }
+        for p in &r.peers {
             if let Some(e) = &p.setup_error {
                 out.push_str(&format!("{}: not started: {e}\n", p.peer));
             } else if let Some(e) = &p.last_error {
@@ -176,6 +181,24 @@ fn render_summary(r: &StatusReport) -> String {
         ));
     }
     out
+}
+
+/// `10.0.0.1: BFD Up (profile fast), tx 100 ms, rx 100 ms, multiplier 3, detect 300 ms, last down: ...`
+fn bfd_line(peer: &str, b: &BfdReport) -> String {
+    let last = b
+        .last_down_reason
+        .as_deref()
+        .map(|d| format!(", last down: {d}"))
+        .unwrap_or_default();
+    format!(
+        "{peer}: BFD {} (profile {}), tx {} ms, rx {} ms, multiplier {}, detect {} ms{last}\n",
+        b.state,
+        b.profile,
+        b.tx_interval_ms,
+        b.rx_interval_ms,
+        b.detect_multiplier,
+        b.detect_time_ms
+    )
 }
 
 fn peer_row(p: &PeerReport) -> [String; 8] {

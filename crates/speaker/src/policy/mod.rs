@@ -116,6 +116,8 @@ pub struct PeerPlan {
     pub peer: Peer,
     /// Every route this peer should have from this node.
     pub routes: BTreeMap<IpNet, RouteAttrs>,
+    /// The peer's `bfd-profile`, resolved (None: no BFD).
+    pub bfd: Option<ferrolb_config::BfdProfile>,
 }
 
 /// The policy's decision for one address of one Service.
@@ -215,6 +217,11 @@ pub fn desired<'s>(
                     key,
                     peer: peer.clone(),
                     routes: BTreeMap::new(),
+                    bfd: peer
+                        .bfd_profile
+                        .as_deref()
+                        .and_then(|name| config.bfd_profile(name))
+                        .cloned(),
                 });
             }
         }

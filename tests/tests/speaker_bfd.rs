@@ -324,8 +324,11 @@ fn speaker_bfd_frozen_node_leaves_ecmp() {
     wait_all_up(&router, &frr, "after SIGCONT", &logs);
     let b = our_bfd(&node2);
     assert_eq!(b["down_events"], 1, "{b}");
-    assert_eq!(
-        b["last_down_reason"], "Control Detection Time Expired",
+    // On SIGCONT the frozen side finds both its detection time long expired and FRR's Down
+    // packets queued in its socket; whichever it handles first names the diagnostic.
+    assert!(
+        b["last_down_reason"] == "Control Detection Time Expired"
+            || b["last_down_reason"] == "Neighbor Signaled Session Down",
         "{b}"
     );
     assert_eq!(

@@ -241,6 +241,8 @@ impl Demo {
         loop {
             self.report_changes();
             if done(self) {
+                // What made it true may have arrived after the report above: print it too.
+                self.report_changes();
                 return Ok(());
             }
             if Instant::now() >= deadline {

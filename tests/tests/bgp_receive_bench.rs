@@ -30,6 +30,7 @@ use ferrolb_e2e::announce::Announcer;
 use ferrolb_e2e::ns_api::NsApi;
 use ferrolb_e2e::peers::{Bird, BirdConfig, BirdNeighbor};
 use ferrolb_e2e::process::{rss_breakdown, rss_kib};
+use ferrolb_e2e::speaker;
 use ferrolb_e2e::{
     ferrolb_bin, require_binary, require_root, veth, wait_until, ChildGuard, Netns, ScratchDir,
 };
@@ -203,23 +204,7 @@ fn seed_speaker_config(api: &NsApi, sender: Ipv4Addr, max_prefix: Option<u64>) {
 }
 
 fn start_speaker(ns: &Netns, url: &str, dir: &ScratchDir) -> ChildGuard {
-    let bin = ferrolb_bin().display().to_string();
-    ns.spawn(
-        &[
-            &bin,
-            "speaker",
-            "--server",
-            url,
-            "--node-name",
-            "node1",
-            "--metrics-addr",
-            "127.0.0.1:7473",
-            "--connect-retry",
-            "1",
-            "--no-events",
-        ],
-        &dir.join("speaker.log"),
-    )
+    speaker::start_speaker(ns, url, "node1", &["--no-events"], &dir.join("speaker.log"))
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {

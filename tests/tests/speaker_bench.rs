@@ -24,6 +24,7 @@ use ferrolb_e2e::env::require_root_and;
 use ferrolb_e2e::ns_api::NsApi;
 use ferrolb_e2e::peers::frr::{Frr, FrrConfig, FrrNeighbor};
 use ferrolb_e2e::process::{rss_breakdown, rss_kib};
+use ferrolb_e2e::speaker;
 use ferrolb_e2e::{ferrolb_bin, veth, ChildGuard, Netns, ScratchDir};
 use serde_json::{json, Value};
 
@@ -115,23 +116,8 @@ impl Drop for RouteMonitor {
 }
 
 fn start_speaker(ns: &Netns, url: &str, dir: &ScratchDir, tag: &str) -> ChildGuard {
-    let bin = ferrolb_bin().display().to_string();
-    ns.spawn(
-        &[
-            &bin,
-            "speaker",
-            "--server",
-            url,
-            "--node-name",
-            "node1",
-            "--metrics-addr",
-            "127.0.0.1:7473",
-            "--connect-retry",
-            "1",
-            "--no-events",
-        ],
-        &dir.join(&format!("speaker-{tag}.log")),
-    )
+    let log = dir.join(&format!("speaker-{tag}.log"));
+    speaker::start_speaker(ns, url, "node1", &["--no-events"], &log)
 }
 
 #[test]

@@ -20,6 +20,7 @@ use ferrolb_apiserver::Store;
 use ferrolb_e2e::env::require_root_and;
 use ferrolb_e2e::ns_api::NsApi;
 use ferrolb_e2e::peers::frr::{Frr, FrrConfig, FrrNeighbor};
+use ferrolb_e2e::speaker;
 use ferrolb_e2e::{ferrolb_bin, veth, wait_until_opt, ChildGuard, Netns, ScratchDir};
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
@@ -100,22 +101,7 @@ fn seed(store: &Store) {
 }
 
 fn start_speaker(ns: &Netns, node: &str, api: &str, dir: &ScratchDir) -> ChildGuard {
-    let bin = ferrolb_bin().display().to_string();
-    ns.spawn(
-        &[
-            &bin,
-            "speaker",
-            "--server",
-            api,
-            "--node-name",
-            node,
-            "--metrics-addr",
-            "127.0.0.1:7473",
-            "--connect-retry",
-            "1",
-        ],
-        &dir.join(&format!("{node}.log")),
-    )
+    speaker::start_speaker(ns, api, node, &[], &dir.join(&format!("{node}.log")))
 }
 
 /// Next hops of [`PREFIX`] in the calling thread's namespace's kernel table (sorted).

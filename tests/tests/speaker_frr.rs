@@ -22,6 +22,7 @@ use ferrolb_apiserver::Store;
 use ferrolb_e2e::env::require_root_and;
 use ferrolb_e2e::ns_api::NsApi;
 use ferrolb_e2e::peers::frr::{Frr, FrrConfig, FrrNeighbor};
+use ferrolb_e2e::speaker;
 use ferrolb_e2e::{ferrolb_bin, veth, wait_until, ChildGuard, Netns, ScratchDir};
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
@@ -131,22 +132,7 @@ fn wait_hops(frr: &Frr, prefix: &str, want: &[&str], timeout: Duration, what: &s
 }
 
 fn start_speaker(ns: &Netns, node: &str, api: &str, dir: &ScratchDir) -> ChildGuard {
-    let bin = ferrolb_bin().display().to_string();
-    ns.spawn(
-        &[
-            &bin,
-            "speaker",
-            "--server",
-            api,
-            "--node-name",
-            node,
-            "--metrics-addr",
-            "127.0.0.1:7473",
-            "--connect-retry",
-            "1",
-        ],
-        &dir.join(&format!("{node}.log")),
-    )
+    speaker::start_speaker(ns, api, node, &[], &dir.join(&format!("{node}.log")))
 }
 
 fn neighbor_field(frr: &Frr, addr: &str, field: &str) -> Value {

@@ -1,0 +1,25 @@
+//! Starting a real `ferrolb speaker` inside a node namespace, as the e2e tests and benchmarks do.
+
+use std::path::Path;
+
+use crate::{ferrolb_bin, ChildGuard, Netns};
+
+/// Starts `ferrolb speaker --server API --node-name NODE` in `ns` with metrics on
+/// 127.0.0.1:7473 (inside the namespace), a 1 s connect-retry and `extra` flags; output to `log`.
+pub fn start_speaker(ns: &Netns, api: &str, node: &str, extra: &[&str], log: &Path) -> ChildGuard {
+    let bin = ferrolb_bin().display().to_string();
+    let mut args = vec![
+        bin.as_str(),
+        "speaker",
+        "--server",
+        api,
+        "--node-name",
+        node,
+        "--metrics-addr",
+        "127.0.0.1:7473",
+        "--connect-retry",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    ns.spawn(&args, log)
+}

@@ -468,6 +468,10 @@ async fn graceful_pair_stop(stop: impl AsyncFnOnce(&Speaker), restart_time: u16)
         s.state == State::Established
     })
     .await;
+    // A stops only once it has read B's initial UPDATEs (End-of-RIB per family): otherwise B may
+    // still be writing when A closes, and B reports that broken pipe instead of A's NOTIFICATION.
+    let mut a_rx = a.watch(B).expect("watch B on A");
+    wait_for(&mut a_rx, "A read B's End-of-RIBs", |s| s.updates_in >= 2).await;
     stop(&a).await;
     let down = wait_for(&mut b_rx, "B sees A leave", |s| {
         s.state != State::Established && s.last_error.is_some()

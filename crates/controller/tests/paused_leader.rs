@@ -17,11 +17,14 @@ use ferrolb_controller::ControllerState;
 use tokio::sync::{mpsc, oneshot, watch};
 
 const LEASE_SECS: u64 = 2;
-/// Longer than the lease: the follower takes over meanwhile.
+/// The shortest freeze: longer than the lease, so the follower takes over meanwhile.
 const PAUSE: Duration = Duration::from_millis(5500);
+/// The longest freeze, whatever happens to the test (a bound, not an expectation).
+const MAX_PAUSE: Duration = Duration::from_secs(60);
 
 enum Command {
-    Freeze(Duration),
+    /// Blocks the runtime until the sender is dropped or sends (or `MAX_PAUSE` passes).
+    Freeze(std::sync::mpsc::Receiver<()>),
     Stop,
 }
 
@@ -50,7 +53,9 @@ fn start_in_own_runtime(
             while let Some(command) = rx.recv().await {
                 match command {
                     // Blocks the only thread of this runtime: every task of it stops.
-                    Command::Freeze(pause) => std::thread::sleep(pause),
+                    Command::Freeze(release) => {
+                        let _ = release.recv_timeout(MAX_PAUSE);
+                    }
                     Command::Stop => break,
                 }
             }
@@ -95,8 +100,12 @@ async fn a_leader_paused_past_its_lease_writes_nothing_when_it_resumes() {
         .expect("start ctl-b");
     assert!(b.wait_for(WAIT, |s| s.synced).await, "follower synced");
 
-    // Freeze the leader; the follower takes over and serves Services created meanwhile.
-    a_commands.send(Command::Freeze(PAUSE)).expect("ctl-a runs");
+    // Freeze the leader; the follower takes over and serves Services created meanwhile. The
+    // leader stays frozen until the follower is done, however long that takes on a busy machine.
+    let (release, released) = std::sync::mpsc::channel();
+    a_commands
+        .send(Command::Freeze(released))
+        .expect("ctl-a runs");
     let frozen = Instant::now();
     wait_writing(&b).await;
     let names: Vec<String> = (0..20).map(|i| format!("during-{i}")).collect();
@@ -110,17 +119,33 @@ async fn a_leader_paused_past_its_lease_writes_nothing_when_it_resumes() {
     for name in &names {
         ips.push(wait_ip(&server, "default", name).await);
     }
-    assert!(
-        frozen.elapsed() < PAUSE,
-        "the follower took too long; the test proves nothing"
-    );
+    // The follower is done when its last status write is 500 ms old (its writes, not the
+    // frozen leader's: that one cannot send anything).
+    wait_for("the follower to stop writing", || {
+        let log = server.calls().log();
+        let last_write = log.iter().rev().find(|r| {
+            r.call
+                .as_ref()
+                .is_some_and(|c| c.resource == "services" && c.verb == "patch")
+        });
+        last_write
+            .is_none_or(|r| r.at.elapsed() >= Duration::from_millis(500))
+            .then_some(())
+    })
+    .await;
+    if let Some(rest) = PAUSE.checked_sub(frozen.elapsed()) {
+        // The freeze must outlast the lease by a margin, as a real SIGSTOP of 5.5 s did.
+        tokio::time::sleep(rest).await;
+    }
     server.calls().reset();
 
     // The leader resumes with a backlog of 20 Services it has not seen; the follower has nothing
     // left to write, so every status patch from now on is the paused leader's.
+    release.send(()).expect("ctl-a is frozen");
+    let resumed = Instant::now();
     let mut a_watch = a_state.clone();
     wait_state(&mut a_watch, "ctl-a to give up", |s| !s.leader).await;
-    let resumed_for = frozen.elapsed().saturating_sub(PAUSE);
+    let resumed_for = resumed.elapsed();
     // A bounded look at what it does next (it would write right away, from its backlog).
     tokio::time::sleep(Duration::from_secs(1)).await;
     let writes = status_writes(&server);

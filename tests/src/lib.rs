@@ -15,6 +15,7 @@ pub mod peers;
 pub mod privileges;
 pub mod process;
 pub mod route_sampler;
+pub mod route_weights;
 pub mod scratch;
 pub mod speaker;
 pub mod udp_flow;

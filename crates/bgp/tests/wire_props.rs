@@ -271,6 +271,25 @@ proptest! {
 }
 
 proptest! {
+    /// Link Bandwidth: any extended community that decodes as one encodes back to the same
+    /// octets (lossless, even a NaN bandwidth), and whatever is built decodes to itself.
+    #[test]
+    fn link_bandwidth_round_trip(bytes in any::<[u8; 8]>(), asn in any::<u32>(), bits in any::<u32>()) {
+        let c = ExtendedCommunity(bytes);
+        if let Some(lb) = LinkBandwidth::from_extended(&c) {
+            prop_assert_eq!(lb.to_extended(), c);
+            prop_assert!(!lb.to_string().is_empty());
+        } else {
+            prop_assert!(!(matches!(bytes[0], 0x00 | 0x40) && bytes[1] == 0x04));
+        }
+        let built = LinkBandwidth::non_transitive(asn, f32::from_bits(bits));
+        let back = LinkBandwidth::from_extended(&built.to_extended());
+        prop_assert_eq!(back, Some(built));
+        prop_assert_eq!(built.bytes_per_second().to_bits(), bits);
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]

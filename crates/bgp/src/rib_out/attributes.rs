@@ -2,12 +2,12 @@
 //!
 //! Only what an originator needs is here: ORIGIN (always IGP), AS_PATH (the local AS for eBGP,
 //! empty for iBGP; AS4_PATH with AS_TRANS towards a 2-octet peer), NEXT_HOP (IPv4), MED,
-//! LOCAL_PREF (iBGP only), COMMUNITIES and LARGE_COMMUNITY. MP_REACH_NLRI is framed per message
+//! LOCAL_PREF (iBGP only), COMMUNITIES, EXTENDED COMMUNITIES and LARGE_COMMUNITY. MP_REACH_NLRI is framed per message
 //! by the packer (`wire::pack`), because it carries the NLRI inside.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::wire::{Community, LargeCommunity, AS_TRANS};
+use crate::wire::{Community, ExtendedCommunity, LargeCommunity, AS_TRANS};
 
 /// Path attribute flag: optional (RFC 4271 §4.3).
 const OPTIONAL: u8 = 0x80;
@@ -24,6 +24,7 @@ pub(crate) mod code {
     pub const MED: u8 = 4;
     pub const LOCAL_PREF: u8 = 5;
     pub const COMMUNITIES: u8 = 8;
+    pub const EXTENDED_COMMUNITIES: u8 = 16;
     pub const AS4_PATH: u8 = 17;
     pub const LARGE_COMMUNITY: u8 = 32;
 }
@@ -47,6 +48,9 @@ pub struct RouteAttributes {
     pub communities: Vec<Community>,
     /// LARGE_COMMUNITY (RFC 8092).
     pub large_communities: Vec<LargeCommunity>,
+    /// EXTENDED COMMUNITIES (RFC 4360), e.g. a link bandwidth
+    /// ([`crate::wire::LinkBandwidth`]).
+    pub extended_communities: Vec<ExtendedCommunity>,
 }
 
 /// Session facts that shape the encoding of originated attributes.
@@ -124,6 +128,19 @@ pub(crate) fn encode(
         put_attr(&mut head, OPTIONAL | TRANSITIVE, code::COMMUNITIES, &v);
     }
     let mut tail = Vec::new();
+    if !attrs.extended_communities.is_empty() {
+        let v: Vec<u8> = attrs
+            .extended_communities
+            .iter()
+            .flat_map(|c| c.0)
+            .collect();
+        put_attr(
+            &mut tail,
+            OPTIONAL | TRANSITIVE,
+            code::EXTENDED_COMMUNITIES,
+            &v,
+        );
+    }
     if let Some(v) = as4_path {
         put_attr(&mut tail, OPTIONAL | TRANSITIVE, code::AS4_PATH, &v);
     }

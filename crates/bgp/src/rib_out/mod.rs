@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
-pub use crate::wire::{Community, LargeCommunity};
+pub use crate::wire::{Community, ExtendedCommunity, LargeCommunity, LinkBandwidth};
 pub use attributes::RouteAttributes;
 pub use set::AdvertisementSet;
 

@@ -21,6 +21,8 @@ struct Parsed {
     has_mp_unreach: bool,
     /// (type code, value)
     attrs: Vec<(u8, Vec<u8>)>,
+    /// (type code, flags without the extended-length bit), in wire order
+    flags: Vec<(u8, u8)>,
 }
 
 impl Parsed {
@@ -82,6 +84,7 @@ fn parse_stream(mut b: &[u8]) -> Vec<Parsed> {
                 (usize::from(a[2]), 3)
             };
             let v = &a[hl..hl + vl];
+            p.flags.push((code, flags & !0x10));
             match code {
                 14 => {
                     assert_eq!(&v[..3], &[0, 2, 1]);
@@ -191,6 +194,33 @@ fn extended_messages_pack_up_to_65535() {
     let data: Vec<&Parsed> = msgs.iter().filter(|m| !m.nlri.is_empty()).collect();
     assert_eq!(data.len(), 2);
     assert!(data[0].len > 60000 && data[0].len <= 65535);
+}
+
+#[test]
+fn link_bandwidth_goes_out_as_an_optional_transitive_extended_communities_attribute() {
+    let mut rib = RibOut::new();
+    let lb = LinkBandwidth::non_transitive(65001, 375_000.0);
+    let attrs = Arc::new(RouteAttributes {
+        extended_communities: vec![lb.to_extended()],
+        large_communities: vec![LargeCommunity::new(65001, 1, 2)],
+        ..Default::default()
+    });
+    let mut set = AdvertisementSet::new();
+    set.insert(net("198.51.100.1/32"), attrs);
+    rib.set_desired(Arc::new(set));
+    rib.session_up(ctx());
+    let (msgs, _) = take(&mut rib);
+    let m = &msgs[0];
+    assert_eq!(
+        m.attr(16),
+        Some(&[0x40, 0x04, 0xfd, 0xe9, 0x48, 0xb7, 0x1b, 0x00][..]),
+        "non-transitive link bandwidth, AS 65001, 375000.0 bytes/s"
+    );
+    // The attribute itself is optional transitive (RFC 4360 §2), in ascending type order.
+    assert_eq!(
+        m.flags,
+        vec![(1, 0x40), (2, 0x40), (3, 0x40), (16, 0xc0), (32, 0xc0)]
+    );
 }
 
 #[test]

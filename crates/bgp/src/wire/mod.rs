@@ -22,8 +22,9 @@ mod route_refresh;
 mod update;
 
 pub use attributes::{
-    Aggregator, AsPath, AsSegment, Community, ExtendedCommunity, LargeCommunity, MpReach,
-    MpUnreach, NextHop, Origin, PathAttributes, RawAttribute, SegmentKind,
+    parse_rate, Aggregator, AsPath, AsSegment, Community, ExtendedCommunity, LargeCommunity,
+    LinkBandwidth, MpReach, MpUnreach, NextHop, Origin, ParseRateError, PathAttributes,
+    RawAttribute, SegmentKind,
 };
 pub use capability::{AddPathFamily, Capability, GracefulRestart};
 pub use error::{AttributeError, DecodeError, EncodeError, UpdateVerdict};

@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use ferrolb_bgp::driver::{DriverError, Password, PeerConfig, Speaker};
-use ferrolb_bgp::rib_out::{AdvertisementSet, Community, LargeCommunity, RouteAttributes};
+use ferrolb_bgp::rib_out::{
+    AdvertisementSet, Community, LargeCommunity, LinkBandwidth, RouteAttributes,
+};
 use ipnet::IpNet;
 
 use super::announce_bfd::{self, BfdPlan};
@@ -71,6 +73,11 @@ pub struct Args {
     /// Large communities A:B:C (RFC 8092). Repeat the flag or give several values.
     #[arg(long, value_name = "A:B:C", num_args = 1.., value_delimiter = ',')]
     pub large_community: Vec<String>,
+    /// Attach a Link Bandwidth extended community (non-transitive, our AS) to every prefix:
+    /// bytes per second, or a number with a unit (bit, Kbit, Mbit, Gbit, Tbit; B, KB, MB, GB,
+    /// TB), e.g. `100Mbit`. Routers with weighted ECMP split traffic by it.
+    #[arg(long, value_name = "RATE")]
+    pub link_bandwidth: Option<String>,
     /// File with one prefix per line; `#` starts a comment.
     #[arg(long, value_name = "FILE")]
     pub prefixes_file: Option<PathBuf>,
@@ -263,6 +270,20 @@ fn split_flag_values(values: &[String], prefixes: &mut Vec<String>) -> Vec<Strin
     kept
 }
 
+/// `--link-bandwidth RATE` as the extended community to attach (None without the flag).
+fn link_bandwidth(
+    args: &Args,
+) -> Result<Option<ferrolb_bgp::rib_out::ExtendedCommunity>, UsageError> {
+    let Some(text) = &args.link_bandwidth else {
+        return Ok(None);
+    };
+    let rate = ferrolb_bgp::wire::parse_rate(text)
+        .map_err(|e| usage(format!("--link-bandwidth {text:?}: {e}")))?;
+    Ok(Some(
+        LinkBandwidth::non_transitive(args.local_as, rate).to_extended(),
+    ))
+}
+
 fn validate(args: &Args) -> Result<Plan, UsageError> {
     let mut warnings = Vec::new();
     if args.local_as == 0 {
@@ -351,6 +372,7 @@ fn validate(args: &Args) -> Result<Plan, UsageError> {
         local_pref: args.local_pref,
         communities,
         large_communities,
+        extended_communities: link_bandwidth(args)?.into_iter().collect(),
     });
     let mut prefixes = AdvertisementSet::new();
     for p in &positional {
@@ -686,6 +708,7 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
 mod tests {
     use super::*;
     use clap::Parser;
+    use ferrolb_bgp::rib_out::ExtendedCommunity;
 
     #[derive(Parser)]
     struct Cli {
@@ -749,6 +772,29 @@ mod tests {
         let err = parse(&["--restart-time", "30"]).expect_err("needs --graceful-restart");
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("--graceful-restart"), "{err}");
+    }
+
+    #[test]
+    fn link_bandwidth_flag_attaches_the_community_to_every_prefix() {
+        let args = parse(&["--link-bandwidth", "100Mbit", "10.0.0.0/8", "fd00::/8"]).unwrap();
+        let plan = validate(&args).expect("valid");
+        // 100 Mbit/s = 12,500,000 bytes/s = 0x4b3ebc20; non-transitive, AS 65001.
+        let want = vec![ExtendedCommunity([
+            0x40, 0x04, 0xfd, 0xe9, 0x4b, 0x3e, 0xbc, 0x20,
+        ])];
+        assert_eq!(plan.attrs.extended_communities, want);
+        let args = parse(&["10.0.0.0/8"]).unwrap();
+        assert!(validate(&args)
+            .unwrap()
+            .attrs
+            .extended_communities
+            .is_empty());
+        let err = invalid(&["--link-bandwidth", "10furlongs", "10.0.0.0/8"]);
+        assert!(
+            err.starts_with("--link-bandwidth \"10furlongs\": invalid bandwidth"),
+            "{err}"
+        );
+        assert!(err.contains("unknown unit"), "{err}");
     }
 
     #[test]

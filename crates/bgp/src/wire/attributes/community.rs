@@ -107,8 +107,12 @@ impl ExtendedCommunity {
     }
 }
 
+/// `RT:AS:N`, `SoO:AS:N`, `LB:AS:BYTES_PER_SECOND` (link bandwidth), else `0x` and the octets.
 impl fmt::Display for ExtendedCommunity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(lb) = super::LinkBandwidth::from_extended(self) {
+            return lb.fmt(f);
+        }
         let b = self.0;
         match (b[0] & 0xbf, b[1]) {
             (0x00, 0x02) => write!(

@@ -13,12 +13,14 @@
 mod as_path;
 mod community;
 mod decode;
+mod link_bandwidth;
 mod mp;
 
 pub use as_path::{AsPath, AsSegment, SegmentKind};
 pub use community::{
     Community, ExtendedCommunity, LargeCommunity, ParseCommunityError, ParseLargeCommunityError,
 };
+pub use link_bandwidth::{parse_rate, LinkBandwidth, ParseRateError};
 pub use mp::{MpReach, MpUnreach, NextHop};
 
 use super::error::EncodeError;

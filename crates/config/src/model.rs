@@ -164,6 +164,29 @@ pub struct BgpAdvertisement {
     pub communities: Vec<Community>,
     /// Large communities (`large:a:b:c`, a FerroLB addition).
     pub large_communities: Vec<LargeCommunity>,
+    /// `weight` (a FerroLB addition): how routers should weight this node's path.
+    pub weight: AdvertisementWeight,
+}
+
+/// `bgp-advertisements[].weight`: what a node tells the router about its share of traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum AdvertisementWeight {
+    /// No weight (absent): routers split traffic equally over the announcing nodes.
+    #[default]
+    Equal,
+    /// `endpoints`: for `externalTrafficPolicy: Local` Services, a Link Bandwidth extended
+    /// community proportional to the ready endpoints on the node (weighted ECMP).
+    Endpoints,
+}
+
+impl AdvertisementWeight {
+    /// The config spelling (`endpoints`), `None` for the default.
+    pub fn as_config_str(self) -> Option<&'static str> {
+        match self {
+            AdvertisementWeight::Equal => None,
+            AdvertisementWeight::Endpoints => Some("endpoints"),
+        }
+    }
 }
 
 impl Default for BgpAdvertisement {
@@ -175,6 +198,7 @@ impl Default for BgpAdvertisement {
             local_pref: None,
             communities: Vec::new(),
             large_communities: Vec::new(),
+            weight: AdvertisementWeight::Equal,
         }
     }
 }

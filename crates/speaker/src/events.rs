@@ -166,6 +166,8 @@ mod tests {
             reason,
             prefixes: vec!["198.51.100.1/32".parse().unwrap()],
             peers: vec![],
+            weight: None,
+            weight_ignored: None,
         }
     }
 

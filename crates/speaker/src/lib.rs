@@ -20,6 +20,7 @@ pub mod router_id;
 pub mod sessions;
 pub mod shared;
 pub mod watchers;
+pub mod weight_log;
 pub mod world;
 
 use std::future::Future;
@@ -190,6 +191,7 @@ async fn main_loop(
 ) {
     let mut world = World::default();
     let mut tracker = EventTracker::default();
+    let mut ignored_weights = weight_log::IgnoredWeights::default();
     let mut applied_once = false;
     let mut trim_at: Option<tokio::time::Instant> = None;
     loop {
@@ -246,6 +248,7 @@ async fn main_loop(
             },
             world.services.values(),
         );
+        ignored_weights.update(&desired.decisions);
         let touched = manager
             .apply(&desired, world.node.as_ref(), generation)
             .await;

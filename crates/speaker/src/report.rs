@@ -116,4 +116,11 @@ pub struct ServiceReport {
     pub prefixes: Vec<String>,
     /// Peers it is announced to.
     pub peers: Vec<String>,
+    /// With `weight: endpoints` (eTP Local): the ready endpoints on this node announced as the
+    /// route's link bandwidth (1 Mbit/s each); `null` without a weight.
+    #[serde(default)]
+    pub weight: Option<u32>,
+    /// Why a configured `weight` is not applied (eTP Cluster); `null` otherwise.
+    #[serde(default)]
+    pub weight_ignored: Option<String>,
 }

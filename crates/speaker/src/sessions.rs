@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrolb_bgp::driver::{Password, PeerConfig, Speaker};
-use ferrolb_bgp::rib_out::{AdvertisementSet, Community, LargeCommunity, RouteAttributes};
+use ferrolb_bgp::rib_out::{
+    AdvertisementSet, Community, LargeCommunity, LinkBandwidth, RouteAttributes,
+};
 use ferrolb_config::{Peer, SecretRef};
 use ferrolb_view::NodeView;
 use ipnet::IpNet;
@@ -402,7 +404,11 @@ impl SessionManager {
 }
 
 fn to_bgp(attrs: &RouteAttrs) -> RouteAttributes {
+    let link_bandwidth = attrs
+        .weight
+        .map(|w| LinkBandwidth::non_transitive(w.asn, w.bytes_per_second()).to_extended());
     RouteAttributes {
+        extended_communities: link_bandwidth.into_iter().collect(),
         local_pref: attrs.local_pref,
         communities: attrs.communities.iter().map(|c| Community(c.0)).collect(),
         large_communities: attrs
@@ -437,5 +443,32 @@ mod max_prefix_tests {
         assert_eq!(max_prefixes(None), Some(10_000));
         assert_eq!(max_prefixes(Some(0)), None);
         assert_eq!(max_prefixes(Some(250)), Some(250));
+    }
+}
+
+#[cfg(test)]
+mod link_bandwidth_tests {
+    use super::to_bgp;
+    use crate::policy::{EndpointWeight, RouteAttrs};
+
+    #[test]
+    fn endpoint_weight_becomes_a_non_transitive_link_bandwidth() {
+        let attrs = RouteAttrs {
+            weight: Some(EndpointWeight {
+                asn: 65001,
+                endpoints: 3,
+            }),
+            ..RouteAttrs::default()
+        };
+        // 3 × 125,000 bytes/s = 375000.0 = 0x48b71b00; type 0x40, sub-type 0x04, AS 65001.
+        let ext: Vec<[u8; 8]> = to_bgp(&attrs)
+            .extended_communities
+            .iter()
+            .map(|c| c.0)
+            .collect();
+        assert_eq!(ext, vec![[0x40, 0x04, 0xfd, 0xe9, 0x48, 0xb7, 0x1b, 0x00]]);
+        assert!(to_bgp(&RouteAttrs::default())
+            .extended_communities
+            .is_empty());
     }
 }

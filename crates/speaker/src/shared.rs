@@ -146,6 +146,8 @@ impl Shared {
                 reason: d.reason.to_string(),
                 prefixes: d.prefixes.iter().map(|p| p.to_string()).collect(),
                 peers: d.peers.iter().map(|p| p.to_string()).collect(),
+                weight: d.weight,
+                weight_ignored: d.weight_ignored.clone(),
             })
             .collect();
         StatusReport {

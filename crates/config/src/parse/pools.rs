@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::tree::{index, join, Ctx};
 use crate::community::CommunityValue;
-use crate::model::{BgpAdvertisement, Config, Pool, Protocol};
+use crate::model::{AdvertisementWeight, BgpAdvertisement, Config, Pool, Protocol};
 use crate::range::{IpFamily, IpRange};
 
 const POOL_KEYS: &[&str] = &[
@@ -22,6 +22,7 @@ const ADV_KEYS: &[&str] = &[
     "aggregation-length-v6",
     "localpref",
     "communities",
+    "weight",
 ];
 
 pub(crate) fn pools(
@@ -237,6 +238,9 @@ fn advertisement(
             .uint(&join(path, "localpref"), v, u64::from(u32::MAX))
             .map(|n| n as u32);
     }
+    if let Some(v) = map.get("weight") {
+        adv.weight = weight(ctx, &join(path, "weight"), v).unwrap_or_default();
+    }
     if let Some(v) = map.get("communities") {
         let cpath = join(path, "communities");
         let items = ctx.list(&cpath, v);
@@ -277,6 +281,23 @@ fn advertisement(
         return None;
     }
     Some(adv)
+}
+
+/// `weight`: `endpoints` is the only value (a FerroLB addition; absent means equal weights).
+fn weight(ctx: &mut Ctx, path: &str, value: &Value) -> Option<AdvertisementWeight> {
+    let text = ctx.string(path, value)?;
+    match text.trim() {
+        "endpoints" => Some(AdvertisementWeight::Endpoints),
+        other => {
+            ctx.error_text(
+                path,
+                other,
+                "the only weight is \"endpoints\" (a link bandwidth proportional to the ready \
+                 endpoints on the node, for externalTrafficPolicy Local); omit it for equal weights",
+            );
+            None
+        }
+    }
 }
 
 /// Two advertisements written identically (same keys, same values, communities in the same

@@ -618,3 +618,26 @@ fn bfd_echo_interval_is_a_warning_naming_path_and_value() {
     let c = parse_config("bfd-profiles:\n- name: fast\n").unwrap_or_else(|e| panic!("{e}"));
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
 }
+
+/// `bgp-advertisements[].weight: endpoints` (a FerroLB addition); anything else is an error
+/// naming the field and the value.
+#[test]
+fn advertisement_weight_endpoints_and_bad_values() {
+    let doc = |weight: &str| {
+        format!(
+            "address-pools:\n- name: a\n  protocol: bgp\n  addresses: [198.51.100.0/24]\n  \
+             bgp-advertisements:\n  - weight: {weight}\n  - communities: [65000:1]\n"
+        )
+    };
+    let c = parse_config(&doc("endpoints")).expect("weight: endpoints");
+    let advs = &c.pools[0].bgp_advertisements;
+    assert_eq!(advs[0].weight, crate::AdvertisementWeight::Endpoints);
+    assert_eq!(advs[1].weight, crate::AdvertisementWeight::Equal);
+    for bad in ["pods", "Endpoints", "3"] {
+        let e = parse_config(&doc(bad)).expect_err(bad);
+        let err = &e.errors()[0];
+        assert_eq!(err.path, "address-pools[0].bgp-advertisements[0].weight");
+        assert_eq!(err.value.as_deref(), Some(bad));
+        assert!(err.to_string().contains("\"endpoints\""), "{err}");
+    }
+}

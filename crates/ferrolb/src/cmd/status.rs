@@ -226,7 +226,7 @@ fn render_services(services: &[ServiceReport]) -> String {
     if services.is_empty() {
         return "No LoadBalancer Services.\n".into();
     }
-    let rows: Vec<[String; 5]> = services
+    let rows: Vec<[String; 6]> = services
         .iter()
         .map(|s| {
             [
@@ -238,20 +238,42 @@ fn render_services(services: &[ServiceReport]) -> String {
                 } else {
                     "no".into()
                 },
-                if s.announced {
-                    format!(
-                        "{} to {} via {}",
-                        s.prefixes.join(","),
-                        s.peers.join(","),
-                        s.reason
-                    )
-                } else {
-                    s.reason.clone()
-                },
+                weight_cell(s),
+                why_cell(s),
             ]
         })
         .collect();
-    table(&["Service", "IP", "Pool", "Announced", "Why"], &rows)
+    table(
+        &["Service", "IP", "Pool", "Announced", "Weight", "Why"],
+        &rows,
+    )
+}
+
+/// The announced weight (ready local endpoints), `ignored` for eTP Cluster, else `-`.
+fn weight_cell(s: &ServiceReport) -> String {
+    match (s.weight, &s.weight_ignored) {
+        (Some(w), _) => w.to_string(),
+        (None, Some(_)) => "ignored".into(),
+        (None, None) => "-".into(),
+    }
+}
+
+fn why_cell(s: &ServiceReport) -> String {
+    let mut why = if s.announced {
+        format!(
+            "{} to {} via {}",
+            s.prefixes.join(","),
+            s.peers.join(","),
+            s.reason
+        )
+    } else {
+        s.reason.clone()
+    };
+    if let Some(ignored) = &s.weight_ignored {
+        why.push_str("; ");
+        why.push_str(ignored);
+    }
+    why
 }
 
 fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
@@ -324,6 +346,20 @@ mod tests {
                     reason: "announced (externalTrafficPolicy Cluster, 2 ready endpoint(s) in the cluster)".into(),
                     prefixes: vec!["198.51.100.1/32".into()],
                     peers: vec!["10.255.0.1".into()],
+                    weight_ignored: Some("weight: endpoints is ignored for externalTrafficPolicy Cluster".into()),
+                    ..ServiceReport::default()
+                },
+                ServiceReport {
+                    service: "web/weighted".into(),
+                    ip: Some("198.51.100.3".into()),
+                    pool: Some("default".into()),
+                    announced: true,
+                    reason_code: "announced".into(),
+                    reason: "announced (externalTrafficPolicy Local, 3 ready endpoint(s) on this node)".into(),
+                    prefixes: vec!["198.51.100.3/32".into()],
+                    peers: vec!["10.255.0.1".into()],
+                    weight: Some(3),
+                    ..ServiceReport::default()
                 },
                 ServiceReport {
                     service: "web/local".into(),
@@ -385,8 +421,38 @@ mod tests {
     fn services_say_why_not() {
         let text = render_services(&report().services);
         assert!(text.lines().nth(1).unwrap().contains("yes"));
-        let local = text.lines().nth(2).unwrap();
+        let local = text.lines().nth(3).unwrap();
         assert!(local.contains(" no ") && local.contains("no ready endpoint on this node"));
+    }
+
+    #[test]
+    fn services_show_the_weight_column() {
+        let text = render_services(&report().services);
+        let cols = |n: usize| -> Vec<String> {
+            text.lines()
+                .nth(n)
+                .unwrap()
+                .split_whitespace()
+                .take(5)
+                .map(String::from)
+                .collect()
+        };
+        assert_eq!(cols(0), ["Service", "IP", "Pool", "Announced", "Weight"]);
+        assert_eq!(cols(1)[4], "ignored");
+        assert!(text
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains("ignored for externalTrafficPolicy Cluster"));
+        assert_eq!(
+            cols(2),
+            ["web/weighted", "198.51.100.3", "default", "yes", "3"]
+        );
+        assert_eq!(cols(3)[4], "-");
+        // JSON: new keys beside the old ones.
+        let json = serde_json::to_value(&report().services[1]).unwrap();
+        assert_eq!(json["weight"], 3);
+        assert!(json["weight_ignored"].is_null());
     }
 
     #[test]

@@ -13,6 +13,10 @@
 //!   length with its communities, large communities and LOCAL_PREF (iBGP peers only); when two
 //!   advertisements give the same prefix their communities are merged and the highest LOCAL_PREF
 //!   wins;
+//! - `weight: endpoints` on an advertisement attaches a Link Bandwidth extended community of
+//!   [`BANDWIDTH_PER_ENDPOINT`] per usable local endpoint to the route of an
+//!   `externalTrafficPolicy: Local` Service (weighted ECMP on the router); for `Cluster` it is
+//!   ignored, and the decision says so;
 //! - `advertise-pod-cidr: true` on a peer also announces the node's `spec.podCIDRs` to it.
 
 mod reason;
@@ -24,7 +28,8 @@ use std::fmt;
 use std::net::IpAddr;
 
 use ferrolb_config::{
-    BgpAdvertisement, Community, Config, IpFamily, LargeCommunity, Peer, Protocol,
+    AdvertisementWeight, BgpAdvertisement, Community, Config, IpFamily, LargeCommunity, Peer,
+    Protocol,
 };
 use ferrolb_view::{EndpointView, NodeView, ServiceKey, ServiceView, TrafficPolicy};
 use ipnet::IpNet;
@@ -75,6 +80,26 @@ impl Serialize for PeerKey {
     }
 }
 
+/// Link bandwidth announced per usable local endpoint with `weight: endpoints`: 1 Mbit/s
+/// (125,000 bytes per second). Only the ratio between nodes matters to the router.
+pub const BANDWIDTH_PER_ENDPOINT: f32 = 125_000.0;
+
+/// The Link Bandwidth a route carries with `weight: endpoints`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EndpointWeight {
+    /// The node's AS towards the peer (the community's Global Administrator).
+    pub asn: u32,
+    /// Usable endpoints of the Service on this node.
+    pub endpoints: u32,
+}
+
+impl EndpointWeight {
+    /// The bandwidth to announce: `endpoints` × [`BANDWIDTH_PER_ENDPOINT`].
+    pub fn bytes_per_second(&self) -> f32 {
+        self.endpoints as f32 * BANDWIDTH_PER_ENDPOINT
+    }
+}
+
 /// The attributes of one announced prefix (before the session decides AS_PATH and NEXT_HOP).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RouteAttrs {
@@ -84,19 +109,28 @@ pub struct RouteAttrs {
     pub communities: BTreeSet<Community>,
     /// Large communities, sorted and unique.
     pub large_communities: BTreeSet<LargeCommunity>,
+    /// Link bandwidth from `weight: endpoints` (eTP Local only).
+    pub weight: Option<EndpointWeight>,
 }
 
 impl RouteAttrs {
-    fn from_advertisement(adv: &BgpAdvertisement, ibgp: bool) -> Self {
+    /// The attributes `adv` gives towards `peer`; `endpoints` is the weight to carry (set
+    /// only for an advertisement with `weight: endpoints` of an eTP Local Service).
+    fn from_advertisement(adv: &BgpAdvertisement, peer: &Peer, endpoints: Option<u32>) -> Self {
         RouteAttrs {
-            local_pref: if ibgp { adv.local_pref } else { None },
+            local_pref: if peer.is_ibgp() { adv.local_pref } else { None },
             communities: adv.communities.iter().copied().collect(),
             large_communities: adv.large_communities.iter().copied().collect(),
+            weight: endpoints.map(|endpoints| EndpointWeight {
+                asn: peer.my_asn,
+                endpoints,
+            }),
         }
     }
 
     /// Merges another advertisement of the same prefix: communities are united, the highest
-    /// LOCAL_PREF wins.
+    /// LOCAL_PREF wins, and so does the largest weight (a prefix shared by Services through
+    /// aggregation or a shared IP carries the weight of the Service with most endpoints here).
     fn merge(&mut self, other: RouteAttrs) {
         self.local_pref = match (self.local_pref, other.local_pref) {
             (Some(a), Some(b)) => Some(a.max(b)),
@@ -104,6 +138,7 @@ impl RouteAttrs {
         };
         self.communities.extend(other.communities);
         self.large_communities.extend(other.large_communities);
+        self.weight = self.weight.max(other.weight);
     }
 }
 
@@ -136,7 +171,16 @@ pub struct Decision {
     pub prefixes: Vec<IpNet>,
     /// Peers it is announced to.
     pub peers: Vec<PeerKey>,
+    /// With `weight: endpoints` on an eTP Local Service: the usable local endpoints announced
+    /// as the route's link bandwidth (× [`BANDWIDTH_PER_ENDPOINT`]).
+    pub weight: Option<u32>,
+    /// Why a configured `weight` is not applied (`externalTrafficPolicy: Cluster`).
+    pub weight_ignored: Option<String>,
 }
+
+/// Why `weight: endpoints` does nothing for an `externalTrafficPolicy: Cluster` Service.
+pub const WEIGHT_IGNORED_CLUSTER: &str = "weight: endpoints is ignored for externalTrafficPolicy \
+     Cluster (every node forwards to every endpoint, so all nodes announce with equal weight)";
 
 /// A configured peer this node does not open a session to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -260,6 +304,8 @@ fn decide_service(input: &PolicyInput<'_>, svc: &ServiceView, out: &mut Desired)
             reason,
             prefixes: Vec::new(),
             peers: Vec::new(),
+            weight: None,
+            weight_ignored: None,
         })
     };
     // Services FerroLB does not handle at all are left out unless they carry an address.
@@ -349,11 +395,6 @@ fn decide_service(input: &PolicyInput<'_>, svc: &ServiceView, out: &mut Desired)
             }
             Ok(r) => r.clone(),
         };
-        let family = if ip.is_ipv4() {
-            IpFamily::V4
-        } else {
-            IpFamily::V6
-        };
         let default_adv;
         let advertisements: &[BgpAdvertisement] = if pool.bgp_advertisements.is_empty() {
             default_adv = [BgpAdvertisement::default()];
@@ -361,29 +402,16 @@ fn decide_service(input: &PolicyInput<'_>, svc: &ServiceView, out: &mut Desired)
         } else {
             &pool.bgp_advertisements
         };
-        let mut prefixes = Vec::new();
-        for adv in advertisements {
-            let len = adv.aggregation_length_for(family);
-            let prefix = match IpNet::new(ip, len) {
-                Ok(p) => p.trunc(),
-                // The config parser bounds the length; a full-length route is the safe fallback.
-                Err(_) => IpNet::from(ip),
-            };
-            if !prefixes.contains(&prefix) {
-                prefixes.push(prefix);
-            }
-            for plan in &mut out.peers {
-                let attrs = RouteAttrs::from_advertisement(adv, plan.peer.is_ibgp());
-                match plan.routes.entry(prefix) {
-                    std::collections::btree_map::Entry::Vacant(v) => {
-                        v.insert(attrs);
-                    }
-                    std::collections::btree_map::Entry::Occupied(mut o) => o.get_mut().merge(attrs),
-                }
-            }
-        }
-        prefixes.sort();
-        prefixes.shrink_to_fit();
+        let weighted = advertisements
+            .iter()
+            .any(|a| a.weight == AdvertisementWeight::Endpoints);
+        let local_policy = svc.external_traffic_policy == TrafficPolicy::Local;
+        let prefixes = add_routes(
+            ip,
+            advertisements,
+            local_policy.then_some(local),
+            &mut out.peers,
+        );
         announced.push(Decision {
             service: key.clone(),
             ip: Some(ip),
@@ -391,9 +419,58 @@ fn decide_service(input: &PolicyInput<'_>, svc: &ServiceView, out: &mut Desired)
             reason,
             prefixes,
             peers: out.peers.iter().map(|p| p.key).collect(),
+            weight: (weighted && local_policy).then(|| saturating_u32(local)),
+            weight_ignored: (weighted && !local_policy).then(|| WEIGHT_IGNORED_CLUSTER.into()),
         });
     }
     out.decisions.extend(announced);
+}
+
+/// Adds the routes of `ip` for each advertisement to every plan in `peers`; returns the
+/// prefixes, sorted. `local` is the usable local endpoint count of an eTP Local Service (the weight of
+/// advertisements with `weight: endpoints`), `None` for eTP Cluster.
+fn add_routes(
+    ip: IpAddr,
+    advertisements: &[BgpAdvertisement],
+    local: Option<usize>,
+    peers: &mut [PeerPlan],
+) -> Vec<IpNet> {
+    let family = if ip.is_ipv4() {
+        IpFamily::V4
+    } else {
+        IpFamily::V6
+    };
+    let mut prefixes = Vec::new();
+    for adv in advertisements {
+        let len = adv.aggregation_length_for(family);
+        let prefix = match IpNet::new(ip, len) {
+            Ok(p) => p.trunc(),
+            // The config parser bounds the length; a full-length route is the safe fallback.
+            Err(_) => IpNet::from(ip),
+        };
+        if !prefixes.contains(&prefix) {
+            prefixes.push(prefix);
+        }
+        let endpoints = local
+            .filter(|_| adv.weight == AdvertisementWeight::Endpoints)
+            .map(saturating_u32);
+        for plan in peers.iter_mut() {
+            let attrs = RouteAttrs::from_advertisement(adv, &plan.peer, endpoints);
+            match plan.routes.entry(prefix) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(attrs);
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => o.get_mut().merge(attrs),
+            }
+        }
+    }
+    prefixes.sort();
+    prefixes.shrink_to_fit();
+    prefixes
+}
+
+fn saturating_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 fn ser_display<T: fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {

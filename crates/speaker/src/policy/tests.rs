@@ -542,3 +542,103 @@ fn reasons_read_well() {
     let r = Reason::NoLocalEndpoints { elsewhere: 2 };
     assert!(r.to_string().contains("2 on other nodes"));
 }
+
+const WEIGHTED: &str = r#"
+peers:
+- peer-address: 10.255.0.1
+  peer-asn: 65000
+  my-asn: 65001
+- peer-address: 10.255.0.9
+  peer-asn: 4200000001
+  my-asn: 4200000000
+address-pools:
+- name: weighted
+  protocol: bgp
+  addresses: [198.51.100.0/28]
+  bgp-advertisements:
+  - weight: endpoints
+  - aggregation-length: 28
+"#;
+
+/// `weight: endpoints`: the usable local endpoints become the route's link bandwidth (only on
+/// the advertisement that asks for it), with the node's AS towards each peer; eTP Cluster
+/// ignores it and says why; zero local endpoints still withdraws.
+#[test]
+fn weight_endpoints_follows_the_local_endpoints() {
+    let config = parse_config(WEIGHTED).expect("weighted config");
+    let n1 = node("n1", &[]);
+    let eps = [
+        Ep::Ready("n1"),
+        Ep::Ready("n1"),
+        Ep::ServingOnly("n1"),
+        Ep::NotReady("n1"),
+        Ep::Ready("n2"),
+    ];
+    let d = run(
+        Some(&config),
+        &n1,
+        &svc("a", "198.51.100.1", TrafficPolicy::Local),
+        &eps,
+    );
+    let host = net("198.51.100.1/32");
+    let agg = net("198.51.100.0/28");
+    let routes = &d.peer(&key("10.255.0.1")).unwrap().routes;
+    assert_eq!(
+        routes[&host].weight,
+        Some(EndpointWeight {
+            asn: 65001,
+            endpoints: 3
+        })
+    );
+    assert_eq!(routes[&host].weight.unwrap().bytes_per_second(), 375_000.0);
+    assert_eq!(
+        routes[&agg].weight, None,
+        "only the advertisement with weight"
+    );
+    let routes4 = &d.peer(&key("10.255.0.9")).unwrap().routes;
+    assert_eq!(routes4[&host].weight.unwrap().asn, 4_200_000_000);
+    assert_eq!(d.decisions[0].weight, Some(3));
+    assert_eq!(d.decisions[0].weight_ignored, None);
+
+    // Zero local endpoints: withdrawn as before, no weight.
+    let d = run(
+        Some(&config),
+        &n1,
+        &svc("a", "198.51.100.1", TrafficPolicy::Local),
+        &[Ep::Ready("n2")],
+    );
+    assert_eq!(d.decisions[0].reason.code(), "no-local-endpoints");
+    assert_eq!(d.decisions[0].weight, None);
+    assert!(d.peer(&key("10.255.0.1")).unwrap().routes.is_empty());
+
+    // eTP Cluster: announced without a weight, and the decision says the option is ignored.
+    let d = run(
+        Some(&config),
+        &n1,
+        &svc("a", "198.51.100.1", TrafficPolicy::Cluster),
+        &eps,
+    );
+    let routes = &d.peer(&key("10.255.0.1")).unwrap().routes;
+    assert_eq!(routes[&host].weight, None);
+    assert_eq!(d.decisions[0].weight, None);
+    assert!(d.decisions[0]
+        .weight_ignored
+        .as_deref()
+        .is_some_and(|w| w.contains("Cluster")));
+}
+
+/// Without `weight`, no route carries a weight (today's behaviour, equal weights).
+#[test]
+fn no_weight_without_the_option() {
+    let config = config();
+    let d = run(
+        Some(&config),
+        &node("n1", &[]),
+        &svc("a", "198.51.100.1", TrafficPolicy::Local),
+        &[Ep::Ready("n1"), Ep::Ready("n1")],
+    );
+    let routes = &d.peer(&key("10.255.0.1")).unwrap().routes;
+    assert!(routes.values().all(|r| r.weight.is_none()));
+    assert_eq!(d.decisions[0].weight, None);
+    assert_eq!(d.decisions[0].weight_ignored, None);
+}

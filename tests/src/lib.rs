@@ -9,6 +9,7 @@
 pub mod announce;
 pub mod bench;
 pub mod env;
+pub mod flow_spread;
 pub mod netns;
 pub mod ns_api;
 pub mod peers;
@@ -17,6 +18,7 @@ pub mod process;
 pub mod route_sampler;
 pub mod route_weights;
 pub mod scratch;
+pub mod seed;
 pub mod speaker;
 pub mod udp_flow;
 pub mod wait;

@@ -20,6 +20,7 @@ use ferrolb_apiserver::Store;
 use ferrolb_e2e::env::require_root_and;
 use ferrolb_e2e::ns_api::NsApi;
 use ferrolb_e2e::peers::frr::{Frr, FrrConfig, FrrNeighbor};
+use ferrolb_e2e::seed::seed_config;
 use ferrolb_e2e::speaker;
 use ferrolb_e2e::{ferrolb_bin, veth, wait_until_opt, ChildGuard, Netns, ScratchDir};
 use nix::sys::signal::Signal;
@@ -62,14 +63,6 @@ address-pools:
   addresses: [198.51.100.0/28]
 "#
     )
-}
-
-fn seed_config(store: &Store, text: &str) {
-    store
-        .seed(json!({"apiVersion": "v1", "kind": "ConfigMap",
-               "metadata": {"namespace": "ferrolb-system", "name": "config"},
-               "data": {"config": text}}))
-        .unwrap();
 }
 
 fn seed(store: &Store) {

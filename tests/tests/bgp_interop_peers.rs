@@ -305,3 +305,45 @@ fn exabgp_receives_v4_and_v6_with_attributes() {
         "{attrs}"
     );
 }
+
+/// BIRD 2 keeps the Link Bandwidth extended community of `--link-bandwidth` (it has no
+/// weighted ECMP: it shows the community and leaves it to filters).
+#[test]
+fn bird_keeps_the_link_bandwidth_extended_community() {
+    let Some((router, node, link)) = lab(
+        "bird_keeps_the_link_bandwidth_extended_community",
+        "birdlb",
+        "bird",
+    ) else {
+        return;
+    };
+    let mut cfg = BirdConfig::new(PEER_AS, link.a_v4);
+    let mut n = BirdNeighbor::new("flb", link.b_v4.into(), NODE_AS);
+    n.local_address = Some(link.a_v4.into());
+    cfg.neighbors.push(n);
+    let bird = Bird::start(&router, &cfg);
+    let mut args = announce_args(&link);
+    args.extend(["--link-bandwidth".to_string(), "300Mbit".to_string()]);
+    let mut ann = Announcer::start(&node, &args);
+    let view = || {
+        bird.try_birdc(&["show", "protocols", "all", "flb"])
+            .unwrap_or_default()
+    };
+    let v4 = wait_for(
+        &mut ann,
+        "BIRD has 198.51.100.1/32 with an extended community",
+        || {
+            bird.try_birdc(&["show", "route", "all", V4])
+                .ok()
+                .filter(|r| r.contains("BGP.ext_community"))
+        },
+        view,
+    );
+    println!("{v4}");
+    // Type 0x4004 (unknown to BIRD), AS 65001, and 37,500,000 bytes/s as an IEEE float
+    // (0x4c0f0d18) shown as the integer 1276054808.
+    assert!(
+        v4.contains("BGP.ext_community: (unknown 0x4004, 65001, 1276054808)"),
+        "BIRD's route:\n{v4}"
+    );
+}

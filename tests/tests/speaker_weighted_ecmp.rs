@@ -26,6 +26,8 @@ use ferrolb_e2e::{ferrolb_bin, speaker, veth, wait_until_opt, ChildGuard, Netns,
 use serde_json::Value;
 
 const SERVICE_IP: &str = "198.51.100.1";
+/// An eTP Cluster Service in the same pool.
+const CLUSTER_IP: &str = "198.51.100.2";
 const PREFIX: &str = "198.51.100.1/32";
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
 const FLOWS: u16 = 4000;
@@ -237,14 +239,14 @@ impl Lab {
             .collect()
     }
 
-    /// `ferrolb status --json` of node `i`: the `front` Service's entry.
-    fn service_status(&self, i: usize) -> Value {
+    /// `ferrolb status --json` of node `i`: the entry of `service` (`web/front`).
+    fn service_status(&self, i: usize, service: &str) -> Value {
         let bin = ferrolb_bin().display().to_string();
         let out = self.nodes[i].run_ok(&[&bin, "status", "--json"]);
         let v: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
         v["services"]
             .as_array()
-            .and_then(|s| s.iter().find(|e| e["service"] == "web/front").cloned())
+            .and_then(|s| s.iter().find(|e| e["service"] == service).cloned())
             .unwrap_or(Value::Null)
     }
 }
@@ -272,14 +274,9 @@ fn p99(samples: &mut [Duration]) -> Duration {
     samples[i.clamp(1, samples.len()) - 1]
 }
 
-/// The weighted scenario with `changes` weight changes (B 1 -> 3 -> 1 ...); prints the figures.
-fn weighted_scenario(test: &str, changes: usize) {
-    if !require_root_and(test, &["vtysh", "/usr/lib/frr/bgpd", "/usr/lib/frr/zebra"]) {
-        return;
-    }
-    let lab = Lab::start(true);
-
-    // Endpoints 3 / 1 / 0: next hops A and B weighted 3:1, C absent.
+/// Endpoints 3 / 1 / 0: next hops A and B weighted 3:1, C absent, the weights in
+/// `ferrolb status`, and real traffic split 3:1. Returns which node answered each flow.
+fn check_three_to_one(lab: &Lab) -> Vec<Option<u8>> {
     let first = lab.wait_two_hops();
     let w = wait_until_opt(Duration::from_secs(5), || {
         weights_ab(&lab.router).filter(|w| is_three_to_one(*w))
@@ -290,17 +287,21 @@ fn weighted_scenario(test: &str, changes: usize) {
         !all.contains_key(&hop(2)),
         "node-c has no endpoint: {all:?}"
     );
-    let a_status = lab.service_status(0);
+    let a_status = lab.service_status(0, "web/front");
     assert_eq!(a_status["weight"], 3, "{a_status}");
-    assert_eq!(lab.service_status(1)["weight"], 1);
-    assert_eq!(lab.service_status(2)["announced"], false);
+    assert_eq!(lab.service_status(1, "web/front")["weight"], 1);
+    assert_eq!(lab.service_status(2, "web/front")["announced"], false);
 
-    // Real traffic at 3:1.
-    let before = lab.probe();
-    let (per, lost) = shares(&before);
+    let answers = lab.probe();
+    let (per, lost) = shares(&answers);
     println!(
         "3:1 (kernel weights {}:{}): node-a {} ({:.1} %), node-b {} ({:.1} %), node-c {}, unanswered {lost}",
         w.0, w.1, per[0], percent(per[0]), per[1], percent(per[1]), per[2]
+    );
+    println!(
+        "ratio {:.2} (3:1 ±5 % is 2.85-3.15); route: {}",
+        per[0] as f64 / per[1].max(1) as f64,
+        lab.route_text()
     );
     assert!(lost <= 10, "{lost} of {FLOWS} flows unanswered");
     assert!(
@@ -312,16 +313,39 @@ fn weighted_scenario(test: &str, changes: usize) {
         "node-b share {per:?}"
     );
     assert_eq!(per[2], 0, "node-c announces nothing");
+    answers
+}
 
-    println!(
-        "ratio {:.2} (3:1 ±5 % is 2.85-3.15); route: {}",
-        per[0] as f64 / per[1].max(1) as f64,
-        lab.route_text()
+/// An eTP Cluster Service in the same weighted pool: announced by all three nodes with equal
+/// weights; the option shows as ignored in `ferrolb status`.
+fn check_cluster_service_ignores_the_weight(lab: &Lab) {
+    seed_service(&lab.api.store, "cluster", CLUSTER_IP, "Cluster");
+    seed_endpoints(&lab.api.store, "cluster", &endpoints(3, 1));
+    let prefix = format!("{CLUSTER_IP}/32");
+    let w = wait_until_opt(Duration::from_secs(10), || {
+        next_hop_weights(lab.router.name(), &prefix).filter(|w| w.len() == 3)
+    })
+    .unwrap_or_else(|| panic!("no three-hop route for {prefix}"));
+    let weights: Vec<u32> = w.values().copied().collect();
+    assert!(weights.iter().all(|x| *x == weights[0]), "{w:?}");
+    let status = lab.service_status(0, "web/cluster");
+    assert!(status["weight"].is_null(), "{status}");
+    assert!(
+        status["weight_ignored"]
+            .as_str()
+            .is_some_and(|t| t.contains("Cluster")),
+        "{status}"
     );
+    let bin = ferrolb_bin().display().to_string();
+    let text = lab.nodes[0].run_ok(&[&bin, "status", "--services"]);
+    let row = text.lines().find(|l| l.starts_with("web/cluster"));
+    assert!(row.is_some_and(|r| r.contains(" ignored ")), "{text}");
+}
 
-    // Scale B from 1 to 3: one UPDATE, weights 1:1, no session reset.
-    let conns = lab.connections();
-    let updates_before = lab.updates_received();
+/// Alternates node-b between 3 and 1 endpoints `changes` times; returns how long each change
+/// took to reach the kernel weights. After the first change (3:1 -> 1:1) the flows are probed
+/// again and those that changed node are counted.
+fn scale_rounds(lab: &Lab, changes: usize, before: &[Option<u8>]) -> Vec<Duration> {
     let mut took = Vec::with_capacity(changes);
     for round in 0..changes {
         let (b, want, label): (usize, WeightCheck, &str) = if round % 2 == 0 {
@@ -331,13 +355,12 @@ fn weighted_scenario(test: &str, changes: usize) {
         };
         let t0 = Instant::now();
         seed_endpoints(&lab.api.store, "front", &endpoints(3, b));
-        let waited = time_until(&lab.router, Duration::from_secs(5), want);
-        let Some(_) = waited else {
+        if time_until(&lab.router, Duration::from_secs(5), want).is_none() {
             panic!(
                 "change {round}: weights {:?}, want {label} within 5 s",
                 weights_ab(&lab.router)
             );
-        };
+        }
         took.push(t0.elapsed());
         if round == 0 {
             let after = lab.probe();
@@ -357,6 +380,22 @@ fn weighted_scenario(test: &str, changes: usize) {
             assert!(moved > 0, "no flow moved although the weights changed");
         }
     }
+    took
+}
+
+/// The weighted scenario with `changes` weight changes (B 1 -> 3 -> 1 ...); prints the figures.
+fn weighted_scenario(test: &str, changes: usize) {
+    if !require_root_and(test, &["vtysh", "/usr/lib/frr/bgpd", "/usr/lib/frr/zebra"]) {
+        return;
+    }
+    let lab = Lab::start(true);
+    let before = check_three_to_one(&lab);
+    check_cluster_service_ignores_the_weight(&lab);
+
+    // Scale B from 1 to 3 and back: one UPDATE each, no session reset.
+    let conns = lab.connections();
+    let updates_before = lab.updates_received();
+    let mut took = scale_rounds(&lab, changes, &before);
     assert_eq!(lab.connections(), conns, "a session was reset");
     // Each change is one UPDATE from node-b (its weight) and none from node-a (FRR counts
     // KEEPALIVEs apart); wait briefly for FRR's counters to catch up with the last one.
@@ -370,16 +409,28 @@ fn weighted_scenario(test: &str, changes: usize) {
         "UPDATEs from node-a/node-b: before {updates_before:?}, after {:?}, want {want:?}",
         lab.updates_received()
     );
+    // The ignored option was logged once, not on every pass of the speaker's loop.
+    let log = lab.dir.read("node-a.log");
+    let warnings = log
+        .lines()
+        .filter(|l| {
+            l.contains("web/cluster") && l.contains("ignored for externalTrafficPolicy Cluster")
+        })
+        .count();
+    assert_eq!(
+        warnings, 1,
+        "warnings about web/cluster in node-a's log:\n{log}"
+    );
+
     let max = *took.iter().max().unwrap_or(&Duration::ZERO);
     let p = p99(&mut took);
     let all: Vec<u128> = took.iter().map(Duration::as_millis).collect();
-    println!("weight change latencies (ms, sorted): {all:?}");
     let median = took[took.len() / 2];
+    println!("weight change latencies (ms, sorted): {all:?}");
     println!(
         "{changes} weight changes (endpoint update to kernel weights): median {median:?}, p99 {p:?}, max {max:?}; sessions not reset, one UPDATE per change"
     );
     assert!(p <= CHANGE_LIMIT, "p99 {p:?} over {CHANGE_LIMIT:?}");
-    drop(lab);
 }
 
 /// Endpoints 3/1/0 with `weight: endpoints`: kernel weights 3:1, node-c absent, 4,000 flows
@@ -409,7 +460,7 @@ fn speaker_without_weight_gives_equal_weights() {
     let lab = Lab::start(false);
     let w = lab.wait_two_hops();
     assert!(is_equal(w), "weights {w:?} without the option");
-    assert!(lab.service_status(0)["weight"].is_null());
+    assert!(lab.service_status(0, "web/front")["weight"].is_null());
     let (per, lost) = shares(&lab.probe());
     println!(
         "control, no weight option (kernel weights {}:{}): node-a {} ({:.1} %), node-b {} ({:.1} %), node-c {}, unanswered {lost}",

@@ -37,7 +37,7 @@ pub fn udp_socket_in(ns: &Netns, bind: SocketAddr) -> UdpSocket {
     sock
 }
 
-/// Echoes every datagram back to its sender until dropped.
+/// Echoes every datagram back to its sender (or answers with a tag) until dropped.
 #[derive(Debug)]
 pub struct Responder {
     stop: Arc<AtomicBool>,
@@ -47,6 +47,16 @@ pub struct Responder {
 impl Responder {
     /// Starts an echo responder on `bind` inside `ns`.
     pub fn start(ns: &Netns, bind: SocketAddr) -> Responder {
+        Responder::serve(ns, bind, None)
+    }
+
+    /// Starts a responder on `bind` inside `ns` that answers every datagram with the one
+    /// byte `tag` (which of several nodes answered).
+    pub fn tagged(ns: &Netns, bind: SocketAddr, tag: u8) -> Responder {
+        Responder::serve(ns, bind, Some(tag))
+    }
+
+    fn serve(ns: &Netns, bind: SocketAddr, tag: Option<u8>) -> Responder {
         let sock = udp_socket_in(ns, bind);
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -55,7 +65,11 @@ impl Responder {
             let mut buf = [0u8; 64];
             while !flag.load(Ordering::Relaxed) && started.elapsed() < MAX_RUN {
                 if let Ok((n, from)) = sock.recv_from(&mut buf) {
-                    let _ = sock.send_to(&buf[..n], from);
+                    let reply = match &tag {
+                        Some(t) => std::slice::from_ref(t),
+                        None => &buf[..n],
+                    };
+                    let _ = sock.send_to(reply, from);
                 }
             }
         });

@@ -57,6 +57,15 @@ fn lab(test: &str, tag: &str, binary: &str) -> Option<(Netns, Netns, Link)> {
     Some((router, node, link))
 }
 
+/// BIRD in `router` with one protocol `flb` for the node (import all, export none).
+fn start_bird(router: &Netns, link: &Link) -> Bird {
+    let mut cfg = BirdConfig::new(PEER_AS, link.a_v4);
+    let mut n = BirdNeighbor::new("flb", link.b_v4.into(), NODE_AS);
+    n.local_address = Some(link.a_v4.into());
+    cfg.neighbors.push(n);
+    Bird::start(router, &cfg)
+}
+
 /// Polls `probe` while the announcer is alive; panics with `what`, `peer_view` and the
 /// announcer's log on timeout.
 fn wait_for<T>(
@@ -84,11 +93,7 @@ fn bird_receives_v4_and_v6_with_attributes() {
     else {
         return;
     };
-    let mut cfg = BirdConfig::new(PEER_AS, link.a_v4);
-    let mut n = BirdNeighbor::new("flb", link.b_v4.into(), NODE_AS);
-    n.local_address = Some(link.a_v4.into());
-    cfg.neighbors.push(n);
-    let bird = Bird::start(&router, &cfg);
+    let bird = start_bird(&router, &link);
     let mut ann = Announcer::start(&node, &announce_args(&link));
     let view = || {
         bird.try_birdc(&["show", "protocols", "all", "flb"])
@@ -317,11 +322,7 @@ fn bird_keeps_the_link_bandwidth_extended_community() {
     ) else {
         return;
     };
-    let mut cfg = BirdConfig::new(PEER_AS, link.a_v4);
-    let mut n = BirdNeighbor::new("flb", link.b_v4.into(), NODE_AS);
-    n.local_address = Some(link.a_v4.into());
-    cfg.neighbors.push(n);
-    let bird = Bird::start(&router, &cfg);
+    let bird = start_bird(&router, &link);
     let mut args = announce_args(&link);
     args.extend(["--link-bandwidth".to_string(), "300Mbit".to_string()]);
     let mut ann = Announcer::start(&node, &args);

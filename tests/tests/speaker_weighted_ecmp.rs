@@ -17,11 +17,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use ferrolb_e2e::env::require_root_and;
-use ferrolb_e2e::flow_spread::{probe_flows, TaggedResponder};
+use ferrolb_e2e::flow_spread::probe_flows;
 use ferrolb_e2e::ns_api::NsApi;
 use ferrolb_e2e::peers::frr::{Frr, FrrConfig, FrrNeighbor};
 use ferrolb_e2e::route_weights::next_hop_weights;
 use ferrolb_e2e::seed::{seed_config, seed_endpoints, seed_node, seed_service};
+use ferrolb_e2e::udp_flow::Responder;
 use ferrolb_e2e::{ferrolb_bin, speaker, veth, wait_until_opt, ChildGuard, Netns, ScratchDir};
 use serde_json::Value;
 
@@ -105,7 +106,7 @@ fn time_until(router: &Netns, limit: Duration, want: WeightCheck) -> Option<Dura
 /// The three nodes, the router and the client, with FRR, the API fixture, three speakers and
 /// three responders running. Field order = drop order.
 struct Lab {
-    _responders: Vec<TaggedResponder>,
+    _responders: Vec<Responder>,
     _speakers: Vec<ChildGuard>,
     api: NsApi,
     frr: Frr,
@@ -170,7 +171,7 @@ impl Lab {
         let responders = nodes
             .iter()
             .enumerate()
-            .map(|(i, n)| TaggedResponder::start(n, target, i as u8))
+            .map(|(i, n)| Responder::tagged(n, target, i as u8))
             .collect();
         Lab {
             _responders: responders,

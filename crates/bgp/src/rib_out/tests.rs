@@ -196,21 +196,24 @@ fn extended_messages_pack_up_to_65535() {
     assert!(data[0].len > 60000 && data[0].len <= 65535);
 }
 
+/// The UPDATEs of a new session's first table: 198.51.100.1/32 with `attrs`.
+fn first_table(attrs: RouteAttributes) -> Vec<Parsed> {
+    let mut rib = RibOut::new();
+    let mut set = AdvertisementSet::new();
+    set.insert(net("198.51.100.1/32"), Arc::new(attrs));
+    rib.set_desired(Arc::new(set));
+    rib.session_up(ctx());
+    take(&mut rib).0
+}
+
 #[test]
 fn link_bandwidth_goes_out_as_an_optional_transitive_extended_communities_attribute() {
-    let mut rib = RibOut::new();
     let lb = LinkBandwidth::non_transitive(65001, 375_000.0);
-    let attrs = Arc::new(RouteAttributes {
+    let m = &first_table(RouteAttributes {
         extended_communities: vec![lb.to_extended()],
         large_communities: vec![LargeCommunity::new(65001, 1, 2)],
         ..Default::default()
-    });
-    let mut set = AdvertisementSet::new();
-    set.insert(net("198.51.100.1/32"), attrs);
-    rib.set_desired(Arc::new(set));
-    rib.session_up(ctx());
-    let (msgs, _) = take(&mut rib);
-    let m = &msgs[0];
+    })[0];
     assert_eq!(
         m.attr(16),
         Some(&[0x40, 0x04, 0xfd, 0xe9, 0x48, 0xb7, 0x1b, 0x00][..]),
@@ -225,20 +228,13 @@ fn link_bandwidth_goes_out_as_an_optional_transitive_extended_communities_attrib
 
 #[test]
 fn attributes_for_ebgp_carry_the_local_as_and_no_local_pref() {
-    let mut rib = RibOut::new();
-    let attrs = Arc::new(RouteAttributes {
+    let m = &first_table(RouteAttributes {
         med: Some(77),
         local_pref: Some(300),
         communities: vec![Community::new(65001, 100), Community::NO_EXPORT],
         large_communities: vec![LargeCommunity::new(65001, 1, 2)],
         ..Default::default()
-    });
-    let mut set = AdvertisementSet::new();
-    set.insert(net("198.51.100.1/32"), attrs);
-    rib.set_desired(Arc::new(set));
-    rib.session_up(ctx());
-    let (msgs, _) = take(&mut rib);
-    let m = &msgs[0];
+    })[0];
     assert_eq!(m.nlri, vec![net("198.51.100.1/32")]);
     assert_eq!(m.attr(1), Some(&[0u8][..]), "ORIGIN IGP");
     assert_eq!(

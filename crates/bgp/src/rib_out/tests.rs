@@ -198,9 +198,14 @@ fn extended_messages_pack_up_to_65535() {
 
 /// The UPDATEs of a new session's first table: 198.51.100.1/32 with `attrs`.
 fn first_table(attrs: RouteAttributes) -> Vec<Parsed> {
+    first_table_of("198.51.100.1/32", attrs)
+}
+
+/// The UPDATEs of a new session's first table: `prefix` with `attrs`.
+fn first_table_of(prefix: &str, attrs: RouteAttributes) -> Vec<Parsed> {
     let mut rib = RibOut::new();
     let mut set = AdvertisementSet::new();
-    set.insert(net("198.51.100.1/32"), Arc::new(attrs));
+    set.insert(net(prefix), Arc::new(attrs));
     rib.set_desired(Arc::new(set));
     rib.session_up(ctx());
     take(&mut rib).0
@@ -224,6 +229,18 @@ fn link_bandwidth_goes_out_as_an_optional_transitive_extended_communities_attrib
         m.flags,
         vec![(1, 0x40), (2, 0x40), (3, 0x40), (16, 0xc0), (32, 0xc0)]
     );
+    // IPv6: after MP_REACH_NLRI (14), still in ascending order.
+    let v6 = first_table_of(
+        "2001:db8::1/128",
+        RouteAttributes {
+            extended_communities: vec![lb.to_extended()],
+            ..Default::default()
+        },
+    );
+    let m = &v6[0];
+    assert_eq!(m.mp_reach, vec![net("2001:db8::1/128")]);
+    assert_eq!(m.flags, vec![(1, 0x40), (2, 0x40), (14, 0x80), (16, 0xc0)]);
+    assert_eq!(m.attr(16), Some(&lb.to_extended().0[..]));
 }
 
 #[test]

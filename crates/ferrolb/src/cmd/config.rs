@@ -110,6 +110,13 @@ pub fn summary(path: &Path, config: &Config) -> String {
         if pool.avoid_buggy_ips {
             flags.push("avoid-buggy-ips");
         }
+        if pool
+            .bgp_advertisements
+            .iter()
+            .any(|a| a.weight == ferrolb_config::AdvertisementWeight::Endpoints)
+        {
+            flags.push("weight: endpoints");
+        }
         let flags = if flags.is_empty() {
             String::new()
         } else {
@@ -178,6 +185,24 @@ mod tests {
         assert!(
             out.contains("addresses: 1 IPv4, 18446744073709551616 IPv6"),
             "{out}"
+        );
+    }
+
+    #[test]
+    fn weighted_pool_is_flagged_and_a_bad_weight_named() {
+        let pool = "address-pools:\n- name: w\n  protocol: bgp\n  addresses: [198.51.100.0/24]\n  \
+                    bgp-advertisements:\n  - weight: ";
+        let (code, out, err) = check(&temp("w.yaml", &format!("{pool}endpoints\n"))).unwrap();
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains("w (bgp): 256 IPv4, 0 IPv6 address(es) [weight: endpoints]"),
+            "{out}"
+        );
+        let (code, _, err) = check(&temp("w2.yaml", &format!("{pool}pods\n"))).unwrap();
+        assert_eq!(code, 1);
+        assert!(
+            err.contains("address-pools[0].bgp-advertisements[0].weight: \"pods\": the only weight is \"endpoints\""),
+            "{err}"
         );
     }
 

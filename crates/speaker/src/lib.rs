@@ -247,8 +247,8 @@ async fn main_loop(
             continue;
         }
         let node = world
-            .node
-            .clone()
+            .policy_node()
+            .cloned()
             .unwrap_or_else(|| ferrolb_view::NodeView {
                 name: node_name.clone(),
                 ..Default::default()
@@ -267,7 +267,7 @@ async fn main_loop(
             world.services.values(),
         );
         let touched = manager
-            .apply(&desired, world.node.as_ref(), generation)
+            .apply(&desired, world.policy_node(), generation)
             .await;
         applied_once = config.is_some();
         for address in touched {

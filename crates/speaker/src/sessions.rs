@@ -151,7 +151,7 @@ impl SessionManager {
                 }
             };
             wanted.insert(address);
-            if self.sync_session(plan, config.clone()).await {
+            if self.sync_session(plan, config.clone(), &mut interner).await {
                 touched.push(address);
             }
             self.sync_routes(plan, &mut interner);
@@ -208,14 +208,24 @@ impl SessionManager {
     }
 
     /// Adds the peer's session or updates its parameters (the driver resets it only when they
-    /// changed). True when the session was added or reset.
-    async fn sync_session(&mut self, plan: &PeerPlan, config: PeerConfig) -> bool {
+    /// changed). True when the session was added or reset. A new session starts with the
+    /// plan's routes, so its first table and End-of-RIB go out together (a router helping a
+    /// graceful restart drops what is stale at End-of-RIB).
+    async fn sync_session(
+        &mut self,
+        plan: &PeerPlan,
+        config: PeerConfig,
+        interner: &mut HashMap<RouteAttrs, Arc<RouteAttributes>>,
+    ) -> bool {
         let address = plan.key.address;
         if self.held_down_with(plan, &config) {
             return false;
         }
         match self.active.get(&address).map(|a| a.config == config) {
-            None => match self.speaker.add_peer(config.clone()) {
+            None => match self
+                .speaker
+                .add_peer_with(config.clone(), advertisement_set(plan, interner))
+            {
                 Ok(()) => {
                     info!(peer = %plan.key, peer_as = plan.peer.peer_asn, "session configured");
                     self.active.insert(
@@ -223,7 +233,7 @@ impl SessionManager {
                         Active {
                             key: plan.key,
                             config,
-                            routes: Arc::new(BTreeMap::new()),
+                            routes: Arc::new(plan.routes.clone()),
                         },
                     );
                     true
@@ -266,18 +276,7 @@ impl SessionManager {
         if *active.routes == plan.routes {
             return;
         }
-        let set: AdvertisementSet = plan
-            .routes
-            .iter()
-            .map(|(prefix, attrs)| {
-                let shared = interner
-                    .entry(attrs.clone())
-                    .or_insert_with(|| Arc::new(to_bgp(attrs)))
-                    .clone();
-                (*prefix, shared)
-            })
-            .collect();
-        let set = Arc::new(set);
+        let set = advertisement_set(plan, interner);
         let held = self.bfd.held(address);
         let mut held = held.as_deref().map(bfd::lock);
         if let Some(h) = held.as_mut() {
@@ -416,6 +415,25 @@ impl SessionManager {
         }
         self.active.clear();
     }
+}
+
+/// The plan's routes as the driver takes them, equal attributes shared through `interner`.
+fn advertisement_set(
+    plan: &PeerPlan,
+    interner: &mut HashMap<RouteAttrs, Arc<RouteAttributes>>,
+) -> Arc<AdvertisementSet> {
+    let set: AdvertisementSet = plan
+        .routes
+        .iter()
+        .map(|(prefix, attrs)| {
+            let shared = interner
+                .entry(attrs.clone())
+                .or_insert_with(|| Arc::new(to_bgp(attrs)))
+                .clone();
+            (*prefix, shared)
+        })
+        .collect();
+    Arc::new(set)
 }
 
 fn to_bgp(attrs: &RouteAttrs) -> RouteAttributes {

@@ -70,6 +70,9 @@ pub struct World {
     pub node: Option<NodeView>,
     /// Whether this node was ever seen (its later absence means it was deleted).
     pub node_seen: bool,
+    /// The node as last seen, kept after it is deleted: its labels still select the peers,
+    /// so the sessions stay up while the routes are withdrawn (a departure).
+    pub last_node: Option<NodeView>,
     /// Services by key.
     pub services: BTreeMap<ServiceKey, ServiceView>,
     slices: BTreeMap<(String, String), EndpointSliceView>,
@@ -140,6 +143,9 @@ impl World {
                     Update::Delete(_) => None,
                 };
                 self.node_seen |= new.is_some();
+                if new.is_some() {
+                    self.last_node.clone_from(&new);
+                }
                 if new == self.node {
                     return false;
                 }
@@ -169,6 +175,11 @@ impl World {
                 }
             }
         }
+    }
+
+    /// The node the policy works with: as it is, else as last seen (deleted), else `None`.
+    pub fn policy_node(&self) -> Option<&NodeView> {
+        self.node.as_ref().or(self.last_node.as_ref())
     }
 
     /// Whether this node is leaving the load-balancer pool, as the watch shows it.
@@ -224,8 +235,13 @@ mod tests {
         };
         assert!(w.apply(Change::Node(Update::Apply(n.clone()))));
         assert_eq!(w.departure(), None);
-        assert!(w.apply(Change::Node(Update::Delete(n))));
+        assert!(w.apply(Change::Node(Update::Delete(n.clone()))));
         assert_eq!(w.departure(), Some(Departure::Deleted));
+        assert_eq!(
+            w.policy_node(),
+            Some(&n),
+            "labels kept for the peers' selectors"
+        );
     }
 
     #[test]

@@ -19,6 +19,8 @@ use tokio::sync::watch;
 
 /// The source address of the manager's sessions (the collector's configured peer).
 const NODE: &str = "127.0.0.5";
+/// The collector's address.
+const COLLECTOR: &str = "127.0.0.1";
 
 async fn wait_for(
     rx: &mut watch::Receiver<PeerStatus>,
@@ -80,6 +82,13 @@ async fn session_then_stop(
     m.apply(desired, None, 1).await;
     let up = wait_for(rx, "the session up", |s| {
         s.state == State::Established && s.established_count == count
+    })
+    .await;
+    // Stop only after the collector's End-of-RIBs (IPv4, IPv6) arrived: a collector still
+    // writing when we close could report its broken pipe instead of our NOTIFICATION.
+    let mut ours = m.speaker().watch(COLLECTOR.parse().unwrap()).unwrap();
+    wait_for(&mut ours, "the collector's End-of-RIBs", |s| {
+        s.updates_in >= 2
     })
     .await;
     m.shutdown(mode, "test stop").await;

@@ -222,11 +222,14 @@ impl Speaker {
     }
 
     /// Removes a peer that is no longer configured: NOTIFICATION Cease/Peer De-configured (6/3,
-    /// RFC 4486), flush, close. `message` is logged; RFC 9003 defines no shutdown communication
-    /// for 6/3, so none is sent. Returns when the peer task has ended (at most a few seconds).
+    /// RFC 4486), flush, close. Where N was exchanged the 6/3 goes inside Cease/Hard Reset
+    /// (RFC 8538 §3, §5): a plain 6/3 would leave our routes at the peer as stale for the
+    /// restart time. `message` is logged; RFC 9003 defines no shutdown communication for 6/3,
+    /// so none is sent. Returns when the peer task has ended (at most a few seconds).
     pub async fn remove_peer(&self, address: IpAddr, message: &str) -> Result<(), DriverError> {
         info!(peer = %normalize(address), reason = message, "removing peer (Cease/Peer De-configured)");
-        self.remove_with(address, StopReason::Cease(CeaseSubcode::PeerDeconfigured))
+        let cause = Notification::cease(CeaseSubcode::PeerDeconfigured);
+        self.remove_with(address, StopReason::HardReset(cause))
             .await
     }
 

@@ -554,6 +554,15 @@ fn with_graceful_restart(mut lab: Lab) {
         log.contains("this start is a restart"),
         "R flag not taken:\n{log}"
     );
+    if let Router::Frr(frr) = &lab.router {
+        let n = frr.neighbor(node_ip(0)).unwrap_or(Value::Null);
+        let gr = &n["gracefulRestartInfo"];
+        assert_eq!(
+            gr["rBit"].as_bool(),
+            Some(true),
+            "R set by the new process: {gr}"
+        );
+    }
 
     // 5a. SIGKILL on node2, back within the restart time.
     let out = restart(&mut lab, 1, Signal::SIGKILL, &all, "5 SIGKILL node2, back");

@@ -131,9 +131,29 @@ async fn restart_keeps_routes_stale_departure_hard_resets_without_gr_cease() {
     let (_, down) = session_then_stop(&mut rx, &gr, 2, departure).await;
     assert_eq!(notification(&down).as_deref(), Some("6/9"), "{down:?}");
 
+    // The peer removed from the configuration: 6/3 inside a Hard Reset (a plain 6/3 would
+    // leave the routes stale at a router that exchanged N).
+    let mut m = manager();
+    m.apply(&gr, None, 1).await;
+    wait_for(&mut rx, "the session up", |s| {
+        s.state == State::Established && s.established_count == 3
+    })
+    .await;
+    let mut ours = m.speaker().watch(COLLECTOR.parse().unwrap()).unwrap();
+    wait_for(&mut ours, "the collector's End-of-RIBs", |s| {
+        s.updates_in >= 2
+    })
+    .await;
+    m.apply(&Desired::default(), None, 1).await;
+    let down = wait_for(&mut rx, "the session down", |s| {
+        s.state != State::Established
+    })
+    .await;
+    assert_eq!(notification(&down).as_deref(), Some("6/9"), "{down:?}");
+
     // Without graceful-restart: no restart time offered, and a restart is today's 6/2.
     let plain = desired(port, "");
-    let (up, down) = session_then_stop(&mut rx, &plain, 3, StopMode::Restart).await;
+    let (up, down) = session_then_stop(&mut rx, &plain, 4, StopMode::Restart).await;
     assert_eq!(
         up.graceful_restart.and_then(|g| g.peer_restart_time),
         Some(0)

@@ -119,20 +119,35 @@ fn config_text(graceful: bool) -> String {
     text
 }
 
-fn seed_node(store: &Store, i: usize, excluded: bool) {
+/// How a seeded Node looks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NodeState {
+    Ready,
+    /// Labelled `node.kubernetes.io/exclude-from-external-load-balancers`.
+    Excluded,
+    /// Ready False with the kubelet's graceful node shutdown message.
+    ShuttingDown,
+}
+
+fn seed_node(store: &Store, i: usize, state: NodeState) {
     let name = format!("node{}", i + 1);
     let mut labels = json!({"kubernetes.io/hostname": name});
-    if excluded {
+    if state == NodeState::Excluded {
         labels["node.kubernetes.io/exclude-from-external-load-balancers"] = json!("true");
     }
+    let ready = if state == NodeState::ShuttingDown {
+        json!({"type": "Ready", "status": "False", "reason": "KubeletNotReady",
+               "message": "node is shutting down"})
+    } else {
+        json!({"type": "Ready", "status": "True", "reason": "KubeletReady",
+               "message": "kubelet is posting ready status"})
+    };
     store
         .seed(json!({"apiVersion": "v1", "kind": "Node",
                      "metadata": {"name": name, "labels": labels},
                      "status": {"addresses": [{"type": "InternalIP",
                                                "address": node_ip(i).to_string()}],
-                                "conditions": [{"type": "Ready", "status": "True",
-                                                "reason": "KubeletReady",
-                                                "message": "kubelet is posting ready status"}]}}))
+                                "conditions": [ready]}}))
         .expect("seed Node");
 }
 
@@ -253,7 +268,7 @@ impl Lab {
                          "data": {"config": config_text(graceful)}}))
             .expect("seed ConfigMap");
         for (i, local) in LOCAL_IPS.iter().enumerate() {
-            seed_node(store, i, false);
+            seed_node(store, i, NodeState::Ready);
             seed_service(store, &format!("local{}", i + 1), *local, "Local", &[i]);
         }
         seed_service(store, "shared", SHARED_IP, "Cluster", &[0, 1, 2]);
@@ -479,11 +494,14 @@ fn restart(lab: &mut Lab, i: usize, signal: Signal, ips: &[Ipv4Addr], scenario: 
 /// Scenario 4: node `i` leaves (`leave` changes the API); its eTP Local IP must leave the
 /// router's kernel within [`DEPARTURE`], the others lose nothing. Returns the time it took.
 fn departure(lab: &Lab, i: usize, scenario: &str, leave: impl FnOnce()) -> Duration {
-    let others: Vec<Ipv4Addr> = (0..NODES as usize)
+    let mut others: Vec<Ipv4Addr> = (0..NODES as usize)
         .filter(|j| *j != i && lab.nodes[*j].speaker.is_some())
         .map(|j| LOCAL_IPS[j])
-        .chain([SHARED_IP])
         .collect();
+    if !others.is_empty() {
+        // Another node still carries the shared IP: it must lose nothing.
+        others.push(SHARED_IP);
+    }
     let mut ips = vec![LOCAL_IPS[i]];
     ips.extend(&others);
     let traffic = lab.traffic(&ips);
@@ -571,13 +589,13 @@ fn with_graceful_restart(mut lab: Lab) {
     // 4a. node3 excluded by label, then back.
     let store = lab.api.store.clone();
     let gone = departure(&lab, 2, "4 node3 excluded by label", || {
-        seed_node(&store, 2, true)
+        seed_node(&store, 2, NodeState::Excluded)
     });
     assert!(
         gone < DEPARTURE,
         "{router}: excluded node's routes gone after {gone:?}"
     );
-    seed_node(&store, 2, false);
+    seed_node(&store, 2, NodeState::Ready);
     lab.wait_announced(2);
     let all_three: Vec<String> = (0..NODES as usize)
         .map(|i| node_ip(i).to_string())
@@ -642,6 +660,22 @@ fn with_graceful_restart(mut lab: Lab) {
         "2 single node restart",
     );
     out.assert_hitless("scenario 2");
+
+    // 4c. node1 shutting down (the kubelet's graceful node shutdown): the routes go as soon as
+    // the Node shows it, and the stop that follows is a departure (Hard Reset), not a restart.
+    let gone = departure(&lab, 0, "4 node1 shutting down, SIGTERM", || {
+        seed_node(&store, 0, NodeState::ShuttingDown);
+    });
+    assert!(
+        gone < DEPARTURE,
+        "{router}: shutting-down node's routes gone after {gone:?}"
+    );
+    lab.signal(0, Signal::SIGTERM);
+    let log = lab.dir.read("node1.log");
+    assert!(
+        log.contains("the node is shutting down"),
+        "not a departure:\n{log}"
+    );
 }
 
 /// Scenario 6: the same changes without graceful restart, for comparison: a restart takes
@@ -665,12 +699,41 @@ fn without_graceful_restart(mut lab: Lab) {
     }
     let store = lab.api.store.clone();
     let gone = departure(&lab, 2, "6 (4) node3 excluded by label", || {
-        seed_node(&store, 2, true)
+        seed_node(&store, 2, NodeState::Excluded)
     });
     assert!(
         gone < DEPARTURE,
         "excluded node's routes gone after {gone:?}"
     );
+    seed_node(&store, 2, NodeState::Ready);
+    lab.wait_announced(2);
+    let gone = departure(&lab, 0, "6 (4) node1 Node deleted", || lab.delete_node(0));
+    assert!(
+        gone < DEPARTURE,
+        "deleted node's routes gone after {gone:?}"
+    );
+
+    // SIGKILL, not back: the kernel closes the TCP connection, the router drops the routes.
+    let traffic = lab.traffic(&[LOCAL_IPS[1]]);
+    let t0 = Instant::now();
+    lab.signal(1, Signal::SIGKILL);
+    wait_until(Duration::from_secs(5), "node2's routes gone", || {
+        kernel_hops(&lab.router_ns, LOCAL_IPS[1])
+            .is_empty()
+            .then_some(())
+    });
+    let out = traffic.stop();
+    let gone = out.per_ip[0]
+        .2
+        .first_absent_after(t0)
+        .expect("an absent sample")
+        .duration_since(t0);
+    println!(
+        "measured: {}: no GR: 6 (5) SIGKILL node2, not back: routes gone after {} ms",
+        lab.router.name(),
+        gone.as_millis()
+    );
+    assert!(gone < Duration::from_secs(1), "routes gone after {gone:?}");
 }
 
 #[test]

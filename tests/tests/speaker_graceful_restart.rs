@@ -50,7 +50,7 @@ const UP: Duration = Duration::from_secs(20);
 /// Bound for a speaker to exit after SIGTERM.
 const EXIT: Duration = Duration::from_secs(5);
 /// A departure must take the node's routes out of the router's kernel within this. Issue 11's
-/// target is 100 ms (measured: FRR 65-93 ms, most of it bgpd then zebra; BIRD 5-24 ms); the
+/// target is 100 ms (measured: FRR 65-95 ms, most of it bgpd then zebra; BIRD 5-24 ms); the
 /// bound leaves room for a loaded CI machine and still fails on routes kept as stale.
 const DEPARTURE: Duration = Duration::from_millis(250);
 

@@ -107,7 +107,7 @@ fn notification(status: &PeerStatus) -> Option<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restart_keeps_routes_stale_departure_hard_resets_without_gr_cease() {
+async fn restart_closes_silently_departure_and_removal_hard_reset_without_gr_cease() {
     // The collector offers a restart time too, so N is exchanged (RFC 8538).
     let (collector, port) = common::collector(NODE, |c| c.session.restart_time = 60).await;
     let node: IpAddr = NODE.parse().unwrap();

@@ -5,7 +5,8 @@
 //! new process sends End-of-RIB. A *departure* (the node excluded from load balancers, the Node
 //! deleted or shutting down) takes them away at once: while the speaker runs, by withdrawing
 //! them (UPDATE); when it stops, with Cease/Hard Reset (RFC 8538), which ends the routers'
-//! helper mode. Cordoning is neither: an unschedulable node still forwards Service traffic.
+//! helper mode. The speaker removed for good (its DaemonSet deleted) is a departure found at
+//! the stop. Cordoning is neither: an unschedulable node still forwards Service traffic.
 
 use std::fmt;
 
@@ -20,6 +21,9 @@ pub enum Departure {
     Deleted,
     /// The kubelet reports a graceful node shutdown (see [`NodeView::shutting_down`]).
     ShuttingDown,
+    /// The speaker's DaemonSet is gone or being deleted (known only when the speaker stops:
+    /// its pod names the DaemonSet that owns it).
+    SpeakerRemoved,
 }
 
 impl Departure {
@@ -44,6 +48,7 @@ impl fmt::Display for Departure {
             }
             Departure::Deleted => "the Node object was deleted",
             Departure::ShuttingDown => "the node is shutting down",
+            Departure::SpeakerRemoved => "the speaker's DaemonSet was deleted",
         })
     }
 }

@@ -21,6 +21,7 @@ pub mod restart_marker;
 pub mod router_id;
 pub mod sessions;
 pub mod shared;
+mod stop;
 pub mod watchers;
 pub mod world;
 
@@ -37,7 +38,6 @@ use tracing::{info, warn};
 pub use options::{ConfigSource, ExtraMetrics, Options, DEFAULT_HTTP_PORT};
 pub use report::StatusReport;
 
-use crate::departure::{Departure, StopMode};
 use crate::events::EventTracker;
 use crate::policy::PolicyInput;
 use crate::restart_marker::RestartMarker;
@@ -140,6 +140,7 @@ pub async fn start(client: Client, node_name: &str, options: Options) -> Result<
         .events
         .then(|| events::spawn_sender(client.clone(), node_name.clone()));
     let shared_loop = Arc::clone(&shared);
+    let (namespace, pod_name) = (options.namespace.clone(), options.pod_name.clone());
     let marker = options.state_dir.as_deref().map(RestartMarker::in_dir);
     let restart_state = marker.as_ref().is_some_and(RestartMarker::take);
     if restart_state {
@@ -168,7 +169,12 @@ pub async fn start(client: Client, node_name: &str, options: Options) -> Result<
             stop_rx,
         )
         .await;
-        stop_sessions(&world, &mut manager, &client, &node_name, marker).await;
+        let who = stop::Identity {
+            node: &node_name,
+            namespace: &namespace,
+            pod: pod_name.as_deref(),
+        };
+        stop::stop_sessions(&world, &mut manager, &client, &who, marker).await;
         for t in watch_tasks {
             t.abort();
         }
@@ -337,50 +343,6 @@ async fn main_loop(
         }
     }
     (world, manager)
-}
-
-/// How long the stop waits for a fresh read of the Node before deciding restart or departure.
-const NODE_READ_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Ends the sessions for a restart or a departure, decided from the Node as watched and as
-/// read once more now (the watch may lag behind a deletion or the kubelet's shutdown report).
-async fn stop_sessions(
-    world: &World,
-    manager: &mut SessionManager,
-    client: &Client,
-    node_name: &str,
-    marker: Option<RestartMarker>,
-) {
-    let mut departure = world.departure();
-    if departure.is_none() && world.node_seen {
-        let api: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client.clone());
-        match tokio::time::timeout(NODE_READ_TIMEOUT, api.get_opt(node_name)).await {
-            Ok(Ok(node)) => {
-                let view = node.as_ref().map(ferrolb_view::NodeView::from_node);
-                departure = Departure::of(true, view.as_ref());
-            }
-            Ok(Err(e)) => warn!(error = %e, "reading the Node at stop failed; taken as a restart"),
-            Err(_) => warn!("reading the Node at stop timed out; taken as a restart"),
-        }
-    }
-    let mode = StopMode::for_departure(departure);
-    let message = match departure {
-        Some(d) => {
-            info!(reason = %d, "departure: Cease/Hard Reset, the routes leave at once");
-            format!("FerroLB speaker on node {node_name} is leaving: {d}")
-        }
-        None => {
-            info!("restart: sessions with graceful restart close without NOTIFICATION");
-            format!("FerroLB speaker on node {node_name} is shutting down")
-        }
-    };
-    manager.shutdown(mode, &message).await;
-    if let Some(marker) = marker {
-        match mode {
-            StopMode::Restart => marker.leave(),
-            StopMode::Depart(_) => marker.clear(),
-        }
-    }
 }
 
 /// How long after a change the heap is trimmed: long enough for the UPDATEs of a burst to be

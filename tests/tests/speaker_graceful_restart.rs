@@ -178,6 +178,30 @@ fn seed_service(store: &Store, name: &str, ip: Ipv4Addr, policy: &str, nodes: &[
         .expect("seed EndpointSlice");
 }
 
+/// The speaker's DaemonSet and one pod per node owned by it (read by a stopping speaker).
+fn seed_daemonset(store: &Store) {
+    let ds = store
+        .seed(json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+                     "metadata": {"namespace": "ferrolb-system", "name": "ferrolb-speaker"},
+                     "spec": {"selector": {"matchLabels": {"app": "speaker"}},
+                              "template": {"metadata": {"labels": {"app": "speaker"}},
+                                           "spec": {"containers": [{"name": "speaker",
+                                                                    "image": "ferrolb"}]}}}}))
+        .expect("seed DaemonSet");
+    for i in 1..=NODES {
+        store
+            .seed(json!({"apiVersion": "v1", "kind": "Pod",
+                         "metadata": {"namespace": "ferrolb-system",
+                                      "name": format!("ferrolb-speaker-node{i}"),
+                                      "ownerReferences": [{"apiVersion": "apps/v1",
+                                          "kind": "DaemonSet", "name": "ferrolb-speaker",
+                                          "uid": ds["metadata"]["uid"], "controller": true}]},
+                         "spec": {"nodeName": format!("node{i}"),
+                                  "containers": [{"name": "speaker", "image": "ferrolb"}]}}))
+            .expect("seed Pod");
+    }
+}
+
 /// Next hops of `ip` in the router's kernel table (empty: no route).
 fn kernel_hops(router: &Netns, ip: Ipv4Addr) -> Vec<String> {
     let out = router.run_ok(&["ip", "-4", "-j", "route", "show", &prefix(ip)]);
@@ -274,6 +298,7 @@ impl Lab {
             seed_service(store, &format!("local{}", i + 1), *local, "Local", &[i]);
         }
         seed_service(store, "shared", SHARED_IP, "Cluster", &[0, 1, 2]);
+        seed_daemonset(store);
         let mut lab = Lab {
             nodes,
             router,
@@ -304,7 +329,14 @@ impl Lab {
         let state = self.dir.join(&format!("{}-state", node.name));
         let state = state.display().to_string();
         let log = self.dir.join(&format!("{}.log", node.name));
-        let extra = ["--state-dir", state.as_str(), "--no-events"];
+        let pod = format!("ferrolb-speaker-{}", node.name);
+        let extra = [
+            "--state-dir",
+            state.as_str(),
+            "--no-events",
+            "--pod-name",
+            pod.as_str(),
+        ];
         node.speaker = Some(speaker::start_speaker(
             &node.ns, &url, &node.name, &extra, &log,
         ));
@@ -595,6 +627,66 @@ fn stop_departed(lab: &mut Lab, i: usize, why: &str) {
     }
 }
 
+/// Scenario 4, the speaker removed for good: its DaemonSet deleted, then SIGTERM to node
+/// `i`'s speaker. Its routes must leave within [`DEPARTURE`] of the signal (no stale routes),
+/// the others lose nothing.
+fn speaker_removed(lab: &mut Lab, i: usize) {
+    let res = registry::find_kind("apps/v1", "DaemonSet").expect("DaemonSet is a known kind");
+    lab.api
+        .store
+        .delete(res, "ferrolb-system", "ferrolb-speaker", None)
+        .expect("delete the DaemonSet");
+    let ips: Vec<Ipv4Addr> = [LOCAL_IPS[i]]
+        .into_iter()
+        .chain(
+            (0..NODES as usize)
+                .filter(|j| *j != i)
+                .map(|j| LOCAL_IPS[j]),
+        )
+        .chain([SHARED_IP])
+        .collect();
+    let traffic = lab.traffic(&ips);
+    let t0 = Instant::now();
+    lab.signal(i, Signal::SIGTERM);
+    let hop = node_ip(i).to_string();
+    wait_until(Duration::from_secs(5), "the node's routes gone", || {
+        let gone = kernel_hops(&lab.router_ns, LOCAL_IPS[i]).is_empty()
+            && !kernel_hops(&lab.router_ns, SHARED_IP).contains(&hop);
+        gone.then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let out = traffic.stop();
+    let gone = out.per_ip[0]
+        .2
+        .first_absent_after(t0)
+        .expect("an absent sample")
+        .duration_since(t0);
+    let router = lab.router.name();
+    let scenario = format!("4 DaemonSet deleted, SIGTERM {}", lab.nodes[i].name);
+    println!(
+        "measured: {router}: GR: {scenario}: routes gone after {} ms (from SIGTERM)",
+        gone.as_millis()
+    );
+    let kept = Outcome {
+        per_ip: out.per_ip.into_iter().skip(1).collect(),
+    };
+    kept.print(router, "GR", &scenario);
+    kept.assert_hitless(&scenario);
+    assert!(
+        gone < DEPARTURE,
+        "{router}: {scenario}: routes gone after {gone:?}"
+    );
+    let log = lab.dir.read(&format!("{}.log", lab.nodes[i].name));
+    assert!(
+        log.contains("DaemonSet was deleted"),
+        "not a departure:\n{log}"
+    );
+    if let Router::Frr(frr) = &lab.router {
+        let n = frr.neighbor(node_ip(i)).unwrap_or(Value::Null);
+        assert_eq!(n["lastNotificationHardReset"].as_bool(), Some(true), "{n}");
+    }
+}
+
 /// Scenario 5, not back: node2's speaker killed for good; its routes are flushed when the
 /// restart time runs out, the other IPs lose nothing.
 fn killed_not_back(lab: &mut Lab) {
@@ -663,6 +755,16 @@ fn with_graceful_restart(mut lab: Lab) {
     let all_three: Vec<String> = (0..NODES as usize)
         .map(|i| node_ip(i).to_string())
         .collect();
+    wait_until(UP, "node3 back in the ECMP route", || {
+        (kernel_hops(&lab.router_ns, SHARED_IP) == all_three).then_some(())
+    });
+
+    // 4d. The speaker's DaemonSet deleted, node3's speaker stopped: a departure found at the
+    // stop (Hard Reset), the routes go at once; then node3's speaker comes back.
+    speaker_removed(&mut lab, 2);
+    seed_daemonset(&store); // installed again: later stops are restarts
+    lab.start_speaker(2);
+    lab.wait_announced(2);
     wait_until(UP, "node3 back in the ECMP route", || {
         (kernel_hops(&lab.router_ns, SHARED_IP) == all_three).then_some(())
     });

@@ -50,7 +50,7 @@ const UP: Duration = Duration::from_secs(20);
 /// Bound for a speaker to exit after SIGTERM.
 const EXIT: Duration = Duration::from_secs(5);
 /// A departure must take the node's routes out of the router's kernel within this. Issue 11's
-/// target is 100 ms (measured: FRR 65-122 ms, most of it bgpd then zebra; BIRD 5-24 ms); the
+/// target is 100 ms (measured: FRR 65-122 ms, most of it bgpd then zebra; BIRD 5-37 ms); the
 /// bound leaves room for a loaded CI machine and still fails on routes kept as stale.
 const DEPARTURE: Duration = Duration::from_millis(250);
 
@@ -723,9 +723,9 @@ fn killed_not_back(lab: &mut Lab) {
     kept.assert_hitless("scenario 5 (not back), other IPs");
 }
 
-/// The proof with graceful restart, scenarios 1, 5 (back in time), 4 (label, Node deleted),
-/// 5 (not back: flushed at the restart time), 2 (the last node left restarts) and 4 (the last
-/// node shutting down).
+/// The proof with graceful restart, scenarios 1, 5 (back in time), 4 (label, DaemonSet
+/// deleted, Node deleted), 5 (not back: flushed at the restart time), 2 (the last node left
+/// restarts) and 4 (the last node shutting down).
 fn with_graceful_restart(mut lab: Lab) {
     let all: Vec<Ipv4Addr> = LOCAL_IPS.iter().copied().chain([SHARED_IP]).collect();
     assert_negotiated(&lab);

@@ -477,7 +477,7 @@ fn max_prefixes(configured: Option<u32>) -> Option<u32> {
 }
 
 #[cfg(test)]
-mod max_prefix_tests {
+mod peer_config_tests {
     use super::{max_prefixes, offer_graceful_restart, Duration, PeerConfig};
     use ferrolb_bgp::wire::Family;
 

@@ -28,10 +28,10 @@ use ferrolb_config::{
     BgpAdvertisement, Community, Config, IpFamily, LargeCommunity, Peer, Protocol,
 };
 use ferrolb_view::{EndpointView, NodeView, ServiceKey, ServiceView, TrafficPolicy};
-
-use crate::departure::Departure;
 use ipnet::IpNet;
 use serde::Serialize;
+
+use crate::departure::Departure;
 
 pub use reason::Reason;
 

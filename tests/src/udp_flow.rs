@@ -163,6 +163,12 @@ impl Flow {
         }
     }
 
+    /// Stops sending now without waiting (several flows then end together); [`Flow::stop`]
+    /// collects the counts.
+    pub fn halt(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
     /// Stops sending, waits for late replies, and returns the counts.
     pub fn stop(mut self) -> FlowReport {
         self.stop.store(true, Ordering::Relaxed);

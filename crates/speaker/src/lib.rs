@@ -9,6 +9,7 @@
 //! shutdown future completes). The demo runs several speakers in one process this way.
 
 pub mod bfd;
+pub mod departure;
 pub mod events;
 pub mod heap;
 pub mod http;
@@ -16,9 +17,11 @@ pub mod metrics;
 pub mod options;
 pub mod policy;
 pub mod report;
+pub mod restart_marker;
 pub mod router_id;
 pub mod sessions;
 pub mod shared;
+mod stop;
 pub mod watchers;
 pub mod weight_log;
 pub mod world;
@@ -38,6 +41,7 @@ pub use report::StatusReport;
 
 use crate::events::EventTracker;
 use crate::policy::PolicyInput;
+use crate::restart_marker::RestartMarker;
 use crate::sessions::{ManagerOptions, SessionManager};
 use crate::shared::{SessionInfo, Shared, Snapshot};
 use crate::world::World;
@@ -83,8 +87,10 @@ impl Running {
         &self.shared.speaker
     }
 
-    /// Stops: NOTIFICATION Cease/Administrative Shutdown to every peer, then the watches and
-    /// the HTTP server end. Returns when done (a few seconds at most).
+    /// Stops: a restart or a departure (see [`departure`]): sessions with graceful restart
+    /// close without a NOTIFICATION on a restart, Cease/Hard Reset on a departure; the others
+    /// get Cease/Administrative Shutdown. Then the watches and the HTTP server end. Returns
+    /// when done (a few seconds at most).
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.main.await;
@@ -134,27 +140,47 @@ pub async fn start(client: Client, node_name: &str, options: Options) -> Result<
     let events = options
         .events
         .then(|| events::spawn_sender(client.clone(), node_name.clone()));
+    let shared_loop = Arc::clone(&shared);
+    let (namespace, pod_name) = (options.namespace.clone(), options.pod_name.clone());
+    let marker = options.state_dir.as_deref().map(RestartMarker::in_dir);
+    let restart_state = marker.as_ref().is_some_and(RestartMarker::take);
+    if restart_state {
+        info!("a previous speaker left the restart marker: this start is a restart (R flag)");
+    }
     let manager = SessionManager::new(
         speaker,
-        Some(client),
+        Some(client.clone()),
         ManagerOptions {
             namespace: options.namespace.clone(),
             default_source: options.source_address,
             default_router_id: options.router_id,
             connect_retry: options.connect_retry,
+            restart_state,
         },
     );
     info!(node = %node_name, config = %options.config_source, "speaker started");
-    let main = tokio::spawn(main_loop(
-        node_name,
-        options,
-        Arc::clone(&shared),
-        manager,
-        rx,
-        events,
-        stop_rx,
-        watch_tasks,
-    ));
+    let main = tokio::spawn(async move {
+        let (world, mut manager) = main_loop(
+            node_name.clone(),
+            options,
+            Arc::clone(&shared_loop),
+            manager,
+            rx,
+            events,
+            stop_rx,
+        )
+        .await;
+        let who = stop::Identity {
+            node: &node_name,
+            namespace: &namespace,
+            pod: pod_name.as_deref(),
+        };
+        stop::stop_sessions(&world, &mut manager, &client, &who, marker).await;
+        for t in watch_tasks {
+            t.abort();
+        }
+        info!("speaker stopped");
+    });
     Ok(Running {
         http_addr,
         shared,
@@ -173,7 +199,7 @@ pub async fn run(
 ) -> Result<(), Error> {
     let running = start(client, node_name, options).await?;
     shutdown.await;
-    info!("shutting down: sending Cease/Administrative Shutdown to every peer");
+    info!("shutting down");
     running.stop().await;
     Ok(())
 }
@@ -187,8 +213,7 @@ async fn main_loop(
     mut rx: mpsc::Receiver<Change>,
     events: Option<mpsc::Sender<events::PendingEvent>>,
     mut stop: watch::Receiver<bool>,
-    watch_tasks: Vec<tokio::task::JoinHandle<()>>,
-) {
+) -> (World, SessionManager) {
     let mut world = World::default();
     let mut tracker = EventTracker::default();
     let mut ignored_weights = weight_log::IgnoredWeights::default();
@@ -230,8 +255,8 @@ async fn main_loop(
             continue;
         }
         let node = world
-            .node
-            .clone()
+            .policy_node()
+            .cloned()
             .unwrap_or_else(|| ferrolb_view::NodeView {
                 name: node_name.clone(),
                 ..Default::default()
@@ -245,12 +270,13 @@ async fn main_loop(
                 node: &node,
                 load_balancer_class: options.load_balancer_class.as_deref(),
                 endpoints: world.endpoints(),
+                leaving: world.departure(),
             },
             world.services.values(),
         );
         ignored_weights.update(&desired.decisions);
         let touched = manager
-            .apply(&desired, world.node.as_ref(), generation)
+            .apply(&desired, world.policy_node(), generation)
             .await;
         applied_once = config.is_some();
         for address in touched {
@@ -319,12 +345,7 @@ async fn main_loop(
             };
         }
     }
-    let message = format!("FerroLB speaker on node {node_name} is shutting down");
-    manager.shutdown(&message).await;
-    for t in watch_tasks {
-        t.abort();
-    }
-    info!("speaker stopped");
+    (world, manager)
 }
 
 /// How long after a change the heap is trimmed: long enough for the UPDATEs of a burst to be

@@ -19,6 +19,7 @@ use kube::{Api, Client};
 use tracing::{info, warn};
 
 use crate::bfd::{self, BfdPeers, Held};
+use crate::departure::StopMode;
 use crate::policy::{Desired, PeerKey, PeerPlan, RouteAttrs};
 use crate::router_id;
 
@@ -46,6 +47,7 @@ pub struct SessionManager {
     default_source: Option<IpAddr>,
     default_router_id: Option<std::net::Ipv4Addr>,
     connect_retry: Duration,
+    restart_state: bool,
     active: BTreeMap<IpAddr, Active>,
     passwords: HashMap<(String, String, String), Result<Password, String>>,
     password_generation: u64,
@@ -65,6 +67,9 @@ pub struct ManagerOptions {
     pub default_router_id: Option<std::net::Ipv4Addr>,
     /// First connect-retry interval.
     pub connect_retry: Duration,
+    /// This process is a restart (see [`crate::restart_marker`]): set R in the Graceful
+    /// Restart capability of peers with `graceful-restart`.
+    pub restart_state: bool,
 }
 
 impl SessionManager {
@@ -77,6 +82,7 @@ impl SessionManager {
             default_source: options.default_source,
             default_router_id: options.default_router_id,
             connect_retry: options.connect_retry,
+            restart_state: options.restart_state,
             active: BTreeMap::new(),
             passwords: HashMap::new(),
             password_generation: 0,
@@ -147,7 +153,7 @@ impl SessionManager {
                 }
             };
             wanted.insert(address);
-            if self.sync_session(plan, config.clone()).await {
+            if self.sync_session(plan, config.clone(), &mut interner).await {
                 touched.push(address);
             }
             self.sync_routes(plan, &mut interner);
@@ -204,14 +210,24 @@ impl SessionManager {
     }
 
     /// Adds the peer's session or updates its parameters (the driver resets it only when they
-    /// changed). True when the session was added or reset.
-    async fn sync_session(&mut self, plan: &PeerPlan, config: PeerConfig) -> bool {
+    /// changed). True when the session was added or reset. A new session starts with the
+    /// plan's routes, so its first table and End-of-RIB go out together (a router helping a
+    /// graceful restart drops what is stale at End-of-RIB).
+    async fn sync_session(
+        &mut self,
+        plan: &PeerPlan,
+        config: PeerConfig,
+        interner: &mut HashMap<RouteAttrs, Arc<RouteAttributes>>,
+    ) -> bool {
         let address = plan.key.address;
         if self.held_down_with(plan, &config) {
             return false;
         }
         match self.active.get(&address).map(|a| a.config == config) {
-            None => match self.speaker.add_peer(config.clone()) {
+            None => match self
+                .speaker
+                .add_peer_with(config.clone(), advertisement_set(plan, interner))
+            {
                 Ok(()) => {
                     info!(peer = %plan.key, peer_as = plan.peer.peer_asn, "session configured");
                     self.active.insert(
@@ -219,7 +235,7 @@ impl SessionManager {
                         Active {
                             key: plan.key,
                             config,
-                            routes: Arc::new(BTreeMap::new()),
+                            routes: Arc::new(plan.routes.clone()),
                         },
                     );
                     true
@@ -262,18 +278,7 @@ impl SessionManager {
         if *active.routes == plan.routes {
             return;
         }
-        let set: AdvertisementSet = plan
-            .routes
-            .iter()
-            .map(|(prefix, attrs)| {
-                let shared = interner
-                    .entry(attrs.clone())
-                    .or_insert_with(|| Arc::new(to_bgp(attrs)))
-                    .clone();
-                (*prefix, shared)
-            })
-            .collect();
-        let set = Arc::new(set);
+        let set = advertisement_set(plan, interner);
         let held = self.bfd.held(address);
         let mut held = held.as_deref().map(bfd::lock);
         if let Some(h) = held.as_mut() {
@@ -340,6 +345,9 @@ impl SessionManager {
             (hold != 0 && keepalive != 0 && keepalive != hold / 3).then_some(keepalive);
         config.session.connect_retry = self.connect_retry;
         config.session.max_prefixes = max_prefixes(peer.max_prefix);
+        if peer.graceful_restart {
+            offer_graceful_restart(&mut config, peer.restart_time, self.restart_state);
+        }
         config.password = match (&peer.password, &peer.password_secret) {
             (Some(p), _) => Some(
                 Password::new(p.expose().as_bytes().to_vec())
@@ -395,12 +403,39 @@ impl SessionManager {
         result
     }
 
-    /// Stops every session with Cease/Administrative Shutdown and `message`.
-    pub async fn shutdown(&mut self, message: &str) {
+    /// Stops every session as `mode` says (see [`StopMode`]); `message` goes with the
+    /// Cease/Administrative Shutdown (inside a Hard Reset for a departure).
+    pub async fn shutdown(&mut self, mode: StopMode, message: &str) {
         self.bfd.shutdown().await;
-        self.speaker.shutdown(message).await;
+        match mode {
+            StopMode::Restart => {
+                self.speaker
+                    .shutdown_for_restart_where_offered(message)
+                    .await
+            }
+            StopMode::Depart(_) => self.speaker.shutdown_hard_reset(message).await,
+        }
         self.active.clear();
     }
+}
+
+/// The plan's routes as the driver takes them, equal attributes shared through `interner`.
+fn advertisement_set(
+    plan: &PeerPlan,
+    interner: &mut HashMap<RouteAttrs, Arc<RouteAttributes>>,
+) -> Arc<AdvertisementSet> {
+    let set: AdvertisementSet = plan
+        .routes
+        .iter()
+        .map(|(prefix, attrs)| {
+            let shared = interner
+                .entry(attrs.clone())
+                .or_insert_with(|| Arc::new(to_bgp(attrs)))
+                .clone();
+            (*prefix, shared)
+        })
+        .collect();
+    Arc::new(set)
 }
 
 fn to_bgp(attrs: &RouteAttrs) -> RouteAttributes {
@@ -424,6 +459,19 @@ fn to_bgp(attrs: &RouteAttrs) -> RouteAttributes {
     }
 }
 
+/// Offers graceful restart as the restarting speaker (RFC 4724): the restart time, N
+/// (RFC 8538) and F for every family of the session, since the node forwards Service traffic
+/// without the speaker process; R when this process is a restart.
+fn offer_graceful_restart(config: &mut PeerConfig, restart_time: Duration, restart_state: bool) {
+    let session = &mut config.session;
+    session.graceful_restart = true;
+    session.restart_time = u16::try_from(restart_time.as_secs())
+        .unwrap_or(u16::MAX)
+        .min(ferrolb_bgp::wire::GracefulRestart::MAX_RESTART_TIME);
+    session.forwarding_state = true;
+    session.restart_state = restart_state;
+}
+
 /// The session's maximum-prefix limit from a peer's `max-prefix`: absent is the library's
 /// default, 0 is no limit.
 fn max_prefixes(configured: Option<u32>) -> Option<u32> {
@@ -435,8 +483,32 @@ fn max_prefixes(configured: Option<u32>) -> Option<u32> {
 }
 
 #[cfg(test)]
-mod max_prefix_tests {
-    use super::max_prefixes;
+mod peer_config_tests {
+    use super::{max_prefixes, offer_graceful_restart, Duration, PeerConfig};
+    use ferrolb_bgp::wire::Family;
+
+    #[test]
+    fn graceful_restart_offers_time_n_and_f_for_each_family() {
+        let mut c = PeerConfig::new(
+            "10.255.0.1".parse().unwrap(),
+            64512,
+            64500,
+            "10.255.0.2".parse().unwrap(),
+        );
+        // Without `graceful-restart`: helper only (no restart time, so nothing is kept).
+        assert_eq!(c.session.graceful_restart_capability().restart_time, 0);
+        offer_graceful_restart(&mut c, Duration::from_secs(120), false);
+        let gr = c.session.graceful_restart_capability();
+        assert_eq!(gr.restart_time, 120);
+        assert!(gr.notification() && !gr.restart_state());
+        for family in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
+            assert!(gr.forwarding_preserved(family), "{family}");
+        }
+        offer_graceful_restart(&mut c, Duration::from_secs(4095), true);
+        let gr = c.session.graceful_restart_capability();
+        assert_eq!(gr.restart_time, 4095);
+        assert!(gr.restart_state());
+    }
 
     #[test]
     fn max_prefix_zero_is_no_limit_and_absent_is_the_default() {

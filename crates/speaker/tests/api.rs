@@ -17,6 +17,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const NODE: &str = "n1";
 const SPEAKER_SOURCE: &str = "127.0.0.2";
+/// The speaker's pod (owned by the DaemonSet `ferrolb-speaker`).
+const POD: &str = "ferrolb-speaker-x7k2p";
 
 async fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + timeout;
@@ -110,6 +112,8 @@ impl Fixture {
             .unwrap();
         let (collector, port) = common::collector(SPEAKER_SOURCE, |peer| {
             peer.session.hold_time = 3;
+            // A restart time makes the collector set N (RFC 8538), as FRR does.
+            peer.session.restart_time = 60;
             peer.password = Some(Password::new("s3cret").unwrap());
         })
         .await;
@@ -126,6 +130,24 @@ impl Fixture {
                          "metadata": {"name": NODE, "labels": {"kubernetes.io/hostname": NODE}},
                          "spec": {"podCIDRs": ["10.244.1.0/24"]},
                          "status": {"addresses": [{"type": "InternalIP", "address": "10.255.1.2"}]}}))
+            .unwrap();
+        // The speaker's DaemonSet and its pod on this node (read at stop: restart or removal).
+        let ds = store
+            .seed(json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+                         "metadata": {"namespace": "ferrolb-system", "name": "ferrolb-speaker"},
+                         "spec": {"selector": {"matchLabels": {"app": "speaker"}},
+                                  "template": {"metadata": {"labels": {"app": "speaker"}},
+                                               "spec": {"containers": [{"name": "speaker",
+                                                                        "image": "ferrolb"}]}}}}))
+            .unwrap();
+        store
+            .seed(json!({"apiVersion": "v1", "kind": "Pod",
+                         "metadata": {"namespace": "ferrolb-system", "name": POD,
+                                      "ownerReferences": [{"apiVersion": "apps/v1",
+                                          "kind": "DaemonSet", "name": "ferrolb-speaker",
+                                          "uid": ds["metadata"]["uid"], "controller": true}]},
+                         "spec": {"nodeName": NODE, "containers": [{"name": "speaker",
+                                                                    "image": "ferrolb"}]}}))
             .unwrap();
         Fixture {
             api,
@@ -159,6 +181,7 @@ fn options() -> Options {
         source_address: Some(SPEAKER_SOURCE.parse().unwrap()),
         connect_retry: Duration::from_secs(1),
         namespace: "ferrolb-system".into(),
+        pod_name: Some(POD.into()),
         ..Options::default()
     }
 }
@@ -433,5 +456,71 @@ async fn excluded_node_withdraws_without_a_reset() {
     let st = running.status();
     assert_eq!(st.services[0].reason_code, "node-excluded");
     running.stop().await;
+    f.collector.shutdown("test done").await;
+}
+
+/// With `graceful-restart`, a stop while the speaker's DaemonSet exists is a restart (closed
+/// without NOTIFICATION: the router keeps the routes as stale); once the DaemonSet is deleted
+/// the stop is a departure: Cease/Hard Reset (6/9), the routes go at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_daemonset_makes_the_stop_a_departure() {
+    let f = Fixture::new().await;
+    let store = f.api.store();
+    let mut cm = config_map(f.port, "");
+    let text = cm["data"]["config"].as_str().unwrap().replace(
+        "  hold-time: 3s\n",
+        "  hold-time: 3s\n  graceful-restart: true\n  restart-time: 30\n",
+    );
+    cm["data"]["config"] = json!(text);
+    store.seed(cm).unwrap();
+    store
+        .seed(service("front", "198.51.100.2", "Cluster"))
+        .unwrap();
+    store.seed(slice("front", NODE, true)).unwrap();
+    let collector_peer: IpAddr = "127.0.0.1".parse().unwrap();
+    for (round, delete) in [(1u64, false), (2, true)] {
+        if delete {
+            let ds = ferrolb_apiserver::registry::find_kind("apps/v1", "DaemonSet").unwrap();
+            store
+                .delete(ds, "ferrolb-system", "ferrolb-speaker", None)
+                .unwrap();
+        }
+        let client =
+            kube::Client::try_from(kube::Config::new(f.api.url().parse().unwrap())).unwrap();
+        let running = ferrolb_speaker::start(client, NODE, options())
+            .await
+            .unwrap();
+        f.wait_received(1, "198.51.100.2/32").await;
+        // Stop only after the collector's End-of-RIBs: a collector still writing could report
+        // its own broken pipe instead of our NOTIFICATION.
+        let mut ours = running.bgp().watch(collector_peer).unwrap();
+        let eor = ours.wait_for(|s| s.updates_in >= 2);
+        tokio::time::timeout(Duration::from_secs(10), eor)
+            .await
+            .expect("the collector's End-of-RIBs")
+            .expect("status channel");
+        let gr = running.status().peers[0].graceful_restart.clone();
+        assert!(
+            gr.as_ref().is_some_and(|g| g.negotiated && g.notification),
+            "{gr:?}"
+        );
+        running.stop().await;
+        let st = wait_for("the session down", Duration::from_secs(5), || {
+            let st = f.collector.status()[0].clone();
+            (st.established_count == round && !st.is_established()).then_some(st)
+        })
+        .await;
+        match (&st.last_error, delete) {
+            (Some(PeerError::Notification { notification, .. }), true) => {
+                assert_eq!(
+                    (notification.code, notification.subcode),
+                    (6, 9),
+                    "{notification}"
+                );
+            }
+            (Some(PeerError::ConnectionClosed | PeerError::Transport(_)), false) => {}
+            (other, _) => panic!("round {round} (DaemonSet deleted: {delete}): {other:?}"),
+        }
+    }
     f.collector.shutdown("test done").await;
 }

@@ -68,6 +68,15 @@ pub struct Args {
     /// Leave the uplink manager's routes in place when the speaker exits.
     #[arg(long)]
     uplinks_leave_routes: bool,
+    /// Directory for the restart marker: a speaker stopping for a restart leaves it, the next
+    /// one takes it and sets the R flag of graceful restart (RFC 4724). Mount a hostPath under
+    /// /run (cleared when the node reboots). Without it R is never set.
+    #[arg(long, value_name = "DIR", env = "FERROLB_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// This speaker's pod (downward API: metadata.name as POD_NAME). At SIGTERM, a deleted
+    /// DaemonSet owning it makes the stop a departure (Cease/Hard Reset) instead of a restart.
+    #[arg(long, env = "POD_NAME")]
+    pod_name: Option<String>,
 }
 
 /// Runs `ferrolb speaker` until SIGTERM or Ctrl-C; returns the exit code.
@@ -206,6 +215,13 @@ fn options_from(args: &Args) -> anyhow::Result<Options> {
     {
         options.namespace = ns.to_string();
     }
+    options.state_dir = args.state_dir.clone();
+    options.pod_name = args
+        .pod_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
     Ok(options)
 }
 

@@ -20,6 +20,11 @@ use crate::bfd::{self, BfdPeers, Held};
 use crate::policy::{Desired, PeerKey, PeerPlan, RouteAttrs};
 use crate::router_id;
 
+/// First wait before reconnecting after a refused attempt (doubling, jittered, up to the
+/// connect-retry interval): routers refuse for a moment after a NOTIFICATION, and a session
+/// reset by a configuration change should be back as soon as the router accepts.
+pub const QUICK_RETRY: Duration = Duration::from_millis(50);
+
 /// What the manager knows about one running session.
 struct Active {
     key: PeerKey,
@@ -337,6 +342,7 @@ impl SessionManager {
         config.session.keepalive =
             (hold != 0 && keepalive != 0 && keepalive != hold / 3).then_some(keepalive);
         config.session.connect_retry = self.connect_retry;
+        config.session.quick_retry = Some(QUICK_RETRY.min(self.connect_retry));
         config.session.max_prefixes = max_prefixes(peer.max_prefix);
         config.password = match (&peer.password, &peer.password_secret) {
             (Some(p), _) => Some(

@@ -96,6 +96,19 @@ impl PeerConfig {
         s
     }
 
+    /// Whether a session running with `self` must be reset to run with `other`: the
+    /// transport (address, port, source, password, TTL) or the OPEN changes. Timers and the
+    /// maximum-prefix limit are applied to the running session.
+    pub fn needs_reset_for(&self, other: &PeerConfig) -> bool {
+        self.address != other.address
+            || self.port != other.port
+            || self.local_address != other.local_address
+            || self.password != other.password
+            || self.ttl_security != other.ttl_security
+            || self.ebgp_multihop != other.ebgp_multihop
+            || self.session.needs_reset_for(&other.session)
+    }
+
     /// Whether the peer is in another AS.
     pub fn is_ebgp(&self) -> bool {
         !self.session.is_ibgp()

@@ -1,6 +1,6 @@
 //! The session state machine proper.
 
-use super::config::{ConfigError, SessionConfig};
+use super::config::{ConfigError, RetuneError, SessionConfig};
 use super::jitter::Jitter;
 use super::malformed_log::{Handling, Malformed, MalformedLog};
 use super::negotiate::{negotiate, validate_open};
@@ -84,7 +84,7 @@ impl Session {
         cfg.validate()?;
         Ok(Session {
             jitter: Jitter::new(cfg.jitter_seed),
-            connect_backoff: cfg.connect_retry,
+            connect_backoff: cfg.first_retry(),
             idle_hold: cfg.idle_hold,
             cfg,
             conns: Vec::new(),
@@ -103,6 +103,18 @@ impl Session {
     /// The configuration.
     pub fn config(&self) -> &SessionConfig {
         &self.cfg
+    }
+
+    /// Applies a configuration that differs only in what a running session can take without
+    /// a new OPEN ([`SessionConfig::needs_reset_for`] false): timers from their next start,
+    /// the maximum-prefix limit from the next UPDATE. The jitter stream is kept.
+    pub fn retune(&mut self, cfg: SessionConfig) -> Result<(), RetuneError> {
+        cfg.validate().map_err(RetuneError::Invalid)?;
+        if self.cfg.needs_reset_for(&cfg) {
+            return Err(RetuneError::NeedsReset);
+        }
+        self.cfg = cfg;
+        Ok(())
     }
 
     /// Current state.
@@ -172,7 +184,7 @@ impl Session {
                 if !self.running {
                     self.running = true;
                     self.restart_at = None;
-                    self.connect_backoff = self.cfg.connect_retry;
+                    self.connect_backoff = self.cfg.first_retry();
                     self.idle_hold = self.cfg.idle_hold;
                     self.start(now, &mut out);
                 }
@@ -278,14 +290,24 @@ impl Session {
             seq: self.next_outbound,
         };
         self.conns.push(Conn::new(id, ConnState::Connecting));
-        self.connect_retry_at = Some(now + self.jitter.apply(self.connect_backoff));
+        // The attempt itself gets at least `connect_retry`; a quick retry only shortens the
+        // wait after a failure.
+        let attempt = self.connect_backoff.max(self.cfg.connect_retry);
+        self.connect_retry_at = Some(now + self.jitter.apply(attempt));
         out.push(Output::Connect(id));
     }
 
+    /// Doubles the connect-retry wait: quick retries up to `connect_retry`, then up to
+    /// `connect_retry_max`.
     fn bump_backoff(&mut self) {
+        let cap = if self.connect_backoff < self.cfg.connect_retry {
+            self.cfg.connect_retry
+        } else {
+            self.cfg.connect_retry_max
+        };
         self.connect_backoff = (self.connect_backoff * 2)
-            .min(self.cfg.connect_retry_max)
-            .max(self.cfg.connect_retry);
+            .min(cap)
+            .max(self.cfg.first_retry());
     }
 
     /// Stops the session, sending `n` (if any) on every connection past OPEN.
@@ -372,7 +394,9 @@ impl Session {
         if !self.cfg.passive {
             self.connect_retry_at = Some(now + self.jitter.apply(self.connect_backoff));
         }
-        if was_connecting {
+        // Quick retries always grow, so a peer that accepts and closes is not retried at the
+        // quick interval forever.
+        if was_connecting || self.connect_backoff < self.cfg.connect_retry {
             self.bump_backoff();
         }
     }
@@ -407,7 +431,7 @@ impl Session {
     fn on_tick(&mut self, now: Instant, out: &mut Vec<Output>) {
         if self.restart_at.is_some_and(|t| t <= now) {
             self.restart_at = None;
-            self.connect_backoff = self.cfg.connect_retry;
+            self.connect_backoff = self.cfg.first_retry();
             if self.running {
                 self.start(now, out);
             }
@@ -779,7 +803,7 @@ impl Session {
             self.drop_collision(o, out);
         }
         self.connect_retry_at = None;
-        self.connect_backoff = self.cfg.connect_retry;
+        self.connect_backoff = self.cfg.first_retry();
         self.established_since = Some(now);
         self.counters.established_transitions += 1;
         self.received.clear();

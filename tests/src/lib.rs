@@ -8,6 +8,7 @@
 
 pub mod announce;
 pub mod bench;
+pub mod cluster;
 pub mod env;
 pub mod netns;
 pub mod ns_api;

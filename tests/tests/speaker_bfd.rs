@@ -17,6 +17,7 @@
 use std::time::{Duration, Instant};
 
 use ferrolb_apiserver::Store;
+use ferrolb_e2e::cluster::seed_config;
 use ferrolb_e2e::env::require_root_and;
 use ferrolb_e2e::ns_api::NsApi;
 use ferrolb_e2e::peers::frr::{Frr, FrrConfig, FrrNeighbor};
@@ -62,14 +63,6 @@ address-pools:
   addresses: [198.51.100.0/28]
 "#
     )
-}
-
-fn seed_config(store: &Store, text: &str) {
-    store
-        .seed(json!({"apiVersion": "v1", "kind": "ConfigMap",
-               "metadata": {"namespace": "ferrolb-system", "name": "config"},
-               "data": {"config": text}}))
-        .unwrap();
 }
 
 fn seed(store: &Store) {

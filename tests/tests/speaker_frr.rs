@@ -18,14 +18,14 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use ferrolb_apiserver::Store;
+use ferrolb_e2e::cluster::{seed_config, seed_endpoints, seed_node, seed_service};
 use ferrolb_e2e::env::require_root_and;
 use ferrolb_e2e::ns_api::NsApi;
 use ferrolb_e2e::peers::frr::{Frr, FrrConfig, FrrNeighbor};
 use ferrolb_e2e::speaker;
 use ferrolb_e2e::{ferrolb_bin, veth, wait_until, ChildGuard, Netns, ScratchDir};
 use nix::sys::signal::Signal;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The API fixture running on its own thread inside a namespace; stops on drop.
 fn config_text(advertisement: &str, pod_cidr_node1: bool) -> String {
@@ -52,80 +52,13 @@ address-pools:
     )
 }
 
-fn seed_config(store: &Store, text: &str) {
-    store
-        .seed(json!({"apiVersion": "v1", "kind": "ConfigMap",
-                     "metadata": {"namespace": "ferrolb-system", "name": "config"},
-                     "data": {"config": text}}))
-        .unwrap();
-}
-
-fn seed_node(store: &Store, name: &str, index: u8, excluded: bool) {
-    let mut labels = json!({"kubernetes.io/hostname": name});
-    if excluded {
-        labels["node.kubernetes.io/exclude-from-external-load-balancers"] = json!("true");
-    }
-    store
-        .seed(json!({"apiVersion": "v1", "kind": "Node",
-                     "metadata": {"name": name, "labels": labels},
-                     "spec": {"podCIDRs": [format!("10.244.{index}.0/24")]},
-                     "status": {"addresses": [{"type": "InternalIP",
-                                               "address": format!("10.255.{index}.2")}]}}))
-        .unwrap();
-}
-
-fn seed_service(store: &Store, name: &str, ip: &str, policy: &str) {
-    store
-        .seed(json!({"apiVersion": "v1", "kind": "Service",
-                     "metadata": {"namespace": "web", "name": name},
-                     "spec": {"type": "LoadBalancer", "externalTrafficPolicy": policy,
-                              "ports": [{"port": 80, "protocol": "TCP"}]},
-                     "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}}))
-        .unwrap();
-}
-
-fn seed_endpoints(store: &Store, service: &str, nodes: &[&str]) {
-    let endpoints: Vec<Value> = nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            json!({"addresses": [format!("10.244.9.{}", i + 1)], "nodeName": n,
-                   "conditions": {"ready": true}})
-        })
-        .collect();
-    store
-        .seed(
-            json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-                     "metadata": {"namespace": "web", "name": format!("{service}-x"),
-                                  "labels": {"kubernetes.io/service-name": service}},
-                     "addressType": "IPv4", "endpoints": endpoints}),
-        )
-        .unwrap();
-}
-
-/// Next hops FRR has for `prefix` (sorted), empty when it has no path.
-fn next_hops(frr: &Frr, prefix: &str) -> Vec<String> {
-    let Some(route) = frr.route("ipv4", prefix) else {
-        return Vec::new();
-    };
-    let mut hops: Vec<String> = route["paths"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| p["nexthops"][0]["ip"].as_str().map(str::to_string))
-        .collect();
-    hops.sort();
-    hops
-}
-
 fn wait_hops(frr: &Frr, prefix: &str, want: &[&str], timeout: Duration, what: &str) -> Duration {
     let t0 = Instant::now();
-    let ok =
-        ferrolb_e2e::wait_until_opt(timeout, || (next_hops(frr, prefix) == want).then_some(()));
+    let ok = ferrolb_e2e::wait_until_opt(timeout, || (frr.next_hops(prefix) == want).then_some(()));
     if ok.is_none() {
         panic!(
             "{what}: FRR's next hops for {prefix} are {:?}, expected {want:?} within {timeout:?}",
-            next_hops(frr, prefix)
+            frr.next_hops(prefix)
         );
     }
     t0.elapsed()
@@ -419,12 +352,12 @@ fn single_peer_config(hold: &str, second_peer: &str) -> String {
 /// clears the neighbor JSON's last-notification fields when the next session comes up, so the
 /// log is the lasting record of a reset.
 fn wait_notification_logged(frr: &Frr, addr: &str, code: &str, dir: &ScratchDir) -> String {
-    let needle = format!("received from neighbor {addr} {code} ");
+    let needle = format!(" {code} ");
+    let addr: IpAddr = addr.parse().expect("neighbor address");
     let find = || {
-        let log = frr.dir().read("bgpd.log");
-        log.lines()
+        frr.notifications_logged(addr)
+            .into_iter()
             .find(|l| l.contains(&needle))
-            .map(str::to_string)
     };
     ferrolb_e2e::wait_until_opt(Duration::from_secs(15), find).unwrap_or_else(|| {
         panic!(

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod options;
 pub mod policy;
 pub mod report;
+pub mod reset_lease;
 pub mod router_id;
 pub mod sessions;
 pub mod shared;
@@ -141,6 +142,7 @@ pub async fn start(client: Client, node_name: &str, options: Options) -> Result<
             default_source: options.source_address,
             default_router_id: options.router_id,
             connect_retry: options.connect_retry,
+            node: node_name.clone(),
         },
     );
     info!(node = %node_name, config = %options.config_source, "speaker started");
@@ -357,8 +359,9 @@ fn spawn_metrics_watch(
                     break;
                 }
             }
-            // The driver's peer is gone: not Established. BFD removes and re-adds a peer without the loop
-            // (RFC 5882 coupling): follow the new one while the session is still configured.
+            // The driver's peer is gone: not Established. A reset (ordered by the reset Lease)
+            // and BFD (RFC 5882 coupling) remove and re-add a peer without the loop: follow the
+            // new one while the session is still configured.
             shared
                 .metrics
                 .session_up
@@ -376,7 +379,7 @@ fn spawn_metrics_watch(
 }
 
 /// Waits for the driver's peer `address` to be added back while the loop still has a session
-/// for it (a BFD-held peer); None when the session is no longer configured.
+/// for it (a reset, or a BFD-held peer); None when the session is no longer configured.
 async fn resubscribe(
     shared: &Shared,
     address: std::net::IpAddr,
@@ -388,7 +391,7 @@ async fn resubscribe(
             .unwrap_or_else(|p| p.into_inner())
             .sessions
             .iter()
-            .any(|s| s.address == address && s.bfd.is_some());
+            .any(|s| s.address == address);
         if !configured {
             return None;
         }

@@ -13,6 +13,10 @@ use crate::selector::NodeSelector;
 pub const DEFAULT_BGP_PORT: u16 = 179;
 /// Default `hold-time` (MetalLB: 90 s).
 pub const DEFAULT_HOLD_TIME: Duration = Duration::from_secs(90);
+/// Default `restart-time` (FRR's default: 120 s).
+pub const DEFAULT_RESTART_TIME: Duration = Duration::from_secs(120);
+/// Largest `restart-time`: RFC 4724 §3 carries it in 12 bits.
+pub const MAX_RESTART_TIME: Duration = Duration::from_secs(4095);
 
 /// A validated configuration.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -119,6 +123,13 @@ pub struct Peer {
     /// `max-prefix` (FerroLB addition): prefixes per family accepted from the peer before a
     /// warning (maximum-prefix). `None`: the BGP library's default; `Some(0)`: no limit.
     pub max_prefix: Option<u32>,
+    /// `graceful-restart` (FerroLB addition; MetalLB's CRD field is `enableGracefulRestart`):
+    /// offer RFC 4724 graceful restart with the F bit, so a speaker restart leaves the routes
+    /// at the router as stale. Changing it needs a new OPEN (the capability changes).
+    pub graceful_restart: bool,
+    /// `restart-time` (FerroLB addition; default 120 s, at most 4095 s): how long the router
+    /// keeps the routes of a restarting speaker. Whole seconds; needs a new OPEN when changed.
+    pub restart_time: Duration,
 }
 
 impl Peer {

@@ -9,6 +9,7 @@
 //! shutdown future completes). The demo runs several speakers in one process this way.
 
 pub mod bfd;
+pub mod departure;
 pub mod events;
 pub mod heap;
 pub mod http;
@@ -17,6 +18,7 @@ pub mod options;
 pub mod policy;
 pub mod report;
 pub mod reset_lease;
+pub mod restart_marker;
 pub mod router_id;
 pub mod sessions;
 pub mod shared;
@@ -36,8 +38,10 @@ use tracing::{info, warn};
 pub use options::{ConfigSource, ExtraMetrics, Options, DEFAULT_HTTP_PORT};
 pub use report::StatusReport;
 
+use crate::departure::{Departure, StopMode};
 use crate::events::EventTracker;
 use crate::policy::PolicyInput;
+use crate::restart_marker::RestartMarker;
 use crate::sessions::{ManagerOptions, SessionManager};
 use crate::shared::{SessionInfo, Shared, Snapshot};
 use crate::world::World;
@@ -83,8 +87,10 @@ impl Running {
         &self.shared.speaker
     }
 
-    /// Stops: NOTIFICATION Cease/Administrative Shutdown to every peer, then the watches and
-    /// the HTTP server end. Returns when done (a few seconds at most).
+    /// Stops: a restart or a departure (see [`departure`]): sessions with graceful restart
+    /// close without a NOTIFICATION on a restart, Cease/Hard Reset on a departure; the others
+    /// get Cease/Administrative Shutdown. Then the watches and the HTTP server end. Returns
+    /// when done (a few seconds at most).
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.main.await;
@@ -134,28 +140,42 @@ pub async fn start(client: Client, node_name: &str, options: Options) -> Result<
     let events = options
         .events
         .then(|| events::spawn_sender(client.clone(), node_name.clone()));
+    let shared_loop = Arc::clone(&shared);
+    let marker = options.state_dir.as_deref().map(RestartMarker::in_dir);
+    let restart_state = marker.as_ref().is_some_and(RestartMarker::take);
+    if restart_state {
+        info!("a previous speaker left the restart marker: this start is a restart (R flag)");
+    }
     let manager = SessionManager::new(
         speaker,
-        Some(client),
+        Some(client.clone()),
         ManagerOptions {
             namespace: options.namespace.clone(),
             default_source: options.source_address,
             default_router_id: options.router_id,
             connect_retry: options.connect_retry,
             node: node_name.clone(),
+            restart_state,
         },
     );
     info!(node = %node_name, config = %options.config_source, "speaker started");
-    let main = tokio::spawn(main_loop(
-        node_name,
-        options,
-        Arc::clone(&shared),
-        manager,
-        rx,
-        events,
-        stop_rx,
-        watch_tasks,
-    ));
+    let main = tokio::spawn(async move {
+        let (world, mut manager) = main_loop(
+            node_name.clone(),
+            options,
+            Arc::clone(&shared_loop),
+            manager,
+            rx,
+            events,
+            stop_rx,
+        )
+        .await;
+        stop_sessions(&world, &mut manager, &client, &node_name, marker).await;
+        for t in watch_tasks {
+            t.abort();
+        }
+        info!("speaker stopped");
+    });
     Ok(Running {
         http_addr,
         shared,
@@ -174,7 +194,7 @@ pub async fn run(
 ) -> Result<(), Error> {
     let running = start(client, node_name, options).await?;
     shutdown.await;
-    info!("shutting down: sending Cease/Administrative Shutdown to every peer");
+    info!("shutting down");
     running.stop().await;
     Ok(())
 }
@@ -188,8 +208,7 @@ async fn main_loop(
     mut rx: mpsc::Receiver<Change>,
     events: Option<mpsc::Sender<events::PendingEvent>>,
     mut stop: watch::Receiver<bool>,
-    watch_tasks: Vec<tokio::task::JoinHandle<()>>,
-) {
+) -> (World, SessionManager) {
     let mut world = World::default();
     let mut tracker = EventTracker::default();
     let mut applied_once = false;
@@ -245,6 +264,7 @@ async fn main_loop(
                 node: &node,
                 load_balancer_class: options.load_balancer_class.as_deref(),
                 endpoints: world.endpoints(),
+                leaving: world.departure(),
             },
             world.services.values(),
         );
@@ -318,12 +338,51 @@ async fn main_loop(
             };
         }
     }
-    let message = format!("FerroLB speaker on node {node_name} is shutting down");
-    manager.shutdown(&message).await;
-    for t in watch_tasks {
-        t.abort();
+    (world, manager)
+}
+
+/// How long the stop waits for a fresh read of the Node before deciding restart or departure.
+const NODE_READ_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Ends the sessions for a restart or a departure, decided from the Node as watched and as
+/// read once more now (the watch may lag behind a deletion or the kubelet's shutdown report).
+async fn stop_sessions(
+    world: &World,
+    manager: &mut SessionManager,
+    client: &Client,
+    node_name: &str,
+    marker: Option<RestartMarker>,
+) {
+    let mut departure = world.departure();
+    if departure.is_none() && world.node_seen {
+        let api: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client.clone());
+        match tokio::time::timeout(NODE_READ_TIMEOUT, api.get_opt(node_name)).await {
+            Ok(Ok(node)) => {
+                let view = node.as_ref().map(ferrolb_view::NodeView::from_node);
+                departure = Departure::of(true, view.as_ref());
+            }
+            Ok(Err(e)) => warn!(error = %e, "reading the Node at stop failed; taken as a restart"),
+            Err(_) => warn!("reading the Node at stop timed out; taken as a restart"),
+        }
     }
-    info!("speaker stopped");
+    let mode = StopMode::for_departure(departure);
+    let message = match departure {
+        Some(d) => {
+            info!(reason = %d, "departure: Cease/Hard Reset, the routes leave at once");
+            format!("FerroLB speaker on node {node_name} is leaving: {d}")
+        }
+        None => {
+            info!("restart: sessions with graceful restart close without NOTIFICATION");
+            format!("FerroLB speaker on node {node_name} is shutting down")
+        }
+    };
+    manager.shutdown(mode, &message).await;
+    if let Some(marker) = marker {
+        match mode {
+            StopMode::Restart => marker.leave(),
+            StopMode::Depart(_) => marker.clear(),
+        }
+    }
 }
 
 /// How long after a change the heap is trimmed: long enough for the UPDATEs of a burst to be

@@ -35,6 +35,9 @@ pub struct Metrics {
     registry: Registry,
     /// `ferrolb_bgp_session_up{peer}`: 1 while Established.
     pub session_up: Family<PeerLabels, Gauge>,
+    /// `ferrolb_bgp_graceful_restart_negotiated{peer}`: 1 while Established with graceful
+    /// restart in effect (we offered a restart time and the peer sent the capability).
+    pub graceful_restart: Family<PeerLabels, Gauge>,
     /// `ferrolb_bgp_updates_total{peer}`: UPDATE messages sent.
     pub updates: Family<PeerLabels, Counter>,
     /// `ferrolb_bgp_announced_prefixes_total{peer}`: prefixes the peer has from us.
@@ -66,6 +69,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("ferrolb");
         let session_up = Family::<PeerLabels, Gauge>::default();
         let updates = Family::<PeerLabels, Counter>::default();
+        let graceful_restart = Family::<PeerLabels, Gauge>::default();
         let announced = Family::<PeerLabels, Gauge>::default();
         let notifications = Family::<NotificationLabels, Counter>::default();
         let config_loaded = Gauge::default();
@@ -75,6 +79,11 @@ impl Metrics {
             "bgp_session_up",
             "BGP session state (1 = Established)",
             session_up.clone(),
+        );
+        registry.register(
+            "bgp_graceful_restart_negotiated",
+            "1 while the session is Established with graceful restart in effect",
+            graceful_restart.clone(),
         );
         registry.register("bgp_updates", "BGP UPDATE messages sent", updates.clone());
         registry.register(
@@ -107,6 +116,7 @@ impl Metrics {
             bfd,
             registry,
             session_up,
+            graceful_restart,
             updates,
             announced,
             notifications,
@@ -125,6 +135,9 @@ impl Metrics {
         self.session_up
             .get_or_create(&labels)
             .set(i64::from(status.is_established()));
+        self.graceful_restart.get_or_create(&labels).set(i64::from(
+            status.graceful_restart.is_some_and(|g| g.negotiated()),
+        ));
         self.announced
             .get_or_create(&labels)
             .set((status.prefixes_sent.ipv4 + status.prefixes_sent.ipv6) as i64);
@@ -200,6 +213,7 @@ impl Metrics {
             peer: peer.to_string(),
         };
         self.session_up.remove(&labels);
+        self.graceful_restart.remove(&labels);
         self.announced.remove(&labels);
         self.last
             .lock()

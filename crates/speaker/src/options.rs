@@ -64,6 +64,9 @@ pub struct Options {
     pub file_poll_interval: Duration,
     /// First connect-retry interval of every session (doubles up to a minute).
     pub connect_retry: Duration,
+    /// Directory for the restart marker (see [`crate::restart_marker`]); `None`: the speaker
+    /// never sets the R flag. Meant to survive the container but not the node (`/run/ferrolb`).
+    pub state_dir: Option<PathBuf>,
     /// More metric families for `/metrics`, rendered on every scrape (e.g. the uplink manager
     /// running in the same process).
     pub extra_metrics: Option<ExtraMetrics>,
@@ -91,6 +94,7 @@ impl Default for Options {
             events: true,
             file_poll_interval: Duration::from_secs(2),
             connect_retry: Duration::from_secs(2),
+            state_dir: None,
             extra_metrics: None,
         }
     }

@@ -57,6 +57,23 @@ pub struct PeerReport {
     /// The BFD session of a peer with a `bfd-profile` (absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bfd: Option<BfdReport>,
+    /// Graceful restart on the Established session (absent when not Established).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graceful_restart: Option<GracefulRestartReport>,
+}
+
+/// Graceful restart (RFC 4724, RFC 8538) on one Established session.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GracefulRestartReport {
+    /// The peer keeps our routes as stale across a speaker restart: we offered a restart
+    /// time and the peer sent the capability.
+    pub negotiated: bool,
+    /// The restart time we offered, seconds (0: not offered).
+    pub restart_time: u16,
+    /// The peer's restart time, seconds; absent when it sent no Graceful Restart capability.
+    pub peer_restart_time: Option<u16>,
+    /// Both sides set N (RFC 8538): a Hard Reset ends the peer's helper mode.
+    pub notification: bool,
 }
 
 /// One BFD session (RFC 5880 terms).

@@ -17,6 +17,7 @@ use kube::{Api, Client};
 use tracing::{info, warn};
 
 use crate::bfd::{self, BfdPeers, Held};
+use crate::departure::StopMode;
 use crate::policy::{Desired, PeerKey, PeerPlan, RouteAttrs};
 use crate::reset_lease::{ResetLeases, LEASE_DURATION};
 use crate::router_id;
@@ -71,6 +72,7 @@ pub struct SessionManager {
     default_source: Option<IpAddr>,
     default_router_id: Option<std::net::Ipv4Addr>,
     connect_retry: Duration,
+    restart_state: bool,
     active: BTreeMap<IpAddr, Active>,
     passwords: HashMap<(String, String, String), Result<Password, String>>,
     password_generation: u64,
@@ -94,6 +96,9 @@ pub struct ManagerOptions {
     pub connect_retry: Duration,
     /// This node's name: the holder of the reset Leases.
     pub node: String,
+    /// This process is a restart (see [`crate::restart_marker`]): set R in the Graceful
+    /// Restart capability of peers with `graceful-restart`.
+    pub restart_state: bool,
 }
 
 impl SessionManager {
@@ -111,6 +116,7 @@ impl SessionManager {
             default_source: options.default_source,
             default_router_id: options.default_router_id,
             connect_retry: options.connect_retry,
+            restart_state: options.restart_state,
             active: BTreeMap::new(),
             passwords: HashMap::new(),
             password_generation: 0,
@@ -420,6 +426,9 @@ impl SessionManager {
         config.session.connect_retry = self.connect_retry;
         config.session.quick_retry = Some(QUICK_RETRY.min(self.connect_retry));
         config.session.max_prefixes = max_prefixes(peer.max_prefix);
+        if peer.graceful_restart {
+            offer_graceful_restart(&mut config, peer.restart_time, self.restart_state);
+        }
         config.password = match (&peer.password, &peer.password_secret) {
             (Some(p), _) => Some(
                 Password::new(p.expose().as_bytes().to_vec())
@@ -475,14 +484,22 @@ impl SessionManager {
         result
     }
 
-    /// Stops every session with Cease/Administrative Shutdown and `message`.
-    pub async fn shutdown(&mut self, message: &str) {
+    /// Stops every session as `mode` says (see [`StopMode`]); `message` goes with the
+    /// Cease/Administrative Shutdown (inside a Hard Reset for a departure).
+    pub async fn shutdown(&mut self, mode: StopMode, message: &str) {
         let pending: Vec<IpAddr> = self.pending.keys().copied().collect();
         for address in pending {
             self.abandon_reset(address).await;
         }
         self.bfd.shutdown().await;
-        self.speaker.shutdown(message).await;
+        match mode {
+            StopMode::Restart => {
+                self.speaker
+                    .shutdown_for_restart_where_offered(message)
+                    .await
+            }
+            StopMode::Depart(_) => self.speaker.shutdown_hard_reset(message).await,
+        }
         self.active.clear();
     }
 }
@@ -502,6 +519,19 @@ fn to_bgp(attrs: &RouteAttrs) -> RouteAttributes {
             .collect(),
         ..RouteAttributes::default()
     }
+}
+
+/// Offers graceful restart as the restarting speaker (RFC 4724): the restart time, N
+/// (RFC 8538) and F for every family of the session, since the node forwards Service traffic
+/// without the speaker process; R when this process is a restart.
+fn offer_graceful_restart(config: &mut PeerConfig, restart_time: Duration, restart_state: bool) {
+    let session = &mut config.session;
+    session.graceful_restart = true;
+    session.restart_time = u16::try_from(restart_time.as_secs())
+        .unwrap_or(u16::MAX)
+        .min(ferrolb_bgp::wire::GracefulRestart::MAX_RESTART_TIME);
+    session.forwarding_state = true;
+    session.restart_state = restart_state;
 }
 
 /// The session's maximum-prefix limit from a peer's `max-prefix`: absent is the library's
@@ -574,7 +604,31 @@ async fn back_with_routes(speaker: &Speaker, address: IpAddr) {
 
 #[cfg(test)]
 mod max_prefix_tests {
-    use super::max_prefixes;
+    use super::{max_prefixes, offer_graceful_restart, Duration, PeerConfig};
+    use ferrolb_bgp::wire::Family;
+
+    #[test]
+    fn graceful_restart_offers_time_n_and_f_for_each_family() {
+        let mut c = PeerConfig::new(
+            "10.255.0.1".parse().unwrap(),
+            64512,
+            64500,
+            "10.255.0.2".parse().unwrap(),
+        );
+        // Without `graceful-restart`: helper only (no restart time, so nothing is kept).
+        assert_eq!(c.session.graceful_restart_capability().restart_time, 0);
+        offer_graceful_restart(&mut c, Duration::from_secs(120), false);
+        let gr = c.session.graceful_restart_capability();
+        assert_eq!(gr.restart_time, 120);
+        assert!(gr.notification() && !gr.restart_state());
+        for family in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
+            assert!(gr.forwarding_preserved(family), "{family}");
+        }
+        offer_graceful_restart(&mut c, Duration::from_secs(4095), true);
+        let gr = c.session.graceful_restart_capability();
+        assert_eq!(gr.restart_time, 4095);
+        assert!(gr.restart_state());
+    }
 
     #[test]
     fn max_prefix_zero_is_no_limit_and_absent_is_the_default() {

@@ -8,7 +8,9 @@ use ferrolb_bgp::driver::Speaker;
 
 use crate::metrics::Metrics;
 use crate::policy::Desired;
-use crate::report::{PeerReport, ServiceReport, SkippedPeerReport, StatusReport};
+use crate::report::{
+    GracefulRestartReport, PeerReport, ServiceReport, SkippedPeerReport, StatusReport,
+};
 
 /// One session as the loop configured it.
 #[derive(Debug, Clone)]
@@ -121,6 +123,12 @@ impl Shared {
                     r.messages_in = st.messages_in;
                     r.messages_out = st.messages_out;
                     r.updates_out = st.updates_out;
+                    r.graceful_restart = st.graceful_restart.map(|g| GracefulRestartReport {
+                        negotiated: g.negotiated(),
+                        restart_time: g.local_restart_time,
+                        peer_restart_time: g.peer_restart_time,
+                        notification: g.notification,
+                    });
                 }
                 r
             })

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use ferrolb_config::Config;
 use ferrolb_view::{EndpointSliceView, EndpointView, NodeView, ServiceKey, ServiceView};
 
+use crate::departure::Departure;
+
 /// A change of one watched kind.
 #[derive(Debug, Clone)]
 pub enum Update<T> {
@@ -66,6 +68,8 @@ impl Synced {
 pub struct World {
     /// This node, once seen.
     pub node: Option<NodeView>,
+    /// Whether this node was ever seen (its later absence means it was deleted).
+    pub node_seen: bool,
     /// Services by key.
     pub services: BTreeMap<ServiceKey, ServiceView>,
     slices: BTreeMap<(String, String), EndpointSliceView>,
@@ -135,6 +139,7 @@ impl World {
                     Update::Apply(n) => Some(n),
                     Update::Delete(_) => None,
                 };
+                self.node_seen |= new.is_some();
                 if new == self.node {
                     return false;
                 }
@@ -164,6 +169,11 @@ impl World {
                 }
             }
         }
+    }
+
+    /// Whether this node is leaving the load-balancer pool, as the watch shows it.
+    pub fn departure(&self) -> Option<Departure> {
+        Departure::of(self.node_seen, self.node.as_ref())
     }
 
     /// Regroups endpoints per Service after EndpointSlice changes; call before [`Self::endpoints`].
@@ -201,6 +211,21 @@ mod tests {
         assert!(!w.apply(Change::Config(ConfigUpdate::Valid(Config::default()))));
         assert_eq!(w.config_error, None);
         assert_eq!(w.config_generation, 1);
+    }
+
+    #[test]
+    fn a_node_seen_then_gone_is_deleted() {
+        let mut w = World::default();
+        assert!(!w.apply(Change::Node(Update::Reset(vec![]))));
+        assert_eq!(w.departure(), None, "never seen: not departing");
+        let n = NodeView {
+            name: "n1".into(),
+            ..NodeView::default()
+        };
+        assert!(w.apply(Change::Node(Update::Apply(n.clone()))));
+        assert_eq!(w.departure(), None);
+        assert!(w.apply(Change::Node(Update::Delete(n))));
+        assert_eq!(w.departure(), Some(Departure::Deleted));
     }
 
     #[test]

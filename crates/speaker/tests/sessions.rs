@@ -10,6 +10,7 @@ mod common;
 
 use ferrolb_bgp::driver::{PeerStatus, Speaker, State};
 use ferrolb_config::parse_config;
+use ferrolb_speaker::departure::StopMode;
 use ferrolb_speaker::policy::{Desired, PeerKey, PeerPlan};
 use ferrolb_speaker::sessions::{ManagerOptions, SessionManager};
 use tokio::sync::watch;
@@ -75,6 +76,7 @@ async fn two_plans_for_one_address_never_flap_the_session() {
             default_router_id: None,
             connect_retry: Duration::from_millis(200),
             node: "n1".into(),
+            restart_state: false,
         },
     );
     let touched = manager.apply(&desired, None, 1).await;
@@ -110,6 +112,6 @@ async fn two_plans_for_one_address_never_flap_the_session() {
             .contains(&format!("same address (127.0.0.1:{port})")),
         "{errors:?}"
     );
-    manager.shutdown("test done").await;
+    manager.shutdown(StopMode::Restart, "test done").await;
     collector.shutdown("test done").await;
 }

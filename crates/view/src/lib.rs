@@ -15,7 +15,7 @@ pub use annotations::*;
 pub use configmap::{config_text_from_configmap, ConfigMapLocation};
 pub use endpoints::{endpoints_by_service, EndpointSliceView, EndpointView, SERVICE_NAME_LABEL};
 pub use error::ViewError;
-pub use node::{NodeAddressView, NodeView, EXCLUDE_FROM_LB_LABEL};
+pub use node::{NodeAddressView, NodeView, EXCLUDE_FROM_LB_LABEL, NODE_SHUTTING_DOWN_MESSAGE};
 pub use service::{
     services_from_list_json, CopyVersion, IpFamilyPolicy, ServiceKey, ServicePortView, ServiceView,
     TrafficPolicy,

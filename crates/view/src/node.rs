@@ -33,6 +33,23 @@ pub struct NodeView {
     pub excluded: bool,
     /// `spec.unschedulable`.
     pub unschedulable: bool,
+    /// The kubelet reports a graceful node shutdown: condition `Ready` not `True` with the
+    /// message "node is shutting down" (its shutdown manager's status error).
+    pub shutting_down: bool,
+}
+
+/// The kubelet's readiness message while its graceful node shutdown runs.
+pub const NODE_SHUTTING_DOWN_MESSAGE: &str = "node is shutting down";
+
+fn reports_shutdown(node: &Node) -> bool {
+    let conditions = node.status.as_ref().and_then(|s| s.conditions.as_ref());
+    conditions.into_iter().flatten().any(|c| {
+        c.type_ == "Ready"
+            && c.status != "True"
+            && c.message
+                .as_deref()
+                .is_some_and(|m| m.contains(NODE_SHUTTING_DOWN_MESSAGE))
+    })
 }
 
 impl NodeView {
@@ -69,6 +86,7 @@ impl NodeView {
             pod_cidrs,
             addresses,
             unschedulable: spec.and_then(|s| s.unschedulable).unwrap_or(false),
+            shutting_down: reports_shutdown(node),
         }
     }
 
@@ -101,10 +119,31 @@ mod tests {
         assert_eq!(v.name, "n1");
         assert!(v.excluded);
         assert!(v.unschedulable);
+        assert!(!v.shutting_down);
         assert_eq!(v.pod_cidrs.len(), 2);
         assert_eq!(v.addresses.len(), 2);
         let internal: Vec<IpAddr> = v.internal_ips().collect();
         assert_eq!(internal, ["10.255.0.2".parse::<IpAddr>().unwrap()]);
+    }
+
+    #[test]
+    fn graceful_node_shutdown_shows_on_ready() {
+        let node = |status: &str, message: &str| -> Node {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "n3"},
+                "status": {"conditions": [
+                    {"type": "MemoryPressure", "status": "False", "message": "node is shutting down"},
+                    {"type": "Ready", "status": status, "reason": "KubeletNotReady", "message": message}]}
+            }))
+            .unwrap()
+        };
+        let shutdown =
+            "[container runtime status check may not have completed yet, node is shutting down]";
+        assert!(NodeView::from_node(&node("False", shutdown)).shutting_down);
+        assert!(
+            !NodeView::from_node(&node("True", "kubelet is posting ready status")).shutting_down
+        );
+        assert!(!NodeView::from_node(&node("False", "PLEG is not healthy")).shutting_down);
     }
 
     #[test]

@@ -18,6 +18,6 @@ mod status;
 pub use adj_rib_in::ReceivedRoute;
 pub use config::{Password, PasswordError, PeerConfig};
 pub use speaker::{DriverError, Speaker};
-pub use status::{Direction, FamilyCounts, PeerError, PeerStatus};
+pub use status::{Direction, FamilyCounts, GracefulRestartStatus, PeerError, PeerStatus};
 
 pub use crate::session::State;

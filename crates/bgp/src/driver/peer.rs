@@ -20,7 +20,7 @@ use super::adj_rib_in::AdjRibIn;
 use super::config::PeerConfig;
 use super::conn::{self, ConnEvent, Connection};
 use super::sockopt;
-use super::status::{Direction, FamilyCounts, PeerError, PeerStatus};
+use super::status::{Direction, FamilyCounts, GracefulRestartStatus, PeerError, PeerStatus};
 
 /// Commands from the [`Speaker`](super::Speaker) handle.
 pub(crate) enum PeerCommand {
@@ -422,6 +422,24 @@ impl PeerTask {
         self.apply(Instant::now(), Input::SendUpdate(buf));
     }
 
+    /// Graceful restart as negotiated on the Established session.
+    fn graceful_restart_status(&self) -> Option<GracefulRestartStatus> {
+        if self.session.state() != State::Established {
+            return None;
+        }
+        let neg = self.session.negotiated()?;
+        let cfg = &self.cfg.session;
+        Some(GracefulRestartStatus {
+            local_restart_time: if cfg.graceful_restart {
+                cfg.restart_time
+            } else {
+                0
+            },
+            peer_restart_time: neg.peer_graceful_restart.as_ref().map(|g| g.restart_time),
+            notification: neg.graceful_notification,
+        })
+    }
+
     fn publish(&self) {
         let counters = self.session.counters();
         let received = self.session.received_prefixes();
@@ -448,6 +466,7 @@ impl PeerTask {
             updates_in: counters.updates_in,
             updates_out: counters.updates_out,
             established_count: counters.established_transitions,
+            graceful_restart: self.graceful_restart_status(),
         };
         self.status.send_if_modified(|s| {
             if *s == new {

@@ -353,26 +353,41 @@ impl Speaker {
     /// Stops every session gracefully (6/2 with `message`), closes the listeners, and refuses
     /// further peers. Returns when all peer tasks have ended (bounded by a few seconds).
     pub async fn shutdown(&self, message: &str) {
-        self.shutdown_with(StopReason::Shutdown(Some(message.to_string())))
-            .await
+        let reason = StopReason::Shutdown(Some(message.to_string()));
+        self.shutdown_with(|_| reason.clone()).await
     }
 
     /// Like [`Speaker::shutdown`], for a restart (RFC 4724): every connection is closed without
     /// a NOTIFICATION, so peers that received a non-zero restart time keep our routes as stale
     /// until a new session sends End-of-RIB or the restart time runs out.
     pub async fn shutdown_for_restart(&self) {
-        self.shutdown_with(StopReason::Restart).await
+        self.shutdown_with(|_| StopReason::Restart).await
+    }
+
+    /// A restart where peers differ: the sessions that offered a restart time are closed
+    /// without a NOTIFICATION (the peer keeps our routes as stale, RFC 4724 §4.2), the others
+    /// get Cease/Administrative Shutdown with `message` as in [`Speaker::shutdown`].
+    pub async fn shutdown_for_restart_where_offered(&self, message: &str) {
+        let shutdown = StopReason::Shutdown(Some(message.to_string()));
+        self.shutdown_with(|config| {
+            if config.session.graceful_restart && config.session.restart_time > 0 {
+                StopReason::Restart
+            } else {
+                shutdown.clone()
+            }
+        })
+        .await
     }
 
     /// Like [`Speaker::shutdown`], but the 6/2 with `message` is sent inside Cease/Hard Reset
     /// (RFC 8538 §3) where the N flag was exchanged, so those peers drop our routes at once
     /// instead of keeping them as stale.
     pub async fn shutdown_hard_reset(&self, message: &str) {
-        let cause = Notification::administrative_shutdown(message);
-        self.shutdown_with(StopReason::HardReset(cause)).await
+        let reason = StopReason::HardReset(Notification::administrative_shutdown(message));
+        self.shutdown_with(|_| reason.clone()).await
     }
 
-    async fn shutdown_with(&self, reason: StopReason) {
+    async fn shutdown_with(&self, reason_for: impl Fn(&PeerConfig) -> StopReason) {
         let (peers, listeners) = {
             let mut inner = lock(&self.inner);
             inner.shut_down = true;
@@ -386,7 +401,7 @@ impl Speaker {
         }
         let mut stops = tokio::task::JoinSet::new();
         for entry in peers {
-            let reason = reason.clone();
+            let reason = reason_for(&entry.config);
             stops.spawn(async move { stop_entry(entry, reason).await });
         }
         while stops.join_next().await.is_some() {}

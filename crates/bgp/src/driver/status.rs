@@ -85,6 +85,28 @@ pub struct PeerStatus {
     pub updates_out: u64,
     /// Times the session reached Established.
     pub established_count: u64,
+    /// Graceful restart on the Established session; `None` when not Established.
+    pub graceful_restart: Option<GracefulRestartStatus>,
+}
+
+/// Graceful restart (RFC 4724, RFC 8538) as it stands on an Established session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GracefulRestartStatus {
+    /// The restart time we offered, seconds (0: helper only, our routes are not kept).
+    pub local_restart_time: u16,
+    /// The peer's restart time, seconds; `None` when the peer sent no Graceful Restart
+    /// capability (it then flushes our routes whenever the session ends).
+    pub peer_restart_time: Option<u16>,
+    /// Both sides set N (RFC 8538): only Cease/Hard Reset ends the peer's helper mode.
+    pub notification: bool,
+}
+
+impl GracefulRestartStatus {
+    /// The peer keeps our routes as stale across a restart of ours: we offered a restart
+    /// time and the peer sent the capability.
+    pub fn negotiated(&self) -> bool {
+        self.local_restart_time > 0 && self.peer_restart_time.is_some()
+    }
 }
 
 impl PeerStatus {
@@ -102,6 +124,7 @@ impl PeerStatus {
             updates_in: 0,
             updates_out: 0,
             established_count: 0,
+            graceful_restart: None,
         }
     }
 

@@ -8,7 +8,10 @@ use serde_json::{Map, Value};
 
 use super::duration::parse_go_duration;
 use super::tree::{index, join, Ctx};
-use crate::model::{BfdProfile, Password, Peer, SecretRef, DEFAULT_BGP_PORT, DEFAULT_HOLD_TIME};
+use crate::model::{
+    BfdProfile, Password, Peer, SecretRef, DEFAULT_BGP_PORT, DEFAULT_HOLD_TIME,
+    DEFAULT_RESTART_TIME, MAX_RESTART_TIME,
+};
 use crate::selector::{NodeSelector, SelectorOperator, SelectorRequirement};
 
 const PEER_KEYS: &[&str] = &[
@@ -27,6 +30,8 @@ const PEER_KEYS: &[&str] = &[
     "ebgp-multihop",
     "advertise-pod-cidr",
     "max-prefix",
+    "graceful-restart",
+    "restart-time",
 ];
 const SELECTOR_KEYS: &[&str] = &["match-labels", "match-expressions"];
 const EXPRESSION_KEYS: &[&str] = &["key", "operator", "values"];
@@ -158,6 +163,14 @@ fn peer(ctx: &mut Ctx, path: &str, value: &Value, bfd: &[BfdProfile]) -> Option<
         .get("max-prefix")
         .and_then(|v| ctx.uint(&join(path, "max-prefix"), v, u64::from(u32::MAX)))
         .map(|n| n as u32);
+    let graceful_restart = map
+        .get("graceful-restart")
+        .and_then(|v| ctx.boolean(&join(path, "graceful-restart"), v))
+        .unwrap_or(false);
+    let restart_time = match map.get("restart-time") {
+        None => Some(DEFAULT_RESTART_TIME),
+        Some(v) => restart_time(ctx, &join(path, "restart-time"), v),
+    };
 
     if ctx.errors.len() != errors_before {
         return None;
@@ -178,7 +191,42 @@ fn peer(ctx: &mut Ctx, path: &str, value: &Value, bfd: &[BfdProfile]) -> Option<
         ebgp_multihop,
         advertise_pod_cidr,
         max_prefix,
+        graceful_restart,
+        restart_time: restart_time?,
     })
+}
+
+/// `restart-time`: a duration (a bare number is seconds), whole seconds, at most 4095 s
+/// (the 12-bit field of RFC 4724 §3).
+fn restart_time(ctx: &mut Ctx, path: &str, value: &Value) -> Option<Duration> {
+    let d = match value {
+        // A bare number is the natural way to write seconds here; no warning (no MetalLB twin).
+        Value::Number(n) => match n.as_u64() {
+            Some(secs) => Duration::from_secs(secs),
+            None => {
+                ctx.error(
+                    path,
+                    Some(value),
+                    "expected seconds or a duration such as 120s",
+                );
+                return None;
+            }
+        },
+        _ => duration(ctx, path, value)?,
+    };
+    if d > MAX_RESTART_TIME {
+        ctx.error(
+            path,
+            Some(value),
+            "restart time must be at most 4095s (12 bits, RFC 4724)",
+        );
+        return None;
+    }
+    if d.subsec_nanos() != 0 {
+        ctx.error(path, Some(value), "restart time must be whole seconds");
+        return None;
+    }
+    Some(d)
 }
 
 fn required<'a>(

@@ -245,6 +245,30 @@ const BAD: &[(&str, &str, Option<&str>, &str)] = &[
         "Echo function is not implemented",
     ),
     ("peer:\n- peer-address: 1.2.3.4\n", "peer", None, "did you mean peers?"),
+    (
+        "peers:\n- peer-address: 192.168.1.1\n  peer-asn: 65000\n  my-asn: 65001\n  restart-time: 4096\n",
+        "peers[0].restart-time",
+        Some("4096"),
+        "at most 4095s",
+    ),
+    (
+        "peers:\n- peer-address: 192.168.1.1\n  peer-asn: 65000\n  my-asn: 65001\n  restart-time: 2h\n",
+        "peers[0].restart-time",
+        Some("2h"),
+        "at most 4095s",
+    ),
+    (
+        "peers:\n- peer-address: 192.168.1.1\n  peer-asn: 65000\n  my-asn: 65001\n  restart-time: 1.5s\n",
+        "peers[0].restart-time",
+        Some("1.5s"),
+        "whole seconds",
+    ),
+    (
+        "peers:\n- peer-address: 192.168.1.1\n  peer-asn: 65000\n  my-asn: 65001\n  graceful-restart: maybe\n",
+        "peers[0].graceful-restart",
+        Some("maybe"),
+        "expected true or false",
+    ),
     ("peers: 3\n", "peers", Some("3"), "expected a list"),
     ("- a\n- b\n", "", Some("[\"a\",\"b\"]"), "expected a mapping"),
 ];
@@ -334,6 +358,8 @@ fn full_legacy_document_with_every_field() {
   ebgp-multihop: true
   advertise-pod-cidr: true
   max-prefix: 500
+  graceful-restart: true
+  restart-time: 30s
   password-secret:
     name: bgp-auth
     key: password
@@ -389,6 +415,11 @@ address-pools:
     let q = &c.peers[1];
     assert!(q.ebgp_multihop && q.advertise_pod_cidr);
     assert_eq!((p.max_prefix, q.max_prefix), (None, Some(500)));
+    assert_eq!((p.graceful_restart, q.graceful_restart), (false, true));
+    assert_eq!(
+        (p.restart_time.as_secs(), q.restart_time.as_secs()),
+        (120, 30)
+    );
     assert_eq!(q.password_secret.as_ref().unwrap().name, "bgp-auth");
     assert_eq!(q.keepalive_time.as_secs(), 30);
     assert_eq!(c.bfd_profiles[0].receive_interval_ms, 100);
@@ -533,6 +564,19 @@ fn localpref_without_ibgp_peer_warns() {
         "{:?}",
         c.warnings
     );
+}
+
+#[test]
+fn restart_time_as_seconds_or_duration_up_to_4095() {
+    let doc = |t: &str| {
+        format!("peers:\n- peer-address: 10.0.0.1\n  peer-asn: 65000\n  my-asn: 65001\n  graceful-restart: true\n  restart-time: {t}\n")
+    };
+    for (text, secs) in [("4095", 4095), ("2m", 120), ("1h8m15s", 4095), ("0", 0)] {
+        let c = parse_config(&doc(text)).unwrap();
+        assert_eq!(c.peers[0].restart_time.as_secs(), secs, "{text}");
+        assert!(c.peers[0].graceful_restart);
+        assert!(c.warnings.is_empty(), "{text}: {:?}", c.warnings);
+    }
 }
 
 #[test]

@@ -68,6 +68,11 @@ pub struct Args {
     /// Leave the uplink manager's routes in place when the speaker exits.
     #[arg(long)]
     uplinks_leave_routes: bool,
+    /// Directory for the restart marker: a speaker stopping for a restart leaves it, the next
+    /// one takes it and sets the R flag of graceful restart (RFC 4724). Mount a hostPath under
+    /// /run (cleared when the node reboots). Without it R is never set.
+    #[arg(long, value_name = "DIR", env = "FERROLB_STATE_DIR")]
+    state_dir: Option<PathBuf>,
 }
 
 /// Runs `ferrolb speaker` until SIGTERM or Ctrl-C; returns the exit code.
@@ -206,6 +211,7 @@ fn options_from(args: &Args) -> anyhow::Result<Options> {
     {
         options.namespace = ns.to_string();
     }
+    options.state_dir = args.state_dir.clone();
     Ok(options)
 }
 

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use ferrolb_speaker::report::{BfdReport, PeerReport, ServiceReport};
+use ferrolb_speaker::report::{BfdReport, GracefulRestartReport, PeerReport, ServiceReport};
 use ferrolb_speaker::StatusReport;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -165,6 +165,9 @@ fn render_summary(r: &StatusReport) -> String {
             if let Some(b) = &p.bfd {
                 out.push_str(&bfd_line(&p.peer, b));
             }
+            if let Some(g) = &p.graceful_restart {
+                out.push_str(&graceful_restart_line(&p.peer, g));
+            }
         }
         for p in &r.peers {
             if let Some(e) = &p.setup_error {
@@ -198,6 +201,25 @@ fn bfd_line(peer: &str, b: &BfdReport) -> String {
         b.rx_interval_ms,
         b.detect_multiplier,
         b.detect_time_ms
+    )
+}
+
+/// `10.0.0.1: graceful restart negotiated (restart time 120 s, peer's 120 s, N)`
+fn graceful_restart_line(peer: &str, g: &GracefulRestartReport) -> String {
+    let peer_time = g
+        .peer_restart_time
+        .map_or("none: the peer is no helper".to_string(), |t| {
+            format!("{t} s")
+        });
+    let state = if g.negotiated {
+        "negotiated"
+    } else {
+        "not in effect"
+    };
+    let n = if g.notification { ", N" } else { "" };
+    format!(
+        "{peer}: graceful restart {state} (restart time {} s, peer's {peer_time}{n})\n",
+        g.restart_time
     )
 }
 
@@ -301,6 +323,12 @@ mod tests {
                     prefixes_received: 1,
                     messages_in: 12,
                     messages_out: 15,
+                    graceful_restart: Some(GracefulRestartReport {
+                        negotiated: true,
+                        restart_time: 120,
+                        peer_restart_time: Some(120),
+                        notification: true,
+                    }),
                     ..PeerReport::default()
                 },
                 PeerReport {
@@ -378,6 +406,9 @@ mod tests {
         );
         assert!(text.contains(
             "10.255.0.9: last error: NOTIFICATION received: Cease/Administrative Shutdown"
+        ));
+        assert!(text.contains(
+            "10.255.0.1: graceful restart negotiated (restart time 120 s, peer's 120 s, N)"
         ));
     }
 

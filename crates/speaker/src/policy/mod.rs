@@ -8,6 +8,7 @@
 //!   `Local`: only from nodes with a usable endpoint of their own (usable = ready, or serving and
 //!   not terminating);
 //! - a node labelled `node.kubernetes.io/exclude-from-external-load-balancers` announces nothing;
+//!   nor does a node that is leaving (its Node deleted, or shutting down: [`Departure`]);
 //! - a peer's `node-selectors` decide whether this node opens a session to it;
 //! - each of the pool's `bgp-advertisements` announces the covering prefix of its aggregation
 //!   length with its communities, large communities and LOCAL_PREF (iBGP peers only); when two
@@ -27,6 +28,8 @@ use ferrolb_config::{
     BgpAdvertisement, Community, Config, IpFamily, LargeCommunity, Peer, Protocol,
 };
 use ferrolb_view::{EndpointView, NodeView, ServiceKey, ServiceView, TrafficPolicy};
+
+use crate::departure::Departure;
 use ipnet::IpNet;
 use serde::Serialize;
 
@@ -179,6 +182,15 @@ pub struct PolicyInput<'a> {
     pub load_balancer_class: Option<&'a str>,
     /// Endpoints per Service (merged over its EndpointSlices).
     pub endpoints: &'a BTreeMap<ServiceKey, Vec<EndpointView>>,
+    /// Whether the node is leaving (see [`Departure`]); it then announces nothing.
+    pub leaving: Option<Departure>,
+}
+
+impl PolicyInput<'_> {
+    /// True when this node announces nothing: excluded by label or leaving.
+    fn withdraws_all(&self) -> bool {
+        self.node.excluded || self.leaving.is_some()
+    }
 }
 
 /// An endpoint that can take traffic: ready, or serving and not terminating.
@@ -228,7 +240,7 @@ pub fn desired<'s>(
     }
 
     // Pod CIDRs, opt-in per peer.
-    if !node.excluded {
+    if !input.withdraws_all() {
         let mut any = false;
         for plan in out.peers.iter_mut().filter(|p| p.peer.advertise_pod_cidr) {
             any = true;
@@ -336,6 +348,11 @@ fn decide_service(input: &PolicyInput<'_>, svc: &ServiceView, out: &mut Desired)
         }
         if input.node.excluded {
             push(Some(ip), pool_name, Reason::NodeExcluded);
+            continue;
+        }
+        if let Some(leaving) = input.leaving {
+            let why = leaving.to_string();
+            push(Some(ip), pool_name, Reason::NodeLeaving { why });
             continue;
         }
         if out.peers.is_empty() {

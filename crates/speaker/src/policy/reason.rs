@@ -33,6 +33,11 @@ pub enum Reason {
     },
     /// The node carries `node.kubernetes.io/exclude-from-external-load-balancers`.
     NodeExcluded,
+    /// The node is leaving: its Node object was deleted or it is shutting down.
+    NodeLeaving {
+        /// Why, in words.
+        why: String,
+    },
     /// No configured BGP peer selects this node.
     NoPeers,
     /// `externalTrafficPolicy: Cluster` and not one usable endpoint in the cluster.
@@ -62,6 +67,7 @@ impl Reason {
             Reason::NoPool => "no-pool",
             Reason::Layer2Pool { .. } => "layer2-pool",
             Reason::NodeExcluded => "node-excluded",
+            Reason::NodeLeaving { .. } => "node-leaving",
             Reason::NoPeers => "no-peers",
             Reason::NoReadyEndpoints => "no-ready-endpoints",
             Reason::NoLocalEndpoints { .. } => "no-local-endpoints",
@@ -101,6 +107,7 @@ impl fmt::Display for Reason {
             Reason::NodeExcluded => f.write_str(
                 "not announced: node is labelled node.kubernetes.io/exclude-from-external-load-balancers",
             ),
+            Reason::NodeLeaving { why } => write!(f, "not announced: {why}"),
             Reason::NoPeers => f.write_str("not announced: no BGP peer selects this node"),
             Reason::NoReadyEndpoints => {
                 f.write_str("not announced: the Service has no ready endpoint in the cluster")

@@ -9,6 +9,7 @@ use ferrolb_view::{
 };
 
 use super::*;
+use crate::departure::Departure;
 
 const CONFIG: &str = r#"
 peers:
@@ -125,6 +126,7 @@ fn run(config: Option<&Config>, node: &NodeView, svc: &ServiceView, eps: &[Ep]) 
             node,
             load_balancer_class: None,
             endpoints: &endpoints,
+            leaving: None,
         },
         [svc],
     )
@@ -431,6 +433,7 @@ fn aggregation_merges_services_into_one_covering_prefix() {
             node: &node("n1", &[]),
             load_balancer_class: None,
             endpoints: &endpoints,
+            leaving: None,
         },
         [&a, &b],
     );
@@ -485,6 +488,30 @@ fn pod_cidr_only_when_enabled() {
         &[Ep::Ready("n1")],
     );
     assert!(excluded.peers.iter().all(|p| p.routes.is_empty()));
+
+    // A leaving node (Node deleted, or shutting down) withdraws everything, pod CIDRs too,
+    // and keeps its sessions (they end with a Hard Reset when the speaker stops).
+    for leaving in [Departure::Deleted, Departure::ShuttingDown] {
+        let endpoints = endpoints(&s.name, &[Ep::Ready("n1")]);
+        let d = desired(
+            PolicyInput {
+                config: Some(&config),
+                node: &node("n1", &[("pods", "announce")]),
+                load_balancer_class: None,
+                endpoints: &endpoints,
+                leaving: Some(leaving),
+            },
+            [&s],
+        );
+        assert!(!d.peers.is_empty(), "{leaving}: sessions stay");
+        assert!(d.peers.iter().all(|p| p.routes.is_empty()), "{leaving}");
+        assert!(d.pod_cidrs.is_empty());
+        assert_eq!(d.decisions[0].reason.code(), "node-leaving");
+        assert_eq!(
+            d.decisions[0].reason.to_string(),
+            format!("not announced: {leaving}")
+        );
+    }
 }
 
 #[test]

@@ -258,3 +258,399 @@ fn config_edit_resets_only_the_changed_session() {
     assert_eq!(neighbor_u64(&frr, b, "bgpTimerHoldTimeMsecs"), 3000);
     speaker.stop(Duration::from_secs(5));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Scenario 3 of issue 11: a hold-time change with three nodes, traffic flowing.
+//
+//  node1 10.255.0.11 ┐
+//  node2 10.255.0.12 ┼─ br0 10.255.0.1  router (FRR or BIRD, ECMP into its kernel table;
+//  node3 10.255.0.13 ┘                   API fixture)  10.255.1.1 ── client 10.255.1.2
+//
+// Every node announces both LoadBalancer IPs (eTP Cluster, endpoints on every node) and
+// answers UDP on them; the client sends 1,000 packets/s to each; the router's kernel table is
+// sampled every 5 ms.
+
+/// The LoadBalancer IPs of the scenario.
+const LB_IPS: [Ipv4Addr; 2] = [
+    Ipv4Addr::new(198, 51, 100, 1),
+    Ipv4Addr::new(198, 51, 100, 2),
+];
+const UDP_PORT: u16 = 7000;
+const FLOW_RATE: u32 = 1000;
+const SAMPLE: Duration = Duration::from_millis(5);
+const NODE_COUNT: u8 = 3;
+
+fn node_addr(i: u8) -> Ipv4Addr {
+    Ipv4Addr::new(10, 255, 0, 10 + i)
+}
+
+/// The router daemon of the scenario.
+enum RouterDaemon {
+    Frr(Frr),
+    Bird(Bird),
+}
+
+/// The namespaces and processes of scenario 3. Field order is drop order: speakers, flows'
+/// peers and daemons stop before the namespaces go.
+struct ThreeNodes {
+    _speakers: Vec<ferrolb_e2e::ChildGuard>,
+    _responders: Vec<ferrolb_e2e::udp_flow::Responder>,
+    daemon: RouterDaemon,
+    api: NsApi,
+    dir: ScratchDir,
+    _nodes: Vec<Netns>,
+    client: Netns,
+    router: Netns,
+}
+
+fn scenario_config(hold: &str, graceful_restart: bool) -> String {
+    let gr = if graceful_restart {
+        "  graceful-restart: true\n  restart-time: 120\n"
+    } else {
+        ""
+    };
+    format!(
+        "peers:\n- peer-address: 10.255.0.1\n  peer-asn: 65000\n  my-asn: 65001\n  \
+         hold-time: {hold}\n{gr}address-pools:\n- name: default\n  protocol: bgp\n  \
+         addresses: [198.51.100.0/28]\n"
+    )
+}
+
+/// Next hops of `prefix` in `ns`'s kernel table.
+fn kernel_next_hops(ns: &Netns, prefix: &str) -> usize {
+    let out = ns.exec(&["ip", "-j", "route", "show", prefix]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let route = &v[0];
+    match route["nexthops"].as_array() {
+        Some(hops) => hops.len(),
+        None => usize::from(route["gateway"].is_string()),
+    }
+}
+
+impl ThreeNodes {
+    fn build(
+        tag: &str,
+        graceful_restart: bool,
+        start: impl FnOnce(&Netns) -> RouterDaemon,
+    ) -> Self {
+        let dir = ScratchDir::new(tag);
+        let router = Netns::new(&format!("{tag}r"));
+        router.run_ok(&["ip", "link", "add", "br0", "type", "bridge"]);
+        router.run_ok(&["ip", "addr", "add", "10.255.0.1/24", "dev", "br0"]);
+        router.run_ok(&["ip", "link", "set", "br0", "up"]);
+        router.sysctl("net.ipv4.ip_forward", "1");
+        let mut nodes = Vec::new();
+        for i in 1..=NODE_COUNT {
+            let node = Netns::new(&format!("{tag}{i}"));
+            let port = format!("vn{i}");
+            router.run_ok(&[
+                "ip",
+                "link",
+                "add",
+                &port,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                node.name(),
+            ]);
+            router.run_ok(&["ip", "link", "set", &port, "master", "br0", "up"]);
+            node.run_ok(&[
+                "ip",
+                "addr",
+                "add",
+                &format!("{}/24", node_addr(i)),
+                "dev",
+                "eth0",
+            ]);
+            node.run_ok(&["ip", "link", "set", "eth0", "up"]);
+            for ip in LB_IPS {
+                node.run_ok(&["ip", "addr", "add", &format!("{ip}/32"), "dev", "lo"]);
+            }
+            node.run_ok(&["ip", "route", "add", "10.255.1.0/24", "via", "10.255.0.1"]);
+            let target = node_addr(i).to_string();
+            wait_until(Duration::from_secs(10), &format!("ping {target}"), || {
+                router
+                    .exec(&["ping", "-c1", "-W1", "-q", &target])
+                    .status
+                    .success()
+                    .then_some(())
+            });
+            nodes.push(node);
+        }
+        let client = Netns::new(&format!("{tag}c"));
+        veth(&router, &client, 1);
+        client.run_ok(&["ip", "route", "add", "198.51.100.0/24", "via", "10.255.1.1"]);
+        let daemon = start(&router);
+        let api = NsApi::start(&router);
+        seed_config(&api.store, &scenario_config("9s", graceful_restart));
+        let names: Vec<String> = (1..=NODE_COUNT).map(|i| format!("node{i}")).collect();
+        let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        for (i, name) in names.iter().enumerate() {
+            seed_node(&api.store, name, i as u8 + 1, false);
+        }
+        for (i, ip) in LB_IPS.iter().enumerate() {
+            let service = format!("front{i}");
+            seed_service(&api.store, &service, &ip.to_string(), "Cluster");
+            seed_endpoints(&api.store, &service, &name_refs);
+        }
+        let mut responders = Vec::new();
+        for node in &nodes {
+            for ip in LB_IPS {
+                responders.push(ferrolb_e2e::udp_flow::Responder::start(
+                    node,
+                    std::net::SocketAddr::from((ip, UDP_PORT)),
+                ));
+            }
+        }
+        let url = format!("http://10.255.0.1:{}", api.port);
+        let speakers = nodes
+            .iter()
+            .zip(&names)
+            .map(|(node, name)| {
+                let log = dir.join(&format!("{name}.log"));
+                speaker::start_speaker(node, &url, name, &[], &log)
+            })
+            .collect();
+        ThreeNodes {
+            _speakers: speakers,
+            _responders: responders,
+            daemon,
+            api,
+            dir,
+            _nodes: nodes,
+            client,
+            router,
+        }
+    }
+
+    /// Waits until both LoadBalancer IPs have a route with all three next hops at the router.
+    fn wait_full_ecmp(&self, what: &str) {
+        let all = usize::from(NODE_COUNT);
+        let ok = ferrolb_e2e::wait_until_opt(Duration::from_secs(30), || {
+            LB_IPS
+                .iter()
+                .all(|ip| kernel_next_hops(&self.router, &format!("{ip}/32")) == all)
+                .then_some(())
+        });
+        if ok.is_none() {
+            panic!(
+                "{what}: the router has not got {all} next hops for each LoadBalancer IP: {:?}\n\
+                 node1 log:\n{}",
+                LB_IPS
+                    .iter()
+                    .map(|ip| kernel_next_hops(&self.router, &format!("{ip}/32")))
+                    .collect::<Vec<_>>(),
+                self.dir.read("node1.log")
+            );
+        }
+    }
+
+    /// Whether the router has every node's session up with hold time `hold` seconds.
+    fn sessions_with_hold(&self, hold: u64) -> bool {
+        (1..=NODE_COUNT).all(|i| {
+            let addr = IpAddr::V4(node_addr(i));
+            match &self.daemon {
+                RouterDaemon::Frr(frr) => frr.neighbor(addr).is_some_and(|n| {
+                    n["bgpState"] == "Established" && n["bgpTimerHoldTimeMsecs"] == hold * 1000
+                }),
+                RouterDaemon::Bird(bird) => {
+                    let out = bird.birdc(&["show", "protocols", "all", &format!("node{i}")]);
+                    out.contains("Established")
+                        && out
+                            .lines()
+                            .find(|l| l.contains("Hold timer:"))
+                            .is_some_and(|l| l.trim_end().ends_with(&format!("/{hold}")))
+                }
+            }
+        })
+    }
+}
+
+/// What one LoadBalancer IP went through during the change.
+struct IpFigures {
+    ip: Ipv4Addr,
+    report: ferrolb_e2e::udp_flow::FlowReport,
+    longest_gap: Duration,
+    absent: usize,
+    resolution: Duration,
+}
+
+/// Scenario 3: the hold time goes from 9 s to 6 s in the ConfigMap while traffic flows.
+/// Prints the figures per IP and asserts no lost packet and no sample without a route.
+fn hold_time_change(router_name: &str, lab: &ThreeNodes, graceful_restart: bool) {
+    lab.wait_full_ecmp("before the change");
+    assert!(
+        ferrolb_e2e::wait_until_opt(Duration::from_secs(20), || lab
+            .sessions_with_hold(9)
+            .then_some(()))
+        .is_some(),
+        "sessions up with hold time 9 s"
+    );
+    let samplers: Vec<_> = LB_IPS
+        .iter()
+        .map(|ip| {
+            ferrolb_e2e::route_sampler::RouteSampler::start(
+                &lab.router,
+                &format!("{ip}/32"),
+                SAMPLE,
+            )
+        })
+        .collect();
+    let flows: Vec<_> = LB_IPS
+        .iter()
+        .map(|ip| {
+            ferrolb_e2e::udp_flow::Flow::start(
+                &lab.client,
+                std::net::SocketAddr::from((Ipv4Addr::new(10, 255, 1, 2), 0)),
+                std::net::SocketAddr::from((*ip, UDP_PORT)),
+                FLOW_RATE,
+            )
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500)); // traffic before the change
+    let t0 = Instant::now();
+    seed_config(&lab.api.store, &scenario_config("6s", graceful_restart));
+    let done = ferrolb_e2e::wait_until_opt(Duration::from_secs(30), || {
+        lab.sessions_with_hold(6).then_some(())
+    });
+    let took = t0.elapsed();
+    lab.wait_full_ecmp("after the change");
+    std::thread::sleep(Duration::from_millis(500)); // traffic after the change
+    let figures: Vec<IpFigures> = LB_IPS
+        .iter()
+        .zip(flows)
+        .zip(samplers)
+        .map(|((ip, flow), sampler)| {
+            let report = flow.stop();
+            let samples = sampler.stop();
+            IpFigures {
+                ip: *ip,
+                report,
+                longest_gap: samples.longest_gap(),
+                absent: samples.absent(),
+                resolution: samples.max_interval(),
+            }
+        })
+        .collect();
+    let mode = if graceful_restart {
+        "with GR"
+    } else {
+        "without GR"
+    };
+    for f in &figures {
+        println!(
+            "scenario 3, {router_name}, {mode}: {} sent {} answered {} lost {}; longest gap \
+             {:?} ({} samples without a route, sampling interval at most {:?}); all three \
+             sessions reset and back in {took:?}",
+            f.ip,
+            f.report.sent,
+            f.report.answered,
+            f.report.lost(),
+            f.longest_gap,
+            f.absent,
+            f.resolution
+        );
+    }
+    assert!(
+        done.is_some(),
+        "{router_name} {mode}: not every session came back with hold time 6 s within 30 s"
+    );
+    for f in &figures {
+        assert!(
+            f.report.sent > FLOW_RATE,
+            "{}: the flow ran ({:?})",
+            f.ip,
+            f.report.sent
+        );
+        assert_eq!(
+            f.report.lost(),
+            0,
+            "{router_name} {mode}: packets lost to {}",
+            f.ip
+        );
+        assert_eq!(
+            f.absent, 0,
+            "{router_name} {mode}: {} left the router's table",
+            f.ip
+        );
+    }
+}
+
+fn frr_lab(tag: &str, graceful_restart: bool) -> ThreeNodes {
+    ThreeNodes::build(tag, graceful_restart, |router| {
+        let mut cfg = FrrConfig::new(65000, Ipv4Addr::new(10, 255, 0, 1));
+        for i in 1..=NODE_COUNT {
+            cfg = cfg.neighbor(FrrNeighbor::new(IpAddr::V4(node_addr(i)), 65001));
+        }
+        cfg.maximum_paths = Some(u32::from(NODE_COUNT));
+        cfg.extra_router_lines
+            .push("bgp log-neighbor-changes".to_string());
+        if graceful_restart {
+            cfg.extra_router_lines
+                .push("bgp graceful-restart".to_string());
+        }
+        RouterDaemon::Frr(Frr::start(router, &cfg))
+    })
+}
+
+fn bird_lab(tag: &str, graceful_restart: bool) -> ThreeNodes {
+    ThreeNodes::build(tag, graceful_restart, |router| {
+        let mut cfg = BirdConfig::new(65000, Ipv4Addr::new(10, 255, 0, 1));
+        cfg.kernel_export_v4 = true;
+        cfg.kernel_merge_paths = true;
+        for i in 1..=NODE_COUNT {
+            let mut n = BirdNeighbor::new(&format!("node{i}"), IpAddr::V4(node_addr(i)), 65001);
+            n.local_address = Some(IpAddr::V4(Ipv4Addr::new(10, 255, 0, 1)));
+            n.ipv6 = false;
+            cfg.neighbors.push(n);
+        }
+        RouterDaemon::Bird(Bird::start(router, &cfg))
+    })
+}
+
+fn frr_required(test: &str) -> bool {
+    require_root_and(test, &["vtysh", "/usr/lib/frr/bgpd", "ping"])
+}
+
+fn bird_required(test: &str) -> bool {
+    require_root_and(test, &["bird", "birdc", "ping"])
+}
+
+#[test]
+fn scenario3_hold_time_change_frr_without_gr() {
+    if !frr_required("scenario3_hold_time_change_frr_without_gr") {
+        return;
+    }
+    let lab = frr_lab("h3f", false);
+    hold_time_change("FRR 8.4", &lab, false);
+}
+
+#[test]
+fn scenario3_hold_time_change_frr_with_gr() {
+    if !frr_required("scenario3_hold_time_change_frr_with_gr") {
+        return;
+    }
+    let lab = frr_lab("h3g", true);
+    hold_time_change("FRR 8.4", &lab, true);
+}
+
+#[test]
+fn scenario3_hold_time_change_bird_without_gr() {
+    if !bird_required("scenario3_hold_time_change_bird_without_gr") {
+        return;
+    }
+    let lab = bird_lab("h3b", false);
+    hold_time_change("BIRD 2", &lab, false);
+}
+
+#[test]
+fn scenario3_hold_time_change_bird_with_gr() {
+    if !bird_required("scenario3_hold_time_change_bird_with_gr") {
+        return;
+    }
+    let lab = bird_lab("h3h", true);
+    hold_time_change("BIRD 2", &lab, true);
+}

@@ -527,6 +527,34 @@ fn quick_retry_grows_when_the_peer_accepts_and_closes() {
     assert_eq!(waits, [50, 100, 200, 400, 800, 1600, 2000]);
 }
 
+/// A router that still has the old session answers the new connection with Cease/Connection
+/// Collision Resolution (6/7; FRR 8.4 right after our reset's NOTIFICATION): retried at the
+/// quick interval, not after the damped idle hold of an error; another NOTIFICATION before
+/// Established still waits the idle hold.
+#[test]
+fn collision_cease_before_established_is_retried_quickly() {
+    let mut cfg = config();
+    cfg.connect_retry = secs(2);
+    cfg.quick_retry = Some(ms(50));
+    for (subcode, wait) in [
+        (CeaseSubcode::ConnectionCollisionResolution, ms(50)),
+        (CeaseSubcode::ConnectionRejected, ms(50)),
+        (CeaseSubcode::AdministrativeShutdown, secs(1)),
+    ] {
+        let mut s = Session::new(cfg.clone()).unwrap();
+        let t0 = Instant::now();
+        let c = connect_id(&s.handle(t0, Input::ManualStart));
+        s.handle(t0, Input::TcpConnectionAcknowledged(c));
+        s.handle(t0, Input::BytesReceived(c, &peer_open()));
+        assert_eq!(s.state(), State::OpenConfirm);
+        let n = bytes(Message::Notification(Notification::cease(subcode)));
+        s.handle(t0, Input::BytesReceived(c, &n));
+        assert_eq!(s.next_deadline(), Some(t0 + wait), "{subcode:?}");
+        let out = s.handle(t0 + wait, Input::Tick);
+        assert_ne!(connect_id(&out), c, "{subcode:?}: a new attempt");
+    }
+}
+
 /// A connection attempt in progress is given connect-retry, not the quick interval.
 #[test]
 fn quick_retry_does_not_cut_an_attempt_short() {

@@ -71,6 +71,8 @@ pub struct BirdConfig {
     pub static_disabled: bool,
     /// A `protocol kernel` exporting every IPv4 route to the namespace's main table.
     pub kernel_export_v4: bool,
+    /// `merge paths on` in that kernel protocol: equal BGP paths become one ECMP route.
+    pub kernel_merge_paths: bool,
 }
 
 impl BirdConfig {
@@ -83,6 +85,7 @@ impl BirdConfig {
             static_v4: Vec::new(),
             static_disabled: false,
             kernel_export_v4: false,
+            kernel_merge_paths: false,
         }
     }
 
@@ -93,7 +96,12 @@ impl BirdConfig {
         let _ = writeln!(c, "router id {};", self.router_id);
         c.push_str("protocol device { scan time 10; }\n");
         if self.kernel_export_v4 {
-            c.push_str("protocol kernel { ipv4 { export all; }; }\n");
+            let merge = if self.kernel_merge_paths {
+                " merge paths on;"
+            } else {
+                ""
+            };
+            let _ = writeln!(c, "protocol kernel {{ ipv4 {{ export all; }};{merge} }}");
         }
         if !self.static_v4.is_empty() {
             c.push_str("protocol static s_static {\n");

@@ -621,8 +621,14 @@ impl Session {
                 out.push(Output::Close(id));
                 if state == ConnState::Established {
                     self.session_down(DownReason::NotificationReceived(n), out);
+                    self.after_error(now, true);
+                } else if refused_for_now(&n) {
+                    // The peer still has the old session (collision) or refuses for a moment:
+                    // no error of ours, retry as after a refused connection (quick retry).
+                    self.after_failure(now, false);
+                } else {
+                    self.after_error(now, false);
                 }
-                self.after_error(now, state == ConnState::Established);
             }
             (ConnState::OpenSent, Message::Open(open)) => self.on_open(now, id, open, out),
             (ConnState::OpenConfirm, Message::Keepalive) => self.on_established(now, id, out),
@@ -848,4 +854,15 @@ fn ebgp_checks(u: &mut crate::wire::Update) {
             }
         };
     }
+}
+
+/// A NOTIFICATION before Established that says "not now" rather than "wrong": Cease/Connection
+/// Rejected (6/5) or Cease/Connection Collision Resolution (6/7, the peer kept its existing
+/// session, e.g. one we are closing after a reset). Retried like a refused connection, without
+/// the damped idle hold of an error (RFC 4271 §8.2.2 makes damping optional).
+fn refused_for_now(n: &Notification) -> bool {
+    matches!(
+        n.cease_subcode(),
+        Some(CeaseSubcode::ConnectionRejected | CeaseSubcode::ConnectionCollisionResolution)
+    )
 }

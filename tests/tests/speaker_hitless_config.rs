@@ -469,6 +469,43 @@ impl ThreeNodes {
     }
 }
 
+/// Seconds since the start of the month of a log line's RFC 3339 timestamp
+/// (`2026-12-06T09:22:29.851906Z ...`).
+fn log_time(line: &str) -> Option<f64> {
+    let stamp = line.split_whitespace().next()?;
+    let (date, time) = stamp.trim_end_matches('Z').split_once('T')?;
+    let day: f64 = date.rsplit('-').next()?.parse().ok()?;
+    let mut parts = time.split(':');
+    let h: f64 = parts.next()?.parse().ok()?;
+    let m: f64 = parts.next()?.parse().ok()?;
+    let sec: f64 = parts.next()?.parse().ok()?;
+    Some(day * 86_400.0 + h * 3600.0 + m * 60.0 + sec)
+}
+
+/// Each node's (taken, released) times of the reset Lease, from the speakers' logs.
+fn lease_intervals(lab: &ThreeNodes) -> Vec<(String, f64, f64)> {
+    (1..=NODE_COUNT)
+        .map(|i| {
+            let name = format!("node{i}");
+            let log = lab.dir.read(&format!("{name}.log"));
+            let at = |what: &str| {
+                let lines: Vec<f64> = log
+                    .lines()
+                    .filter(|l| l.contains(what))
+                    .filter_map(log_time)
+                    .collect();
+                assert_eq!(lines.len(), 1, "{name}: one '{what}' expected:\n{log}");
+                lines[0]
+            };
+            (
+                name.clone(),
+                at("reset Lease taken"),
+                at("reset Lease released"),
+            )
+        })
+        .collect()
+}
+
 /// What one LoadBalancer IP went through during the change.
 struct IpFigures {
     ip: Ipv4Addr,
@@ -558,6 +595,21 @@ fn hold_time_change(router_name: &str, lab: &ThreeNodes, graceful_restart: bool)
         done.is_some(),
         "{router_name} {mode}: not every session came back with hold time 6 s within 30 s"
     );
+    let mut held = lease_intervals(lab);
+    held.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let order: Vec<String> = held
+        .iter()
+        .map(|(n, from, to)| format!("{n} {:.0} ms", (to - from) * 1000.0))
+        .collect();
+    println!("scenario 3, {router_name}, {mode}: reset Lease held in turn: {order:?}");
+    for pair in held.windows(2) {
+        assert!(
+            pair[1].1 >= pair[0].2,
+            "{router_name} {mode}: {} reset while {} held the Lease: {held:?}",
+            pair[1].0,
+            pair[0].0
+        );
+    }
     for f in &figures {
         assert!(
             f.report.sent > FLOW_RATE,

@@ -5,9 +5,9 @@
 //! own namespace, and deletes it once the session is Established again with its routes sent.
 //! A node that finds the Lease held waits; it takes over a Lease whose record it has seen
 //! unchanged for the Lease's `leaseDurationSeconds` on its own clock (a holder that died), so
-//! a dead holder delays the others by at most that long. Without an API client, or when the
-//! API refuses, the reset goes ahead unordered (a configuration change must not hang on the
-//! API).
+//! a dead holder delays the others by at most that long. Without an API client, when the API
+//! refuses, or after [`MAX_WAIT`], the reset goes ahead unordered (a configuration change must
+//! not hang on the API).
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -23,6 +23,9 @@ use tracing::{debug, info, warn};
 pub const LEASE_DURATION: Duration = Duration::from_secs(10);
 /// Interval between two looks at a Lease held by another node.
 const POLL: Duration = Duration::from_millis(50);
+/// Longest wait for the Lease, however many nodes take it in turn before this one (about
+/// 0.4 s each): past it the reset goes ahead unordered (logged).
+pub const MAX_WAIT: Duration = Duration::from_secs(120);
 
 /// The Lease of one peer's resets, as held by this node.
 #[derive(Debug)]
@@ -87,6 +90,10 @@ impl ResetLeases {
         let started = Instant::now();
         let mut seen: Option<(Record, Instant)> = None;
         loop {
+            if started.elapsed() >= MAX_WAIT {
+                warn!(lease = %name, "waited {MAX_WAIT:?} for the reset Lease: resetting without it");
+                return None;
+            }
             let current = match self.api.get_opt(&name).await {
                 Ok(c) => c,
                 Err(e) => return self.unordered(&name, &e),

@@ -179,3 +179,66 @@ async fn two_nodes_reset_one_after_the_other() {
     }
     collector.shutdown("test done").await;
 }
+
+/// A node that died holding the reset Lease (its record never changes) delays the others by
+/// the Lease's `leaseDurationSeconds` only: the waiting node takes it over, resets, and
+/// releases it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_holder_delays_the_reset_by_its_lease_duration_only() {
+    let api = ApiServer::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let (collector, port) = common::collector(NODES[0].1, |_| {}).await;
+    let store = api.store();
+    store.seed(config(port, "3s")).unwrap();
+    store
+        .seed(json!({"apiVersion": "v1", "kind": "Node",
+                     "metadata": {"name": "n1", "labels": {"kubernetes.io/hostname": "n1"}}}))
+        .unwrap();
+    store
+        .seed(
+            json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                     "metadata": {"namespace": "ferrolb-system", "name": "ferrolb-reset-127.0.0.1"},
+                     "spec": {"holderIdentity": "gone", "leaseDurationSeconds": 2,
+                              "renewTime": "2026-01-01T00:00:00.000000Z"}}),
+        )
+        .unwrap();
+    let client = kube::Client::try_from(kube::Config::new(api.url().parse().unwrap())).unwrap();
+    let options = Options {
+        http_addr: None,
+        source_address: Some(NODES[0].1.parse().unwrap()),
+        connect_retry: Duration::from_secs(1),
+        namespace: "ferrolb-system".into(),
+        events: false,
+        ..Options::default()
+    };
+    let running = ferrolb_speaker::start(client, "n1", options).await.unwrap();
+    wait_for("the session up", Duration::from_secs(15), || {
+        collector.status()[0].is_established()
+    })
+    .await;
+    let t0 = Instant::now();
+    store.seed(config(port, "6s")).unwrap();
+    wait_for("the session reset", Duration::from_secs(15), || {
+        collector.status()[0].established_count == 2
+    })
+    .await;
+    let waited = t0.elapsed();
+    println!("reset {waited:?} after the change, behind a dead holder's 2 s Lease");
+    assert!(
+        waited >= Duration::from_secs(2),
+        "the node must wait for the Lease's duration: {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_secs(6),
+        "a dead holder must not block longer than its Lease's duration: {waited:?}"
+    );
+    wait_for("the Lease released", Duration::from_secs(5), || {
+        store
+            .list_objects("leases.coordination.k8s.io", Some("ferrolb-system"))
+            .is_empty()
+    })
+    .await;
+    running.stop().await;
+    collector.shutdown("test done").await;
+}

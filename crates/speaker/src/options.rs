@@ -62,7 +62,9 @@ pub struct Options {
     pub events: bool,
     /// How often a config file is looked at again (file source only).
     pub file_poll_interval: Duration,
-    /// First connect-retry interval of every session (doubles up to a minute).
+    /// Connect-retry interval of every session: the quick retries
+    /// ([`QUICK_RETRY`](crate::sessions::QUICK_RETRY), doubling) stop at it, then it doubles up
+    /// to a minute.
     pub connect_retry: Duration,
     /// Directory for the restart marker (see [`crate::restart_marker`]); `None`: the speaker
     /// never sets the R flag. Meant to survive the container but not the node (`/run/ferrolb`).

@@ -49,10 +49,11 @@ async fn established(speaker: &Speaker, peer: IpAddr, what: &str) {
     );
 }
 
-/// Resets the driver's session from `NODE` to `ROUTER` `rounds` times by changing the hold time
-/// (6/6 each time) and returns "update_peer called (the NOTIFICATION leaves) -> Established
-/// again" for each round.
-fn reset_rounds(node: &Netns, quick: Option<Duration>, rounds: usize) -> Vec<Duration> {
+/// Resets the driver's session from `NODE` to `ROUTER` 2 x `rounds` times by changing the hold
+/// time (6/6 each time), alternating a new session without the quick retry (before) and one
+/// with it (after), so both see the router in the same conditions. Returns "update_peer called
+/// (the NOTIFICATION leaves) -> Established again" of the before and of the after rounds.
+fn reset_rounds(node: &Netns, rounds: usize) -> (Vec<Duration>, Vec<Duration>) {
     node.run_in(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -65,20 +66,21 @@ fn reset_rounds(node: &Netns, quick: Option<Duration>, rounds: usize) -> Vec<Dur
             cfg.local_address = Some(IpAddr::V4(NODE));
             cfg.session.hold_time = 9;
             cfg.session.connect_retry = CONNECT_RETRY;
-            cfg.session.quick_retry = quick;
             speaker.add_peer(cfg.clone()).expect("add peer");
             established(&speaker, peer, "first session").await;
-            let mut times = Vec::with_capacity(rounds);
-            for round in 0..rounds {
-                cfg.session.hold_time = if round % 2 == 0 { 10 } else { 9 };
+            let (mut before, mut after) = (Vec::new(), Vec::new());
+            for round in 0..2 * rounds {
+                let quick = round % 2 == 1;
+                cfg.session.hold_time = if quick { 9 } else { 10 };
+                cfg.session.quick_retry = quick.then_some(QUICK_RETRY);
                 let t0 = Instant::now();
                 let reset = speaker.update_peer(cfg.clone()).await.expect("update");
                 assert!(reset, "a hold-time change resets the session");
                 established(&speaker, peer, &format!("round {round}")).await;
-                times.push(t0.elapsed());
+                if quick { &mut after } else { &mut before }.push(t0.elapsed());
             }
             speaker.shutdown("test done").await;
-            times
+            (before, after)
         })
     })
 }
@@ -91,11 +93,10 @@ fn percentiles(times: &[Duration]) -> (f64, f64, f64) {
     (rank(0.50), rank(0.99), ms[ms.len() - 1])
 }
 
-/// Runs the rounds before (fixed connect-retry) and after (quick retry), prints both and
-/// asserts that the quick retry brings the session back well before the fixed wait.
+/// Runs the rounds before (connect-retry only) and after (quick retry), interleaved, prints
+/// both and asserts that the quick retry brings the session back well before the fixed wait.
 fn measure_reset_reconnect(router_name: &str, node: &Netns) {
-    let before = reset_rounds(node, None, ROUNDS);
-    let after = reset_rounds(node, Some(QUICK_RETRY), ROUNDS);
+    let (before, after) = reset_rounds(node, ROUNDS);
     let (b50, b99, bmax) = percentiles(&before);
     let (a50, a99, amax) = percentiles(&after);
     println!(

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ferrolb_apiserver::ApiServer;
+use ferrolb_apiserver::{ApiServer, RunningServer};
 use ferrolb_bgp::driver::{Speaker, State};
 use ferrolb_speaker::Options;
 use serde_json::{json, Value};
@@ -76,6 +76,31 @@ async fn wait_for(what: &str, timeout: Duration, mut probe: impl FnMut() -> bool
     }
 }
 
+/// Starts the speaker of node `name` with BGP source address `source` against `api`.
+async fn start_node(api: &RunningServer, name: &str, source: &str) -> ferrolb_speaker::Running {
+    let client = kube::Client::try_from(kube::Config::new(api.url().parse().unwrap())).unwrap();
+    let options = Options {
+        http_addr: None,
+        source_address: Some(source.parse().unwrap()),
+        connect_retry: Duration::from_secs(1),
+        namespace: "ferrolb-system".into(),
+        events: false,
+        ..Options::default()
+    };
+    ferrolb_speaker::start(client, name, options).await.unwrap()
+}
+
+/// Waits until the API server holds no reset Lease any more.
+async fn wait_lease_released(api: &RunningServer) {
+    let store = api.store();
+    wait_for("the reset Lease released", Duration::from_secs(5), || {
+        store
+            .list_objects("leases.coordination.k8s.io", Some("ferrolb-system"))
+            .is_empty()
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_reset_one_after_the_other() {
     let api = ApiServer::start("127.0.0.1:0".parse().unwrap())
@@ -113,16 +138,7 @@ async fn two_nodes_reset_one_after_the_other() {
 
     let mut running = Vec::new();
     for (name, source) in NODES {
-        let client = kube::Client::try_from(kube::Config::new(api.url().parse().unwrap())).unwrap();
-        let options = Options {
-            http_addr: None,
-            source_address: Some(source.parse().unwrap()),
-            connect_retry: Duration::from_secs(1),
-            namespace: "ferrolb-system".into(),
-            events: false,
-            ..Options::default()
-        };
-        running.push(ferrolb_speaker::start(client, name, options).await.unwrap());
+        running.push(start_node(&api, name, source).await);
     }
     let peers: Vec<IpAddr> = NODES.iter().map(|(_, a)| a.parse().unwrap()).collect();
     wait_for(
@@ -168,12 +184,7 @@ async fn two_nodes_reset_one_after_the_other() {
         second.0 > first.1,
         "the second node reset while the first was down: {intervals:?}"
     );
-    wait_for("the reset Lease released", Duration::from_secs(5), || {
-        store
-            .list_objects("leases.coordination.k8s.io", Some("ferrolb-system"))
-            .is_empty()
-    })
-    .await;
+    wait_lease_released(&api).await;
     for r in running {
         r.stop().await;
     }
@@ -203,16 +214,7 @@ async fn a_dead_holder_delays_the_reset_by_its_lease_duration_only() {
                               "renewTime": "2026-01-01T00:00:00.000000Z"}}),
         )
         .unwrap();
-    let client = kube::Client::try_from(kube::Config::new(api.url().parse().unwrap())).unwrap();
-    let options = Options {
-        http_addr: None,
-        source_address: Some(NODES[0].1.parse().unwrap()),
-        connect_retry: Duration::from_secs(1),
-        namespace: "ferrolb-system".into(),
-        events: false,
-        ..Options::default()
-    };
-    let running = ferrolb_speaker::start(client, "n1", options).await.unwrap();
+    let running = start_node(&api, "n1", NODES[0].1).await;
     wait_for("the session up", Duration::from_secs(15), || {
         collector.status()[0].is_established()
     })
@@ -233,12 +235,7 @@ async fn a_dead_holder_delays_the_reset_by_its_lease_duration_only() {
         waited < Duration::from_secs(6),
         "a dead holder must not block longer than its Lease's duration: {waited:?}"
     );
-    wait_for("the Lease released", Duration::from_secs(5), || {
-        store
-            .list_objects("leases.coordination.k8s.io", Some("ferrolb-system"))
-            .is_empty()
-    })
-    .await;
+    wait_lease_released(&api).await;
     running.stop().await;
     collector.shutdown("test done").await;
 }

@@ -8,6 +8,7 @@
 
 pub mod announce;
 pub mod bench;
+pub mod cluster;
 pub mod env;
 pub mod flow_spread;
 pub mod netns;
@@ -18,7 +19,6 @@ pub mod process;
 pub mod route_sampler;
 pub mod route_weights;
 pub mod scratch;
-pub mod seed;
 pub mod speaker;
 pub mod udp_flow;
 pub mod wait;

@@ -17,10 +17,10 @@
 use std::time::{Duration, Instant};
 
 use ferrolb_apiserver::Store;
+use ferrolb_e2e::cluster::seed_config;
 use ferrolb_e2e::env::require_root_and;
 use ferrolb_e2e::ns_api::NsApi;
 use ferrolb_e2e::peers::frr::{Frr, FrrConfig, FrrNeighbor};
-use ferrolb_e2e::seed::seed_config;
 use ferrolb_e2e::speaker;
 use ferrolb_e2e::{ferrolb_bin, veth, wait_until_opt, ChildGuard, Netns, ScratchDir};
 use nix::sys::signal::Signal;

@@ -18,10 +18,10 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use ferrolb_e2e::cluster::{seed_config, seed_endpoints, seed_node, seed_service};
 use ferrolb_e2e::env::require_root_and;
 use ferrolb_e2e::ns_api::NsApi;
 use ferrolb_e2e::peers::frr::{Frr, FrrConfig, FrrNeighbor};
-use ferrolb_e2e::seed::{seed_config, seed_endpoints, seed_node, seed_service};
 use ferrolb_e2e::speaker;
 use ferrolb_e2e::{ferrolb_bin, veth, wait_until, ChildGuard, Netns, ScratchDir};
 use nix::sys::signal::Signal;
@@ -52,29 +52,13 @@ address-pools:
     )
 }
 
-/// Next hops FRR has for `prefix` (sorted), empty when it has no path.
-fn next_hops(frr: &Frr, prefix: &str) -> Vec<String> {
-    let Some(route) = frr.route("ipv4", prefix) else {
-        return Vec::new();
-    };
-    let mut hops: Vec<String> = route["paths"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| p["nexthops"][0]["ip"].as_str().map(str::to_string))
-        .collect();
-    hops.sort();
-    hops
-}
-
 fn wait_hops(frr: &Frr, prefix: &str, want: &[&str], timeout: Duration, what: &str) -> Duration {
     let t0 = Instant::now();
-    let ok =
-        ferrolb_e2e::wait_until_opt(timeout, || (next_hops(frr, prefix) == want).then_some(()));
+    let ok = ferrolb_e2e::wait_until_opt(timeout, || (frr.next_hops(prefix) == want).then_some(()));
     if ok.is_none() {
         panic!(
             "{what}: FRR's next hops for {prefix} are {:?}, expected {want:?} within {timeout:?}",
-            next_hops(frr, prefix)
+            frr.next_hops(prefix)
         );
     }
     t0.elapsed()
@@ -368,12 +352,12 @@ fn single_peer_config(hold: &str, second_peer: &str) -> String {
 /// clears the neighbor JSON's last-notification fields when the next session comes up, so the
 /// log is the lasting record of a reset.
 fn wait_notification_logged(frr: &Frr, addr: &str, code: &str, dir: &ScratchDir) -> String {
-    let needle = format!("received from neighbor {addr} {code} ");
+    let needle = format!(" {code} ");
+    let addr: IpAddr = addr.parse().expect("neighbor address");
     let find = || {
-        let log = frr.dir().read("bgpd.log");
-        log.lines()
+        frr.notifications_logged(addr)
+            .into_iter()
             .find(|l| l.contains(&needle))
-            .map(str::to_string)
     };
     ferrolb_e2e::wait_until_opt(Duration::from_secs(15), find).unwrap_or_else(|| {
         panic!(

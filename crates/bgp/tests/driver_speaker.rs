@@ -304,6 +304,54 @@ async fn hold_timer_expires_when_the_peer_goes_silent() {
     drop(sock);
 }
 
+/// A change that needs no new OPEN (the maximum-prefix limit, connect-retry timers) is taken
+/// by the running session: no NOTIFICATION, the same session, the new configuration reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_peer_applies_timers_and_max_prefix_without_a_reset() {
+    let (a, b) = pair(None, false).await;
+    let mut a_rx = a.watch(B).expect("watch");
+    let mut b_rx = b.watch(A).expect("watch");
+    wait_for(&mut b_rx, "B established", |s| {
+        s.state == State::Established
+    })
+    .await;
+    let mut changed = b.peers().pop().expect("one peer");
+    changed.session.max_prefixes = Some(5);
+    changed.session.max_prefixes_cease = true;
+    changed.session.connect_retry = Duration::from_secs(3);
+    changed.session.quick_retry = Some(Duration::from_millis(100));
+    changed.session.idle_hold = Duration::from_secs(2);
+    assert!(
+        !b.update_peer(changed.clone()).await.expect("update"),
+        "no reset for settings outside the OPEN"
+    );
+    assert_eq!(b.peers(), [changed.clone()]);
+    // The peer task took the command: the session still answers, once.
+    let set: AdvertisementSet = hosts_v4([198, 51, 100], 2, &Arc::default())
+        .into_iter()
+        .collect();
+    b.set_advertisements(A, Arc::new(set)).expect("set");
+    wait_for(&mut a_rx, "A gets 2", |s| s.prefixes_received.ipv4 == 2).await;
+    let status = b_rx.borrow().clone();
+    assert_eq!(status.state, State::Established);
+    assert_eq!(status.established_count, 1, "{status:?}");
+    assert_eq!(status.last_error, None, "{status:?}");
+    assert_eq!(a_rx.borrow().last_error, None);
+
+    // The lowered limit is in force: A announces 6 routes to B, which closes with 6/1.
+    let six: AdvertisementSet = hosts_v4([198, 51, 101], 6, &Arc::default())
+        .into_iter()
+        .collect();
+    a.set_advertisements(B, Arc::new(six)).expect("set");
+    wait_for(&mut a_rx, "A receives Cease/Maximum Number of Prefixes Reached", |s| {
+        matches!(&s.last_error, Some(PeerError::Notification { direction: Direction::Received, notification })
+            if notification.cease_subcode() == Some(CeaseSubcode::MaximumPrefixesReached))
+    })
+    .await;
+    a.shutdown("bye").await;
+    b.shutdown("bye").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_peer_resets_only_when_the_config_changes_and_remove_is_graceful() {
     /// A Cease of `subcode` received by the peer, with no data (RFC 9003 defines a shutdown

@@ -475,6 +475,140 @@ fn connect_retry_backs_off_exponentially_with_cap() {
     assert_eq!(waits, vec![5, 10, 20, 40, 60, 60, 60]);
 }
 
+fn ms(m: u64) -> Duration {
+    Duration::from_millis(m)
+}
+
+/// After a start (a reset) a refused connection is retried after 50 ms, then 100, 200 ...
+/// up to connect-retry (2 s), from where the ordinary backoff doubles to its cap.
+#[test]
+fn quick_retry_doubles_up_to_connect_retry_then_backs_off() {
+    let mut cfg = config();
+    cfg.connect_retry = secs(2);
+    cfg.connect_retry_max = secs(8);
+    cfg.quick_retry = Some(ms(50));
+    let mut s = Session::new(cfg).unwrap();
+    let mut t = Instant::now();
+    let mut c = connect_id(&s.handle(t, Input::ManualStart));
+    let mut waits = Vec::new();
+    for _ in 0..10 {
+        s.handle(t, Input::TcpConnectionFails(c));
+        let d = s.next_deadline().unwrap();
+        waits.push((d - t).as_millis());
+        t = d;
+        c = connect_id(&s.handle(t, Input::Tick));
+    }
+    assert_eq!(
+        waits,
+        [50, 100, 200, 400, 800, 1600, 2000, 4000, 8000, 8000]
+    );
+}
+
+/// A peer that accepts the connection and closes it (a router still clearing the old
+/// session) is retried quickly too, but the wait grows: no 50 ms loop.
+#[test]
+fn quick_retry_grows_when_the_peer_accepts_and_closes() {
+    let mut cfg = config();
+    cfg.connect_retry = secs(2);
+    cfg.quick_retry = Some(ms(50));
+    let mut s = Session::new(cfg).unwrap();
+    let mut t = Instant::now();
+    let mut c = connect_id(&s.handle(t, Input::ManualStart));
+    let mut waits = Vec::new();
+    for _ in 0..7 {
+        s.handle(t, Input::TcpConnectionAcknowledged(c));
+        assert_eq!(s.state(), State::OpenSent);
+        s.handle(t, Input::TcpConnectionFails(c));
+        let d = s.next_deadline().unwrap();
+        waits.push((d - t).as_millis());
+        t = d;
+        c = connect_id(&s.handle(t, Input::Tick));
+    }
+    assert_eq!(waits, [50, 100, 200, 400, 800, 1600, 2000]);
+}
+
+/// A router that still has the old session answers the new connection with Cease/Connection
+/// Collision Resolution (6/7; FRR 8.4 right after our reset's NOTIFICATION): retried at the
+/// quick interval, not after the damped idle hold of an error; another NOTIFICATION before
+/// Established still waits the idle hold.
+#[test]
+fn collision_cease_before_established_is_retried_quickly() {
+    let mut cfg = config();
+    cfg.connect_retry = secs(2);
+    cfg.quick_retry = Some(ms(50));
+    for (subcode, wait) in [
+        (CeaseSubcode::ConnectionCollisionResolution, ms(50)),
+        (CeaseSubcode::ConnectionRejected, ms(50)),
+        (CeaseSubcode::AdministrativeShutdown, secs(1)),
+    ] {
+        let mut s = Session::new(cfg.clone()).unwrap();
+        let t0 = Instant::now();
+        let c = connect_id(&s.handle(t0, Input::ManualStart));
+        s.handle(t0, Input::TcpConnectionAcknowledged(c));
+        s.handle(t0, Input::BytesReceived(c, &peer_open()));
+        assert_eq!(s.state(), State::OpenConfirm);
+        let n = bytes(Message::Notification(Notification::cease(subcode)));
+        s.handle(t0, Input::BytesReceived(c, &n));
+        assert_eq!(s.next_deadline(), Some(t0 + wait), "{subcode:?}");
+        let out = s.handle(t0 + wait, Input::Tick);
+        assert_ne!(connect_id(&out), c, "{subcode:?}: a new attempt");
+    }
+}
+
+/// A connection attempt in progress is given connect-retry, not the quick interval.
+#[test]
+fn quick_retry_does_not_cut_an_attempt_short() {
+    let mut cfg = config();
+    cfg.connect_retry = secs(2);
+    cfg.quick_retry = Some(ms(50));
+    let mut s = Session::new(cfg).unwrap();
+    let t0 = Instant::now();
+    let c = connect_id(&s.handle(t0, Input::ManualStart));
+    assert_eq!(s.next_deadline(), Some(t0 + secs(2)));
+    let out = s.handle(t0 + ms(1999), Input::Tick);
+    assert!(!out.contains(&Output::Close(c)), "{out:?}");
+    let out = s.handle(t0 + secs(2), Input::Tick);
+    assert!(out.contains(&Output::Close(c)), "{out:?}");
+}
+
+/// `retune` takes timers and the maximum-prefix limit on a live session and refuses what
+/// needs a new OPEN.
+#[test]
+fn retune_applies_settings_outside_the_open_only() {
+    let t0 = Instant::now();
+    let (mut s, _) = established(config(), t0);
+    let mut live = config();
+    live.max_prefixes = Some(3);
+    live.connect_retry = secs(7);
+    live.quick_retry = Some(ms(100));
+    assert!(!config().needs_reset_for(&live));
+    s.retune(live.clone()).expect("retune");
+    assert_eq!(s.config(), &live);
+    assert_eq!(s.state(), State::Established);
+    for change in [
+        |c: &mut SessionConfig| c.hold_time = 30,
+        |c: &mut SessionConfig| c.keepalive = Some(5),
+        |c: &mut SessionConfig| c.peer_as = 65009,
+        |c: &mut SessionConfig| c.router_id = Ipv4Addr::new(10, 9, 9, 9),
+        |c: &mut SessionConfig| c.restart_time = 120,
+    ] {
+        let mut other = live.clone();
+        change(&mut other);
+        assert!(live.needs_reset_for(&other), "{other:?}");
+        assert_eq!(
+            s.retune(other),
+            Err(ferrolb_bgp::session::RetuneError::NeedsReset)
+        );
+    }
+    let mut bad = live.clone();
+    bad.quick_retry = Some(secs(8));
+    assert!(matches!(
+        s.retune(bad),
+        Err(ferrolb_bgp::session::RetuneError::Invalid(_))
+    ));
+    assert_eq!(s.config(), &live);
+}
+
 #[test]
 fn hanging_connect_is_abandoned_and_retried() {
     let mut s = Session::new(config()).unwrap();

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod options;
 pub mod policy;
 pub mod report;
+pub mod reset_lease;
 pub mod restart_marker;
 pub mod router_id;
 pub mod sessions;
@@ -155,6 +156,7 @@ pub async fn start(client: Client, node_name: &str, options: Options) -> Result<
             default_source: options.source_address,
             default_router_id: options.router_id,
             connect_retry: options.connect_retry,
+            node: node_name.clone(),
             restart_state,
         },
     );
@@ -381,8 +383,9 @@ fn spawn_metrics_watch(
                     break;
                 }
             }
-            // The driver's peer is gone: not Established. BFD removes and re-adds a peer without the loop
-            // (RFC 5882 coupling): follow the new one while the session is still configured.
+            // The driver's peer is gone: not Established. A reset (ordered by the reset Lease)
+            // and BFD (RFC 5882 coupling) remove and re-add a peer without the loop: follow the
+            // new one while the session is still configured.
             shared
                 .metrics
                 .session_up
@@ -400,7 +403,7 @@ fn spawn_metrics_watch(
 }
 
 /// Waits for the driver's peer `address` to be added back while the loop still has a session
-/// for it (a BFD-held peer); None when the session is no longer configured.
+/// for it (a reset, or a BFD-held peer); None when the session is no longer configured.
 async fn resubscribe(
     shared: &Shared,
     address: std::net::IpAddr,
@@ -412,7 +415,7 @@ async fn resubscribe(
             .unwrap_or_else(|p| p.into_inner())
             .sessions
             .iter()
-            .any(|s| s.address == address && s.bfd.is_some());
+            .any(|s| s.address == address);
         if !configured {
             return None;
         }

@@ -62,7 +62,9 @@ pub struct Options {
     pub events: bool,
     /// How often a config file is looked at again (file source only).
     pub file_poll_interval: Duration,
-    /// First connect-retry interval of every session (doubles up to a minute).
+    /// Connect-retry interval of every session: the quick retries
+    /// ([`QUICK_RETRY`](crate::sessions::QUICK_RETRY), doubling) stop at it, then it doubles up
+    /// to a minute.
     pub connect_retry: Duration,
     /// This speaker's pod (`POD_NAME` from the downward API): at stop, a deleted DaemonSet
     /// owning it makes the stop a departure. `None`: not checked.

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferrolb_bgp::driver::{Password, PeerConfig, Speaker};
@@ -21,7 +21,34 @@ use tracing::{info, warn};
 use crate::bfd::{self, BfdPeers, Held};
 use crate::departure::StopMode;
 use crate::policy::{Desired, PeerKey, PeerPlan, RouteAttrs};
+use crate::reset_lease::{ResetLeases, LEASE_DURATION};
 use crate::router_id;
+
+/// First wait before reconnecting after a refused attempt (doubling, jittered, up to the
+/// connect-retry interval): routers refuse for a moment after a NOTIFICATION, and a session
+/// reset by a configuration change should be back as soon as the router accepts.
+pub const QUICK_RETRY: Duration = Duration::from_millis(50);
+
+/// After a reset, how long the routes get at the router (its best path and FIB) before the
+/// reset Lease lets the next node reset: the node cannot see the router's table.
+pub const RESET_SETTLE: Duration = Duration::from_millis(300);
+
+/// The configuration a reset waiting for (or running under) the peer's reset Lease applies;
+/// `done` once the task has applied the last one and will take no more.
+struct ResetTarget {
+    config: PeerConfig,
+    done: bool,
+}
+
+/// A reset ordered by the peer's reset Lease, running in its own task.
+struct PendingReset {
+    target: Arc<Mutex<ResetTarget>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn lock_target(t: &Mutex<ResetTarget>) -> std::sync::MutexGuard<'_, ResetTarget> {
+    t.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// What the manager knows about one running session.
 struct Active {
@@ -51,6 +78,8 @@ pub struct SessionManager {
     active: BTreeMap<IpAddr, Active>,
     passwords: HashMap<(String, String, String), Result<Password, String>>,
     password_generation: u64,
+    leases: Option<ResetLeases>,
+    pending: HashMap<IpAddr, PendingReset>,
     /// Peers that could not be set up.
     pub setup_errors: BTreeMap<PeerKey, SetupError>,
     /// BFD sessions of the peers with a `bfd-profile`.
@@ -67,6 +96,8 @@ pub struct ManagerOptions {
     pub default_router_id: Option<std::net::Ipv4Addr>,
     /// First connect-retry interval.
     pub connect_retry: Duration,
+    /// This node's name: the holder of the reset Leases.
+    pub node: String,
     /// This process is a restart (see [`crate::restart_marker`]): set R in the Graceful
     /// Restart capability of peers with `graceful-restart`.
     pub restart_state: bool,
@@ -75,8 +106,13 @@ pub struct ManagerOptions {
 impl SessionManager {
     /// A manager driving `speaker`; `client` reads password Secrets.
     pub fn new(speaker: Speaker, client: Option<Client>, options: ManagerOptions) -> Self {
+        let leases = client
+            .as_ref()
+            .map(|c| ResetLeases::new(c.clone(), &options.namespace, &options.node));
         SessionManager {
             speaker,
+            leases,
+            pending: HashMap::new(),
             client,
             namespace: options.namespace,
             default_source: options.default_source,
@@ -107,7 +143,7 @@ impl SessionManager {
     }
 
     /// Brings the speaker in line with `desired`. `config_generation` changes whenever a new
-    /// configuration was taken (Secrets are read again then). Returns the peers added or reset.
+    /// configuration was taken (Secrets are read again then). Returns the peers added.
     ///
     /// A node has one session per peer address (the driver's peer identity): a second plan for
     /// an address already used is not applied and is reported in
@@ -209,8 +245,8 @@ impl SessionManager {
         h.down
     }
 
-    /// Adds the peer's session or updates its parameters (the driver resets it only when they
-    /// changed). True when the session was added or reset. A new session starts with the
+    /// Adds the peer's session or updates its parameters (a reset only when they need a new
+    /// OPEN). True when the session was added. A new session starts with the
     /// plan's routes, so its first table and End-of-RIB go out together (a router helping a
     /// graceful restart drops what is stale at End-of-RIB).
     async fn sync_session(
@@ -245,23 +281,67 @@ impl SessionManager {
                     false
                 }
             },
-            Some(false) => match self.speaker.update_peer(config.clone()).await {
-                Ok(reset) => {
-                    if reset {
-                        info!(peer = %plan.key, "session parameters changed; session reset");
-                    }
-                    if let Some(a) = self.active.get_mut(&address) {
-                        a.config = config;
-                        a.key = plan.key;
-                    }
-                    reset
-                }
-                Err(e) => {
-                    self.setup_error(plan.key, e.to_string());
-                    false
-                }
-            },
+            Some(false) => {
+                self.change_session(plan.key, config).await;
+                false
+            }
             Some(true) => false,
+        }
+    }
+
+    /// Applies a changed configuration to a running session: through the reset Lease when it
+    /// needs a new OPEN (no two nodes of the peer down at once), else at once (timers,
+    /// maximum-prefix: no reset).
+    async fn change_session(&mut self, key: PeerKey, config: PeerConfig) {
+        let address = key.address;
+        let Some(active) = self.active.get_mut(&address) else {
+            return;
+        };
+        let needs_reset = active.config.needs_reset_for(&config);
+        active.config = config.clone();
+        active.key = key;
+        if let Some(p) = self.pending.get(&address) {
+            let mut target = lock_target(&p.target);
+            if !target.done {
+                target.config = config;
+                return;
+            }
+        }
+        match (&self.leases, needs_reset) {
+            (Some(leases), true) => {
+                info!(peer = %key, "session parameters changed; reset when this node holds the peer's reset Lease");
+                let target = Arc::new(Mutex::new(ResetTarget {
+                    config,
+                    done: false,
+                }));
+                let task = tokio::spawn(ordered_reset(
+                    self.speaker.clone(),
+                    leases.clone(),
+                    address,
+                    Arc::clone(&target),
+                ));
+                self.pending.insert(address, PendingReset { target, task });
+            }
+            _ => match self.speaker.update_peer(config).await {
+                Ok(true) => info!(peer = %key, "session parameters changed; session reset"),
+                Ok(false) => {}
+                Err(e) => self.setup_error(key, e.to_string()),
+            },
+        }
+    }
+
+    /// Stops the peer's ordered reset, if one is running, and releases its Lease if held.
+    async fn abandon_reset(&mut self, address: IpAddr) {
+        let Some(p) = self.pending.remove(&address) else {
+            return;
+        };
+        if p.task.is_finished() {
+            return;
+        }
+        p.task.abort();
+        let _ = p.task.await;
+        if let Some(leases) = &self.leases {
+            leases.release_if_held(address).await;
         }
     }
 
@@ -304,6 +384,7 @@ impl SessionManager {
             .copied()
             .collect();
         for address in gone {
+            self.abandon_reset(address).await;
             self.bfd.stop(&self.speaker, address, false);
             if let Some(a) = self.active.remove(&address) {
                 info!(peer = %a.key, "session removed (peer no longer configured for this node)");
@@ -344,6 +425,7 @@ impl SessionManager {
         config.session.keepalive =
             (hold != 0 && keepalive != 0 && keepalive != hold / 3).then_some(keepalive);
         config.session.connect_retry = self.connect_retry;
+        config.session.quick_retry = Some(QUICK_RETRY.min(self.connect_retry));
         config.session.max_prefixes = max_prefixes(peer.max_prefix);
         if peer.graceful_restart {
             offer_graceful_restart(&mut config, peer.restart_time, self.restart_state);
@@ -406,6 +488,10 @@ impl SessionManager {
     /// Stops every session as `mode` says (see [`StopMode`]); `message` goes with the
     /// Cease/Administrative Shutdown (inside a Hard Reset for a departure).
     pub async fn shutdown(&mut self, mode: StopMode, message: &str) {
+        let pending: Vec<IpAddr> = self.pending.keys().copied().collect();
+        for address in pending {
+            self.abandon_reset(address).await;
+        }
         self.bfd.shutdown().await;
         match mode {
             StopMode::Restart => {
@@ -479,6 +565,64 @@ fn max_prefixes(configured: Option<u32>) -> Option<u32> {
         None => Some(ferrolb_bgp::session::DEFAULT_MAX_PREFIXES),
         Some(0) => None,
         Some(n) => Some(n),
+    }
+}
+
+/// Resets the session to `address` while holding the peer's reset Lease: waits for the Lease,
+/// applies the latest target configuration (again if it changed meanwhile), waits until the
+/// session is Established with its routes sent plus [`RESET_SETTLE`] (bounded by the Lease
+/// duration), then releases the Lease.
+async fn ordered_reset(
+    speaker: Speaker,
+    leases: ResetLeases,
+    address: IpAddr,
+    target: Arc<Mutex<ResetTarget>>,
+) {
+    let held = leases.acquire(address).await;
+    loop {
+        let config = lock_target(&target).config.clone();
+        match speaker.update_peer(config.clone()).await {
+            Ok(true) => {
+                info!(peer = %address, "session parameters changed; session reset");
+                back_with_routes(&speaker, address).await;
+            }
+            Ok(false) => {}
+            Err(e) => warn!(peer = %address, error = %e, "session not reset"),
+        }
+        let mut t = lock_target(&target);
+        if t.config == config {
+            t.done = true;
+            break;
+        }
+    }
+    if let Some(held) = held {
+        leases.release(held).await;
+    }
+}
+
+/// Waits (at most [`LEASE_DURATION`]) until the session is Established and every desired
+/// route is sent (or cannot be sent), then [`RESET_SETTLE`] for the router to install them.
+async fn back_with_routes(speaker: &Speaker, address: IpAddr) {
+    let Some(mut rx) = speaker.watch(address) else {
+        return;
+    };
+    let want = speaker.advertisements(address).map_or(0, |a| a.len());
+    let back = tokio::time::timeout(
+        LEASE_DURATION,
+        rx.wait_for(|s| {
+            let done = s.prefixes_sent.ipv4
+                + s.prefixes_sent.ipv6
+                + s.prefixes_unsendable.ipv4
+                + s.prefixes_unsendable.ipv6;
+            s.state == ferrolb_bgp::driver::State::Established && done >= want
+        }),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok());
+    if back {
+        tokio::time::sleep(RESET_SETTLE).await;
+    } else {
+        warn!(peer = %address, "session not back with its routes within the reset Lease duration");
     }
 }
 

@@ -66,6 +66,7 @@ fn manager() -> SessionManager {
             default_router_id: None,
             connect_retry: Duration::from_millis(200),
             restart_state: false,
+            node: "n1".into(),
         },
     )
 }
@@ -176,6 +177,7 @@ async fn status_shows_whether_graceful_restart_was_negotiated() {
                 default_router_id: None,
                 connect_retry: Duration::from_millis(200),
                 restart_state: false,
+                node: "n1".into(),
             },
         );
         m.apply(&desired(port, extra), None, 1).await;

@@ -75,6 +75,7 @@ async fn two_plans_for_one_address_never_flap_the_session() {
             default_source: Some(node),
             default_router_id: None,
             connect_retry: Duration::from_millis(200),
+            node: "n1".into(),
             restart_state: false,
         },
     );

@@ -391,6 +391,35 @@ impl Frr {
         has_paths.then_some(v)
     }
 
+    /// Next hops of the paths FRR has for an IPv4 `prefix` (sorted); empty without a path.
+    pub fn next_hops(&self, prefix: &str) -> Vec<String> {
+        let Some(route) = self.route("ipv4", prefix) else {
+            return Vec::new();
+        };
+        let mut hops: Vec<String> = route["paths"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["nexthops"][0]["ip"].as_str().map(str::to_string))
+            .collect();
+        hops.sort();
+        hops
+    }
+
+    /// bgpd's log lines of NOTIFICATIONs received from `addr` (`bgp log-neighbor-changes`
+    /// must be configured), e.g. `... received from neighbor 10.255.1.2 6/6 (Cease/Other
+    /// Configuration Change) 0 bytes`. FRR clears the neighbor JSON's last-notification fields
+    /// when the next session comes up, so the log is the lasting record of a reset.
+    pub fn notifications_logged(&self, addr: IpAddr) -> Vec<String> {
+        let needle = format!("received from neighbor {addr} ");
+        self.dir
+            .read("bgpd.log")
+            .lines()
+            .filter(|l| l.contains(&needle))
+            .map(str::to_string)
+            .collect()
+    }
+
     /// Prefixes in `show bgp <afi> unicast json` (the keys of `routes`).
     pub fn prefixes(&self, afi: &str) -> Vec<String> {
         let v = self.vtysh_json(&format!("show bgp {afi} unicast json"));

@@ -96,6 +96,19 @@ impl PeerConfig {
         s
     }
 
+    /// Whether a session running with `self` must be reset to run with `other`: the
+    /// transport (address, port, source, password, TTL) or the OPEN changes. Timers and the
+    /// maximum-prefix limit are applied to the running session.
+    pub fn needs_reset_for(&self, other: &PeerConfig) -> bool {
+        self.address != other.address
+            || self.port != other.port
+            || self.local_address != other.local_address
+            || self.password != other.password
+            || self.ttl_security != other.ttl_security
+            || self.ebgp_multihop != other.ebgp_multihop
+            || self.session.needs_reset_for(&other.session)
+    }
+
     /// Whether the peer is in another AS.
     pub fn is_ebgp(&self) -> bool {
         !self.session.is_ibgp()
@@ -110,6 +123,51 @@ impl PeerConfig {
             (true, Some(ttl)) => u32::from(ttl),
             (true, None) => 1,
             (false, _) => 64,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn base() -> PeerConfig {
+        PeerConfig::new(
+            "10.255.0.1".parse().unwrap(),
+            65001,
+            65000,
+            Ipv4Addr::new(10, 255, 0, 2),
+        )
+    }
+
+    #[test]
+    fn transport_and_open_changes_need_a_reset_timers_and_limits_do_not() {
+        let resets: [fn(&mut PeerConfig); 7] = [
+            |c| c.port = 1179,
+            |c| c.local_address = Some("10.255.0.3".parse().unwrap()),
+            |c| c.password = Some(Password::new("s3cret").unwrap()),
+            |c| c.ttl_security = true,
+            |c| c.ebgp_multihop = Some(4),
+            |c| c.session.hold_time = 30,
+            |c| c.session.local_as = 65009,
+        ];
+        for (i, change) in resets.iter().enumerate() {
+            let mut other = base();
+            change(&mut other);
+            assert!(base().needs_reset_for(&other), "change {i}: {other:?}");
+        }
+        let live: [fn(&mut PeerConfig); 4] = [
+            |c| c.session.max_prefixes = Some(5),
+            |c| c.session.max_prefixes_cease = true,
+            |c| c.session.connect_retry = Duration::from_secs(9),
+            |c| c.session.quick_retry = Some(Duration::from_millis(80)),
+        ];
+        for (i, change) in live.iter().enumerate() {
+            let mut other = base();
+            change(&mut other);
+            assert_ne!(base(), other);
+            assert!(!base().needs_reset_for(&other), "change {i}: {other:?}");
         }
     }
 }

@@ -11,7 +11,9 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use crate::rib_out::{AddressFamily, AdvertisementSet, RibOut, SessionContext};
-use crate::session::{ConnId, DownReason, Input, Negotiated, Output, Session, State};
+use crate::session::{
+    ConnId, DownReason, Input, Negotiated, Output, Session, SessionConfig, State,
+};
 use crate::wire::{CeaseSubcode, Family, Notification};
 
 use super::adj_rib_in::AdjRibIn;
@@ -26,6 +28,8 @@ pub(crate) enum PeerCommand {
     SetAdvertisements(Arc<AdvertisementSet>),
     /// The listener accepted a connection from this peer.
     Inbound(TcpStream),
+    /// New timers / maximum-prefix limit for the running session (no new OPEN needed).
+    Retune(SessionConfig),
     /// Graceful stop: the Cease of `reason`, flush, close, end.
     Stop {
         reason: StopReason,
@@ -154,6 +158,7 @@ impl PeerTask {
                 cmd = commands.recv() => match cmd {
                     Some(PeerCommand::SetAdvertisements(set)) => self.rib.set_desired(set),
                     Some(PeerCommand::Inbound(stream)) => self.accept(stream),
+                    Some(PeerCommand::Retune(session)) => self.retune(session),
                     Some(PeerCommand::Stop { reason, done }) => {
                         self.stop(reason).await;
                         let _ = done.send(());
@@ -308,6 +313,17 @@ impl PeerTask {
             let _ = events.send(ConnEvent::Connected(id, result)).await;
         });
         self.connecting.insert(id, task);
+    }
+
+    fn retune(&mut self, mut session: SessionConfig) {
+        session.jitter_seed = self.session.config().jitter_seed;
+        match self.session.retune(session.clone()) {
+            Ok(()) => {
+                info!("timers / maximum-prefix changed; applied without a reset");
+                self.cfg.session = session;
+            }
+            Err(e) => warn!("settings not applied: {e}"),
+        }
     }
 
     fn accept(&mut self, stream: TcpStream) {

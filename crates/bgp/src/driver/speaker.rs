@@ -254,29 +254,38 @@ impl Speaker {
         Ok(())
     }
 
-    /// Replaces a peer's configuration. If nothing changed, nothing happens and `false` is
-    /// returned; otherwise the session is stopped gracefully with Cease/Other Configuration
-    /// Change (6/6, RFC 4486) and restarted with the new configuration and the same desired
-    /// routes (`true`).
+    /// Replaces a peer's configuration and returns whether the session was reset. Nothing
+    /// changed: nothing happens. Only timers or the maximum-prefix limit changed
+    /// ([`PeerConfig::needs_reset_for`] false): the running session takes them, no reset.
+    /// Otherwise the session is stopped gracefully with Cease/Other Configuration Change (6/6,
+    /// RFC 4486) and restarted with the new configuration and the same desired routes.
     pub async fn update_peer(&self, config: PeerConfig) -> Result<bool, DriverError> {
         let address = normalize(config.address);
+        let invalid = |source| DriverError::InvalidConfig {
+            peer: address,
+            source,
+        };
+        config.session.validate().map_err(invalid)?;
         let desired = {
-            let inner = lock(&self.inner);
+            let mut inner = lock(&self.inner);
             let entry = inner
                 .peers
-                .get(&address)
+                .get_mut(&address)
                 .ok_or(DriverError::UnknownPeer(address))?;
             let mut normalized = config.clone();
             normalized.address = address;
             if entry.config == normalized {
                 return Ok(false);
             }
+            if !entry.config.needs_reset_for(&normalized) {
+                let _ = entry
+                    .commands
+                    .send(PeerCommand::Retune(normalized.session.clone()));
+                entry.config = normalized;
+                return Ok(false);
+            }
             Arc::clone(&entry.desired)
         };
-        Session::new(config.session.clone()).map_err(|source| DriverError::InvalidConfig {
-            peer: address,
-            source,
-        })?;
         info!(peer = %address, "session parameters changed: reset (Cease/Other Configuration Change)");
         self.remove_with(
             address,

@@ -22,6 +22,12 @@ pub struct SessionConfig {
     pub connect_retry: Duration,
     /// Cap of the connect-retry backoff (never below `connect_retry`). Default 60 s.
     pub connect_retry_max: Duration,
+    /// Quick reconnect: the first wait after a failed connection attempt of a (re)started
+    /// session, doubling (with jitter) after each failure until it reaches `connect_retry`,
+    /// from where the connect-retry backoff goes on. For a peer that refuses for a moment after
+    /// a NOTIFICATION (a reset). An attempt in progress is still given `connect_retry` before it
+    /// is abandoned. `None` (default): the first wait is `connect_retry`.
+    pub quick_retry: Option<Duration>,
     /// Idle hold time after a session error before restarting automatically (damping); doubles
     /// on each error until the session stays up longer than `idle_hold_max`. Default 1 s.
     pub idle_hold: Duration,
@@ -119,6 +125,17 @@ pub enum ConfigError {
     },
 }
 
+/// Why [`Session::retune`](super::Session::retune) refused a configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RetuneError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Invalid(ConfigError),
+    /// Something in the OPEN changes: only a reset can apply it.
+    #[error("the change needs a new OPEN (a session reset)")]
+    NeedsReset,
+}
+
 /// Longest allowed timer (keeps every deadline far from `Instant` overflow).
 const MAX_TIMER: Duration = Duration::from_secs(3600);
 /// Shortest connect-retry / idle-hold interval (no busy loops).
@@ -135,6 +152,7 @@ impl SessionConfig {
             keepalive: None,
             connect_retry: Duration::from_secs(5),
             connect_retry_max: Duration::from_secs(60),
+            quick_retry: None,
             idle_hold: Duration::from_secs(1),
             idle_hold_max: Duration::from_secs(60),
             open_hold_time: Duration::from_secs(240),
@@ -188,6 +206,16 @@ impl SessionConfig {
         {
             return Err(ConfigError::RestartTime(self.restart_time));
         }
+        if let Some(quick) = self.quick_retry {
+            if quick < MIN_TIMER || quick > self.connect_retry {
+                return Err(ConfigError::Timer {
+                    field: "quick-retry",
+                    value: quick,
+                    min: MIN_TIMER,
+                    max: self.connect_retry,
+                });
+            }
+        }
         let timers = [
             ("connect-retry", self.connect_retry, MIN_TIMER),
             ("connect-retry-max", self.connect_retry_max, MIN_TIMER),
@@ -210,6 +238,30 @@ impl SessionConfig {
             }
         }
         Ok(())
+    }
+
+    /// The first connect-retry wait after a start: `quick_retry`, else `connect_retry`.
+    pub(crate) fn first_retry(&self) -> Duration {
+        self.quick_retry
+            .map_or(self.connect_retry, |q| q.min(self.connect_retry))
+    }
+
+    /// Whether a session running with `self` must be reset (a new OPEN) to run with `other`:
+    /// true when anything sent in the OPEN or used in its negotiation differs. Timers, the
+    /// maximum-prefix limit and the jitter seed apply to a running session
+    /// ([`Session::retune`](super::Session::retune)).
+    pub fn needs_reset_for(&self, other: &SessionConfig) -> bool {
+        let mut live = self.clone();
+        live.connect_retry = other.connect_retry;
+        live.connect_retry_max = other.connect_retry_max;
+        live.quick_retry = other.quick_retry;
+        live.idle_hold = other.idle_hold;
+        live.idle_hold_max = other.idle_hold_max;
+        live.open_hold_time = other.open_hold_time;
+        live.max_prefixes = other.max_prefixes;
+        live.max_prefixes_cease = other.max_prefixes_cease;
+        live.jitter_seed = other.jitter_seed;
+        live != *other
     }
 
     /// Whether the peer is internal (same AS).

@@ -1,6 +1,6 @@
 //! The session state machine proper.
 
-use super::config::{ConfigError, SessionConfig};
+use super::config::{ConfigError, RetuneError, SessionConfig};
 use super::jitter::Jitter;
 use super::malformed_log::{Handling, Malformed, MalformedLog};
 use super::negotiate::{negotiate, validate_open};
@@ -84,7 +84,7 @@ impl Session {
         cfg.validate()?;
         Ok(Session {
             jitter: Jitter::new(cfg.jitter_seed),
-            connect_backoff: cfg.connect_retry,
+            connect_backoff: cfg.first_retry(),
             idle_hold: cfg.idle_hold,
             cfg,
             conns: Vec::new(),
@@ -103,6 +103,18 @@ impl Session {
     /// The configuration.
     pub fn config(&self) -> &SessionConfig {
         &self.cfg
+    }
+
+    /// Applies a configuration that differs only in what a running session can take without
+    /// a new OPEN ([`SessionConfig::needs_reset_for`] false): timers from their next start,
+    /// the maximum-prefix limit from the next UPDATE. The jitter stream is kept.
+    pub fn retune(&mut self, cfg: SessionConfig) -> Result<(), RetuneError> {
+        cfg.validate().map_err(RetuneError::Invalid)?;
+        if self.cfg.needs_reset_for(&cfg) {
+            return Err(RetuneError::NeedsReset);
+        }
+        self.cfg = cfg;
+        Ok(())
     }
 
     /// Current state.
@@ -172,7 +184,7 @@ impl Session {
                 if !self.running {
                     self.running = true;
                     self.restart_at = None;
-                    self.connect_backoff = self.cfg.connect_retry;
+                    self.connect_backoff = self.cfg.first_retry();
                     self.idle_hold = self.cfg.idle_hold;
                     self.start(now, &mut out);
                 }
@@ -278,14 +290,24 @@ impl Session {
             seq: self.next_outbound,
         };
         self.conns.push(Conn::new(id, ConnState::Connecting));
-        self.connect_retry_at = Some(now + self.jitter.apply(self.connect_backoff));
+        // The attempt itself gets at least `connect_retry`; a quick retry only shortens the
+        // wait after a failure.
+        let attempt = self.connect_backoff.max(self.cfg.connect_retry);
+        self.connect_retry_at = Some(now + self.jitter.apply(attempt));
         out.push(Output::Connect(id));
     }
 
+    /// Doubles the connect-retry wait: quick retries up to `connect_retry`, then up to
+    /// `connect_retry_max`.
     fn bump_backoff(&mut self) {
+        let cap = if self.connect_backoff < self.cfg.connect_retry {
+            self.cfg.connect_retry
+        } else {
+            self.cfg.connect_retry_max
+        };
         self.connect_backoff = (self.connect_backoff * 2)
-            .min(self.cfg.connect_retry_max)
-            .max(self.cfg.connect_retry);
+            .min(cap)
+            .max(self.cfg.first_retry());
     }
 
     /// Stops the session, sending `n` (if any) on every connection past OPEN.
@@ -372,7 +394,9 @@ impl Session {
         if !self.cfg.passive {
             self.connect_retry_at = Some(now + self.jitter.apply(self.connect_backoff));
         }
-        if was_connecting {
+        // Quick retries always grow, so a peer that accepts and closes is not retried at the
+        // quick interval forever.
+        if was_connecting || self.connect_backoff < self.cfg.connect_retry {
             self.bump_backoff();
         }
     }
@@ -407,7 +431,7 @@ impl Session {
     fn on_tick(&mut self, now: Instant, out: &mut Vec<Output>) {
         if self.restart_at.is_some_and(|t| t <= now) {
             self.restart_at = None;
-            self.connect_backoff = self.cfg.connect_retry;
+            self.connect_backoff = self.cfg.first_retry();
             if self.running {
                 self.start(now, out);
             }
@@ -597,8 +621,14 @@ impl Session {
                 out.push(Output::Close(id));
                 if state == ConnState::Established {
                     self.session_down(DownReason::NotificationReceived(n), out);
+                    self.after_error(now, true);
+                } else if refused_for_now(&n) {
+                    // The peer still has the old session (collision) or refuses for a moment:
+                    // no error of ours, retry as after a refused connection (quick retry).
+                    self.after_failure(now, false);
+                } else {
+                    self.after_error(now, false);
                 }
-                self.after_error(now, state == ConnState::Established);
             }
             (ConnState::OpenSent, Message::Open(open)) => self.on_open(now, id, open, out),
             (ConnState::OpenConfirm, Message::Keepalive) => self.on_established(now, id, out),
@@ -779,7 +809,7 @@ impl Session {
             self.drop_collision(o, out);
         }
         self.connect_retry_at = None;
-        self.connect_backoff = self.cfg.connect_retry;
+        self.connect_backoff = self.cfg.first_retry();
         self.established_since = Some(now);
         self.counters.established_transitions += 1;
         self.received.clear();
@@ -824,4 +854,15 @@ fn ebgp_checks(u: &mut crate::wire::Update) {
             }
         };
     }
+}
+
+/// A NOTIFICATION before Established that says "not now" rather than "wrong": Cease/Connection
+/// Rejected (6/5) or Cease/Connection Collision Resolution (6/7, the peer kept its existing
+/// session, e.g. one we are closing after a reset). Retried like a refused connection, without
+/// the damped idle hold of an error (RFC 4271 §8.2.2 makes damping optional).
+fn refused_for_now(n: &Notification) -> bool {
+    matches!(
+        n.cease_subcode(),
+        Some(CeaseSubcode::ConnectionRejected | CeaseSubcode::ConnectionCollisionResolution)
+    )
 }

@@ -20,6 +20,6 @@ mod negotiate;
 mod received;
 mod types;
 
-pub use config::{ConfigError, SessionConfig, DEFAULT_MAX_PREFIXES};
+pub use config::{ConfigError, RetuneError, SessionConfig, DEFAULT_MAX_PREFIXES};
 pub use fsm::Session;
 pub use types::{ConnId, Counters, DownReason, Input, Negotiated, Output, State, UpdateSummary};

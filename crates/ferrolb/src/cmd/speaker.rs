@@ -54,7 +54,8 @@ pub struct Args {
     /// Do not create Events on Services.
     #[arg(long)]
     no_events: bool,
-    /// First connect-retry interval in seconds (doubles after each failure, up to 60).
+    /// Connect-retry interval in seconds: a refused connection is retried after 50 ms, doubling
+    /// up to this interval, then doubling up to 60; an attempt in progress gets this long.
     #[arg(long, default_value_t = 2)]
     connect_retry: u64,
     /// Also manage the node's default route across uplinks, as `ferrolb uplinks` does: an

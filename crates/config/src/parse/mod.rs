@@ -3,9 +3,9 @@
 mod bfd;
 mod duration;
 mod peer_identity;
-mod peers;
+pub(crate) mod peers;
 mod pools;
-mod tree;
+pub(crate) mod tree;
 
 use std::collections::BTreeMap;
 
@@ -106,7 +106,8 @@ fn extract(text: &str) -> Result<Document, ConfigErrors> {
     ))
 }
 
-fn validate(tree: &Value) -> Result<Config, ConfigErrors> {
+/// Validates a legacy config tree (what `parse_config` reads) into a [`Config`].
+pub(crate) fn validate(tree: &Value) -> Result<Config, ConfigErrors> {
     let mut ctx = Ctx::default();
     let mut config = Config::default();
     if tree.is_null() {

@@ -10,6 +10,7 @@ mod bfd;
 mod community;
 mod kinds;
 mod legacy;
+mod migrate;
 mod object;
 mod paths;
 mod peer;
@@ -23,6 +24,7 @@ use crate::model::Config;
 use crate::parse::tree::Ctx;
 pub use kinds::{ResourceKind, GROUP, KINDS};
 use legacy::Legacy;
+pub use migrate::{migrate, Migration};
 use object::Objects;
 pub use peer::{PASSWORD_SECRET_KEY, PASSWORD_SECRET_TYPE};
 

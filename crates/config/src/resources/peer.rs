@@ -31,9 +31,11 @@ pub(crate) fn add(ctx: &mut Ctx, objects: &Objects, out: &mut Legacy) {
         unimplemented(ctx, &path, spec);
         if let Some(v) = spec.get("peerPort") {
             let min = if v1beta1 { 0 } else { 1 };
-            if let Some(port) = ctx.uint(&join(&path, "peerPort"), v, MAX_PEER_PORT) {
-                if port < min {
-                    ctx.error(&join(&path, "peerPort"), Some(v), "must be in 1..=16384");
+            let p = join(&path, "peerPort");
+            if let Some(port) = ctx.uint(&p, v, u64::from(u16::MAX)) {
+                if !(min..=MAX_PEER_PORT).contains(&port) {
+                    let message = format!("must be in {min}..={MAX_PEER_PORT} (MetalLB's schema)");
+                    ctx.error(&p, Some(v), message);
                 }
             }
         }

@@ -185,3 +185,67 @@ fn detection() {
         "apiVersion: v1\nkind: ConfigMap\ndata:\n  config: |\n    peers: []\n"
     ));
 }
+
+fn same_config(a: &Config, b: &Config) {
+    assert_eq!(a.peers, b.peers);
+    assert_eq!(a.pools, b.pools);
+    assert_eq!(a.communities, b.communities);
+    assert_eq!(a.bfd_profiles, b.bfd_profiles);
+}
+
+#[test]
+fn migrated_objects_parse_to_the_same_config() {
+    let legacy = crate::parse_config(BGP_SETUP_LEGACY).unwrap();
+    let migration = migrate(BGP_SETUP_LEGACY, "metallb-system").unwrap();
+    let yaml = migration.to_yaml();
+    assert!(looks_like_resources(&yaml), "{yaml}");
+    let back = parse_resources(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    same_config(&back, &legacy);
+    let kinds: Vec<&str> = migration
+        .objects
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "Community",
+            "BFDProfile",
+            "BGPPeer",
+            "IPAddressPool",
+            "IPAddressPool",
+            "BGPAdvertisement",
+            "L2Advertisement"
+        ]
+    );
+}
+
+#[test]
+fn migration_renames_like_metallbs_converter() {
+    let text = "address-pools:\n- name: My_Pool\n  protocol: bgp\n  addresses: [198.51.100.0/28]\n- name: 9lives\n  protocol: bgp\n  addresses: [198.51.100.16/28]\n";
+    let migration = migrate(text, "ns").unwrap();
+    let names: Vec<&str> = migration
+        .objects
+        .iter()
+        .map(|o| o["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["my-pool", "lives", "bgpadvertisement1", "bgpadvertisement2"]
+    );
+    assert_eq!(
+        migration.objects[2]["spec"]["ipAddressPools"],
+        serde_json::json!(["my-pool"])
+    );
+    assert!(migration.notes[0].contains("\"My_Pool\" becomes \"my-pool\""));
+    let err = migrate(
+        "address-pools:\n- name: \"1_2\"\n  protocol: bgp\n  addresses: [198.51.100.0/28]\n",
+        "ns",
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("address-pools[0].name: \"1_2\": cannot be turned into a Kubernetes name"),
+        "{err}"
+    );
+}

@@ -8,6 +8,8 @@ pub mod controller;
 pub mod demo;
 pub mod doctor;
 pub mod logging;
+#[cfg(test)]
+mod migrate_roundtrip;
 pub mod plan;
 pub mod speaker;
 pub mod status;

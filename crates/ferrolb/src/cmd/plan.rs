@@ -18,7 +18,8 @@ pub enum Output {
 /// Flags of `ferrolb plan`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Config: a ConfigMap manifest or the bare config text (as `ferrolb config check`).
+    /// Config: a ConfigMap manifest, the bare config text or metallb.io objects (as
+    /// `ferrolb config check`).
     #[arg(long)]
     pub config: PathBuf,
     /// Services as `kubectl get services -A -o json` prints them (`-` reads stdin).

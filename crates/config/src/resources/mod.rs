@@ -8,6 +8,7 @@
 
 mod bfd;
 mod community;
+mod crd;
 mod kinds;
 mod legacy;
 mod migrate;
@@ -22,6 +23,7 @@ use serde_json::Value;
 use crate::error::{ConfigError, ConfigErrors};
 use crate::model::Config;
 use crate::parse::tree::Ctx;
+pub use crd::{crds, crds_yaml};
 pub use kinds::{ResourceKind, GROUP, KINDS};
 use legacy::Legacy;
 pub use migrate::{migrate, Migration};

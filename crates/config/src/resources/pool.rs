@@ -145,12 +145,12 @@ fn bgp_advertisement<'o, 'a>(
         }
     }
     if is_set(spec.get("serviceSelectors")) {
-        for field in ["aggregationLength", "aggregationLengthV6"] {
-            if spec.contains_key(field) {
+        for (field, full) in [("aggregationLength", 32), ("aggregationLengthV6", 128)] {
+            if let Some(v) = spec.get(field).filter(|v| v.as_u64() != Some(full)) {
                 ctx.error(
                     &join(&path, field),
-                    spec.get(field),
-                    "serviceSelectors and aggregation lengths are mutually exclusive",
+                    Some(v),
+                    format!("only the default {full} can be combined with serviceSelectors"),
                 );
             }
         }

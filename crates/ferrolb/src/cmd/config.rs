@@ -15,6 +15,9 @@ pub enum ConfigCommand {
     /// Turn a legacy ConfigMap (or its bare config text) into the equivalent metallb.io
     /// custom resources, printed as multi-document YAML on stdout.
     Migrate(MigrateArgs),
+    /// Print the CustomResourceDefinitions of the metallb.io kinds FerroLB reads
+    /// (`manifests/crds.yaml`).
+    Crds,
 }
 
 /// Flags of `ferrolb config check`.
@@ -42,6 +45,10 @@ pub async fn run(command: ConfigCommand) -> anyhow::Result<i32> {
             print!("{out}");
             eprint!("{err}");
             Ok(code)
+        }
+        ConfigCommand::Crds => {
+            print!("{}", resources::crds_yaml());
+            Ok(0)
         }
         ConfigCommand::Migrate(args) => {
             let (code, out, err) = migrate(&args.file, &args.namespace)?;

@@ -14,7 +14,7 @@ pub(crate) fn add(ctx: &mut Ctx, objects: &Objects, out: &mut Legacy) {
         let Some(spec) = spec(ctx, &path, obj.spec, BFD_FIELDS) else {
             continue;
         };
-        let mut entry = copy_fields(spec);
+        let mut entry = copy_fields(spec, BFD_FIELDS);
         entry.insert("name".into(), Value::String(obj.name.clone()));
         let legacy_path = index("bfd-profiles", out.bfd_profiles.len());
         out.paths.add(

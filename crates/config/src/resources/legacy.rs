@@ -49,10 +49,13 @@ pub(crate) fn spec<'a>(
     ctx.object(path, spec, fields)
 }
 
-/// The fields of `spec` that the legacy format has, under their legacy keys.
-pub(crate) fn copy_fields(spec: &Map<String, Value>) -> Map<String, Value> {
+/// The `fields` of `spec`, under their legacy keys (fields without one are left out).
+pub(crate) fn copy_fields(spec: &Map<String, Value>, fields: &[&str]) -> Map<String, Value> {
     let mut out = Map::new();
     for (key, value) in spec {
+        if !fields.contains(&key.as_str()) {
+            continue;
+        }
         let Some(legacy) = legacy_key(key) else {
             continue;
         };

@@ -27,7 +27,7 @@ pub(crate) fn add(ctx: &mut Ctx, objects: &Objects, out: &mut Legacy) {
         let Some(spec) = spec(ctx, &path, obj.spec, fields) else {
             continue;
         };
-        let mut entry = copy_fields(spec);
+        let mut entry = copy_fields(spec, fields);
         unimplemented(ctx, &path, spec);
         if let Some(v) = spec.get("peerPort") {
             let min = if v1beta1 { 0 } else { 1 };

@@ -33,7 +33,7 @@ pub(crate) fn add(ctx: &mut Ctx, objects: &Objects, out: &mut Legacy) {
         let Some(spec) = spec(ctx, &path, obj.spec, POOL_FIELDS) else {
             continue;
         };
-        let mut entry = copy_fields(spec);
+        let mut entry = copy_fields(spec, &["addresses", "autoAssign", "avoidBuggyIPs"]);
         service_allocation(ctx, &path, spec);
         let legacy_path = index("address-pools", out.pools.len());
         let selecting: Vec<&Advertisement> = bgp.iter().filter(|a| a.pools.selects(obj)).collect();
@@ -130,7 +130,15 @@ fn bgp_advertisement<'o, 'a>(
     let spec = spec(ctx, &path, obj.spec, BGP_ADV_FIELDS)?;
     let selection = PoolSelection::read(ctx, &path, spec);
     selection.warn_unknown(ctx, &path, pools);
-    let mut entry = copy_fields(spec);
+    let mut entry = copy_fields(
+        spec,
+        &[
+            "aggregationLength",
+            "aggregationLengthV6",
+            "localPref",
+            "communities",
+        ],
+    );
     if spec.get("localPref").is_some_and(|v| v.as_u64() == Some(0)) {
         // Go's omitempty: 0 is "not set".
         entry.remove("localpref");
@@ -142,6 +150,7 @@ fn bgp_advertisement<'o, 'a>(
                 Some(v),
                 "must be at least 1",
             );
+            entry.remove("aggregation-length");
         }
     }
     if is_set(spec.get("serviceSelectors")) {

@@ -66,8 +66,11 @@ fn every_sample_is_accepted() {
         ),
         (
             "adv_pools_by_list_and_peers.yaml",
-            &["BGPAdvertisement/metallb-system/to-one-peer: spec.peers: not implemented"],
-            |c| assert_eq!(c.pool("listed").unwrap().protocol, Protocol::Bgp),
+            &[],
+            |c| {
+                let adv = &c.pool("listed").unwrap().bgp_advertisements[0];
+                assert_eq!(adv.peers, Some(vec!["10.255.1.1".parse().unwrap()]));
+            },
         ),
         ("adv_communities_localpref.yaml", &[], |c| {
             let adv = &c.pools[0].bgp_advertisements[0];
@@ -84,8 +87,18 @@ fn every_sample_is_accepted() {
         }),
         (
             "adv_node_selectors.yaml",
-            &["BGPAdvertisement/metallb-system/two-nodes: spec.nodeSelectors: not implemented"],
-            |c| assert_eq!(c.pools[0].protocol, Protocol::Bgp),
+            &[],
+            |c| {
+                let adv = &c.pools[0].bgp_advertisements[0];
+                assert_eq!(adv.node_selectors.len(), 2);
+                let node = |name: &str| {
+                    [("kubernetes.io/hostname".to_string(), name.to_string())]
+                        .into_iter()
+                        .collect()
+                };
+                assert!(adv.selects_node(&node("node-2")));
+                assert!(!adv.selects_node(&node("node-3")));
+            },
         ),
         ("peer_simple.yaml", &[], |c| {
             assert_eq!(c.peers[0].port, 179);
@@ -215,6 +228,10 @@ fn invalid_objects_name_object_field_and_value() {
         (
             format!("{pool24}{ADV}spec: {{aggregationLength: 30, serviceSelectors: [{{matchLabels: {{a: b}}}}]}}\n"),
             &["BGPAdvertisement/ns/a: spec.aggregationLength: \"30\": only the default 32"],
+        ),
+        (
+            format!("{pool24}{ADV}spec: {{nodeSelectors: [{{matchExpressions: [{{key: k, operator: In}}]}}]}}\n"),
+            &["BGPAdvertisement/ns/a: spec.nodeSelectors[0].matchExpressions[0].values: operator In needs at least one value"],
         ),
         (
             format!("{PEER}spec: {{peerASN: 65000, peerAddress: 10.255.0.1}}\n"),

@@ -130,6 +130,7 @@ pub(crate) fn validate(tree: &Value) -> Result<Config, ConfigErrors> {
         config.pools = pools::pools(&mut ctx, v, &config.communities);
     }
     pools::warn_local_pref(&mut ctx, &config);
+    pools::check_advertisement_peers(&mut ctx, &config);
 
     if ctx.errors.is_empty() {
         config.warnings = ctx.warnings;

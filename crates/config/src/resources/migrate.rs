@@ -65,8 +65,9 @@ pub fn migrate(text: &str, namespace: &str) -> Result<Migration, ConfigErrors> {
     };
     m.communities(tree.get("bgp-communities"));
     m.bfd_profiles(list(tree.get("bfd-profiles")));
-    m.peers(list(tree.get("peers")));
-    m.pools(list(tree.get("address-pools")));
+    let peers = list(tree.get("peers"));
+    m.peers(peers);
+    m.pools(list(tree.get("address-pools")), peers);
     if m.errors.is_empty() {
         Ok(m.out)
     } else {
@@ -212,7 +213,7 @@ impl Migrator<'_> {
         }
     }
 
-    fn pools(&mut self, pools: &[Value]) {
+    fn pools(&mut self, pools: &[Value], peers: &[Value]) {
         let mut bgp_ads = Vec::new();
         let mut l2_ads = Vec::new();
         for (i, pool) in pools.iter().enumerate() {
@@ -239,8 +240,11 @@ impl Migrator<'_> {
             for adv in advertisements {
                 let mut spec = adv
                     .as_object()
-                    .map(|a| crd_fields(a, &[]))
+                    .map(|a| crd_fields(a, &["peers"]))
                     .unwrap_or_default();
+                if let Some(addresses) = adv.get("peers").and_then(Value::as_array) {
+                    spec.insert("peers".into(), peer_names(addresses, peers));
+                }
                 spec.insert("ipAddressPools".into(), selects.clone());
                 bgp_ads.push(spec);
             }
@@ -261,6 +265,26 @@ impl Migrator<'_> {
             );
         }
     }
+}
+
+/// The BGPPeer names (`peer<n>`, as `Migrator::peers` names them) of peer addresses.
+fn peer_names(addresses: &[Value], peers: &[Value]) -> Value {
+    let canonical = |v: &Value| {
+        v.as_str()
+            .and_then(|s| s.trim().parse::<std::net::IpAddr>().ok())
+            .map(|ip| ip.to_canonical())
+    };
+    let names = addresses
+        .iter()
+        .filter_map(|a| {
+            let wanted = canonical(a)?;
+            let i = peers
+                .iter()
+                .position(|p| p.get("peer-address").and_then(canonical) == Some(wanted))?;
+            Some(Value::String(format!("peer{}", i + 1)))
+        })
+        .collect();
+    Value::Array(names)
 }
 
 /// The legacy entry's keys as custom-resource fields (selectors too), `skip` left out.

@@ -21,7 +21,7 @@ pub(crate) fn add(ctx: &mut Ctx, objects: &Objects, out: &mut Legacy) {
     let bgp: Vec<Advertisement> = objects
         .bgp_advertisements
         .iter()
-        .filter_map(|o| bgp_advertisement(ctx, o, &objects.pools))
+        .filter_map(|o| bgp_advertisement(ctx, o, &objects.pools, &objects.peers))
         .collect();
     let l2: Vec<Advertisement> = objects
         .l2_advertisements
@@ -125,6 +125,7 @@ fn bgp_advertisement<'o, 'a>(
     ctx: &mut Ctx,
     obj: &'o Object<'a>,
     pools: &[Object],
+    peers: &[Object],
 ) -> Option<Advertisement<'o, 'a>> {
     let path = obj.spec_path();
     let spec = spec(ctx, &path, obj.spec, BGP_ADV_FIELDS)?;
@@ -137,6 +138,7 @@ fn bgp_advertisement<'o, 'a>(
             "aggregationLengthV6",
             "localPref",
             "communities",
+            "nodeSelectors",
         ],
     );
     if spec.get("localPref").is_some_and(|v| v.as_u64() == Some(0)) {
@@ -164,20 +166,9 @@ fn bgp_advertisement<'o, 'a>(
             }
         }
     }
-    warn_unimplemented(
-        ctx,
-        &path,
-        spec,
-        "nodeSelectors",
-        "every node that announces a Service is a next hop",
-    );
-    warn_unimplemented(
-        ctx,
-        &path,
-        spec,
-        "peers",
-        "the addresses are announced to every BGPPeer of the node",
-    );
+    if is_set(spec.get("peers")) {
+        entry.insert("peers".into(), peer_addresses(ctx, &path, spec, peers));
+    }
     warn_unimplemented(
         ctx,
         &path,
@@ -206,4 +197,30 @@ fn l2_advertisement<'o, 'a>(
         entry: Map::new(),
         pools: selection,
     })
+}
+
+/// `spec.peers` (BGPPeer names) as the peers' addresses; a name without a BGPPeer (or one
+/// without an address) selects nothing, with a warning, as in MetalLB.
+fn peer_addresses(ctx: &mut Ctx, path: &str, spec: &Map<String, Value>, peers: &[Object]) -> Value {
+    let list_path = join(path, "peers");
+    let mut out = Vec::new();
+    let items = ctx.list(&list_path, spec.get("peers").unwrap_or(&Value::Null));
+    for (i, item) in items.iter().enumerate() {
+        let p = index(&list_path, i);
+        let Some(name) = ctx.string(&p, item) else {
+            continue;
+        };
+        let address = peers
+            .iter()
+            .find(|peer| peer.name == name)
+            .and_then(|peer| peer.spec.get("peerAddress"))
+            .filter(|a| a.is_string());
+        match address {
+            Some(a) => out.push(a.clone()),
+            None => ctx.warnings.push(format!(
+                "{p}: no BGPPeer named {name:?}; nothing is announced through this name"
+            )),
+        }
+    }
+    Value::Array(out)
 }

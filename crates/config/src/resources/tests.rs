@@ -35,6 +35,15 @@ spec:
   communities: [no-advertise, "64512:7"]
 ---
 apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: {name: edge, namespace: metallb-system}
+spec:
+  ipAddressPools: [public]
+  aggregationLength: 26
+  nodeSelectors: [{matchLabels: {edge: "true"}}]
+  peers: [tor]
+---
+apiVersion: metallb.io/v1beta1
 kind: BFDProfile
 metadata: {name: fast, namespace: metallb-system}
 spec: {receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3}
@@ -79,6 +88,10 @@ address-pools:
     aggregation-length-v6: 128
     localpref: 100
     communities: [no-advertise, "64512:7"]
+  - aggregation-length: 26
+    node-selectors:
+    - match-labels: {edge: "true"}
+    peers: [10.255.0.1]
 - name: private
   protocol: layer2
   addresses: [198.51.100.64-198.51.100.95]
@@ -214,6 +227,7 @@ fn migrated_objects_parse_to_the_same_config() {
             "BGPPeer",
             "IPAddressPool",
             "IPAddressPool",
+            "BGPAdvertisement",
             "BGPAdvertisement",
             "L2Advertisement"
         ]

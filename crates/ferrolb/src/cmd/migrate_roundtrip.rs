@@ -44,6 +44,11 @@ data:
         communities: [no-advertise, "large:64512:1:2"]
       - aggregation-length: 28
         aggregation-length-v6: 124
+      - aggregation-length: 30
+        communities: ["64512:30"]
+        node-selectors:
+        - match-labels: {rack: r2}
+        peers: [10.255.0.5]
     - name: reserved
       protocol: bgp
       auto-assign: false
@@ -157,6 +162,15 @@ fn configmap_and_migrated_objects_plan_and_announce_the_same() {
         let a = announce(&legacy);
         let b = announce(&crd);
         assert_eq!(a, b, "node {name}");
+        // The /30 advertisement is for rack r2 and peer 10.255.0.5 only.
+        let slash30 = a
+            .peers
+            .iter()
+            .filter(|p| p.routes.keys().any(|n| n.prefix_len() == 30))
+            .map(|p| p.key.address.to_string())
+            .collect::<Vec<_>>();
+        let expected: &[&str] = if rack == "r2" { &["10.255.0.5"] } else { &[] };
+        assert_eq!(slash30, expected, "node {name}");
         let routes: usize = a.peers.iter().map(|p| p.routes.len()).sum();
         assert!(routes >= 2, "node {name}: {a:#?}");
     }

@@ -211,11 +211,7 @@ mod tests {
     use super::*;
 
     fn temp(name: &str, text: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("ferrolb-config-check-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
+        crate::cmd::temp_file("config-check", name, text)
     }
 
     #[test]

@@ -72,11 +72,7 @@ const SERVICES: &str = r#"{"apiVersion":"v1","kind":"List","items":[
 ]}"#;
 
 fn temp(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ferrolb-migrate-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
+    super::temp_file("migrate", name, text)
 }
 
 fn plan_json(config: PathBuf, services: PathBuf) -> String {

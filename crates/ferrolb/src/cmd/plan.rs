@@ -81,11 +81,7 @@ mod tests {
     use super::*;
 
     fn temp(name: &str, text: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("ferrolb-plan-cli-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
+        crate::cmd::temp_file("plan-cli", name, text)
     }
 
     const SERVICES: &str = r#"{"apiVersion":"v1","kind":"List","items":[

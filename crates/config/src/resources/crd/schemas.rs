@@ -93,6 +93,22 @@ fn column(name: &str, path: &str, kind: &str) -> Value {
     json!({"name": name, "jsonPath": path, "type": kind})
 }
 
+/// The printer columns of both advertisement kinds; `targets` is Peers or Interfaces.
+fn advertisement_columns(targets: (&str, &str)) -> Vec<Value> {
+    let mut node_column = column("Node Selectors", ".spec.nodeSelectors", "string");
+    node_column["priority"] = json!(10);
+    vec![
+        column("IPAddressPools", ".spec.ipAddressPools", "string"),
+        column(
+            "IPAddressPool Selectors",
+            ".spec.ipAddressPoolSelectors",
+            "string",
+        ),
+        column(targets.0, targets.1, "string"),
+        node_column,
+    ]
+}
+
 fn version(name: &'static str, schema: Value, columns: Vec<Value>) -> Version {
     Version {
         name,
@@ -193,23 +209,12 @@ fn bgp_advertisement() -> Definition {
         empty_status(),
         &[],
     );
-    let mut node_column = column("Node Selectors", ".spec.nodeSelectors", "string");
-    node_column["priority"] = json!(10);
     Definition {
         kind: "BGPAdvertisement",
         versions: vec![version(
             "v1beta1",
             schema,
-            vec![
-                column("IPAddressPools", ".spec.ipAddressPools", "string"),
-                column(
-                    "IPAddressPool Selectors",
-                    ".spec.ipAddressPoolSelectors",
-                    "string",
-                ),
-                column("Peers", ".spec.peers", "string"),
-                node_column,
-            ],
+            advertisement_columns(("Peers", ".spec.peers")),
         )],
     }
 }
@@ -392,8 +397,6 @@ fn l2_advertisement() -> Definition {
         }),
         &[],
     );
-    let mut node_column = column("Node Selectors", ".spec.nodeSelectors", "string");
-    node_column["priority"] = json!(10);
     Definition {
         kind: "L2Advertisement",
         versions: vec![version(
@@ -404,16 +407,7 @@ fn l2_advertisement() -> Definition {
                 empty_status(),
                 &[],
             ),
-            vec![
-                column("IPAddressPools", ".spec.ipAddressPools", "string"),
-                column(
-                    "IPAddressPool Selectors",
-                    ".spec.ipAddressPoolSelectors",
-                    "string",
-                ),
-                column("Interfaces", ".spec.interfaces", "string"),
-                node_column,
-            ],
+            advertisement_columns(("Interfaces", ".spec.interfaces")),
         )],
     }
 }

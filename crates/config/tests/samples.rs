@@ -199,7 +199,11 @@ fn invalid_objects_name_object_field_and_value() {
         ),
         (
             format!("{pool24}{}", POOL.replace("name: p", "name: q") + "spec: {addresses: [198.51.100.128/25]}\n"),
-            &["IPAddressPool/ns/q: spec.addresses[0]: \"198.51.100.128/25\": overlaps 198.51.100.0/24 of pool \"p\""],
+            &["IPAddressPool/ns/q: spec.addresses[0]: \"198.51.100.128/25\": overlaps 198.51.100.0/24 of pool \"p\" (IPAddressPool/ns/p: spec.addresses[0])"],
+        ),
+        (
+            format!("{PEER}spec: {{myASN: 64512, peerASN: 65000, peerAddress: 10.255.0.1}}\n---\n{}", PEER.replace("name: r", "name: s") + "spec: {myASN: 64512, peerASN: 65000, peerAddress: 10.255.0.1, peerPort: 179}\n"),
+            &["BGPPeer/ns/s: spec: identical to BGPPeer/ns/r: spec (after defaults); remove the duplicate"],
         ),
         (
             format!("{pool24}{ADV}spec: {{aggregationLength: 0}}\n"),

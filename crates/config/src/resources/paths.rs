@@ -33,12 +33,34 @@ impl PathMap {
         }
     }
 
-    /// An error with its path rewritten.
+    /// An error with its path, and the legacy paths its message mentions, rewritten.
     pub fn error(&self, err: ConfigError) -> ConfigError {
         ConfigError {
             path: self.rewrite(&err.path),
+            message: self.rewrite_mentions(&err.message),
             ..err
         }
+    }
+
+    /// Rewrites the legacy paths inside a message (`identical to peers[0]`, `(address-pools[1].addresses[0])`).
+    fn rewrite_mentions(&self, message: &str) -> String {
+        let mut out = String::new();
+        let mut rest = message;
+        while let Some(start) = ["peers[", "address-pools[", "bfd-profiles["]
+            .iter()
+            .filter_map(|top| rest.find(top))
+            .min()
+        {
+            let len = rest[start..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '[' | ']')))
+                .unwrap_or(rest.len() - start);
+            let token = rest[start..start + len].trim_end_matches('.');
+            out.push_str(&rest[..start]);
+            out.push_str(&self.rewrite(token));
+            rest = &rest[start + token.len()..];
+        }
+        out.push_str(rest);
+        out
     }
 
     /// A warning (`path: text`) with its path rewritten.
@@ -94,5 +116,14 @@ mod tests {
             "BGPAdvertisement/ns/b: spec.aggregationLengthV6"
         );
         assert_eq!(map.rewrite("address-pools[10]"), "address-pools[10]");
+        let err = map.error(ConfigError::new(
+            "address-pools[1].addresses[0]",
+            None,
+            "overlaps x (address-pools[1].addresses[2]); see address-pools[1].",
+        ));
+        assert_eq!(
+            err.message,
+            "overlaps x (IPAddressPool/ns/a: spec.addresses[2]); see IPAddressPool/ns/a: spec."
+        );
     }
 }

@@ -16,6 +16,7 @@ pub mod privileges;
 pub mod process;
 pub mod route_sampler;
 pub mod scratch;
+pub mod seed;
 pub mod speaker;
 pub mod udp_flow;
 pub mod wait;

@@ -75,32 +75,11 @@ fn seed_node(store: &Store, name: &str, index: u8, excluded: bool) {
 }
 
 fn seed_service(store: &Store, name: &str, ip: &str, policy: &str) {
-    store
-        .seed(json!({"apiVersion": "v1", "kind": "Service",
-                     "metadata": {"namespace": "web", "name": name},
-                     "spec": {"type": "LoadBalancer", "externalTrafficPolicy": policy,
-                              "ports": [{"port": 80, "protocol": "TCP"}]},
-                     "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}}))
-        .unwrap();
+    ferrolb_e2e::seed::service(store, "web", name, ip, policy);
 }
 
 fn seed_endpoints(store: &Store, service: &str, nodes: &[&str]) {
-    let endpoints: Vec<Value> = nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            json!({"addresses": [format!("10.244.9.{}", i + 1)], "nodeName": n,
-                   "conditions": {"ready": true}})
-        })
-        .collect();
-    store
-        .seed(
-            json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-                     "metadata": {"namespace": "web", "name": format!("{service}-x"),
-                                  "labels": {"kubernetes.io/service-name": service}},
-                     "addressType": "IPv4", "endpoints": endpoints}),
-        )
-        .unwrap();
+    ferrolb_e2e::seed::endpoints(store, "web", service, nodes);
 }
 
 /// Next hops FRR has for `prefix` (sorted), empty when it has no path.

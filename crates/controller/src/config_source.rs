@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ferrolb_config::{parse_document, Config};
+use ferrolb_config::{parse_document, Config, ConfigErrors};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::runtime::watcher::{self, watcher};
@@ -81,7 +81,16 @@ pub fn update_from_config_map(cm: &ConfigMap) -> ConfigUpdate {
 
 /// Parses a document (a ConfigMap manifest or the bare config text).
 pub fn update_from_text(text: &str, target: Option<EventTarget>) -> ConfigUpdate {
-    match parse_document(text) {
+    update(parse_document(text), target)
+}
+
+/// Parses a `--config-file`: metallb.io objects, a ConfigMap manifest or the bare config text.
+fn update_file_text(text: &str) -> ConfigUpdate {
+    update(ferrolb_config::resources::parse_either(text), None)
+}
+
+fn update(parsed: Result<Config, ConfigErrors>, target: Option<EventTarget>) -> ConfigUpdate {
+    match parsed {
         Ok(config) => ConfigUpdate::Valid { config, target },
         Err(errors) => ConfigUpdate::Invalid {
             errors: errors.to_string(),
@@ -155,7 +164,7 @@ async fn poll_file(
             .map_err(|err| format!("cannot read {}: {err}", path.display()));
         if last.as_ref() != Some(&current) {
             let update = match &current {
-                Ok(text) => update_from_text(text, None),
+                Ok(text) => update_file_text(text),
                 Err(reason) => ConfigUpdate::Missing {
                     reason: reason.clone(),
                 },

@@ -97,7 +97,11 @@ pub fn config_update(cm: &ConfigMap) -> ConfigUpdate {
     let ns = cm.metadata.namespace.clone().unwrap_or_default();
     let name = cm.metadata.name.clone().unwrap_or_default();
     match ferrolb_view::config_text_from_configmap(cm, ferrolb_config::CONFIGMAP_KEY) {
-        Some(text) => from_text(text, &format!("ConfigMap {ns}/{name}")),
+        Some(text) => from_text(
+            text,
+            &format!("ConfigMap {ns}/{name}"),
+            ferrolb_config::parse_document,
+        ),
         None => ConfigUpdate::Missing(format!(
             "ConfigMap {ns}/{name} has no key {:?} in data",
             ferrolb_config::CONFIGMAP_KEY
@@ -105,8 +109,14 @@ pub fn config_update(cm: &ConfigMap) -> ConfigUpdate {
     }
 }
 
-fn from_text(text: &str, origin: &str) -> ConfigUpdate {
-    match ferrolb_config::parse_document(text) {
+/// `parse` is `parse_document` for a ConfigMap's text and `resources::parse_either` for a
+/// `--config-file` (which may also hold MetalLB's metallb.io objects).
+fn from_text(
+    text: &str,
+    origin: &str,
+    parse: fn(&str) -> Result<ferrolb_config::Config, ferrolb_config::ConfigErrors>,
+) -> ConfigUpdate {
+    match parse(text) {
         Ok(config) => ConfigUpdate::Valid(config),
         Err(errors) => {
             let errors = errors.to_string();
@@ -178,7 +188,7 @@ async fn poll_file(
             .map_err(|e| format!("{origin}: {e}"));
         if last.as_ref() != Some(&current) {
             let update = match &current {
-                Ok(text) => from_text(text, &origin),
+                Ok(text) => from_text(text, &origin, ferrolb_config::resources::parse_either),
                 Err(e) => ConfigUpdate::Missing(e.clone()),
             };
             if tx.send(Change::Config(update)).await.is_err() {

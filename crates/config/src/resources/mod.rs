@@ -88,6 +88,17 @@ pub fn parse_resources(text: &str) -> Result<Config, ConfigErrors> {
     config_from_objects(&docs)
 }
 
+/// Either format of a config file: the metallb.io objects when the text holds any
+/// ([`parse_resources`]), else a ConfigMap manifest or the bare config text
+/// ([`crate::parse_document`]).
+pub fn parse_either(text: &str) -> Result<Config, ConfigErrors> {
+    if looks_like_resources(text) {
+        parse_resources(text)
+    } else {
+        crate::parse_document(text)
+    }
+}
+
 /// True when the text holds metallb.io objects (so CLI commands can accept either format).
 pub fn looks_like_resources(text: &str) -> bool {
     match documents(text) {

@@ -62,12 +62,7 @@ pub async fn run(command: ConfigCommand) -> anyhow::Result<i32> {
 /// Reads and parses a config file as `config check` does: metallb.io objects when the file
 /// holds any, else a ConfigMap manifest or the bare config text.
 pub fn load(path: &Path) -> anyhow::Result<Result<Config, ferrolb_config::ConfigErrors>> {
-    let text = read(path)?;
-    Ok(if resources::looks_like_resources(&text) {
-        resources::parse_resources(&text)
-    } else {
-        ferrolb_config::parse_document(&text)
-    })
+    Ok(resources::parse_either(&read(path)?))
 }
 
 fn read(path: &Path) -> anyhow::Result<String> {

@@ -59,6 +59,12 @@ pub fn config_from_objects(objects: &[Value]) -> Result<Config, ConfigErrors> {
         }
     }
     if !errors.is_empty() {
+        // Object by object, in document order; within an object, as found.
+        let order = object::document_order(objects);
+        errors.sort_by_key(|e| {
+            let id = e.path.split(": ").next().unwrap_or("");
+            order.iter().position(|o| o == id).unwrap_or(0)
+        });
         return Err(ConfigErrors(errors));
     }
     let mut warnings = ctx.warnings;

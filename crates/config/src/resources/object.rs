@@ -41,6 +41,26 @@ pub(crate) fn id(kind: &str, namespace: Option<&str>, name: &str) -> String {
     }
 }
 
+/// The `Kind/namespace/name` of every object, in document order (to sort errors by).
+pub(crate) fn document_order(values: &[Value]) -> Vec<String> {
+    values
+        .iter()
+        .map(|v| {
+            let text = |field: &Value| field.as_str().unwrap_or("").to_string();
+            let metadata = v.get("metadata").unwrap_or(&Value::Null);
+            let namespace = metadata
+                .get("namespace")
+                .map(text)
+                .filter(|s| !s.is_empty());
+            id(
+                &text(v.get("kind").unwrap_or(&Value::Null)),
+                namespace.as_deref(),
+                &text(metadata.get("name").unwrap_or(&Value::Null)),
+            )
+        })
+        .collect()
+}
+
 /// A v1 Secret given with the objects (for `passwordSecret`).
 pub(crate) struct Secret<'a> {
     pub namespace: Option<String>,

@@ -263,3 +263,22 @@ fn migration_renames_like_metallbs_converter() {
         "{err}"
     );
 }
+
+#[test]
+fn errors_follow_the_document_order() {
+    let text = "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: a, namespace: ns}\nspec: {addresses: [198.51.100.0/33], autoAssign: 3}\n---\napiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {name: r, namespace: ns}\nspec: {myASN: 64512, peerASN: 65000, peerAddress: 10.255.0.1, peerPort: 0}\n";
+    let paths: Vec<String> = parse_resources(text)
+        .unwrap_err()
+        .errors()
+        .iter()
+        .map(|e| e.path.clone())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "IPAddressPool/ns/a: spec.addresses[0]",
+            "IPAddressPool/ns/a: spec.autoAssign",
+            "BGPPeer/ns/r: spec.peerPort",
+        ]
+    );
+}

@@ -128,23 +128,10 @@ impl<'a> Objects<'a> {
             return;
         }
         let Some(served) = kinds::find(api_version, kind) else {
-            let versions: Vec<String> = kinds::KINDS
-                .iter()
-                .filter(|k| k.kind == kind)
-                .map(|k| k.api_version())
-                .collect();
-            let message = if versions.is_empty() {
-                "FerroLB does not read this metallb.io kind".to_string()
-            } else {
-                format!(
-                    "not a served version of {kind}; use {}",
-                    versions.join(" or ")
-                )
-            };
             ctx.error_text(
                 &format!("{}: apiVersion", id(kind, namespace.as_deref(), name)),
                 api_version,
-                message,
+                unserved(kind),
             );
             return;
         };
@@ -156,15 +143,7 @@ impl<'a> Objects<'a> {
             );
             return;
         }
-        let labels = metadata
-            .get("labels")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.clone(), show(v)))
-                    .collect::<BTreeMap<_, _>>()
-            })
-            .unwrap_or_default();
+        let labels = labels(metadata);
         let object = Object {
             kind: served,
             namespace,
@@ -190,4 +169,30 @@ impl<'a> Objects<'a> {
         }
         list.push(object);
     }
+}
+
+/// Why a metallb.io `apiVersion`/`kind` pair is not read, naming the versions that are.
+fn unserved(kind: &str) -> String {
+    let versions: Vec<String> = kinds::KINDS
+        .iter()
+        .filter(|k| k.kind == kind)
+        .map(|k| k.api_version())
+        .collect();
+    if versions.is_empty() {
+        "FerroLB does not read this metallb.io kind".to_string()
+    } else {
+        format!(
+            "not a served version of {kind}; use {}",
+            versions.join(" or ")
+        )
+    }
+}
+
+/// `metadata.labels` (values as text).
+fn labels(metadata: &Value) -> BTreeMap<String, String> {
+    metadata
+        .get("labels")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), show(v))).collect())
+        .unwrap_or_default()
 }

@@ -249,62 +249,8 @@ fn bgp_peer() -> Definition {
     };
     let description = "A BGP router the speakers open sessions to.";
 
-    let mut v1 = peer_common();
-    v1.insert(
-        "peerPort".into(),
-        json!({"type": "integer", "minimum": 0, "maximum": 16384}),
-    );
-    v1.insert(
-        "nodeSelectors".into(),
-        json!({"type": "array", "items": object(json!({
-            "matchExpressions": {"type": "array", "items": object(json!({
-                "key": string(),
-                "operator": string(),
-                "values": {"type": "array", "minItems": 1, "items": string()},
-            }), &["key", "operator", "values"])},
-            "matchLabels": {"type": "object", "additionalProperties": string()},
-        }), &[])}),
-    );
-    let v1_spec = object(Value::Object(v1), &["myASN", "peerASN", "peerAddress"]);
-
-    let mut v2 = peer_common();
-    let more = json!({
-        "peerPort": with_default(
-            json!({"type": "integer", "minimum": 1, "maximum": 16384}),
-            json!(179),
-        ),
-        "localASN": asn(1),
-        "dynamicASN": {"type": "string", "enum": ["internal", "external"]},
-        "interface": string(),
-        "connectTime": {
-            "type": "string",
-            "x-kubernetes-validations": [
-                {"rule": "duration(self).getSeconds() >= 1 && duration(self).getSeconds() <= 65535",
-                 "message": "connectTime must be 1s to 65535s"},
-                {"rule": "duration(self).getMilliseconds() % 1000 == 0",
-                 "message": "connectTime must be whole seconds"},
-            ],
-        },
-        "nodeSelectors": label_selectors(),
-        "passwordSecret": {
-            "type": "object",
-            "x-kubernetes-map-type": "atomic",
-            "properties": {"name": string(), "namespace": string()},
-        },
-        "enableGracefulRestart": {
-            "type": "boolean",
-            "x-kubernetes-validations": [
-                {"rule": "self == oldSelf", "message": "enableGracefulRestart cannot be changed"},
-            ],
-        },
-        "vrf": string(),
-        "disableMP": with_default(boolean(), json!(false)),
-        "dualStackAddressFamily": with_default(boolean(), json!(false)),
-    });
-    if let Value::Object(more) = more {
-        v2.extend(more);
-    }
-    let v2_spec = object(Value::Object(v2), &["myASN"]);
+    let v1_spec = peer_v1beta1_spec();
+    let v2_spec = peer_v1beta2_spec();
     let mut old = version(
         "v1beta1",
         root(description, v1_spec, empty_status(), &[]),
@@ -410,4 +356,67 @@ fn l2_advertisement() -> Definition {
             advertisement_columns(("Interfaces", ".spec.interfaces")),
         )],
     }
+}
+
+/// `BGPPeer` v1beta1: peerASN and peerAddress required, its own node selector type.
+fn peer_v1beta1_spec() -> Value {
+    let mut v1 = peer_common();
+    v1.insert(
+        "peerPort".into(),
+        json!({"type": "integer", "minimum": 0, "maximum": 16384}),
+    );
+    v1.insert(
+        "nodeSelectors".into(),
+        json!({"type": "array", "items": object(json!({
+            "matchExpressions": {"type": "array", "items": object(json!({
+                "key": string(),
+                "operator": string(),
+                "values": {"type": "array", "minItems": 1, "items": string()},
+            }), &["key", "operator", "values"])},
+            "matchLabels": {"type": "object", "additionalProperties": string()},
+        }), &[])}),
+    );
+    object(Value::Object(v1), &["myASN", "peerASN", "peerAddress"])
+}
+
+/// `BGPPeer` v1beta2: only myASN required (peerASN or dynamicASN, address or interface).
+fn peer_v1beta2_spec() -> Value {
+    let mut v2 = peer_common();
+    let more = json!({
+        "peerPort": with_default(
+            json!({"type": "integer", "minimum": 1, "maximum": 16384}),
+            json!(179),
+        ),
+        "localASN": asn(1),
+        "dynamicASN": {"type": "string", "enum": ["internal", "external"]},
+        "interface": string(),
+        "connectTime": {
+            "type": "string",
+            "x-kubernetes-validations": [
+                {"rule": "duration(self).getSeconds() >= 1 && duration(self).getSeconds() <= 65535",
+                 "message": "connectTime must be 1s to 65535s"},
+                {"rule": "duration(self).getMilliseconds() % 1000 == 0",
+                 "message": "connectTime must be whole seconds"},
+            ],
+        },
+        "nodeSelectors": label_selectors(),
+        "passwordSecret": {
+            "type": "object",
+            "x-kubernetes-map-type": "atomic",
+            "properties": {"name": string(), "namespace": string()},
+        },
+        "enableGracefulRestart": {
+            "type": "boolean",
+            "x-kubernetes-validations": [
+                {"rule": "self == oldSelf", "message": "enableGracefulRestart cannot be changed"},
+            ],
+        },
+        "vrf": string(),
+        "disableMP": with_default(boolean(), json!(false)),
+        "dualStackAddressFamily": with_default(boolean(), json!(false)),
+    });
+    if let Value::Object(more) = more {
+        v2.extend(more);
+    }
+    object(Value::Object(v2), &["myASN"])
 }

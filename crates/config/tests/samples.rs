@@ -238,6 +238,17 @@ fn invalid_objects_name_object_field_and_value() {
             &["BGPAdvertisement/ns/a: spec.nodeSelectors[0].matchExpressions[0].values: operator In needs at least one value"],
         ),
         (
+            format!("{pool24}{ADV}spec: {{peers: [r, r], nodeSelectors: [{{matchExpressions: [{{key: k, operator: In, values: [a, b]}}]}}, {{matchExpressions: [{{key: k, operator: In, values: [b, a]}}]}}]}}\n---\n{PEER}spec: {{myASN: 64512, peerASN: 65000, peerAddress: 10.255.0.1}}\n"),
+            &[
+                "BGPAdvertisement/ns/a: spec.peers[1]: \"r\": duplicate of peers[0]",
+                "BGPAdvertisement/ns/a: spec.nodeSelectors[1]:",
+            ],
+        ),
+        (
+            format!("{POOL}spec: {{addresses: [198.51.100.0/24], serviceAllocation: {{namespaces: [a, a]}}}}\n"),
+            &["IPAddressPool/ns/p: spec.serviceAllocation.namespaces[1]: \"a\": duplicate of namespaces[0]"],
+        ),
+        (
             format!("{PEER}spec: {{peerASN: 65000, peerAddress: 10.255.0.1}}\n"),
             &["BGPPeer/ns/r: spec.myASN: missing (required)"],
         ),

@@ -139,3 +139,34 @@ pub(crate) fn reject_unimplemented(
         );
     }
 }
+
+/// Entries of the list `field` written twice are errors (MetalLB rejects duplicate pool names,
+/// peers, namespaces and label selectors; selectors compare with their values sorted).
+pub(crate) fn reject_duplicates(ctx: &mut Ctx, path: &str, spec: &Map<String, Value>, field: &str) {
+    let Some(Value::Array(items)) = spec.get(field) else {
+        return;
+    };
+    let normalized: Vec<Value> = items.iter().map(sorted_values).collect();
+    for (j, item) in normalized.iter().enumerate() {
+        if let Some(i) = normalized[..j].iter().position(|earlier| earlier == item) {
+            ctx.error(
+                &format!("{path}.{field}[{j}]"),
+                Some(&items[j]),
+                format!("duplicate of {field}[{i}]"),
+            );
+        }
+    }
+}
+
+/// A label selector with each expression's `values` sorted (other values unchanged).
+fn sorted_values(item: &Value) -> Value {
+    let mut item = item.clone();
+    if let Some(Value::Array(expressions)) = item.get_mut("matchExpressions") {
+        for e in expressions {
+            if let Some(Value::Array(values)) = e.get_mut("values") {
+                values.sort_by_key(|v| v.to_string());
+            }
+        }
+    }
+    item
+}

@@ -3,7 +3,9 @@
 use serde_json::{Map, Value};
 
 use super::kinds::{PEER_V1BETA1_FIELDS, PEER_V1BETA2_FIELDS};
-use super::legacy::{copy_fields, reject_unimplemented, spec, warn_unimplemented, Legacy};
+use super::legacy::{
+    copy_fields, reject_duplicates, reject_unimplemented, spec, warn_unimplemented, Legacy,
+};
 use super::object::{id, Object, Objects};
 use crate::parse::tree::{index, join, Ctx};
 
@@ -28,6 +30,7 @@ pub(crate) fn add(ctx: &mut Ctx, objects: &Objects, out: &mut Legacy) {
             continue;
         };
         let mut entry = copy_fields(spec, fields);
+        reject_duplicates(ctx, &path, spec, "nodeSelectors");
         unimplemented(ctx, &path, spec);
         if let Some(v) = spec.get("peerPort") {
             let min = if v1beta1 { 0 } else { 1 };

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::kinds::{ALLOCATION_FIELDS, BGP_ADV_FIELDS, L2_ADV_FIELDS, POOL_FIELDS};
-use super::legacy::{copy_fields, is_set, spec, warn_unimplemented, Legacy};
+use super::legacy::{copy_fields, is_set, reject_duplicates, spec, warn_unimplemented, Legacy};
 use super::object::{Object, Objects};
 use super::selection::PoolSelection;
 use crate::parse::tree::{index, join, Ctx};
@@ -104,6 +104,9 @@ fn service_allocation(ctx: &mut Ctx, path: &str, spec: &Map<String, Value>) {
     let Some(allocation) = ctx.object(&p, value, ALLOCATION_FIELDS) else {
         return;
     };
+    for field in ["namespaces", "namespaceSelectors", "serviceSelectors"] {
+        reject_duplicates(ctx, &p, allocation, field);
+    }
     if let Some(v) = allocation.get("priority") {
         ctx.uint(&join(&p, "priority"), v, i32::MAX as u64);
     }
@@ -129,6 +132,14 @@ fn bgp_advertisement<'o, 'a>(
 ) -> Option<Advertisement<'o, 'a>> {
     let path = obj.spec_path();
     let spec = spec(ctx, &path, obj.spec, BGP_ADV_FIELDS)?;
+    for field in [
+        "peers",
+        "ipAddressPoolSelectors",
+        "nodeSelectors",
+        "serviceSelectors",
+    ] {
+        reject_duplicates(ctx, &path, spec, field);
+    }
     let selection = PoolSelection::read(ctx, &path, spec);
     selection.warn_unknown(ctx, &path, pools);
     let mut entry = copy_fields(
@@ -190,6 +201,13 @@ fn l2_advertisement<'o, 'a>(
 ) -> Option<Advertisement<'o, 'a>> {
     let path = obj.spec_path();
     let spec = spec(ctx, &path, obj.spec, L2_ADV_FIELDS)?;
+    for field in [
+        "ipAddressPoolSelectors",
+        "nodeSelectors",
+        "serviceSelectors",
+    ] {
+        reject_duplicates(ctx, &path, spec, field);
+    }
     let selection = PoolSelection::read(ctx, &path, spec);
     selection.warn_unknown(ctx, &path, pools);
     Some(Advertisement {

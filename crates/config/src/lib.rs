@@ -20,7 +20,7 @@ pub use community::{Community, CommunityValue, LargeCommunity};
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
     BfdProfile, BgpAdvertisement, Config, Password, Peer, Pool, Protocol, SecretRef,
-    DEFAULT_BGP_PORT, DEFAULT_HOLD_TIME,
+    ServiceAllocation, DEFAULT_BGP_PORT, DEFAULT_HOLD_TIME,
 };
 pub use parse::{config_text_from_document, parse_config, parse_document};
 pub use range::{IpFamily, IpRange};

@@ -227,6 +227,45 @@ pub struct Pool {
     pub auto_assign: bool,
     /// `bgp-advertisements`; one full-length advertisement when none is given (bgp pools).
     pub bgp_advertisements: Vec<BgpAdvertisement>,
+    /// IPAddressPool `serviceAllocation` (custom resources only): which Services the pool is
+    /// for, and its priority among the pools that may serve them.
+    pub service_allocation: Option<ServiceAllocation>,
+}
+
+/// IPAddressPool `spec.serviceAllocation`, as MetalLB's allocator reads it: a pool with one is
+/// tried (by priority) before the pools without, for the Services it allows, and never
+/// automatically for others.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceAllocation {
+    /// `priority`: lower is tried first; 0 (unset) after every pool with a priority.
+    pub priority: u32,
+    /// `namespaces`: Services of these namespaces (any namespace when empty).
+    pub namespaces: Vec<String>,
+    /// `namespaceSelectors`: kept for reference; FerroLB does not read Namespace labels, so
+    /// these select no namespace (a warning says so).
+    pub namespace_selectors: Vec<NodeSelector>,
+    /// `serviceSelectors`: Services whose labels match any of these (any when empty).
+    pub service_selectors: Vec<NodeSelector>,
+}
+
+impl ServiceAllocation {
+    /// True when a Service of `namespace` with `labels` may get addresses from the pool.
+    pub fn allows(&self, namespace: &str, labels: &BTreeMap<String, String>) -> bool {
+        (self.namespaces.is_empty() || self.namespaces.iter().any(|n| n == namespace))
+            && (self.service_selectors.is_empty()
+                || self.service_selectors.iter().any(|s| s.matches(labels)))
+    }
+
+    /// True when the pool is meant for such a Service (MetalLB's "pinned" pools): its
+    /// namespace is listed, or a service selector matches, or nothing but a priority is set.
+    pub fn pins(&self, namespace: &str, labels: &BTreeMap<String, String>) -> bool {
+        let everything = self.namespaces.is_empty()
+            && self.namespace_selectors.is_empty()
+            && self.service_selectors.is_empty();
+        let listed = self.namespaces.iter().any(|n| n == namespace);
+        (everything || listed || !self.service_selectors.is_empty())
+            && self.allows(namespace, labels)
+    }
 }
 
 impl Pool {

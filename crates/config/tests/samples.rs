@@ -29,13 +29,18 @@ fn every_sample_is_accepted() {
         }),
         (
             "pool_service_allocation.yaml",
-            &[
-                "IPAddressPool/metallb-system/team-pool: spec.serviceAllocation.namespaces: not implemented",
-                "spec.serviceAllocation.namespaceSelectors: not implemented",
-                "spec.serviceAllocation.serviceSelectors: not implemented",
-                "spec.serviceAllocation.priority: not implemented",
-            ],
-            |c| assert!(c.pools[0].avoid_buggy_ips),
+            &["IPAddressPool/metallb-system/team-pool: spec.serviceAllocation.namespaceSelectors: not implemented"],
+            |c| {
+                assert!(c.pools[0].avoid_buggy_ips);
+                let a = c.pools[0].service_allocation.as_ref().unwrap();
+                assert_eq!((a.priority, a.namespaces.as_slice()), (20, &["team-a".to_string(), "team-b".to_string()][..]));
+                let labels = |pairs: &[(&str, &str)]| {
+                    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+                };
+                assert!(a.allows("team-a", &labels(&[("tier", "frontend")])));
+                assert!(!a.allows("team-a", &labels(&[("tier", "backend")])));
+                assert!(!a.allows("team-c", &labels(&[("tier", "frontend")])));
+            },
         ),
         ("pool_empty_bgp_advertisement.yaml", &[], |c| {
             assert_eq!(c.pools[0].protocol, Protocol::Bgp);

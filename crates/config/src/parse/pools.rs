@@ -189,6 +189,7 @@ fn pool(
         avoid_buggy_ips,
         auto_assign,
         bgp_advertisements: advertisements,
+        service_allocation: None,
     })
 }
 

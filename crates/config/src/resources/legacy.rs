@@ -15,6 +15,8 @@ pub(crate) struct Legacy {
     pub communities: Map<String, Value>,
     pub bfd_profiles: Vec<Value>,
     pub paths: PathMap,
+    /// Each pool's `serviceAllocation` (no legacy key), by pool index.
+    pub allocations: Vec<Option<crate::model::ServiceAllocation>>,
 }
 
 impl Legacy {

@@ -78,7 +78,11 @@ pub fn config_from_objects(objects: &[Value]) -> Result<Config, ConfigErrors> {
             warnings.push(w);
         }
     }
-    Ok(Config { warnings, ..config })
+    let mut config = Config { warnings, ..config };
+    for (pool, allocation) in config.pools.iter_mut().zip(tree.allocations) {
+        pool.service_allocation = allocation;
+    }
+    Ok(config)
 }
 
 /// A multi-document YAML file of such objects (what `kubectl apply -f` takes) -> the same.

@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 use super::kinds::{ALLOCATION_FIELDS, BGP_ADV_FIELDS, L2_ADV_FIELDS, POOL_FIELDS};
 use super::legacy::{copy_fields, is_set, reject_duplicates, spec, warn_unimplemented, Legacy};
 use super::object::{Object, Objects};
-use super::selection::PoolSelection;
+use super::selection::{label_selectors, PoolSelection};
+use crate::model::ServiceAllocation;
 use crate::parse::tree::{index, join, Ctx};
 
 /// An advertisement object read: its legacy entry (BGP only) and the pools it selects.
@@ -34,7 +35,7 @@ pub(crate) fn add(ctx: &mut Ctx, objects: &Objects, out: &mut Legacy) {
             continue;
         };
         let mut entry = copy_fields(spec, &["addresses", "autoAssign", "avoidBuggyIPs"]);
-        service_allocation(ctx, &path, spec);
+        out.allocations.push(service_allocation(ctx, &path, spec));
         let legacy_path = index("address-pools", out.pools.len());
         let selecting: Vec<&Advertisement> = bgp.iter().filter(|a| a.pools.selects(obj)).collect();
         let l2_selecting = l2.iter().find(|a| a.pools.selects(obj));
@@ -95,33 +96,52 @@ fn announcement_note(ctx: &mut Ctx, pool: &Object, bgp: bool, l2: Option<&Advert
     ctx.warnings.push(note);
 }
 
-/// `spec.serviceAllocation`: read and reported; the allocator does not restrict pools yet.
-fn service_allocation(ctx: &mut Ctx, path: &str, spec: &Map<String, Value>) {
-    let Some(value) = spec.get("serviceAllocation") else {
-        return;
-    };
+/// `spec.serviceAllocation`: which Services the pool is for. `namespaceSelectors` need the
+/// Namespaces' labels, which FerroLB does not read: a warning says they select nothing.
+fn service_allocation(
+    ctx: &mut Ctx,
+    path: &str,
+    spec: &Map<String, Value>,
+) -> Option<ServiceAllocation> {
+    let value = spec.get("serviceAllocation")?;
     let p = join(path, "serviceAllocation");
-    let Some(allocation) = ctx.object(&p, value, ALLOCATION_FIELDS) else {
-        return;
-    };
+    let allocation = ctx.object(&p, value, ALLOCATION_FIELDS)?;
     for field in ["namespaces", "namespaceSelectors", "serviceSelectors"] {
         reject_duplicates(ctx, &p, allocation, field);
     }
+    let mut out = ServiceAllocation::default();
     if let Some(v) = allocation.get("priority") {
-        ctx.uint(&join(&p, "priority"), v, i32::MAX as u64);
+        out.priority = ctx
+            .uint(&join(&p, "priority"), v, i32::MAX as u64)
+            .map_or(0, |n| n as u32);
     }
-    let effect = "the pool is offered to every Service (FerroLB's allocator has no per-pool \
-                  Service restriction)";
-    for field in ["namespaces", "namespaceSelectors", "serviceSelectors"] {
-        warn_unimplemented(ctx, &p, allocation, field, effect);
+    let names_path = join(&p, "namespaces");
+    let names = ctx.list(
+        &names_path,
+        allocation.get("namespaces").unwrap_or(&Value::Null),
+    );
+    for (i, name) in names.iter().enumerate() {
+        if let Some(name) = ctx.string(&index(&names_path, i), name) {
+            out.namespaces.push(name);
+        }
+    }
+    for (field, selectors) in [
+        ("namespaceSelectors", &mut out.namespace_selectors),
+        ("serviceSelectors", &mut out.service_selectors),
+    ] {
+        if let Some(v) = allocation.get(field) {
+            *selectors = label_selectors(ctx, &join(&p, field), v);
+        }
     }
     warn_unimplemented(
         ctx,
         &p,
         allocation,
-        "priority",
-        "pools are tried in document order",
+        "namespaceSelectors",
+        "FerroLB does not read Namespace labels, so these select no namespace; list the \
+         namespaces in serviceAllocation.namespaces",
     );
+    Some(out)
 }
 
 fn bgp_advertisement<'o, 'a>(

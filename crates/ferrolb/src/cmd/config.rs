@@ -158,12 +158,15 @@ pub fn summary(path: &Path, config: &Config) -> String {
         v4 = v4.saturating_add(p4);
         v6 = v6.saturating_add(p6);
         let ranges: Vec<String> = pool.ranges.iter().map(ToString::to_string).collect();
-        let mut flags = Vec::new();
+        let mut flags: Vec<String> = Vec::new();
         if !pool.auto_assign {
-            flags.push("auto-assign off");
+            flags.push("auto-assign off".into());
         }
         if pool.avoid_buggy_ips {
-            flags.push("avoid-buggy-ips");
+            flags.push("avoid-buggy-ips".into());
+        }
+        if let Some(a) = &pool.service_allocation {
+            flags.push(allocation_summary(a));
         }
         let flags = if flags.is_empty() {
             String::new()
@@ -191,6 +194,24 @@ pub fn summary(path: &Path, config: &Config) -> String {
         let _ = writeln!(out, "warning: {w}");
     }
     out
+}
+
+/// `for namespaces a, b; 1 service selector(s); priority 10` (or `for every Service`).
+fn allocation_summary(a: &ferrolb_config::ServiceAllocation) -> String {
+    let mut parts = Vec::new();
+    if !a.namespaces.is_empty() {
+        parts.push(format!("namespaces {}", a.namespaces.join(" ")));
+    }
+    if !a.service_selectors.is_empty() {
+        parts.push(format!("{} service selector(s)", a.service_selectors.len()));
+    }
+    if parts.is_empty() {
+        parts.push("every Service".into());
+    }
+    if a.priority > 0 {
+        parts.push(format!("priority {}", a.priority));
+    }
+    format!("for {}", parts.join("; "))
 }
 
 fn count(n: u128) -> String {
@@ -259,6 +280,16 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("default (bgp): 256 IPv4, 0 IPv6"), "{out}");
+        let allocated = objects.replace(
+            "spec:\n  addresses: [198.51.100.0/24]\n",
+            "spec:\n  addresses: [198.51.100.0/24]\n  serviceAllocation: {namespaces: [a, b], priority: 10}\n",
+        );
+        let (code, out, err) = check(&temp("allocated.yaml", &allocated)).unwrap();
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains("[for namespaces a b; priority 10]: 198.51.100.0/24"),
+            "{out}"
+        );
 
         let bad = objects
             .replace("[198.51.100.0/24]", "[198.51.100.0/24, 198.51.100.0/33]")

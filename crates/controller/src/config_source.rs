@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ferrolb_config::{parse_document, Config, ConfigErrors};
+use ferrolb_config::{resources::parse_either, Config};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::runtime::watcher::{self, watcher};
@@ -79,18 +79,10 @@ pub fn update_from_config_map(cm: &ConfigMap) -> ConfigUpdate {
     }
 }
 
-/// Parses a document (a ConfigMap manifest or the bare config text).
+/// Parses a document (a ConfigMap manifest, the bare config text, or metallb.io objects as a
+/// `--config-file` may hold them).
 pub fn update_from_text(text: &str, target: Option<EventTarget>) -> ConfigUpdate {
-    update(parse_document(text), target)
-}
-
-/// Parses a `--config-file`: metallb.io objects, a ConfigMap manifest or the bare config text.
-fn update_file_text(text: &str) -> ConfigUpdate {
-    update(ferrolb_config::resources::parse_either(text), None)
-}
-
-fn update(parsed: Result<Config, ConfigErrors>, target: Option<EventTarget>) -> ConfigUpdate {
-    match parsed {
+    match parse_either(text) {
         Ok(config) => ConfigUpdate::Valid { config, target },
         Err(errors) => ConfigUpdate::Invalid {
             errors: errors.to_string(),
@@ -164,7 +156,7 @@ async fn poll_file(
             .map_err(|err| format!("cannot read {}: {err}", path.display()));
         if last.as_ref() != Some(&current) {
             let update = match &current {
-                Ok(text) => update_file_text(text),
+                Ok(text) => update_from_text(text, None),
                 Err(reason) => ConfigUpdate::Missing {
                     reason: reason.clone(),
                 },

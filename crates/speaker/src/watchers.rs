@@ -97,11 +97,7 @@ pub fn config_update(cm: &ConfigMap) -> ConfigUpdate {
     let ns = cm.metadata.namespace.clone().unwrap_or_default();
     let name = cm.metadata.name.clone().unwrap_or_default();
     match ferrolb_view::config_text_from_configmap(cm, ferrolb_config::CONFIGMAP_KEY) {
-        Some(text) => from_text(
-            text,
-            &format!("ConfigMap {ns}/{name}"),
-            ferrolb_config::parse_document,
-        ),
+        Some(text) => from_text(text, &format!("ConfigMap {ns}/{name}")),
         None => ConfigUpdate::Missing(format!(
             "ConfigMap {ns}/{name} has no key {:?} in data",
             ferrolb_config::CONFIGMAP_KEY
@@ -109,14 +105,9 @@ pub fn config_update(cm: &ConfigMap) -> ConfigUpdate {
     }
 }
 
-/// `parse` is `parse_document` for a ConfigMap's text and `resources::parse_either` for a
-/// `--config-file` (which may also hold MetalLB's metallb.io objects).
-fn from_text(
-    text: &str,
-    origin: &str,
-    parse: fn(&str) -> Result<ferrolb_config::Config, ferrolb_config::ConfigErrors>,
-) -> ConfigUpdate {
-    match parse(text) {
+fn from_text(text: &str, origin: &str) -> ConfigUpdate {
+    // Also MetalLB's metallb.io objects (a `--config-file` written for `kubectl apply -f`).
+    match ferrolb_config::resources::parse_either(text) {
         Ok(config) => ConfigUpdate::Valid(config),
         Err(errors) => {
             let errors = errors.to_string();
@@ -188,7 +179,7 @@ async fn poll_file(
             .map_err(|e| format!("{origin}: {e}"));
         if last.as_ref() != Some(&current) {
             let update = match &current {
-                Ok(text) => from_text(text, &origin, ferrolb_config::resources::parse_either),
+                Ok(text) => from_text(text, &origin),
                 Err(e) => ConfigUpdate::Missing(e.clone()),
             };
             if tx.send(Change::Config(update)).await.is_err() {

@@ -144,16 +144,17 @@ fn service_allocation(
     Some(out)
 }
 
-fn bgp_advertisement<'o, 'a>(
+/// What both advertisement kinds share: the spec (with its fields checked), no selector written
+/// twice, and the pools selected.
+fn read_advertisement<'a>(
     ctx: &mut Ctx,
-    obj: &'o Object<'a>,
+    obj: &Object<'a>,
+    fields: &[&str],
     pools: &[Object],
-    peers: &[Object],
-) -> Option<Advertisement<'o, 'a>> {
+) -> Option<(String, &'a Map<String, Value>, PoolSelection)> {
     let path = obj.spec_path();
-    let spec = spec(ctx, &path, obj.spec, BGP_ADV_FIELDS)?;
+    let spec = spec(ctx, &path, obj.spec, fields)?;
     for field in [
-        "peers",
         "ipAddressPoolSelectors",
         "nodeSelectors",
         "serviceSelectors",
@@ -162,6 +163,17 @@ fn bgp_advertisement<'o, 'a>(
     }
     let selection = PoolSelection::read(ctx, &path, spec);
     selection.warn_unknown(ctx, &path, pools);
+    Some((path, spec, selection))
+}
+
+fn bgp_advertisement<'o, 'a>(
+    ctx: &mut Ctx,
+    obj: &'o Object<'a>,
+    pools: &[Object],
+    peers: &[Object],
+) -> Option<Advertisement<'o, 'a>> {
+    let (path, spec, selection) = read_advertisement(ctx, obj, BGP_ADV_FIELDS, pools)?;
+    reject_duplicates(ctx, &path, spec, "peers");
     let mut entry = copy_fields(
         spec,
         &[
@@ -219,17 +231,7 @@ fn l2_advertisement<'o, 'a>(
     obj: &'o Object<'a>,
     pools: &[Object],
 ) -> Option<Advertisement<'o, 'a>> {
-    let path = obj.spec_path();
-    let spec = spec(ctx, &path, obj.spec, L2_ADV_FIELDS)?;
-    for field in [
-        "ipAddressPoolSelectors",
-        "nodeSelectors",
-        "serviceSelectors",
-    ] {
-        reject_duplicates(ctx, &path, spec, field);
-    }
-    let selection = PoolSelection::read(ctx, &path, spec);
-    selection.warn_unknown(ctx, &path, pools);
+    let (_, _, selection) = read_advertisement(ctx, obj, L2_ADV_FIELDS, pools)?;
     Some(Advertisement {
         object: obj,
         entry: Map::new(),

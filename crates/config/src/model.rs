@@ -171,6 +171,9 @@ pub struct BgpAdvertisement {
     /// addresses): `None` announces to every peer, `Some(list)` only to peers at these
     /// addresses (none when the list is empty).
     pub peers: Option<Vec<IpAddr>>,
+    /// `service-selectors` (FerroLB addition; BGPAdvertisement `serviceSelectors`): only
+    /// Services whose labels match any selector are announced through it (all when empty).
+    pub service_selectors: Vec<NodeSelector>,
 }
 
 impl Default for BgpAdvertisement {
@@ -184,6 +187,7 @@ impl Default for BgpAdvertisement {
             large_communities: Vec::new(),
             node_selectors: Vec::new(),
             peers: None,
+            service_selectors: Vec::new(),
         }
     }
 }
@@ -192,6 +196,12 @@ impl BgpAdvertisement {
     /// True when a node with these labels announces through this advertisement.
     pub fn selects_node(&self, labels: &BTreeMap<String, String>) -> bool {
         self.node_selectors.is_empty() || self.node_selectors.iter().any(|s| s.matches(labels))
+    }
+
+    /// True when a Service with these labels is announced through this advertisement.
+    pub fn selects_service(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.service_selectors.is_empty()
+            || self.service_selectors.iter().any(|s| s.matches(labels))
     }
 
     /// True when this advertisement is sent to the peer at `address`.

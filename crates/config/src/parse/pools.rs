@@ -24,6 +24,7 @@ const ADV_KEYS: &[&str] = &[
     "communities",
     "node-selectors",
     "peers",
+    "service-selectors",
 ];
 
 pub(crate) fn pools(
@@ -278,6 +279,22 @@ fn advertisement(
     }
     if let Some(v) = map.get("node-selectors") {
         adv.node_selectors = super::peers::selectors(ctx, &join(path, "node-selectors"), v);
+    }
+    if let Some(v) = map.get("service-selectors") {
+        let p = join(path, "service-selectors");
+        adv.service_selectors = super::peers::selectors(ctx, &p, v);
+        // As MetalLB: Services are selected only at full length (one route per address).
+        if !adv.service_selectors.is_empty() {
+            for (key, full) in [("aggregation-length", 32), ("aggregation-length-v6", 128)] {
+                if let Some(len) = map.get(key).filter(|l| l.as_u64() != Some(full)) {
+                    ctx.error(
+                        &join(path, key),
+                        Some(len),
+                        format!("only the default {full} can be combined with selecting Services"),
+                    );
+                }
+            }
+        }
     }
     if let Some(v) = map.get("peers") {
         adv.peers = Some(peer_addresses(ctx, &join(path, "peers"), v));

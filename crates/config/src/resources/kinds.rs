@@ -159,6 +159,7 @@ pub(crate) const KEYS: &[(&str, &str)] = &[
     ("keepalive-time", "keepaliveTime"),
     ("router-id", "routerID"),
     ("node-selectors", "nodeSelectors"),
+    ("service-selectors", "serviceSelectors"),
     ("password", "password"),
     ("password-secret", "passwordSecret"),
     ("bfd-profile", "bfdProfile"),

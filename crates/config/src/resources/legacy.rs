@@ -61,7 +61,7 @@ pub(crate) fn copy_fields(spec: &Map<String, Value>, fields: &[&str]) -> Map<Str
         let Some(legacy) = legacy_key(key) else {
             continue;
         };
-        let value = if key == "nodeSelectors" {
+        let value = if key.ends_with("Selectors") {
             legacy_selectors(value)
         } else {
             value.clone()

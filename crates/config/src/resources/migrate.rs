@@ -292,7 +292,7 @@ fn crd_fields(map: &Map<String, Value>, skip: &[&str]) -> Map<String, Value> {
     map.iter()
         .filter(|(k, _)| !skip.contains(&k.as_str()))
         .map(|(k, v)| {
-            let value = if k == "node-selectors" {
+            let value = if k.ends_with("-selectors") {
                 crd_selectors(v)
             } else {
                 v.clone()

@@ -182,6 +182,7 @@ fn bgp_advertisement<'o, 'a>(
             "localPref",
             "communities",
             "nodeSelectors",
+            "serviceSelectors",
         ],
     );
     if spec.get("localPref").is_some_and(|v| v.as_u64() == Some(0)) {
@@ -198,27 +199,9 @@ fn bgp_advertisement<'o, 'a>(
             entry.remove("aggregation-length");
         }
     }
-    if is_set(spec.get("serviceSelectors")) {
-        for (field, full) in [("aggregationLength", 32), ("aggregationLengthV6", 128)] {
-            if let Some(v) = spec.get(field).filter(|v| v.as_u64() != Some(full)) {
-                ctx.error(
-                    &join(&path, field),
-                    Some(v),
-                    format!("only the default {full} can be combined with serviceSelectors"),
-                );
-            }
-        }
-    }
     if is_set(spec.get("peers")) {
         entry.insert("peers".into(), peer_addresses(ctx, &path, spec, peers));
     }
-    warn_unimplemented(
-        ctx,
-        &path,
-        spec,
-        "serviceSelectors",
-        "every Service of the selected pools is announced",
-    );
     Some(Advertisement {
         object: obj,
         entry,

@@ -44,6 +44,9 @@ data:
         communities: [no-advertise, "large:64512:1:2"]
       - aggregation-length: 28
         aggregation-length-v6: 124
+      - communities: ["64512:77"]
+        service-selectors:
+        - match-labels: {tier: gold}
       - aggregation-length: 30
         communities: ["64512:30"]
         node-selectors:
@@ -65,7 +68,7 @@ const SERVICES: &str = r#"{"apiVersion":"v1","kind":"List","items":[
   "spec":{"type":"LoadBalancer"}},
  {"metadata":{"namespace":"lan","name":"printer"},"spec":{"type":"LoadBalancer","loadBalancerIP":"198.51.100.70"}},
  {"metadata":{"namespace":"shop","name":"v6"},"spec":{"type":"LoadBalancer","ipFamilies":["IPv6"]}},
- {"metadata":{"namespace":"shop","name":"api"},"spec":{"type":"LoadBalancer"},
+ {"metadata":{"namespace":"shop","name":"api","labels":{"tier":"gold"}},"spec":{"type":"LoadBalancer"},
   "status":{"loadBalancer":{"ingress":[{"ip":"198.51.100.5"}]}}},
  {"metadata":{"namespace":"shop","name":"old"},"spec":{"type":"LoadBalancer"},
   "status":{"loadBalancer":{"ingress":[{"ip":"198.51.100.33"}]}}}
@@ -167,6 +170,23 @@ fn configmap_and_migrated_objects_plan_and_announce_the_same() {
             .collect::<Vec<_>>();
         let expected: &[&str] = if rack == "r2" { &["10.255.0.5"] } else { &[] };
         assert_eq!(slash30, expected, "node {name}");
+        // 64512:77 only on the gold Service's route (198.51.100.5).
+        let gold: Vec<String> = a
+            .peers
+            .iter()
+            .flat_map(|p| p.routes.iter())
+            .filter(|(_, attrs)| {
+                attrs
+                    .communities
+                    .iter()
+                    .any(|c| c.to_string() == "64512:77")
+            })
+            .map(|(net, _)| net.to_string())
+            .collect();
+        assert!(
+            !gold.is_empty() && gold.iter().all(|n| n == "198.51.100.5/32"),
+            "node {name}: {gold:?}"
+        );
         let routes: usize = a.peers.iter().map(|p| p.routes.len()).sum();
         assert!(routes >= 2, "node {name}: {a:#?}");
     }

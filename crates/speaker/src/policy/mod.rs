@@ -361,13 +361,11 @@ fn decide_service(input: &PolicyInput<'_>, svc: &ServiceView, out: &mut Desired)
         } else {
             &pool.bgp_advertisements
         };
-        let (prefixes, peers) = add_routes(
-            ip,
-            family,
-            advertisements,
-            &input.node.labels,
-            &mut out.peers,
-        );
+        let selected: Vec<&BgpAdvertisement> = advertisements
+            .iter()
+            .filter(|a| a.selects_node(&input.node.labels) && a.selects_service(&svc.labels))
+            .collect();
+        let (prefixes, peers) = add_routes(ip, family, &selected, &mut out.peers);
         if peers.is_empty() {
             let pool = pool.name.clone();
             push(Some(ip), pool_name, Reason::NoAdvertisement { pool });
@@ -385,21 +383,17 @@ fn decide_service(input: &PolicyInput<'_>, svc: &ServiceView, out: &mut Desired)
     out.decisions.extend(announced);
 }
 
-/// Adds the routes of `ip` through every advertisement that selects this node, to the peers
-/// each one is for; returns the prefixes and the peers that got at least one.
+/// Adds the routes of `ip` through the advertisements that select this node and Service, to
+/// the peers each one is for; returns the prefixes and the peers that got at least one.
 fn add_routes(
     ip: IpAddr,
     family: IpFamily,
-    advertisements: &[BgpAdvertisement],
-    node_labels: &BTreeMap<String, String>,
+    advertisements: &[&BgpAdvertisement],
     sessions: &mut [PeerPlan],
 ) -> (Vec<IpNet>, Vec<PeerKey>) {
     let mut prefixes = Vec::new();
     let mut peers = Vec::new();
-    for adv in advertisements
-        .iter()
-        .filter(|a| a.selects_node(node_labels))
-    {
+    for adv in advertisements {
         let len = adv.aggregation_length_for(family);
         let prefix = match IpNet::new(ip, len) {
             Ok(p) => p.trunc(),

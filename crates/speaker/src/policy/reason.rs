@@ -35,8 +35,8 @@ pub enum Reason {
     NodeExcluded,
     /// No configured BGP peer selects this node.
     NoPeers,
-    /// No BGP advertisement of the pool selects this node (`node-selectors`) and one of its
-    /// peers (`peers`).
+    /// No BGP advertisement of the pool selects this node (`node-selectors`), this Service
+    /// (`service-selectors`) and one of the node's peers (`peers`).
     NoAdvertisement {
         /// The pool's name.
         pool: String,
@@ -111,7 +111,7 @@ impl fmt::Display for Reason {
             Reason::NoPeers => f.write_str("not announced: no BGP peer selects this node"),
             Reason::NoAdvertisement { pool } => write!(
                 f,
-                "not announced: no BGP advertisement of pool {pool:?} selects this node and one of its peers"
+                "not announced: no BGP advertisement of pool {pool:?} selects this node, this Service and one of the node's peers"
             ),
             Reason::NoReadyEndpoints => {
                 f.write_str("not announced: the Service has no ready endpoint in the cluster")

@@ -604,3 +604,54 @@ address-pools:
         .to_string()
         .contains("no BGP advertisement of pool \"edge\" selects this node"));
 }
+
+/// An advertisement's `service-selectors` (BGPAdvertisement `serviceSelectors`): only Services
+/// with matching labels get its attributes; others go through the other advertisements.
+#[test]
+fn advertisement_service_selectors() {
+    let config = parse_config(
+        r#"
+peers:
+- {peer-address: 10.255.0.1, peer-asn: 65000, my-asn: 65001}
+address-pools:
+- name: web
+  protocol: bgp
+  addresses: [198.51.100.0/28]
+  bgp-advertisements:
+  - service-selectors:
+    - match-labels: {tier: frontend}
+    communities: ["64512:1"]
+- name: only-frontend
+  protocol: bgp
+  addresses: [198.51.100.16/28]
+  bgp-advertisements:
+  - service-selectors:
+    - match-labels: {tier: frontend}
+"#,
+    )
+    .expect("config parses");
+    let n = node("n1", &[]);
+    let eps = [Ep::Ready("n1")];
+    let mut front = svc("front", "198.51.100.1", TrafficPolicy::Cluster);
+    front.labels = [("tier".to_string(), "frontend".to_string())].into();
+    let plain = svc("plain", "198.51.100.2", TrafficPolicy::Cluster);
+    let other = svc("other", "198.51.100.17", TrafficPolicy::Cluster);
+
+    let d = run(Some(&config), &n, &front, &eps);
+    let attrs = &d.peer(&key("10.255.0.1")).unwrap().routes[&net("198.51.100.1/32")];
+    assert_eq!(attrs.communities.len(), 1);
+    let d = run(Some(&config), &n, &plain, &eps);
+    assert_eq!(d.decisions[0].reason.code(), "no-advertisement");
+    assert!(d.peer(&key("10.255.0.1")).unwrap().routes.is_empty());
+    let d = run(Some(&config), &n, &other, &eps);
+    assert_eq!(d.decisions[0].reason.code(), "no-advertisement");
+
+    let bad = parse_config(
+        "address-pools:\n- name: a\n  protocol: bgp\n  addresses: [198.51.100.0/28]\n  bgp-advertisements:\n  - aggregation-length: 28\n    service-selectors: [{match-labels: {a: b}}]\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        bad.to_string(),
+        "address-pools[0].bgp-advertisements[0].aggregation-length: \"28\": only the default 32 can be combined with selecting Services"
+    );
+}

@@ -13,13 +13,14 @@ mod error;
 mod model;
 mod parse;
 mod range;
+pub mod resources;
 mod selector;
 
 pub use community::{Community, CommunityValue, LargeCommunity};
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
-    AdvertisementWeight, BfdProfile, BgpAdvertisement, Config, Password, Peer, Pool, Protocol,
-    SecretRef, DEFAULT_BGP_PORT, DEFAULT_HOLD_TIME,
+    AdvertisementWeight, BfdProfile, BgpAdvertisement, Config, Password, Peer, Pool, Protocol, SecretRef,
+    ServiceAllocation, DEFAULT_BGP_PORT, DEFAULT_HOLD_TIME,
 };
 pub use parse::{config_text_from_document, parse_config, parse_document};
 pub use range::{IpFamily, IpRange};

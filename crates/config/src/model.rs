@@ -177,6 +177,16 @@ pub struct BgpAdvertisement {
     pub large_communities: Vec<LargeCommunity>,
     /// `weight` (a FerroLB addition): how routers should weight this node's path.
     pub weight: AdvertisementWeight,
+    /// `node-selectors` (FerroLB addition; BGPAdvertisement `nodeSelectors`): only nodes
+    /// matching any selector announce (all nodes when empty).
+    pub node_selectors: Vec<NodeSelector>,
+    /// `peers` (FerroLB addition; BGPAdvertisement `peers`, resolved from BGPPeer names to
+    /// addresses): `None` announces to every peer, `Some(list)` only to peers at these
+    /// addresses (none when the list is empty).
+    pub peers: Option<Vec<IpAddr>>,
+    /// `service-selectors` (FerroLB addition; BGPAdvertisement `serviceSelectors`): only
+    /// Services whose labels match any selector are announced through it (all when empty).
+    pub service_selectors: Vec<NodeSelector>,
 }
 
 /// `bgp-advertisements[].weight`: what a node tells the router about its share of traffic.
@@ -210,11 +220,34 @@ impl Default for BgpAdvertisement {
             communities: Vec::new(),
             large_communities: Vec::new(),
             weight: AdvertisementWeight::Equal,
+            node_selectors: Vec::new(),
+            peers: None,
+            service_selectors: Vec::new(),
         }
     }
 }
 
 impl BgpAdvertisement {
+    /// True when a node with these labels announces through this advertisement.
+    pub fn selects_node(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.node_selectors.is_empty() || self.node_selectors.iter().any(|s| s.matches(labels))
+    }
+
+    /// True when a Service with these labels is announced through this advertisement.
+    pub fn selects_service(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.service_selectors.is_empty()
+            || self.service_selectors.iter().any(|s| s.matches(labels))
+    }
+
+    /// True when this advertisement is sent to the peer at `address`.
+    pub fn announces_to(&self, address: IpAddr) -> bool {
+        self.peers.as_ref().is_none_or(|peers| {
+            peers
+                .iter()
+                .any(|p| p.to_canonical() == address.to_canonical())
+        })
+    }
+
     /// The aggregation length for an address family.
     pub fn aggregation_length_for(&self, family: IpFamily) -> u8 {
         match family {
@@ -239,6 +272,45 @@ pub struct Pool {
     pub auto_assign: bool,
     /// `bgp-advertisements`; one full-length advertisement when none is given (bgp pools).
     pub bgp_advertisements: Vec<BgpAdvertisement>,
+    /// IPAddressPool `serviceAllocation` (custom resources only): which Services the pool is
+    /// for, and its priority among the pools that may serve them.
+    pub service_allocation: Option<ServiceAllocation>,
+}
+
+/// IPAddressPool `spec.serviceAllocation`, as MetalLB's allocator reads it: a pool with one is
+/// tried (by priority) before the pools without, for the Services it allows, and never
+/// automatically for others.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceAllocation {
+    /// `priority`: lower is tried first; 0 (unset) after every pool with a priority.
+    pub priority: u32,
+    /// `namespaces`: Services of these namespaces (any namespace when empty).
+    pub namespaces: Vec<String>,
+    /// `namespaceSelectors`: kept for reference; FerroLB does not read Namespace labels, so
+    /// these select no namespace (a warning says so).
+    pub namespace_selectors: Vec<NodeSelector>,
+    /// `serviceSelectors`: Services whose labels match any of these (any when empty).
+    pub service_selectors: Vec<NodeSelector>,
+}
+
+impl ServiceAllocation {
+    /// True when a Service of `namespace` with `labels` may get addresses from the pool.
+    pub fn allows(&self, namespace: &str, labels: &BTreeMap<String, String>) -> bool {
+        (self.namespaces.is_empty() || self.namespaces.iter().any(|n| n == namespace))
+            && (self.service_selectors.is_empty()
+                || self.service_selectors.iter().any(|s| s.matches(labels)))
+    }
+
+    /// True when the pool is meant for such a Service (MetalLB's "pinned" pools): its
+    /// namespace is listed, or a service selector matches, or nothing but a priority is set.
+    pub fn pins(&self, namespace: &str, labels: &BTreeMap<String, String>) -> bool {
+        let everything = self.namespaces.is_empty()
+            && self.namespace_selectors.is_empty()
+            && self.service_selectors.is_empty();
+        let listed = self.namespaces.iter().any(|n| n == namespace);
+        (everything || listed || !self.service_selectors.is_empty())
+            && self.allows(namespace, labels)
+    }
 }
 
 impl Pool {

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ferrolb_config::{parse_document, Config};
+use ferrolb_config::{resources::parse_either, Config};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::runtime::watcher::{self, watcher};
@@ -79,9 +79,10 @@ pub fn update_from_config_map(cm: &ConfigMap) -> ConfigUpdate {
     }
 }
 
-/// Parses a document (a ConfigMap manifest or the bare config text).
+/// Parses a document (a ConfigMap manifest, the bare config text, or metallb.io objects as a
+/// `--config-file` may hold them).
 pub fn update_from_text(text: &str, target: Option<EventTarget>) -> ConfigUpdate {
-    match parse_document(text) {
+    match parse_either(text) {
         Ok(config) => ConfigUpdate::Valid { config, target },
         Err(errors) => ConfigUpdate::Invalid {
             errors: errors.to_string(),

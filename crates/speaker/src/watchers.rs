@@ -106,7 +106,8 @@ pub fn config_update(cm: &ConfigMap) -> ConfigUpdate {
 }
 
 fn from_text(text: &str, origin: &str) -> ConfigUpdate {
-    match ferrolb_config::parse_document(text) {
+    // Also MetalLB's metallb.io objects (a `--config-file` written for `kubectl apply -f`).
+    match ferrolb_config::resources::parse_either(text) {
         Ok(config) => ConfigUpdate::Valid(config),
         Err(errors) => {
             let errors = errors.to_string();

@@ -31,6 +31,9 @@ pub enum ConfigUpdate {
 }
 
 /// A change delivered to the speaker's loop.
+// One value at a time through a channel: boxing the Service variant would only add an
+// allocation per watch event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Change {
     /// Services.

@@ -130,6 +130,8 @@ pub struct ServiceView {
     pub selector: BTreeMap<String, String>,
     /// Addresses in `status.loadBalancer.ingress[].ip`.
     pub ingress_ips: Vec<IpAddr>,
+    /// `metadata.labels` (an IPAddressPool's `serviceAllocation.serviceSelectors` match them).
+    pub labels: BTreeMap<String, String>,
 }
 
 impl ServiceView {
@@ -232,6 +234,7 @@ impl ServiceView {
             ip_family_policy,
             requested_ips,
             requested_ips_error,
+            labels: meta.labels.clone().unwrap_or_default(),
             address_pool: annotation(ANNOTATION_ADDRESS_POOL, METALLB_ANNOTATION_ADDRESS_POOL),
             sharing_key: annotation(
                 ANNOTATION_ALLOW_SHARED_IP,

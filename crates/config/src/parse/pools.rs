@@ -23,6 +23,9 @@ const ADV_KEYS: &[&str] = &[
     "localpref",
     "communities",
     "weight",
+    "node-selectors",
+    "peers",
+    "service-selectors",
 ];
 
 pub(crate) fn pools(
@@ -188,6 +191,7 @@ fn pool(
         avoid_buggy_ips,
         auto_assign,
         bgp_advertisements: advertisements,
+        service_allocation: None,
     })
 }
 
@@ -277,6 +281,28 @@ fn advertisement(
             }
         }
     }
+    if let Some(v) = map.get("node-selectors") {
+        adv.node_selectors = super::peers::selectors(ctx, &join(path, "node-selectors"), v);
+    }
+    if let Some(v) = map.get("service-selectors") {
+        let p = join(path, "service-selectors");
+        adv.service_selectors = super::peers::selectors(ctx, &p, v);
+        // As MetalLB: Services are selected only at full length (one route per address).
+        if !adv.service_selectors.is_empty() {
+            for (key, full) in [("aggregation-length", 32), ("aggregation-length-v6", 128)] {
+                if let Some(len) = map.get(key).filter(|l| l.as_u64() != Some(full)) {
+                    ctx.error(
+                        &join(path, key),
+                        Some(len),
+                        format!("only the default {full} can be combined with selecting Services"),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(v) = map.get("peers") {
+        adv.peers = Some(peer_addresses(ctx, &join(path, "peers"), v));
+    }
     if ctx.errors.len() != before {
         return None;
     }
@@ -296,6 +322,43 @@ fn weight(ctx: &mut Ctx, path: &str, value: &Value) -> Option<AdvertisementWeigh
                  endpoints on the node, for externalTrafficPolicy Local); omit it for equal weights",
             );
             None
+        }
+    }
+}
+
+/// `peers` of an advertisement: addresses of configured peers (checked once peers are known).
+fn peer_addresses(ctx: &mut Ctx, path: &str, value: &Value) -> Vec<std::net::IpAddr> {
+    let mut out = Vec::new();
+    for (i, item) in ctx.list(path, value).iter().enumerate() {
+        let p = index(path, i);
+        let Some(text) = ctx.string(&p, item) else {
+            continue;
+        };
+        match text.trim().parse() {
+            Ok(ip) => out.push(ip),
+            Err(_) => ctx.error_text(&p, &text, "not an IP address (a peer-address of peers)"),
+        }
+    }
+    out
+}
+
+/// Every address in an advertisement's `peers` must be a configured peer's address.
+pub(crate) fn check_advertisement_peers(ctx: &mut Ctx, config: &Config) {
+    for (i, pool) in config.pools.iter().enumerate() {
+        for (j, adv) in pool.bgp_advertisements.iter().enumerate() {
+            for (k, ip) in adv.peers.iter().flatten().enumerate() {
+                if !config
+                    .peers
+                    .iter()
+                    .any(|p| p.address.to_canonical() == ip.to_canonical())
+                {
+                    ctx.error_text(
+                        &format!("address-pools[{i}].bgp-advertisements[{j}].peers[{k}]"),
+                        &ip.to_string(),
+                        "no peer with this peer-address in peers",
+                    );
+                }
+            }
         }
     }
 }

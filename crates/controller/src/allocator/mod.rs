@@ -467,15 +467,26 @@ impl Allocator {
     /// Picks addresses from the annotated pool or the first auto-assign pool that can serve.
     fn pick(&self, svc: &ServiceView) -> Result<(String, Vec<IpAddr>), String> {
         let candidates: Vec<&Pool> = match &svc.address_pool {
-            Some(name) => vec![self
-                .pool(name)
-                .ok_or_else(|| format!("address pool {name:?} does not exist"))?],
-            None => self.pools.iter().filter(|p| p.auto_assign).collect(),
+            Some(name) => {
+                let pool = self
+                    .pool(name)
+                    .ok_or_else(|| format!("address pool {name:?} does not exist"))?;
+                if let Some(a) = &pool.service_allocation {
+                    if !a.allows(&svc.namespace, &svc.labels) {
+                        return Err(format!(
+                            "address pool {name:?} is not for this Service (its \
+                             serviceAllocation names other namespaces or labels)"
+                        ));
+                    }
+                }
+                vec![pool]
+            }
+            None => self.automatic_candidates(svc),
         };
         if candidates.is_empty() {
             return Err(
-                "no pool has auto-assign enabled; request a pool with the ferrolb.io/address-pool \
-                 annotation"
+                "no auto-assign pool is for this Service; request a pool with the \
+                 ferrolb.io/address-pool annotation"
                     .into(),
             );
         }
@@ -494,6 +505,35 @@ impl Allocator {
                 reasons.join("; ")
             ))
         }
+    }
+
+    /// The auto-assign pools for a Service without a pool annotation, in the order MetalLB
+    /// tries them: pools whose `serviceAllocation` is for this Service, by priority (lower
+    /// first, unset last, then in config order), then the pools without a `serviceAllocation`.
+    fn automatic_candidates(&self, svc: &ServiceView) -> Vec<&Pool> {
+        let mut pinned: Vec<&Pool> = self
+            .pools
+            .iter()
+            .filter(|p| p.auto_assign)
+            .filter(|p| {
+                p.service_allocation
+                    .as_ref()
+                    .is_some_and(|a| a.pins(&svc.namespace, &svc.labels))
+            })
+            .collect();
+        pinned.sort_by_key(|p| {
+            let priority = p.service_allocation.as_ref().map_or(0, |a| a.priority);
+            if priority == 0 {
+                u32::MAX
+            } else {
+                priority
+            }
+        });
+        let general = self
+            .pools
+            .iter()
+            .filter(|p| p.auto_assign && p.service_allocation.is_none());
+        pinned.into_iter().chain(general).collect()
     }
 
     fn pick_from(&self, svc: &ServiceView, pool: &Pool) -> Result<Vec<IpAddr>, String> {

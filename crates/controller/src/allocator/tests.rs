@@ -339,3 +339,85 @@ fn a_service_handed_to_another_class_keeps_its_address_while_it_shows_it() {
     assert!(matches!(a.allocate(&svc), Outcome::Skip(_)));
     assert_eq!(a.owners_of(ips[0]).count(), 0, "no longer shown: free");
 }
+
+/// IPAddressPool `serviceAllocation` as MetalLB's allocator applies it: pools for the
+/// Service's namespace or labels first, by priority, then the pools without one; a pool for
+/// others is never picked automatically, and its annotation is refused.
+#[test]
+fn service_allocation_pins_pools_by_namespace_labels_and_priority() {
+    let pool = |name: &str, cidr: &str, allocation: &str| {
+        format!(
+            "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {{name: {name}, namespace: ns}}\nspec:\n  addresses: [{cidr}]\n{allocation}---\n"
+        )
+    };
+    let text = [
+        pool("general", "198.51.100.0/30", ""),
+        pool(
+            "team-a-late",
+            "198.51.100.16/30",
+            "  serviceAllocation: {namespaces: [team-a], priority: 20}\n",
+        ),
+        pool(
+            "team-a-first",
+            "198.51.100.32/30",
+            "  serviceAllocation: {namespaces: [team-a], priority: 10}\n",
+        ),
+        pool(
+            "frontend",
+            "198.51.100.48/30",
+            "  serviceAllocation:\n    serviceSelectors: [{matchLabels: {tier: frontend}}]\n",
+        ),
+        pool(
+            "by-ns-label",
+            "198.51.100.64/30",
+            "  serviceAllocation:\n    namespaceSelectors: [{matchLabels: {team: b}}]\n",
+        ),
+    ]
+    .concat();
+    let config = ferrolb_config::resources::parse_resources(&text).expect("objects parse");
+    assert!(config
+        .warnings
+        .iter()
+        .any(|w| w.contains("spec.serviceAllocation.namespaceSelectors: not implemented")));
+    let mut a = Allocator::new();
+    a.set_pools(&config).unwrap();
+
+    let pool_of = |o: &Outcome| match o {
+        Outcome::Assign { pool, .. } => pool.clone(),
+        other => panic!("expected an assignment, got {other:?}"),
+    };
+    assert_eq!(pool_of(&a.allocate(&lb("other", "plain"))), "general");
+    assert_eq!(pool_of(&a.allocate(&lb("team-a", "api"))), "team-a-first");
+    let mut front = lb("other", "web");
+    front.labels = [("tier".to_string(), "frontend".to_string())].into();
+    assert_eq!(pool_of(&a.allocate(&front)), "frontend");
+
+    // team-a-first holds 4 addresses; the fifth team-a Service gets team-a-late.
+    for i in 0..3 {
+        assert_eq!(
+            pool_of(&a.allocate(&lb("team-a", &format!("s{i}")))),
+            "team-a-first"
+        );
+    }
+    assert_eq!(pool_of(&a.allocate(&lb("team-a", "s4"))), "team-a-late");
+
+    let mut wrong = lb("team-b", "x");
+    wrong.address_pool = Some("team-a-first".into());
+    assert!(
+        matches!(a.allocate(&wrong), Outcome::Error(e) if e.contains("is not for this Service")),
+    );
+    // A pool selected only by namespace labels is used on request, never automatically.
+    let mut asked = lb("team-b", "y");
+    asked.address_pool = Some("by-ns-label".into());
+    assert_eq!(pool_of(&a.allocate(&asked)), "by-ns-label");
+    for i in 0..3 {
+        assert_eq!(
+            pool_of(&a.allocate(&lb("team-b", &format!("g{i}")))),
+            "general"
+        );
+    }
+    assert!(matches!(
+        a.allocate(&lb("team-b", "full")),
+        Outcome::Error(_)
+    ));
+}

@@ -27,8 +27,8 @@ pub struct Args {
     /// MetalLB (overrides --config-namespace and --config-name).
     #[arg(long, value_name = "NAMESPACE/NAME", conflicts_with = "config_file")]
     configmap: Option<String>,
-    /// Read the configuration from a file (a ConfigMap manifest or the bare config text) instead
-    /// of a ConfigMap; the file is re-read when it changes.
+    /// Read the configuration from a file (a ConfigMap manifest, the bare config text or
+    /// metallb.io objects) instead of a ConfigMap; the file is re-read when it changes.
     #[arg(long, value_name = "FILE")]
     config_file: Option<PathBuf>,
     /// Address for /healthz, /readyz, /metrics and /status (`ferrolb status` asks here).

@@ -419,23 +419,38 @@ fn decide_service(input: &PolicyInput<'_>, svc: &ServiceView, out: &mut Desired)
         } else {
             &pool.bgp_advertisements
         };
-        let weighted = advertisements
+        let family = if ip.is_ipv4() {
+            IpFamily::V4
+        } else {
+            IpFamily::V6
+        };
+        let selected: Vec<&BgpAdvertisement> = advertisements
+            .iter()
+            .filter(|a| a.selects_node(&input.node.labels) && a.selects_service(&svc.labels))
+            .collect();
+        let weighted = selected
             .iter()
             .any(|a| a.weight == AdvertisementWeight::Endpoints);
         let local_policy = svc.external_traffic_policy == TrafficPolicy::Local;
-        let prefixes = add_routes(
+        let (prefixes, peers) = add_routes(
             ip,
-            advertisements,
+            family,
+            &selected,
             local_policy.then_some(local),
             &mut out.peers,
         );
+        if peers.is_empty() {
+            let pool = pool.name.clone();
+            push(Some(ip), pool_name, Reason::NoAdvertisement { pool });
+            continue;
+        }
         announced.push(Decision {
             service: key.clone(),
             ip: Some(ip),
             pool: pool_name,
             reason,
             prefixes,
-            peers: out.peers.iter().map(|p| p.key).collect(),
+            peers,
             weight: (weighted && local_policy).then(|| saturating_u32(local)),
             weight_ignored: (weighted && !local_policy).then(|| WEIGHT_IGNORED_CLUSTER.into()),
         });
@@ -443,21 +458,19 @@ fn decide_service(input: &PolicyInput<'_>, svc: &ServiceView, out: &mut Desired)
     out.decisions.extend(announced);
 }
 
-/// Adds the routes of `ip` for each advertisement to every plan in `peers`; returns the
-/// prefixes, sorted. `local` is the usable local endpoint count of an eTP Local Service (the weight of
-/// advertisements with `weight: endpoints`), `None` for eTP Cluster.
+/// Adds the routes of `ip` through the advertisements that select this node and Service, to
+/// the peers each one is for; returns the prefixes and the peers that got at least one. `local`
+/// is the usable local endpoint count of an eTP Local Service (the weight of advertisements with
+/// `weight: endpoints`), `None` for eTP Cluster.
 fn add_routes(
     ip: IpAddr,
-    advertisements: &[BgpAdvertisement],
+    family: IpFamily,
+    advertisements: &[&BgpAdvertisement],
     local: Option<usize>,
-    peers: &mut [PeerPlan],
-) -> Vec<IpNet> {
-    let family = if ip.is_ipv4() {
-        IpFamily::V4
-    } else {
-        IpFamily::V6
-    };
+    sessions: &mut [PeerPlan],
+) -> (Vec<IpNet>, Vec<PeerKey>) {
     let mut prefixes = Vec::new();
+    let mut peers = Vec::new();
     for adv in advertisements {
         let len = adv.aggregation_length_for(family);
         let prefix = match IpNet::new(ip, len) {
@@ -465,13 +478,19 @@ fn add_routes(
             // The config parser bounds the length; a full-length route is the safe fallback.
             Err(_) => IpNet::from(ip),
         };
-        if !prefixes.contains(&prefix) {
-            prefixes.push(prefix);
-        }
         let endpoints = local
             .filter(|_| adv.weight == AdvertisementWeight::Endpoints)
             .map(saturating_u32);
-        for plan in peers.iter_mut() {
+        for plan in sessions
+            .iter_mut()
+            .filter(|p| adv.announces_to(p.key.address))
+        {
+            if !prefixes.contains(&prefix) {
+                prefixes.push(prefix);
+            }
+            if !peers.contains(&plan.key) {
+                peers.push(plan.key);
+            }
             let attrs = RouteAttrs::from_advertisement(adv, &plan.peer, endpoints);
             match plan.routes.entry(prefix) {
                 std::collections::btree_map::Entry::Vacant(v) => {
@@ -483,7 +502,9 @@ fn add_routes(
     }
     prefixes.sort();
     prefixes.shrink_to_fit();
-    prefixes
+    // In session order, as before.
+    peers.sort_by_key(|k| sessions.iter().position(|p| p.key == *k));
+    (prefixes, peers)
 }
 
 fn saturating_u32(n: usize) -> u32 {

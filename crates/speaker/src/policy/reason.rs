@@ -40,6 +40,12 @@ pub enum Reason {
     },
     /// No configured BGP peer selects this node.
     NoPeers,
+    /// No BGP advertisement of the pool selects this node (`node-selectors`), this Service
+    /// (`service-selectors`) and one of the node's peers (`peers`).
+    NoAdvertisement {
+        /// The pool's name.
+        pool: String,
+    },
     /// `externalTrafficPolicy: Cluster` and not one usable endpoint in the cluster.
     NoReadyEndpoints,
     /// `externalTrafficPolicy: Local` and no usable endpoint on this node.
@@ -69,6 +75,7 @@ impl Reason {
             Reason::NodeExcluded => "node-excluded",
             Reason::NodeLeaving { .. } => "node-leaving",
             Reason::NoPeers => "no-peers",
+            Reason::NoAdvertisement { .. } => "no-advertisement",
             Reason::NoReadyEndpoints => "no-ready-endpoints",
             Reason::NoLocalEndpoints { .. } => "no-local-endpoints",
             Reason::NoConfig => "no-config",
@@ -109,6 +116,10 @@ impl fmt::Display for Reason {
             ),
             Reason::NodeLeaving { why } => write!(f, "not announced: {why}"),
             Reason::NoPeers => f.write_str("not announced: no BGP peer selects this node"),
+            Reason::NoAdvertisement { pool } => write!(
+                f,
+                "not announced: no BGP advertisement of pool {pool:?} selects this node, this Service and one of the node's peers"
+            ),
             Reason::NoReadyEndpoints => {
                 f.write_str("not announced: the Service has no ready endpoint in the cluster")
             }

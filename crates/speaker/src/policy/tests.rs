@@ -669,3 +669,116 @@ fn no_weight_without_the_option() {
     assert_eq!(d.decisions[0].weight, None);
     assert_eq!(d.decisions[0].weight_ignored, None);
 }
+
+/// An advertisement's `node-selectors` and `peers` (BGPAdvertisement `nodeSelectors` and
+/// `peers`): only selected nodes announce, and only to the listed peers.
+#[test]
+fn advertisement_node_selectors_and_peers() {
+    let config = parse_config(
+        r#"
+peers:
+- {peer-address: 10.255.0.1, peer-asn: 65000, my-asn: 65001}
+- {peer-address: 10.255.0.2, peer-asn: 65002, my-asn: 65001}
+address-pools:
+- name: edge
+  protocol: bgp
+  addresses: [198.51.100.0/28]
+  bgp-advertisements:
+  - node-selectors:
+    - match-labels: {role: edge}
+    peers: [10.255.0.2]
+    communities: ["64512:1"]
+  - aggregation-length: 28
+    node-selectors:
+    - match-labels: {zone: z1}
+"#,
+    )
+    .expect("config parses");
+    let service = svc("web", "198.51.100.3", TrafficPolicy::Cluster);
+    let eps = [Ep::Ready("n1")];
+
+    let edge = run(
+        Some(&config),
+        &node("n1", &[("role", "edge")]),
+        &service,
+        &eps,
+    );
+    assert!(edge.peer(&key("10.255.0.1")).unwrap().routes.is_empty());
+    let routes = &edge.peer(&key("10.255.0.2")).unwrap().routes;
+    assert_eq!(routes.keys().collect::<Vec<_>>(), [&net("198.51.100.3/32")]);
+    assert_eq!(edge.decisions[0].peers, [key("10.255.0.2")]);
+
+    let zone = run(
+        Some(&config),
+        &node("n2", &[("zone", "z1")]),
+        &service,
+        &eps,
+    );
+    for peer in ["10.255.0.1", "10.255.0.2"] {
+        let routes = &zone.peer(&key(peer)).unwrap().routes;
+        assert_eq!(
+            routes.keys().collect::<Vec<_>>(),
+            [&net("198.51.100.0/28")],
+            "{peer}"
+        );
+    }
+
+    let other = run(Some(&config), &node("n3", &[]), &service, &eps);
+    assert_eq!(other.decisions[0].reason.code(), "no-advertisement");
+    assert!(other.peers.iter().all(|p| p.routes.is_empty()));
+    assert!(other.decisions[0]
+        .reason
+        .to_string()
+        .contains("no BGP advertisement of pool \"edge\" selects this node"));
+}
+
+/// An advertisement's `service-selectors` (BGPAdvertisement `serviceSelectors`): only Services
+/// with matching labels get its attributes; others go through the other advertisements.
+#[test]
+fn advertisement_service_selectors() {
+    let config = parse_config(
+        r#"
+peers:
+- {peer-address: 10.255.0.1, peer-asn: 65000, my-asn: 65001}
+address-pools:
+- name: web
+  protocol: bgp
+  addresses: [198.51.100.0/28]
+  bgp-advertisements:
+  - service-selectors:
+    - match-labels: {tier: frontend}
+    communities: ["64512:1"]
+- name: only-frontend
+  protocol: bgp
+  addresses: [198.51.100.16/28]
+  bgp-advertisements:
+  - service-selectors:
+    - match-labels: {tier: frontend}
+"#,
+    )
+    .expect("config parses");
+    let n = node("n1", &[]);
+    let eps = [Ep::Ready("n1")];
+    let mut front = svc("front", "198.51.100.1", TrafficPolicy::Cluster);
+    front.labels = [("tier".to_string(), "frontend".to_string())].into();
+    let plain = svc("plain", "198.51.100.2", TrafficPolicy::Cluster);
+    let other = svc("other", "198.51.100.17", TrafficPolicy::Cluster);
+
+    let d = run(Some(&config), &n, &front, &eps);
+    let attrs = &d.peer(&key("10.255.0.1")).unwrap().routes[&net("198.51.100.1/32")];
+    assert_eq!(attrs.communities.len(), 1);
+    let d = run(Some(&config), &n, &plain, &eps);
+    assert_eq!(d.decisions[0].reason.code(), "no-advertisement");
+    assert!(d.peer(&key("10.255.0.1")).unwrap().routes.is_empty());
+    let d = run(Some(&config), &n, &other, &eps);
+    assert_eq!(d.decisions[0].reason.code(), "no-advertisement");
+
+    let bad = parse_config(
+        "address-pools:\n- name: a\n  protocol: bgp\n  addresses: [198.51.100.0/28]\n  bgp-advertisements:\n  - aggregation-length: 28\n    service-selectors: [{match-labels: {a: b}}]\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        bad.to_string(),
+        "address-pools[0].bgp-advertisements[0].aggregation-length: \"28\": only the default 32 can be combined with selecting Services"
+    );
+}

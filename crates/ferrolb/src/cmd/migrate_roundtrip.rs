@@ -154,6 +154,7 @@ fn configmap_and_migrated_objects_plan_and_announce_the_same() {
                     node: &node,
                     load_balancer_class: None,
                     endpoints: &endpoints,
+                    leaving: None,
                 },
                 views.iter(),
             )

@@ -309,6 +309,17 @@ impl Store {
         self.write(res, &ns, &name, Target::Whole, false, |_| Ok(obj))
     }
 
+    /// [`Store::seed`] every document of a multi-document YAML manifest (`---` separated), in order,
+    /// as `kubectl apply -f` would create them (e.g. CustomResourceDefinitions, then their objects).
+    pub fn seed_manifests(&self, yaml: &str) -> Result<Vec<Value>, ApiError> {
+        let docs: Vec<Value> = serde_saphyr::from_multiple(yaml)
+            .map_err(|e| ApiError::bad_request(format!("seed: manifest is not YAML: {e}")))?;
+        docs.into_iter()
+            .filter(|d| !d.is_null())
+            .map(|d| self.seed(d))
+            .collect()
+    }
+
     /// Wait until `cond(self)` holds, re-checking after every change (no polling), for at most
     /// `timeout`. Returns whether it held.
     pub async fn wait_until(

@@ -17,6 +17,7 @@ pub mod options;
 pub mod policy;
 pub mod report;
 pub mod router_id;
+pub mod session_state;
 pub mod sessions;
 pub mod shared;
 pub mod watchers;
@@ -64,6 +65,7 @@ pub struct Running {
     stop: watch::Sender<bool>,
     main: tokio::task::JoinHandle<()>,
     http: Option<tokio::task::JoinHandle<()>>,
+    session_states: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -88,6 +90,9 @@ impl Running {
         let _ = self.stop.send(true);
         let _ = self.main.await;
         if let Some(h) = self.http {
+            let _ = h.await;
+        }
+        if let Some(h) = self.session_states {
             let _ = h.await;
         }
     }
@@ -133,6 +138,16 @@ pub async fn start(client: Client, node_name: &str, options: Options) -> Result<
     let events = options
         .events
         .then(|| events::spawn_sender(client.clone(), node_name.clone()));
+    let session_states = options.session_states.then(|| {
+        let shared = Arc::clone(&shared);
+        tokio::spawn(session_state::run(
+            client.clone(),
+            options.namespace.clone(),
+            node_name.clone(),
+            move || shared.report(),
+            stop_rx.clone(),
+        ))
+    });
     let manager = SessionManager::new(
         speaker,
         Some(client),
@@ -160,6 +175,7 @@ pub async fn start(client: Client, node_name: &str, options: Options) -> Result<
         stop: stop_tx,
         main,
         http,
+        session_states,
     })
 }
 

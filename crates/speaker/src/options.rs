@@ -67,6 +67,8 @@ pub struct Options {
     /// More metric families for `/metrics`, rendered on every scrape (e.g. the uplink manager
     /// running in the same process).
     pub extra_metrics: Option<ExtraMetrics>,
+    /// Whether to write `BGPSessionState` objects (ferrolb.io/v1alpha1) in `namespace`.
+    pub session_states: bool,
 }
 
 /// Renders OpenMetrics families (no `# EOF`) that `/metrics` appends to the speaker's own.
@@ -92,6 +94,7 @@ impl Default for Options {
             file_poll_interval: Duration::from_secs(2),
             connect_retry: Duration::from_secs(2),
             extra_metrics: None,
+            session_states: true,
         }
     }
 }

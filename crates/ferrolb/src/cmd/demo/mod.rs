@@ -115,6 +115,9 @@ impl Demo {
                 .map_err(|e| anyhow::anyhow!("seeding node {}: {e}", n.name))?;
         }
         store.ensure_namespace(NAMESPACE);
+        store
+            .seed_manifests(ferrolb_speaker::session_state::CRD_MANIFEST)
+            .map_err(|e| anyhow::anyhow!("seeding the status CRDs: {e}"))?;
         heading("ConfigMap ferrolb-system/config (MetalLB's legacy format)");
         for line in scenario::config_text(collector.port()).lines() {
             say(format!("  {line}"));

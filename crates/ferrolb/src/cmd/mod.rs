@@ -3,6 +3,7 @@
 
 pub mod announce;
 mod announce_bfd;
+pub mod cluster_status;
 pub mod config;
 pub mod controller;
 pub mod demo;
@@ -12,3 +13,22 @@ pub mod plan;
 pub mod speaker;
 pub mod status;
 pub mod uplinks;
+
+use anyhow::Context;
+
+/// A Kubernetes client for `--server URL` (plain, e.g. `ferrolb demo --listen`), else the
+/// in-cluster config or the kubeconfig.
+pub(crate) async fn kube_client(server: Option<&str>) -> anyhow::Result<kube::Client> {
+    match server {
+        Some(url) => {
+            let uri = url
+                .parse()
+                .with_context(|| format!("--server: {url:?} is not a URL"))?;
+            kube::Client::try_from(kube::Config::new(uri))
+                .context("cannot build a Kubernetes client for --server")
+        }
+        None => kube::Client::try_default()
+            .await
+            .context("cannot find a Kubernetes API (in-cluster config or kubeconfig)"),
+    }
+}

@@ -78,18 +78,7 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
         _ => bail!("--node-name: not set; set NODE_NAME from the downward API (spec.nodeName)"),
     };
     let options = options_from(&args)?;
-    let client = match &args.server {
-        Some(url) => {
-            let uri = url
-                .parse()
-                .with_context(|| format!("--server: {url:?} is not a URL"))?;
-            kube::Client::try_from(kube::Config::new(uri))
-                .context("cannot build a Kubernetes client for --server")?
-        }
-        None => kube::Client::try_default()
-            .await
-            .context("cannot find a Kubernetes API (in-cluster config or kubeconfig)")?,
-    };
+    let client = super::kube_client(args.server.as_deref()).await?;
     // Register for SIGTERM before anything starts, so an early stop is never the default kill.
     let signal = shutdown_signal()?;
     let Some(uplinks) = uplink_manager(&args)? else {

@@ -536,3 +536,141 @@ async fn excluded_node_withdraws_without_a_reset() {
     running.stop().await;
     f.collector.shutdown("test done").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flapping_session_writes_its_object_at_most_once_a_second() {
+    let f = Fixture::new().await;
+    let store = f.api.store();
+    store
+        .seed(service("front", "198.51.100.3", "Cluster"))
+        .unwrap();
+    store.seed(slice("front", NODE, true)).unwrap();
+    let client = kube::Client::try_from(kube::Config::new(f.api.url().parse().unwrap())).unwrap();
+    let running = ferrolb_speaker::start(
+        client,
+        NODE,
+        Options {
+            connect_retry: Duration::from_millis(100),
+            ..options()
+        },
+    )
+    .await
+    .unwrap();
+    f.wait_received(1, "198.51.100.3/32").await;
+    let object = format!("n1-127.0.0.1-{}", f.port);
+    let established =
+        |o: Option<&Value>| o.is_some_and(|o| o["status"]["sessionState"] == "Established");
+    store
+        .wait_for(
+            "bgpsessionstates.ferrolb.io",
+            "ferrolb-system",
+            &object,
+            Duration::from_secs(5),
+            established,
+        )
+        .await
+        .expect("the first Established state");
+
+    // Reset the session from the collector's side 3 times, as soon as it is back up (the
+    // speaker's connect-retry backoff grows after that): each flap is Established -> Idle ->
+    // Connect/Active -> OpenSent -> OpenConfirm -> Established, 5 state changes in about a second.
+    let peer: IpAddr = SPEAKER_SOURCE.parse().unwrap();
+    let config = f
+        .collector
+        .peers()
+        .into_iter()
+        .find(|p| p.address == peer)
+        .unwrap();
+    let before = f
+        .api
+        .calls()
+        .requests("patch", "bgpsessionstates.ferrolb.io", Some(&object))
+        .len();
+    let t0 = Instant::now();
+    let flaps = 3;
+    for i in 0..flaps {
+        wait_for("the session back up", Duration::from_secs(10), || {
+            f.collector
+                .status()
+                .iter()
+                .any(|s| s.address == peer && s.is_established())
+                .then_some(())
+        })
+        .await;
+        f.collector
+            .remove_peer(peer, &format!("flap {i}"))
+            .await
+            .unwrap();
+        f.collector.add_peer(config.clone()).unwrap();
+    }
+    wait_for(
+        "the session back up after the flaps",
+        Duration::from_secs(10),
+        || {
+            f.collector
+                .status()
+                .iter()
+                .any(|s| s.address == peer && s.is_established())
+                .then_some(())
+        },
+    )
+    .await;
+    let flapping = t0.elapsed();
+    // The object ends on the last state: Established since the last reconnection, with the reset
+    // (Cease/Peer De-configured) as its last error.
+    let since = wait_for(
+        "the speaker Established again",
+        Duration::from_secs(10),
+        || {
+            let p = running.status().peers.into_iter().next()?;
+            (p.state == "Established").then_some(p.established_since?)
+        },
+    )
+    .await;
+    let last = store
+        .wait_for(
+            "bgpsessionstates.ferrolb.io",
+            "ferrolb-system",
+            &object,
+            Duration::from_secs(5),
+            |o| {
+                established(o)
+                    && o.is_some_and(|o| {
+                        o["status"]["establishedSince"] == since.as_str()
+                            && o["status"]["lastError"]
+                                .as_str()
+                                .is_some_and(|e| e.contains("Peer De-configured"))
+                    })
+            },
+        )
+        .await
+        .unwrap_or_else(|last| {
+            panic!(
+                "the object did not end Established after flap {}: {last:?}",
+                flaps - 1
+            )
+        })
+        .unwrap();
+    assert_eq!(last["status"]["prefixesSent"], 1);
+    let writes = f
+        .api
+        .calls()
+        .requests("patch", "bgpsessionstates.ferrolb.io", Some(&object));
+    let during = writes.len() - before;
+    // At most one write per started second (plus the final one), far fewer than the state changes.
+    let bound = flapping.as_secs() as usize + 2;
+    println!("{flaps} flaps in {flapping:?}: {during} writes of {object} (bound {bound})");
+    assert!(during <= bound, "{during} writes in {flapping:?}");
+    assert!(
+        during < flaps * 5,
+        "{during} writes for {flaps} flaps: not coalesced"
+    );
+    for pair in writes.windows(2) {
+        assert!(
+            pair[1].at - pair[0].at >= Duration::from_millis(990),
+            "two writes within a second"
+        );
+    }
+    running.stop().await;
+    f.collector.shutdown("test done").await;
+}

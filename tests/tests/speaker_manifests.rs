@@ -2,7 +2,8 @@
 //! for: host network, only NET_ADMIN and NET_RAW added (ALL dropped), a control-plane
 //! toleration, readiness on /readyz, NODE_NAME from the downward API, a grace period, and its
 //! service account bound to the speaker's roles. (That the RBAC rules match the API calls the
-//! speaker makes is checked in crates/speaker/tests/api.rs.)
+//! speaker makes is checked in crates/speaker/tests/api.rs.) The CRDs of the six metallb.io
+//! kinds render too, with read access bound to the controller and the speaker.
 
 use std::process::Command;
 
@@ -78,5 +79,31 @@ fn kustomize_renders_the_speaker() {
         assert_eq!(b["roleRef"]["name"], "ferrolb-speaker");
         assert_eq!(b["subjects"][0]["name"], "ferrolb-speaker");
         assert_eq!(b["subjects"][0]["namespace"], "ferrolb-system");
+    }
+    for plural in [
+        "ipaddresspools",
+        "bgpadvertisements",
+        "bgppeers",
+        "communities",
+        "bfdprofiles",
+        "l2advertisements",
+    ] {
+        let crd = find("CustomResourceDefinition", &format!("{plural}.metallb.io"));
+        assert_eq!(crd["spec"]["group"], "metallb.io");
+        assert_eq!(crd["spec"]["scope"], "Namespaced");
+    }
+    let role = find("Role", "ferrolb-metallb-resources");
+    assert_eq!(
+        role["rules"][0]["apiGroups"],
+        serde_json::json!(["metallb.io"])
+    );
+    assert_eq!(
+        role["rules"][0]["verbs"],
+        serde_json::json!(["list", "watch"])
+    );
+    for sa in ["ferrolb-controller", "ferrolb-speaker"] {
+        let binding = find("RoleBinding", &format!("{sa}-metallb-resources"));
+        assert_eq!(binding["roleRef"]["name"], "ferrolb-metallb-resources");
+        assert_eq!(binding["subjects"][0]["name"], sa);
     }
 }

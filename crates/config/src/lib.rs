@@ -13,6 +13,7 @@ mod error;
 mod model;
 mod parse;
 mod range;
+pub mod resources;
 mod selector;
 
 pub use community::{Community, CommunityValue, LargeCommunity};

@@ -164,6 +164,13 @@ pub struct BgpAdvertisement {
     pub communities: Vec<Community>,
     /// Large communities (`large:a:b:c`, a FerroLB addition).
     pub large_communities: Vec<LargeCommunity>,
+    /// `node-selectors` (FerroLB addition; BGPAdvertisement `nodeSelectors`): only nodes
+    /// matching any selector announce (all nodes when empty).
+    pub node_selectors: Vec<NodeSelector>,
+    /// `peers` (FerroLB addition; BGPAdvertisement `peers`, resolved from BGPPeer names to
+    /// addresses): `None` announces to every peer, `Some(list)` only to peers at these
+    /// addresses (none when the list is empty).
+    pub peers: Option<Vec<IpAddr>>,
 }
 
 impl Default for BgpAdvertisement {
@@ -175,11 +182,27 @@ impl Default for BgpAdvertisement {
             local_pref: None,
             communities: Vec::new(),
             large_communities: Vec::new(),
+            node_selectors: Vec::new(),
+            peers: None,
         }
     }
 }
 
 impl BgpAdvertisement {
+    /// True when a node with these labels announces through this advertisement.
+    pub fn selects_node(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.node_selectors.is_empty() || self.node_selectors.iter().any(|s| s.matches(labels))
+    }
+
+    /// True when this advertisement is sent to the peer at `address`.
+    pub fn announces_to(&self, address: IpAddr) -> bool {
+        self.peers.as_ref().is_none_or(|peers| {
+            peers
+                .iter()
+                .any(|p| p.to_canonical() == address.to_canonical())
+        })
+    }
+
     /// The aggregation length for an address family.
     pub fn aggregation_length_for(&self, family: IpFamily) -> u8 {
         match family {

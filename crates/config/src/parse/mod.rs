@@ -3,9 +3,9 @@
 mod bfd;
 mod duration;
 mod peer_identity;
-mod peers;
+pub(crate) mod peers;
 mod pools;
-mod tree;
+pub(crate) mod tree;
 
 use std::collections::BTreeMap;
 
@@ -106,7 +106,8 @@ fn extract(text: &str) -> Result<Document, ConfigErrors> {
     ))
 }
 
-fn validate(tree: &Value) -> Result<Config, ConfigErrors> {
+/// Validates a legacy config tree (what `parse_config` reads) into a [`Config`].
+pub(crate) fn validate(tree: &Value) -> Result<Config, ConfigErrors> {
     let mut ctx = Ctx::default();
     let mut config = Config::default();
     if tree.is_null() {
@@ -129,6 +130,7 @@ fn validate(tree: &Value) -> Result<Config, ConfigErrors> {
         config.pools = pools::pools(&mut ctx, v, &config.communities);
     }
     pools::warn_local_pref(&mut ctx, &config);
+    pools::check_advertisement_peers(&mut ctx, &config);
 
     if ctx.errors.is_empty() {
         config.warnings = ctx.warnings;

@@ -245,7 +245,7 @@ fn duration(ctx: &mut Ctx, path: &str, value: &Value) -> Option<Duration> {
     }
 }
 
-fn selectors(ctx: &mut Ctx, path: &str, value: &Value) -> Vec<NodeSelector> {
+pub(crate) fn selectors(ctx: &mut Ctx, path: &str, value: &Value) -> Vec<NodeSelector> {
     let items = ctx.list(path, value);
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {

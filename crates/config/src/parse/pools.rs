@@ -22,6 +22,8 @@ const ADV_KEYS: &[&str] = &[
     "aggregation-length-v6",
     "localpref",
     "communities",
+    "node-selectors",
+    "peers",
 ];
 
 pub(crate) fn pools(
@@ -273,10 +275,53 @@ fn advertisement(
             }
         }
     }
+    if let Some(v) = map.get("node-selectors") {
+        adv.node_selectors = super::peers::selectors(ctx, &join(path, "node-selectors"), v);
+    }
+    if let Some(v) = map.get("peers") {
+        adv.peers = Some(peer_addresses(ctx, &join(path, "peers"), v));
+    }
     if ctx.errors.len() != before {
         return None;
     }
     Some(adv)
+}
+
+/// `peers` of an advertisement: addresses of configured peers (checked once peers are known).
+fn peer_addresses(ctx: &mut Ctx, path: &str, value: &Value) -> Vec<std::net::IpAddr> {
+    let mut out = Vec::new();
+    for (i, item) in ctx.list(path, value).iter().enumerate() {
+        let p = index(path, i);
+        let Some(text) = ctx.string(&p, item) else {
+            continue;
+        };
+        match text.trim().parse() {
+            Ok(ip) => out.push(ip),
+            Err(_) => ctx.error_text(&p, &text, "not an IP address (a peer-address of peers)"),
+        }
+    }
+    out
+}
+
+/// Every address in an advertisement's `peers` must be a configured peer's address.
+pub(crate) fn check_advertisement_peers(ctx: &mut Ctx, config: &Config) {
+    for (i, pool) in config.pools.iter().enumerate() {
+        for (j, adv) in pool.bgp_advertisements.iter().enumerate() {
+            for (k, ip) in adv.peers.iter().flatten().enumerate() {
+                if !config
+                    .peers
+                    .iter()
+                    .any(|p| p.address.to_canonical() == ip.to_canonical())
+                {
+                    ctx.error_text(
+                        &format!("address-pools[{i}].bgp-advertisements[{j}].peers[{k}]"),
+                        &ip.to_string(),
+                        "no peer with this peer-address in peers",
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// Two advertisements written identically (same keys, same values, communities in the same

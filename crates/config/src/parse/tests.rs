@@ -618,3 +618,39 @@ fn bfd_echo_interval_is_a_warning_naming_path_and_value() {
     let c = parse_config("bfd-profiles:\n- name: fast\n").unwrap_or_else(|e| panic!("{e}"));
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
 }
+
+#[test]
+fn advertisement_node_selectors_and_peers() {
+    let doc = "peers:\n- {peer-address: 10.255.0.1, peer-asn: 65000, my-asn: 65001}\naddress-pools:\n- name: a\n  protocol: bgp\n  addresses: [198.51.100.0/28]\n  bgp-advertisements:\n  - node-selectors:\n    - match-labels: {role: edge}\n    peers: [10.255.0.1]\n  - communities: [\"64512:1\"]\n";
+    let c = parse_config(doc).unwrap_or_else(|e| panic!("{e}"));
+    let advs = &c.pools[0].bgp_advertisements;
+    assert_eq!(advs[0].peers, Some(vec!["10.255.0.1".parse().unwrap()]));
+    assert_eq!(advs[0].node_selectors.len(), 1);
+    assert_eq!(
+        (advs[1].peers.as_ref(), advs[1].node_selectors.len()),
+        (None, 0)
+    );
+
+    let bad = doc
+        .replace("peers: [10.255.0.1]", "peers: [10.255.0.9, edge-1]")
+        .replace("{role: edge}", "[role]");
+    let errors: Vec<String> = parse_config(&bad)
+        .unwrap_err()
+        .errors()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "address-pools[0].bgp-advertisements[0].node-selectors[0].match-labels: \"[\\\"role\\\"]\": expected a mapping of label: value",
+            "address-pools[0].bgp-advertisements[0].peers[1]: \"edge-1\": not an IP address (a peer-address of peers)",
+        ]
+    );
+    let unknown = doc.replace("peers: [10.255.0.1]", "peers: [10.255.0.9]");
+    let errors = parse_config(&unknown).unwrap_err().to_string();
+    assert_eq!(
+        errors,
+        "address-pools[0].bgp-advertisements[0].peers[0]: \"10.255.0.9\": no peer with this peer-address in peers"
+    );
+}

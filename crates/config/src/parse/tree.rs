@@ -162,13 +162,13 @@ fn kind(value: &Value) -> &'static str {
 /// The known key closest to `key`, when it is close enough to be a likely typo.
 pub(crate) fn suggest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
     let normalized = key.to_ascii_lowercase().replace(['_', ' '], "-");
-    if let Some(exact) = known.iter().find(|k| **k == normalized) {
+    if let Some(exact) = known.iter().find(|k| k.eq_ignore_ascii_case(&normalized)) {
         return Some(exact);
     }
     let max = (key.chars().count() / 3).clamp(1, 3);
     known
         .iter()
-        .map(|k| (edit_distance(&normalized, k), *k))
+        .map(|k| (edit_distance(&normalized, &k.to_ascii_lowercase()), *k))
         .filter(|(d, _)| *d <= max)
         .min()
         .map(|(_, k)| k)

@@ -4,20 +4,37 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
-use ferrolb_config::{Config, IpFamily};
+use ferrolb_config::{resources, Config, IpFamily};
 
 /// Subcommands of `ferrolb config`.
 #[derive(clap::Subcommand)]
 pub enum ConfigCommand {
-    /// Validate a ConfigMap manifest or the bare `config` text.
+    /// Validate a ConfigMap manifest, the bare `config` text, or MetalLB's metallb.io
+    /// custom resources (a multi-document YAML, as `kubectl apply -f` takes).
     Check(CheckArgs),
+    /// Turn a legacy ConfigMap (or its bare config text) into the equivalent metallb.io
+    /// custom resources, printed as multi-document YAML on stdout.
+    Migrate(MigrateArgs),
+    /// Print the CustomResourceDefinitions of the metallb.io kinds FerroLB reads
+    /// (`manifests/crds.yaml`).
+    Crds,
 }
 
 /// Flags of `ferrolb config check`.
 #[derive(clap::Args)]
 pub struct CheckArgs {
-    /// A ConfigMap manifest (YAML) or the bare config text.
+    /// A ConfigMap manifest (YAML), the bare config text, or metallb.io objects.
     pub file: std::path::PathBuf,
+}
+
+/// Flags of `ferrolb config migrate`.
+#[derive(clap::Args)]
+pub struct MigrateArgs {
+    /// A legacy ConfigMap manifest (YAML) or the bare config text.
+    pub file: std::path::PathBuf,
+    /// Namespace of the objects written (MetalLB's converter uses metallb-system).
+    #[arg(short = 'n', long, default_value = ferrolb_config::METALLB_CONFIGMAP_NAMESPACE)]
+    pub namespace: String,
 }
 
 /// Runs `ferrolb config ...`; returns the exit code.
@@ -29,27 +46,70 @@ pub async fn run(command: ConfigCommand) -> anyhow::Result<i32> {
             eprint!("{err}");
             Ok(code)
         }
+        ConfigCommand::Crds => {
+            print!("{}", resources::crds_yaml());
+            Ok(0)
+        }
+        ConfigCommand::Migrate(args) => {
+            let (code, out, err) = migrate(&args.file, &args.namespace)?;
+            print!("{out}");
+            eprint!("{err}");
+            Ok(code)
+        }
     }
 }
 
-/// Reads and parses a config file (ConfigMap manifest or bare text) as `config check` does.
+/// Reads and parses a config file as `config check` does: metallb.io objects when the file
+/// holds any, else a ConfigMap manifest or the bare config text.
 pub fn load(path: &Path) -> anyhow::Result<Result<Config, ferrolb_config::ConfigErrors>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(ferrolb_config::parse_document(&text))
+    let text = read(path)?;
+    Ok(if resources::looks_like_resources(&text) {
+        resources::parse_resources(&text)
+    } else {
+        ferrolb_config::parse_document(&text)
+    })
+}
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// Checks a file: (exit code, stdout, stderr). Unreadable files are an `Err`.
 pub fn check(path: &Path) -> anyhow::Result<(i32, String, String)> {
     match load(path)? {
         Ok(config) => Ok((0, summary(path, &config), String::new())),
-        Err(errors) => {
-            let mut err = format!("{}: {} error(s):\n", path.display(), errors.len());
-            for e in errors.errors() {
-                let _ = writeln!(err, "  {e}");
+        Err(errors) => Ok((1, String::new(), error_list(path, &errors))),
+    }
+}
+
+/// Every error of a file, one per line, under a count (the `config check` format).
+fn error_list(path: &Path, errors: &ferrolb_config::ConfigErrors) -> String {
+    let mut err = format!("{}: {} error(s):\n", path.display(), errors.len());
+    for e in errors.errors() {
+        let _ = writeln!(err, "  {e}");
+    }
+    err
+}
+
+/// Migrates a legacy config file: (exit code, objects as YAML, notes or errors).
+pub fn migrate(path: &Path, namespace: &str) -> anyhow::Result<(i32, String, String)> {
+    let text = read(path)?;
+    if resources::looks_like_resources(&text) {
+        let err = format!(
+            "{}: already metallb.io custom resources; nothing to migrate\n",
+            path.display()
+        );
+        return Ok((1, String::new(), err));
+    }
+    match resources::migrate(&text, namespace) {
+        Ok(migration) => {
+            let mut notes = String::new();
+            for note in &migration.notes {
+                let _ = writeln!(notes, "note: {note}");
             }
-            Ok((1, String::new(), err))
+            Ok((0, migration.to_yaml(), notes))
         }
+        Err(errors) => Ok((1, String::new(), error_list(path, &errors))),
     }
 }
 
@@ -151,11 +211,7 @@ mod tests {
     use super::*;
 
     fn temp(name: &str, text: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("ferrolb-config-check-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
+        crate::cmd::temp_file("config-check", name, text)
     }
 
     #[test]
@@ -196,6 +252,45 @@ mod tests {
             err.contains("address-pools[0].auto_assign: unknown key; did you mean auto-assign?"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn custom_resources_are_checked_with_object_paths() {
+        let objects = "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: default, namespace: metallb-system}\nspec:\n  addresses: [198.51.100.0/24]\n---\napiVersion: metallb.io/v1beta1\nkind: BGPAdvertisement\nmetadata: {name: all, namespace: metallb-system}\n---\napiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {name: tor, namespace: metallb-system}\nspec: {myASN: 64512, peerASN: 65000, peerAddress: 10.255.0.1}\n";
+        let (code, out, err) = check(&temp("crs.yaml", objects)).unwrap();
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains("10.255.0.1 port 179: peer AS 65000, my AS 64512 (eBGP)"),
+            "{out}"
+        );
+        assert!(out.contains("default (bgp): 256 IPv4, 0 IPv6"), "{out}");
+
+        let bad = objects
+            .replace("[198.51.100.0/24]", "[198.51.100.0/24, 198.51.100.0/33]")
+            .replace(
+                "peerAddress: 10.255.0.1",
+                "peerAddress: 10.255.0.1, peerPort: 20000",
+            );
+        let (code, out, err) = check(&temp("bad-crs.yaml", &bad)).unwrap();
+        assert_eq!(code, 1);
+        assert!(out.is_empty());
+        assert!(err.contains("2 error(s)"), "{err}");
+        assert!(
+            err.contains(
+                "IPAddressPool/metallb-system/default: spec.addresses[1]: \"198.51.100.0/33\""
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "BGPPeer/metallb-system/tor: spec.peerPort: \"20000\": must be in 1..=16384"
+            ),
+            "{err}"
+        );
+
+        let (code, out, err) = migrate(&temp("again.yaml", objects), "ns").unwrap();
+        assert_eq!((code, out.as_str()), (1, ""));
+        assert!(err.contains("already metallb.io custom resources"), "{err}");
     }
 
     #[test]

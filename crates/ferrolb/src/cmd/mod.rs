@@ -9,6 +9,8 @@ pub mod controller;
 pub mod demo;
 pub mod doctor;
 pub mod logging;
+#[cfg(test)]
+mod migrate_roundtrip;
 pub mod plan;
 pub mod speaker;
 pub mod status;
@@ -31,4 +33,14 @@ pub(crate) async fn kube_client(server: Option<&str>) -> anyhow::Result<kube::Cl
             .await
             .context("cannot find a Kubernetes API (in-cluster config or kubeconfig)"),
     }
+}
+
+/// Writes `text` to `name` in a per-process scratch folder for `tag` (unit tests of commands).
+#[cfg(test)]
+pub(crate) fn temp_file(tag: &str, name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ferrolb-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
 }

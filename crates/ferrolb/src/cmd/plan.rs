@@ -18,7 +18,8 @@ pub enum Output {
 /// Flags of `ferrolb plan`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Config: a ConfigMap manifest or the bare config text (as `ferrolb config check`).
+    /// Config: a ConfigMap manifest, the bare config text or metallb.io objects (as
+    /// `ferrolb config check`).
     #[arg(long)]
     pub config: PathBuf,
     /// Services as `kubectl get services -A -o json` prints them (`-` reads stdin).
@@ -80,11 +81,7 @@ mod tests {
     use super::*;
 
     fn temp(name: &str, text: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("ferrolb-plan-cli-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
+        crate::cmd::temp_file("plan-cli", name, text)
     }
 
     const SERVICES: &str = r#"{"apiVersion":"v1","kind":"List","items":[

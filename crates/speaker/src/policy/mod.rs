@@ -361,39 +361,75 @@ fn decide_service(input: &PolicyInput<'_>, svc: &ServiceView, out: &mut Desired)
         } else {
             &pool.bgp_advertisements
         };
-        let mut prefixes = Vec::new();
-        for adv in advertisements {
-            let len = adv.aggregation_length_for(family);
-            let prefix = match IpNet::new(ip, len) {
-                Ok(p) => p.trunc(),
-                // The config parser bounds the length; a full-length route is the safe fallback.
-                Err(_) => IpNet::from(ip),
-            };
-            if !prefixes.contains(&prefix) {
-                prefixes.push(prefix);
-            }
-            for plan in &mut out.peers {
-                let attrs = RouteAttrs::from_advertisement(adv, plan.peer.is_ibgp());
-                match plan.routes.entry(prefix) {
-                    std::collections::btree_map::Entry::Vacant(v) => {
-                        v.insert(attrs);
-                    }
-                    std::collections::btree_map::Entry::Occupied(mut o) => o.get_mut().merge(attrs),
-                }
-            }
+        let (prefixes, peers) = add_routes(
+            ip,
+            family,
+            advertisements,
+            &input.node.labels,
+            &mut out.peers,
+        );
+        if peers.is_empty() {
+            let pool = pool.name.clone();
+            push(Some(ip), pool_name, Reason::NoAdvertisement { pool });
+            continue;
         }
-        prefixes.sort();
-        prefixes.shrink_to_fit();
         announced.push(Decision {
             service: key.clone(),
             ip: Some(ip),
             pool: pool_name,
             reason,
             prefixes,
-            peers: out.peers.iter().map(|p| p.key).collect(),
+            peers,
         });
     }
     out.decisions.extend(announced);
+}
+
+/// Adds the routes of `ip` through every advertisement that selects this node, to the peers
+/// each one is for; returns the prefixes and the peers that got at least one.
+fn add_routes(
+    ip: IpAddr,
+    family: IpFamily,
+    advertisements: &[BgpAdvertisement],
+    node_labels: &BTreeMap<String, String>,
+    sessions: &mut [PeerPlan],
+) -> (Vec<IpNet>, Vec<PeerKey>) {
+    let mut prefixes = Vec::new();
+    let mut peers = Vec::new();
+    for adv in advertisements
+        .iter()
+        .filter(|a| a.selects_node(node_labels))
+    {
+        let len = adv.aggregation_length_for(family);
+        let prefix = match IpNet::new(ip, len) {
+            Ok(p) => p.trunc(),
+            // The config parser bounds the length; a full-length route is the safe fallback.
+            Err(_) => IpNet::from(ip),
+        };
+        for plan in sessions
+            .iter_mut()
+            .filter(|p| adv.announces_to(p.key.address))
+        {
+            if !prefixes.contains(&prefix) {
+                prefixes.push(prefix);
+            }
+            if !peers.contains(&plan.key) {
+                peers.push(plan.key);
+            }
+            let attrs = RouteAttrs::from_advertisement(adv, plan.peer.is_ibgp());
+            match plan.routes.entry(prefix) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(attrs);
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => o.get_mut().merge(attrs),
+            }
+        }
+    }
+    prefixes.sort();
+    prefixes.shrink_to_fit();
+    // In session order, as before.
+    peers.sort_by_key(|k| sessions.iter().position(|p| p.key == *k));
+    (prefixes, peers)
 }
 
 fn ser_display<T: fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {

@@ -35,6 +35,12 @@ pub enum Reason {
     NodeExcluded,
     /// No configured BGP peer selects this node.
     NoPeers,
+    /// No BGP advertisement of the pool selects this node (`node-selectors`) and one of its
+    /// peers (`peers`).
+    NoAdvertisement {
+        /// The pool's name.
+        pool: String,
+    },
     /// `externalTrafficPolicy: Cluster` and not one usable endpoint in the cluster.
     NoReadyEndpoints,
     /// `externalTrafficPolicy: Local` and no usable endpoint on this node.
@@ -63,6 +69,7 @@ impl Reason {
             Reason::Layer2Pool { .. } => "layer2-pool",
             Reason::NodeExcluded => "node-excluded",
             Reason::NoPeers => "no-peers",
+            Reason::NoAdvertisement { .. } => "no-advertisement",
             Reason::NoReadyEndpoints => "no-ready-endpoints",
             Reason::NoLocalEndpoints { .. } => "no-local-endpoints",
             Reason::NoConfig => "no-config",
@@ -102,6 +109,10 @@ impl fmt::Display for Reason {
                 "not announced: node is labelled node.kubernetes.io/exclude-from-external-load-balancers",
             ),
             Reason::NoPeers => f.write_str("not announced: no BGP peer selects this node"),
+            Reason::NoAdvertisement { pool } => write!(
+                f,
+                "not announced: no BGP advertisement of pool {pool:?} selects this node and one of its peers"
+            ),
             Reason::NoReadyEndpoints => {
                 f.write_str("not announced: the Service has no ready endpoint in the cluster")
             }

@@ -542,3 +542,65 @@ fn reasons_read_well() {
     let r = Reason::NoLocalEndpoints { elsewhere: 2 };
     assert!(r.to_string().contains("2 on other nodes"));
 }
+
+/// An advertisement's `node-selectors` and `peers` (BGPAdvertisement `nodeSelectors` and
+/// `peers`): only selected nodes announce, and only to the listed peers.
+#[test]
+fn advertisement_node_selectors_and_peers() {
+    let config = parse_config(
+        r#"
+peers:
+- {peer-address: 10.255.0.1, peer-asn: 65000, my-asn: 65001}
+- {peer-address: 10.255.0.2, peer-asn: 65002, my-asn: 65001}
+address-pools:
+- name: edge
+  protocol: bgp
+  addresses: [198.51.100.0/28]
+  bgp-advertisements:
+  - node-selectors:
+    - match-labels: {role: edge}
+    peers: [10.255.0.2]
+    communities: ["64512:1"]
+  - aggregation-length: 28
+    node-selectors:
+    - match-labels: {zone: z1}
+"#,
+    )
+    .expect("config parses");
+    let service = svc("web", "198.51.100.3", TrafficPolicy::Cluster);
+    let eps = [Ep::Ready("n1")];
+
+    let edge = run(
+        Some(&config),
+        &node("n1", &[("role", "edge")]),
+        &service,
+        &eps,
+    );
+    assert!(edge.peer(&key("10.255.0.1")).unwrap().routes.is_empty());
+    let routes = &edge.peer(&key("10.255.0.2")).unwrap().routes;
+    assert_eq!(routes.keys().collect::<Vec<_>>(), [&net("198.51.100.3/32")]);
+    assert_eq!(edge.decisions[0].peers, [key("10.255.0.2")]);
+
+    let zone = run(
+        Some(&config),
+        &node("n2", &[("zone", "z1")]),
+        &service,
+        &eps,
+    );
+    for peer in ["10.255.0.1", "10.255.0.2"] {
+        let routes = &zone.peer(&key(peer)).unwrap().routes;
+        assert_eq!(
+            routes.keys().collect::<Vec<_>>(),
+            [&net("198.51.100.0/28")],
+            "{peer}"
+        );
+    }
+
+    let other = run(Some(&config), &node("n3", &[]), &service, &eps);
+    assert_eq!(other.decisions[0].reason.code(), "no-advertisement");
+    assert!(other.peers.iter().all(|p| p.routes.is_empty()));
+    assert!(other.decisions[0]
+        .reason
+        .to_string()
+        .contains("no BGP advertisement of pool \"edge\" selects this node"));
+}

@@ -16,6 +16,7 @@ use tracing::warn;
 
 use crate::events::EventTarget;
 use crate::options::ConfigSource;
+use crate::resource_source;
 
 /// What the config source saw.
 #[derive(Clone, Debug)]
@@ -55,6 +56,40 @@ pub fn spawn(
             tokio::spawn(watch_config_map(client, namespace, name, tx, shutdown))
         }
         ConfigSource::File(path) => tokio::spawn(poll_file(path, poll_interval, tx, shutdown)),
+        ConfigSource::Resources { namespace } => tokio::spawn(async move {
+            let (res_tx, mut res_rx) = mpsc::channel(16);
+            let watch = resource_source::watch_resources(client, namespace, res_tx, shutdown);
+            let forward = async move {
+                while let Some(seen) = res_rx.recv().await {
+                    if tx.send(seen.update).await.is_err() {
+                        return;
+                    }
+                }
+            };
+            tokio::join!(watch, forward);
+        }),
+        ConfigSource::Auto { namespace, name } => {
+            let describe = ConfigSource::Auto {
+                namespace: namespace.clone(),
+                name: name.clone(),
+            }
+            .to_string();
+            tokio::spawn(async move {
+                let (cm_tx, cm_rx) = mpsc::channel(16);
+                let (res_tx, res_rx) = mpsc::channel(16);
+                tokio::join!(
+                    watch_config_map(
+                        client.clone(),
+                        namespace.clone(),
+                        name,
+                        cm_tx,
+                        shutdown.clone()
+                    ),
+                    resource_source::watch_resources(client, namespace, res_tx, shutdown.clone()),
+                    resource_source::choose_auto(cm_rx, res_rx, tx, describe, shutdown),
+                );
+            })
+        }
     };
     (rx, task)
 }

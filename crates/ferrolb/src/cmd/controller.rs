@@ -24,6 +24,11 @@ pub struct Args {
     /// of a ConfigMap; the file is re-read when it changes.
     #[arg(long, value_name = "FILE")]
     config_file: Option<PathBuf>,
+    /// Where the configuration comes from: `configmap`, `resources` (MetalLB's metallb.io
+    /// objects in the config namespace), or `auto`: the resources when any IPAddressPool exists
+    /// there, else the ConfigMap (decided again when that changes; the log says which).
+    #[arg(long, value_enum, default_value_t = SourceKind::Auto, conflicts_with = "config_file")]
+    config_source: SourceKind,
     /// Address for /metrics, /healthz and /readyz.
     #[arg(long, default_value = "0.0.0.0:7472")]
     metrics_addr: SocketAddr,
@@ -79,6 +84,17 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// `--config-source`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SourceKind {
+    /// The ConfigMap only.
+    Configmap,
+    /// The metallb.io custom resources only.
+    Resources,
+    /// The resources when an IPAddressPool exists, else the ConfigMap.
+    Auto,
+}
+
 fn options_from(args: &Args) -> anyhow::Result<Options> {
     if args.lease_duration == 0 {
         bail!("--lease-duration: 0: must be at least 1 second");
@@ -112,6 +128,15 @@ fn options_from(args: &Args) -> anyhow::Result<Options> {
             namespace: args.config_namespace.clone(),
             name: args.config_name.clone(),
         },
+    };
+    let config_source = match (config_source, args.config_source) {
+        (ConfigSource::ConfigMap { namespace, .. }, SourceKind::Resources) => {
+            ConfigSource::Resources { namespace }
+        }
+        (ConfigSource::ConfigMap { namespace, name }, SourceKind::Auto) => {
+            ConfigSource::Auto { namespace, name }
+        }
+        (other, _) => other,
     };
     let lease = (!args.no_leader_election).then(|| {
         let duration = Duration::from_secs(args.lease_duration);

@@ -16,7 +16,7 @@ use tracing::warn;
 
 use crate::events::EventTarget;
 use crate::options::ConfigSource;
-use crate::resource_source;
+use ferrolb_view::metallb_source;
 
 /// What the config source saw.
 #[derive(Clone, Debug)]
@@ -58,7 +58,9 @@ pub fn spawn(
         ConfigSource::File(path) => tokio::spawn(poll_file(path, poll_interval, tx, shutdown)),
         ConfigSource::Resources { namespace } => tokio::spawn(async move {
             let (res_tx, mut res_rx) = mpsc::channel(16);
-            let watch = resource_source::watch_resources(client, namespace, res_tx, shutdown);
+            let to_update = update_from_objects(namespace.clone());
+            let watch =
+                metallb_source::watch_resources(client, namespace, to_update, res_tx, shutdown);
             let forward = async move {
                 while let Some(seen) = res_rx.recv().await {
                     if tx.send(seen.update).await.is_err() {
@@ -85,8 +87,14 @@ pub fn spawn(
                         cm_tx,
                         shutdown.clone()
                     ),
-                    resource_source::watch_resources(client, namespace, res_tx, shutdown.clone()),
-                    resource_source::choose_auto(cm_rx, res_rx, tx, describe, shutdown),
+                    metallb_source::watch_resources(
+                        client,
+                        namespace.clone(),
+                        update_from_objects(namespace),
+                        res_tx,
+                        shutdown.clone()
+                    ),
+                    metallb_source::choose_auto(cm_rx, res_rx, tx, describe, shutdown),
                 );
             })
         }
@@ -111,6 +119,27 @@ pub fn update_from_config_map(cm: &ConfigMap) -> ConfigUpdate {
                 ferrolb_config::CONFIGMAP_KEY
             ),
         },
+    }
+}
+
+/// The update for the metallb.io objects of `namespace` (all of them at once).
+pub fn update_from_objects(namespace: String) -> impl Fn(&[serde_json::Value]) -> ConfigUpdate {
+    move |objects| {
+        if objects.is_empty() {
+            return ConfigUpdate::Missing {
+                reason: format!("no metallb.io objects in namespace {namespace}"),
+            };
+        }
+        match ferrolb_config::resources::config_from_objects(objects) {
+            Ok(config) => ConfigUpdate::Valid {
+                config,
+                target: None,
+            },
+            Err(errors) => ConfigUpdate::Invalid {
+                errors: errors.to_string(),
+                target: None,
+            },
+        }
     }
 }
 

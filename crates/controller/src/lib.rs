@@ -10,7 +10,6 @@ pub mod metrics;
 pub mod options;
 pub mod plan;
 pub mod reconciler;
-pub mod resource_source;
 pub mod retry;
 pub mod runner;
 pub mod status;

@@ -18,6 +18,19 @@ pub enum ConfigSource {
     },
     /// A file (a ConfigMap manifest or the bare config text), re-read when it changes.
     File(PathBuf),
+    /// MetalLB's custom resources (metallb.io) in a namespace, watched live.
+    Resources {
+        /// Namespace of the objects.
+        namespace: String,
+    },
+    /// The custom resources when any IPAddressPool exists in `namespace`, else the ConfigMap
+    /// `namespace/name`; decided again whenever that changes.
+    Auto {
+        /// Namespace of the objects and of the ConfigMap.
+        namespace: String,
+        /// Name of the ConfigMap.
+        name: String,
+    },
 }
 
 impl Default for ConfigSource {
@@ -36,6 +49,13 @@ impl std::fmt::Display for ConfigSource {
                 write!(f, "ConfigMap {namespace}/{name}")
             }
             ConfigSource::File(path) => write!(f, "file {}", path.display()),
+            ConfigSource::Resources { namespace } => {
+                write!(f, "metallb.io resources in namespace {namespace}")
+            }
+            ConfigSource::Auto { namespace, name } => write!(
+                f,
+                "auto (metallb.io resources in namespace {namespace} if an IPAddressPool exists, else ConfigMap {namespace}/{name})"
+            ),
         }
     }
 }

@@ -7,6 +7,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use ferrolb_controller::{ConfigSource, LeaseOptions, Options};
 
+use super::SourceKind;
+
 /// Flags of `ferrolb controller`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -82,17 +84,6 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
     };
     ferrolb_controller::run(client, options, shutdown_signal()).await?;
     Ok(0)
-}
-
-/// `--config-source`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum SourceKind {
-    /// The ConfigMap only.
-    Configmap,
-    /// The metallb.io custom resources only.
-    Resources,
-    /// The resources when an IPAddressPool exists, else the ConfigMap.
-    Auto,
 }
 
 fn options_from(args: &Args) -> anyhow::Result<Options> {

@@ -18,6 +18,17 @@ pub mod uplinks;
 
 use anyhow::Context;
 
+/// `--config-source` of the controller and the speaker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SourceKind {
+    /// The ConfigMap only.
+    Configmap,
+    /// The metallb.io custom resources only.
+    Resources,
+    /// The resources when an IPAddressPool exists, else the ConfigMap.
+    Auto,
+}
+
 /// A Kubernetes client for `--server URL` (plain, e.g. `ferrolb demo --listen`), else the
 /// in-cluster config or the kubeconfig.
 pub(crate) async fn kube_client(server: Option<&str>) -> anyhow::Result<kube::Client> {

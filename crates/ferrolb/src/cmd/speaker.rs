@@ -31,6 +31,11 @@ pub struct Args {
     /// of a ConfigMap; the file is re-read when it changes.
     #[arg(long, value_name = "FILE")]
     config_file: Option<PathBuf>,
+    /// Where the configuration comes from: `configmap`, `resources` (MetalLB's metallb.io
+    /// objects in the config namespace), or `auto`: the resources when any IPAddressPool exists
+    /// there, else the ConfigMap (decided again when that changes; the log says which).
+    #[arg(long, value_enum, default_value_t = super::SourceKind::Auto, conflicts_with = "config_file")]
+    config_source: super::SourceKind,
     /// Address for /healthz, /readyz, /metrics and /status (`ferrolb status` asks here).
     #[arg(long, default_value = "0.0.0.0:7473")]
     metrics_addr: SocketAddr,
@@ -176,6 +181,15 @@ fn options_from(args: &Args) -> anyhow::Result<Options> {
             namespace: args.config_namespace.clone(),
             name: args.config_name.clone(),
         },
+    };
+    let config_source = match (config_source, args.config_source) {
+        (ConfigSource::ConfigMap { namespace, .. }, super::SourceKind::Resources) => {
+            ConfigSource::Resources { namespace }
+        }
+        (ConfigSource::ConfigMap { namespace, name }, super::SourceKind::Auto) => {
+            ConfigSource::Auto { namespace, name }
+        }
+        (other, _) => other,
     };
     let mut options = Options {
         config_source,

@@ -1,12 +1,13 @@
-//! The configuration from MetalLB's custom resources (`metallb.io`: IPAddressPool,
-//! BGPAdvertisement, BGPPeer, Community, BFDProfile, L2Advertisement) in one namespace, watched
-//! live and turned into the one `Config` by `ferrolb_config::resources::config_from_objects`;
-//! and the `auto` choice between them and the ConfigMap: the resources when any IPAddressPool
-//! exists in the namespace, else the ConfigMap, decided again whenever that changes.
+//! MetalLB's custom resources (`metallb.io`: IPAddressPool, BGPAdvertisement, BGPPeer, Community,
+//! BFDProfile, L2Advertisement) in one namespace, watched live, for the controller and the
+//! speaker alike: every change of the objects becomes one update (each side turns the objects into
+//! its configuration update, e.g. with `ferrolb_config::resources::config_from_objects`); and the
+//! `auto` choice between them and the ConfigMap: the resources when any IPAddressPool exists in
+//! the namespace, else the ConfigMap, decided again whenever that changes.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ferrolb_config::resources::{config_from_objects, KINDS};
+use ferrolb_config::resources::KINDS;
 use futures::StreamExt;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::watcher::{self, watcher};
@@ -16,13 +17,12 @@ use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
-use crate::config_source::ConfigUpdate;
-
-/// What the resources watcher saw: the update, and how many IPAddressPools exist.
+/// What the resources watcher saw: the update made from the objects, and how many
+/// IPAddressPools exist.
 #[derive(Clone, Debug)]
-pub struct ResourcesSeen {
-    /// The configuration built from every object (or why there is none).
-    pub update: ConfigUpdate,
+pub struct ResourcesSeen<U> {
+    /// The update built from every object (or saying there is none).
+    pub update: U,
     /// IPAddressPool objects in the namespace (`auto` uses the resources when > 0).
     pub pools: usize,
 }
@@ -45,31 +45,14 @@ fn watched() -> Vec<ApiResource> {
         .collect()
 }
 
-/// The update for the current objects.
-pub fn update_from_objects(namespace: &str, objects: &[Value]) -> ConfigUpdate {
-    if objects.is_empty() {
-        return ConfigUpdate::Missing {
-            reason: format!("no metallb.io objects in namespace {namespace}"),
-        };
-    }
-    match config_from_objects(objects) {
-        Ok(config) => ConfigUpdate::Valid {
-            config,
-            target: None,
-        },
-        Err(errors) => ConfigUpdate::Invalid {
-            errors: errors.to_string(),
-            target: None,
-        },
-    }
-}
-
 /// Watches every metallb.io kind in `namespace`; after all have been listed (or failed, e.g. the
-/// CRDs are not installed: no objects of that kind), sends the configuration on every change.
-pub async fn watch_resources(
+/// CRDs are not installed: no objects of that kind), sends `to_update(all objects)` on every
+/// change of them.
+pub async fn watch_resources<U>(
     client: Client,
     namespace: String,
-    tx: mpsc::Sender<ResourcesSeen>,
+    to_update: impl Fn(&[Value]) -> U,
+    tx: mpsc::Sender<ResourcesSeen<U>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let resources = watched();
@@ -77,7 +60,7 @@ pub async fn watch_resources(
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &namespace, ar);
         let plural = ar.plural.clone();
         watcher(api, watcher::Config::default())
-            .backoff(crate::retry::watch_backoff())
+            .default_backoff()
             .map(move |e| (plural.clone(), e))
             .boxed()
     });
@@ -140,7 +123,7 @@ pub async fn watch_resources(
             continue;
         }
         last_sent = Some(fingerprint);
-        let update = update_from_objects(&namespace, &values);
+        let update = to_update(&values);
         if tx.send(ResourcesSeen { update, pools }).await.is_err() {
             return;
         }
@@ -157,15 +140,15 @@ enum Chosen {
 /// `auto`: forwards the ConfigMap's updates while no IPAddressPool exists in the namespace, the
 /// resources' updates while one does; logs every change of source and re-sends the chosen
 /// source's latest update then.
-pub async fn choose_auto(
-    mut config_map: mpsc::Receiver<ConfigUpdate>,
-    mut resources: mpsc::Receiver<ResourcesSeen>,
-    tx: mpsc::Sender<ConfigUpdate>,
+pub async fn choose_auto<U: Clone>(
+    mut config_map: mpsc::Receiver<U>,
+    mut resources: mpsc::Receiver<ResourcesSeen<U>>,
+    tx: mpsc::Sender<U>,
     describe: String,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut last_cm: Option<ConfigUpdate> = None;
-    let mut last_res: Option<ResourcesSeen> = None;
+    let mut last_cm: Option<U> = None;
+    let mut last_res: Option<ResourcesSeen<U>> = None;
     let mut chosen: Option<Chosen> = None;
     loop {
         let from_resources = tokio::select! {

@@ -9,6 +9,7 @@ pub mod leader;
 pub mod metrics;
 pub mod options;
 pub mod plan;
+pub mod pool_status;
 pub mod reconciler;
 pub mod retry;
 pub mod runner;

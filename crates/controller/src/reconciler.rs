@@ -754,6 +754,12 @@ impl Reconciler {
             })
             .collect();
         self.metrics.set_pools(&usage);
+        let counts = self.allocator.counts();
+        self.state.send_if_modified(|s| {
+            let changed = s.pools != counts;
+            s.pools = counts;
+            changed
+        });
     }
 
     fn publish_state(&self) {
@@ -763,6 +769,7 @@ impl Reconciler {
             synced: self.synced,
             config_loaded: self.config.is_some(),
             config_stale: self.stale,
+            pools: self.allocator.counts(),
         });
     }
 }

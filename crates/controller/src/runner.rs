@@ -55,6 +55,8 @@ pub struct ControllerState {
     pub config_loaded: bool,
     /// The latest configuration seen is broken or was rejected (the last good one runs).
     pub config_stale: bool,
+    /// Addresses assigned and available per pool (what the IPAddressPool status shows).
+    pub pools: Vec<crate::allocator::PoolCounts>,
 }
 
 /// A running controller.
@@ -200,6 +202,18 @@ pub async fn start(client: Client, options: Options) -> Result<ControllerHandle,
         shutdown_rx.clone(),
     );
     tasks.push(config_task);
+    match &options.config_source {
+        crate::options::ConfigSource::Resources { namespace }
+        | crate::options::ConfigSource::Auto { namespace, .. } => {
+            tasks.push(tokio::spawn(crate::pool_status::run(
+                client.clone(),
+                namespace.clone(),
+                state_rx.clone(),
+                shutdown_rx.clone(),
+            )));
+        }
+        _ => {}
+    }
 
     let mut reconciler = Reconciler::new(
         client.clone(),

@@ -112,6 +112,41 @@ async fn auto_source_follows_the_ipaddresspools_live() {
     let s2 = wait_ip(&server, "default", "s2").await;
     assert!(in_net(s2, "198.51.100.64/30"), "{s2}");
 
+    // The leader writes the pools' counts on their status (MetalLB's fields), on changes only.
+    let counts = |name: &str, v4: (u64, u64)| {
+        let name = name.to_string();
+        move |o: Option<&Value>| {
+            o.is_some_and(|o| {
+                o["status"]
+                    == json!({"assignedIPv4": v4.0, "availableIPv4": v4.1,
+                              "assignedIPv6": 0, "availableIPv6": 0})
+                    && o["metadata"]["name"] == name.as_str()
+            })
+        }
+    };
+    let pools_res = "ipaddresspools.metallb.io";
+    let timeout = std::time::Duration::from_secs(5);
+    store
+        .wait_for(
+            pools_res,
+            "ferrolb-system",
+            "extra",
+            timeout,
+            counts("extra", (1, 3)),
+        )
+        .await
+        .unwrap_or_else(|last| panic!("extra: {last:?}"));
+    store
+        .wait_for(
+            pools_res,
+            "ferrolb-system",
+            "default",
+            timeout,
+            counts("default", (1, 15)),
+        )
+        .await
+        .unwrap_or_else(|last| panic!("default: {last:?}"));
+
     // A live edit: a second range in `extra`, and a Service asking for an address in it.
     store
         .seed(service_in("s3", "extra", Some("198.51.100.130")))
@@ -126,6 +161,39 @@ async fn auto_source_follows_the_ipaddresspools_live() {
     let s3 = wait_ip(&server, "default", "s3").await;
     assert_eq!(s3, "198.51.100.130".parse::<IpAddr>().unwrap());
     wait_metric(metrics, "ferrolb_config_stale", 0.0).await;
+    store
+        .wait_for(
+            pools_res,
+            "ferrolb-system",
+            "extra",
+            timeout,
+            counts("extra", (2, 18)),
+        )
+        .await
+        .unwrap_or_else(|last| panic!("extra after the edit: {last:?}"));
+    // Written on changes only (default: 1/15; extra: 0/4, 1/3, 1/19, 2/18 at most), each pool
+    // at most once a second.
+    let writes = server
+        .calls()
+        .requests("patch", "ipaddresspools.metallb.io/status", None);
+    assert!(
+        (2..=5).contains(&writes.len()),
+        "{} status writes",
+        writes.len()
+    );
+    for pool in ["default", "extra"] {
+        let times: Vec<_> = writes
+            .iter()
+            .filter(|w| w.name.as_deref() == Some(pool))
+            .map(|w| w.at)
+            .collect();
+        for pair in times.windows(2) {
+            assert!(
+                pair[1] - pair[0] >= std::time::Duration::from_millis(990),
+                "two status writes of {pool} within a second"
+            );
+        }
+    }
 
     // A broken object: the last good configuration stays (a new Service still gets an address
     // from `extra`), and the config is marked stale.

@@ -136,11 +136,41 @@ pub fn update_from_objects(namespace: String) -> impl Fn(&[serde_json::Value]) -
                 target: None,
             },
             Err(errors) => ConfigUpdate::Invalid {
+                target: errors
+                    .errors()
+                    .first()
+                    .and_then(|e| object_named_by(&e.path, objects)),
                 errors: errors.to_string(),
-                target: None,
             },
         }
     }
+}
+
+/// The object an error path such as `IPAddressPool/ferrolb-system/default: spec.addresses[1]`
+/// names, as an Event target (the Warning Event goes on it, as on the ConfigMap otherwise).
+fn object_named_by(path: &str, objects: &[serde_json::Value]) -> Option<EventTarget> {
+    let head = path.split(':').next()?;
+    let mut parts = head.splitn(3, '/');
+    let (kind, namespace, name) = (parts.next()?, parts.next()?, parts.next()?);
+    let object = objects.iter().find(|o| {
+        o.get("kind").and_then(serde_json::Value::as_str) == Some(kind)
+            && o.pointer("/metadata/name")
+                .and_then(serde_json::Value::as_str)
+                == Some(name)
+    })?;
+    let text = |ptr: &str| {
+        object
+            .pointer(ptr)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+    };
+    Some(EventTarget {
+        api_version: text("/apiVersion")?,
+        kind: kind.to_string(),
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        uid: text("/metadata/uid"),
+    })
 }
 
 /// Parses a document (a ConfigMap manifest or the bare config text).

@@ -205,6 +205,24 @@ async fn auto_source_follows_the_ipaddresspools_live() {
     .await
     .expect("break pool extra");
     wait_metric(metrics, "ferrolb_config_stale", 1.0).await;
+    let events = wait_for("an InvalidConfig Event on IPAddressPool extra", || {
+        let e = events_for(
+            &server,
+            "IPAddressPool",
+            "ferrolb-system",
+            "extra",
+            "InvalidConfig",
+        );
+        (!e.is_empty()).then_some(e)
+    })
+    .await;
+    assert_eq!(events[0].0, "Warning");
+    assert!(
+        events[0]
+            .1
+            .contains("IPAddressPool/ferrolb-system/extra: spec.addresses[0]"),
+        "{events:?}"
+    );
     store
         .seed(service_in("s4", "extra", None))
         .expect("seed s4");

@@ -2,7 +2,8 @@
 //! `availableIPv6`, written by the writing replica (the leader) when the configuration comes from
 //! the custom resources. Only pools whose counts changed are written, each at most once per
 //! [`MIN_WRITE_INTERVAL`] (the latest counts always land); a pool without an IPAddressPool object
-//! (404) is skipped until its counts change.
+//! (404: the ConfigMap is in force, or the object is not there yet) is tried again after
+//! [`ABSENT_RETRY`] or when another configuration is applied.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,6 +20,8 @@ use crate::runner::ControllerState;
 
 /// At most one status write per pool per this interval.
 pub const MIN_WRITE_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a pool without an IPAddressPool object is left alone.
+pub const ABSENT_RETRY: Duration = Duration::from_secs(30);
 
 /// The status object for `counts`.
 pub fn status_of(counts: &PoolCounts) -> serde_json::Value {
@@ -44,6 +47,8 @@ pub async fn run(
     let api: Api<DynamicObject> = Api::namespaced_with(client, &namespace, &ar);
     // Per pool: the counts last written (or found missing), and when.
     let mut written: BTreeMap<String, (PoolCounts, Instant)> = BTreeMap::new();
+    let mut absent: BTreeMap<String, Instant> = BTreeMap::new();
+    let mut generation = 0;
     let mut retry_at: Option<Instant> = None;
     loop {
         let wake = async {
@@ -62,8 +67,19 @@ pub async fn run(
         if !current.writing {
             continue;
         }
+        if current.config_generation != generation {
+            generation = current.config_generation;
+            absent.clear();
+        }
         let now = Instant::now();
         for counts in &current.pools {
+            if let Some(until) = absent.get(&counts.pool).copied() {
+                if now < until {
+                    retry_at = Some(retry_at.map_or(until, |r| r.min(until)));
+                    continue;
+                }
+                absent.remove(&counts.pool);
+            }
             let last = written.get(&counts.pool);
             if last.is_some_and(|(c, _)| c == counts) {
                 continue;
@@ -82,7 +98,13 @@ pub async fn run(
             {
                 Ok(_) => debug!(pool = %counts.pool, "IPAddressPool status written"),
                 Err(kube::Error::Api(s)) if s.code == 404 => {
-                    debug!(pool = %counts.pool, "no IPAddressPool object for this pool; status not written")
+                    debug!(pool = %counts.pool, "no IPAddressPool object for this pool; status not written");
+                    let until = now + ABSENT_RETRY;
+                    absent.insert(counts.pool.clone(), until);
+                    // An attempt counts for the rate; nothing was written (no counts match).
+                    written.insert(counts.pool.clone(), (PoolCounts::default(), now));
+                    retry_at = Some(retry_at.map_or(until, |r| r.min(until)));
+                    continue;
                 }
                 Err(e) => {
                     warn!(pool = %counts.pool, error = %e, "writing the IPAddressPool status failed; retrying");

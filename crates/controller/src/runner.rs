@@ -55,6 +55,8 @@ pub struct ControllerState {
     pub config_loaded: bool,
     /// The latest configuration seen is broken or was rejected (the last good one runs).
     pub config_stale: bool,
+    /// Counts the configurations applied so far (a new one may come from another source).
+    pub config_generation: u64,
     /// Addresses assigned and available per pool (what the IPAddressPool status shows).
     pub pools: Vec<crate::allocator::PoolCounts>,
 }

@@ -683,3 +683,63 @@ async fn kubectl_applies_definitions_then_custom_objects() {
     // (kubectl's discovery cache still knows the kind, so the list itself answers 404.)
     assert!(!ok && err.contains("NotFound"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_applies_metallbs_crds_and_the_example_objects() {
+    let Some(bin) = kubectl_or_skip() else {
+        return;
+    };
+    let f = fixture().await;
+    let tmp = TempDir::new("metallb");
+    let k = Kubectl {
+        bin,
+        server: f.server.url(),
+        dir: tmp.0.clone(),
+    };
+    let manifests = concat!(env!("CARGO_MANIFEST_DIR"), "/../../manifests");
+    let out = k
+        .ok(&[
+            "apply",
+            "--server-side",
+            "-f",
+            &format!("{manifests}/crds.yaml"),
+        ])
+        .await;
+    assert!(
+        out.contains("customresourcedefinition.apiextensions.k8s.io/ipaddresspools.metallb.io serverside-applied"),
+        "{out}"
+    );
+    k.ok(&["create", "namespace", "ferrolb-system"]).await;
+    let out = k
+        .ok(&["apply", "-f", &format!("{manifests}/crds-example/bgp.yaml")])
+        .await;
+    assert!(
+        out.contains("ipaddresspool.metallb.io/default created")
+            && out.contains("bgppeer.metallb.io/router created"),
+        "{out}"
+    );
+    let peers = k
+        .ok(&[
+            "get",
+            "bgppeers.v1beta2.metallb.io",
+            "-n",
+            "ferrolb-system",
+            "-o",
+            "name",
+        ])
+        .await;
+    assert_eq!(peers.trim(), "bgppeer.metallb.io/router");
+    // The deprecated v1beta1 view of the same object.
+    let v1 = k
+        .ok(&[
+            "get",
+            "bgppeers.v1beta1.metallb.io",
+            "router",
+            "-n",
+            "ferrolb-system",
+            "-o",
+            "jsonpath={.apiVersion}",
+        ])
+        .await;
+    assert_eq!(v1, "metallb.io/v1beta1");
+}

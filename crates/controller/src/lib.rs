@@ -13,6 +13,7 @@ pub mod pool_status;
 pub mod reconciler;
 pub mod retry;
 pub mod runner;
+pub mod session_gc;
 pub mod status;
 
 pub use options::{ConfigSource, LeaseOptions, Options};

@@ -125,6 +125,9 @@ pub struct Options {
     /// Also handle Services with this `spec.loadBalancerClass` (Services without a class are
     /// always handled).
     pub load_balancer_class: Option<String>,
+    /// Delete the speakers' `BGPSessionState` objects in this namespace whose node no longer
+    /// exists (the binary: its own namespace); `None`: leave them.
+    pub session_gc_namespace: Option<String>,
 }
 
 impl Options {
@@ -137,6 +140,7 @@ impl Options {
             lease: Some(LeaseOptions::new(identity)),
             file_poll_interval: Duration::from_secs(2),
             load_balancer_class: None,
+            session_gc_namespace: None,
         }
     }
 }

@@ -216,6 +216,14 @@ pub async fn start(client: Client, options: Options) -> Result<ControllerHandle,
         }
         _ => {}
     }
+    if let Some(namespace) = &options.session_gc_namespace {
+        tasks.push(tokio::spawn(crate::session_gc::run(
+            client.clone(),
+            namespace.clone(),
+            state_rx.clone(),
+            shutdown_rx.clone(),
+        )));
+    }
 
     let mut reconciler = Reconciler::new(
         client.clone(),

@@ -145,6 +145,8 @@ fn options_from(args: &Args) -> anyhow::Result<Options> {
     options.metrics_addr = Some(args.metrics_addr);
     options.lease = lease;
     options.load_balancer_class = args.load_balancer_class.clone();
+    // The speakers write their BGPSessionState objects in the same namespace (POD_NAMESPACE).
+    options.session_gc_namespace = Some(args.lease_namespace.clone());
     Ok(options)
 }
 

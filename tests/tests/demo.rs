@@ -17,8 +17,38 @@ fn free_port() -> u16 {
 
 #[test]
 fn demo_tells_the_whole_story_and_exits_0() {
+    let stdout = the_whole_story(&[]);
+    assert!(
+        stdout.contains("ConfigMap ferrolb-system/config"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn demo_configured_with_custom_resources_tells_the_same_story() {
+    let stdout = the_whole_story(&["--crds"]);
+    for line in [
+        "MetalLB custom resources in ferrolb-system",
+        "kind: IPAddressPool",
+        "kind: BGPAdvertisement",
+        "kind: BGPPeer",
+    ] {
+        assert!(
+            stdout.contains(line),
+            "demo --crds output lacks {line:?}:\n{stdout}"
+        );
+    }
+    assert!(
+        !stdout.contains("ConfigMap ferrolb-system/config"),
+        "{stdout}"
+    );
+}
+
+/// Runs `ferrolb demo` with `extra` flags, checks the story and returns its output.
+fn the_whole_story(extra: &[&str]) -> String {
     let out = Command::new(ferrolb_bin())
         .args(["demo", "--step-timeout", "40"])
+        .args(extra)
         .output()
         .expect("run ferrolb demo");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -64,6 +94,7 @@ fn demo_tells_the_whole_story_and_exits_0() {
         .expect("final table");
     assert!(final_table.contains("Displayed 2 routes"), "{final_table}");
     assert!(!final_table.contains("127.0.0.3"), "{final_table}");
+    stdout.into_owned()
 }
 
 fn kubectl(server: &str, args: &[&str]) -> (bool, String) {
@@ -176,6 +207,25 @@ fn demo_listen_serves_kubectl_and_routes_new_services() {
     wait_line("the router to learn the route from node-b", &|l| {
         l.contains(&via_b)
     });
+
+    // Every session of the cluster from the API: one BGPSessionState per node and peer.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (ok, table) = kubectl(&server, &["get", "bgpsessionstates", "-A"]);
+        let established = |node: &str| {
+            table
+                .lines()
+                .any(|l| l.contains(node) && l.contains("Established"))
+        };
+        if ok && established("node-a") && established("node-b") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sessions not listed Established: {table}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     // Deleting it withdraws it.
     let (ok, text) = kubectl(&server, &["delete", "svc", "shop", "-n", "default"]);

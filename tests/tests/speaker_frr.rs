@@ -25,7 +25,7 @@ use ferrolb_e2e::peers::frr::{Frr, FrrConfig, FrrNeighbor};
 use ferrolb_e2e::speaker;
 use ferrolb_e2e::{ferrolb_bin, veth, wait_until, ChildGuard, Netns, ScratchDir};
 use nix::sys::signal::Signal;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// The API fixture running on its own thread inside a namespace; stops on drop.
 fn config_text(advertisement: &str, pod_cidr_node1: bool) -> String {
@@ -458,4 +458,156 @@ fn speaker_config_changes_send_rfc4486_cease() {
         "no Administrative Shutdown on a config change"
     );
     speaker.stop(Duration::from_secs(5));
+}
+
+/// The legacy config of `speaker_reads_metallb_objects_like_the_configmap`: one peer per node
+/// (node1's with a password Secret), one pool with a community.
+const LEGACY_WITH_SECRET: &str = r#"peers:
+- peer-address: 10.255.1.1
+  peer-asn: 65000
+  my-asn: 65001
+  hold-time: 3s
+  password-secret: {name: bgp-auth, key: password}
+  node-selectors:
+  - match-labels: {kubernetes.io/hostname: node1}
+- peer-address: 10.255.2.1
+  peer-asn: 65000
+  my-asn: 65001
+  hold-time: 3s
+  node-selectors:
+  - match-labels: {kubernetes.io/hostname: node2}
+address-pools:
+- name: default
+  protocol: bgp
+  addresses: [198.51.100.0/28]
+  bgp-advertisements:
+  - communities: ["64512:100"]
+"#;
+
+/// FRR's paths for `prefix`: (next hop, community string), sorted.
+fn paths(frr: &Frr, prefix: &str) -> Vec<(String, String)> {
+    let Some(route) = frr.route("ipv4", prefix) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, String)> = route["paths"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (
+                p["nexthops"][0]["ip"].as_str().unwrap_or("").to_string(),
+                p["community"]["string"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The same announcements from MetalLB's custom resources as from the equivalent ConfigMap,
+/// through the real binary with its default `--config-source auto`: the ConfigMap while no
+/// IPAddressPool exists; then the objects `ferrolb config migrate` makes of it (BGPPeers with
+/// node selectors and a password Secret, an advertisement with a community) take over without a
+/// session reset and FRR's paths stay identical; the ConfigMap's deletion changes nothing; an
+/// edit of the BGPAdvertisement reaches FRR live.
+#[test]
+fn speaker_reads_metallb_objects_like_the_configmap() {
+    if !require_root_and(
+        "speaker_reads_metallb_objects_like_the_configmap",
+        &["vtysh", "/usr/lib/frr/bgpd"],
+    ) {
+        return;
+    }
+    let dir = ScratchDir::new("speaker-frr-crds");
+    let router = Netns::new("spc-r");
+    let node1 = Netns::new("spc-n1");
+    let node2 = Netns::new("spc-n2");
+    veth(&router, &node1, 1);
+    veth(&router, &node2, 2);
+    let mut with_password = FrrNeighbor::new("10.255.1.2".parse().unwrap(), 65001);
+    with_password.password = Some("s3cret".into());
+    let mut cfg = FrrConfig::new(65000, "10.255.1.1".parse().unwrap())
+        .neighbor(with_password)
+        .neighbor(FrrNeighbor::new("10.255.2.2".parse().unwrap(), 65001));
+    cfg.maximum_paths = Some(2);
+    let frr = Frr::start(&router, &cfg);
+
+    let api = NsApi::start(&router);
+    let store = &api.store;
+    store
+        .seed_manifests(include_str!("../../manifests/crds.yaml"))
+        .unwrap();
+    store
+        .seed(
+            json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/basic-auth",
+                     "metadata": {"namespace": "ferrolb-system", "name": "bgp-auth"},
+                     "data": {"password": "czNjcmV0"}}),
+        )
+        .unwrap();
+    seed_config(store, LEGACY_WITH_SECRET);
+    seed_node(store, "node1", 1, false);
+    seed_node(store, "node2", 2, false);
+    seed_service(store, "front", "198.51.100.1", "Cluster");
+    seed_endpoints(store, "front", &["node2"]);
+    let url1 = format!("http://10.255.1.1:{}", api.port);
+    let url2 = format!("http://10.255.2.1:{}", api.port);
+    let _sp1 = start_speaker(&node1, "node1", &url1, &dir);
+    let _sp2 = start_speaker(&node2, "node2", &url2, &dir);
+
+    // 1. The ConfigMap (no IPAddressPool yet).
+    let want = vec![
+        ("10.255.1.2".to_string(), "64512:100".to_string()),
+        ("10.255.2.2".to_string(), "64512:100".to_string()),
+    ];
+    wait_until(
+        Duration::from_secs(20),
+        "both paths with 64512:100 from the ConfigMap",
+        || (paths(&frr, "198.51.100.1/32") == want).then_some(()),
+    );
+    let conns = neighbor_field(&frr, "10.255.1.2", "connectionsEstablished");
+
+    // 2. The equivalent objects: both speakers switch to them, FRR's paths stay the same.
+    let migration =
+        ferrolb_config::resources::migrate(LEGACY_WITH_SECRET, "ferrolb-system").unwrap();
+    for object in migration.objects {
+        store.seed(object).unwrap();
+    }
+    for node in ["node1", "node2"] {
+        let log = dir.join(&format!("{node}.log"));
+        wait_until(
+            Duration::from_secs(10),
+            "the switch to the custom resources",
+            || {
+                std::fs::read_to_string(&log)
+                    .ok()?
+                    .contains("configuration source: metallb.io custom resources")
+                    .then_some(())
+            },
+        );
+    }
+    store.remove("configmaps", "ferrolb-system", "config");
+    // Unchanged throughout the next second (sampled every 50 ms), and node1's session (with
+    // MD5) was not reset.
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until {
+        assert_eq!(paths(&frr, "198.51.100.1/32"), want);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        neighbor_field(&frr, "10.255.1.2", "connectionsEstablished"),
+        conns
+    );
+
+    // 3. An edit of the BGPAdvertisement reaches FRR.
+    let adverts = store.list_objects("bgpadvertisements.metallb.io", Some("ferrolb-system"));
+    assert_eq!(adverts.len(), 1, "{adverts:?}");
+    let mut advert = adverts[0].clone();
+    advert["spec"]["communities"] = json!(["64512:200"]);
+    store.seed(advert).unwrap();
+    wait_until(Duration::from_secs(10), "64512:200 on both paths", || {
+        paths(&frr, "198.51.100.1/32")
+            .iter()
+            .all(|(_, c)| c == "64512:200")
+            .then_some(())
+    });
 }

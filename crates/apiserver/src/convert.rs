@@ -48,7 +48,17 @@ pub fn to_storage(res: &ResourceInfo, v: Value) -> Value {
 
 /// `res`'s view of an object in storage form.
 pub fn from_storage(res: &ResourceInfo, v: Value) -> Value {
-    if !is_new_event(res) || !v.is_object() {
+    if !v.is_object() {
+        return v;
+    }
+    if !is_new_event(res) {
+        // Other versions of a custom resource: the same object under the requested apiVersion (the
+        // real server's `None` conversion strategy).
+        let mut v = v;
+        let api_version = res.api_version();
+        if v.get("apiVersion").and_then(Value::as_str) != Some(api_version.as_str()) {
+            v["apiVersion"] = json!(api_version);
+        }
         return v;
     }
     let mut v = rename(v, EVENT_FIELDS.iter().map(|(a, b)| (*b, *a)));

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::registry::{self, ResourceInfo};
+use crate::registry::{Registry, ResourceInfo};
 
 /// The Kubernetes version this server reports.
 pub fn version() -> Value {
@@ -29,27 +29,34 @@ pub fn core_versions() -> Value {
     })
 }
 
-fn group_doc(group: &str, version: &str) -> Value {
-    let gv = json!({ "groupVersion": format!("{group}/{version}"), "version": version });
-    json!({ "name": group, "versions": [gv.clone()], "preferredVersion": gv })
+/// A group's entry: its versions, the preferred (first) one named as such.
+fn group_doc(group: &str, versions: &[&str]) -> Value {
+    let gvs: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({ "groupVersion": format!("{group}/{v}"), "version": v }))
+        .collect();
+    let preferred = gvs.first().cloned().unwrap_or(Value::Null);
+    json!({ "name": group, "versions": gvs, "preferredVersion": preferred })
 }
 
 /// `/apis`: every named group.
-pub fn group_list() -> Value {
-    let groups: Vec<Value> = registry::groups()
+pub fn group_list(registry: &Registry) -> Value {
+    let groups: Vec<Value> = registry
+        .groups()
         .into_iter()
-        .map(|(g, v)| group_doc(g, v))
+        .map(|(g, v)| group_doc(g, &v))
         .collect();
     json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": groups })
 }
 
 /// `/apis/<group>`, if served.
-pub fn group(group: &str) -> Option<Value> {
-    registry::groups()
+pub fn group(registry: &Registry, group: &str) -> Option<Value> {
+    registry
+        .groups()
         .into_iter()
         .find(|(g, _)| *g == group)
         .map(|(g, v)| {
-            let mut doc = group_doc(g, v);
+            let mut doc = group_doc(g, &v);
             doc["kind"] = json!("APIGroup");
             doc["apiVersion"] = json!("v1");
             doc
@@ -82,9 +89,9 @@ fn resource_entries(r: &ResourceInfo) -> Vec<Value> {
 }
 
 /// `/api/v1` or `/apis/<group>/<version>`: the APIResourceList, if the group version is served.
-pub fn resource_list(group: &str, version: &str) -> Option<Value> {
-    let resources: Vec<Value> = registry::RESOURCES
-        .iter()
+pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<Value> {
+    let resources: Vec<Value> = registry
+        .all()
         .filter(|r| r.group == group && r.version == version)
         .flat_map(resource_entries)
         .collect();

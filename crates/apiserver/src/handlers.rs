@@ -108,18 +108,19 @@ pub async fn handle(
         injected: false,
         retry_after: None,
     };
-    let result = match route(&path) {
+    let registry = app.store.registry();
+    let result = match route(&path, &registry) {
         Route::Version => Ok(json_response(200, &discovery::version())),
         Route::Health => Ok(Response::builder()
             .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
             .body(Body::from("ok"))
             .unwrap_or_default()),
         Route::CoreVersions => Ok(json_response(200, &discovery::core_versions())),
-        Route::Groups => Ok(json_response(200, &discovery::group_list())),
-        Route::Group(g) => discovery::group(&g)
+        Route::Groups => Ok(json_response(200, &discovery::group_list(&registry))),
+        Route::Group(g) => discovery::group(&registry, &g)
             .map(|d| json_response(200, &d))
             .ok_or_else(|| ApiError::no_route(&path)),
-        Route::Resources(g, v) => discovery::resource_list(&g, &v)
+        Route::Resources(g, v) => discovery::resource_list(&registry, &g, &v)
             .map(|d| json_response(200, &d))
             .ok_or_else(|| ApiError::no_route(&path)),
         Route::Resource(p) => {
@@ -163,8 +164,8 @@ pub async fn handle(
                 }
             }
         }
-        Route::OpenApiRoot => Ok(json_response(200, &openapi::root())),
-        Route::OpenApiDoc(gv) => openapi::document(&gv)
+        Route::OpenApiRoot => Ok(json_response(200, &openapi::root(&registry))),
+        Route::OpenApiDoc(gv) => openapi::document(&registry, &gv)
             .map(|d| json_response(200, &d))
             .ok_or_else(|| ApiError::no_route(&path)),
         Route::Unknown => Err(ApiError::no_route(&path)),

@@ -26,6 +26,7 @@
 pub mod apply;
 pub mod calls;
 pub mod convert;
+pub mod crd;
 pub mod defaults;
 pub mod discovery;
 pub mod faults;

@@ -7,7 +7,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::registry::{self, ResourceInfo};
+use crate::registry::{Registry, ResourceInfo};
 
 /// The hash part of the document URLs; constant because the documents never change.
 const HASH: &str = "ferrolb0001";
@@ -21,10 +21,12 @@ fn gv_path(group: &str, version: &str) -> String {
 }
 
 /// `/openapi/v3`: the discovery root.
-pub fn root() -> Value {
+pub fn root(registry: &Registry) -> Value {
     let mut paths = Map::new();
     let mut gvs: Vec<(&str, &str)> = vec![("", "v1")];
-    gvs.extend(registry::groups());
+    for (g, versions) in registry.groups() {
+        gvs.extend(versions.into_iter().map(|v| (g, v)));
+    }
     for (g, v) in gvs {
         let p = gv_path(g, v);
         paths.insert(
@@ -60,10 +62,10 @@ fn operation(r: &ResourceInfo, verb: &str) -> Value {
 }
 
 /// `/openapi/v3/api/v1` or `/openapi/v3/apis/<group>/<version>`, if served.
-pub fn document(path: &str) -> Option<Value> {
+pub fn document(registry: &Registry, path: &str) -> Option<Value> {
     let gv = path.trim_start_matches('/');
-    let resources: Vec<&ResourceInfo> = registry::RESOURCES
-        .iter()
+    let resources: Vec<&ResourceInfo> = registry
+        .all()
         .filter(|r| gv_path(r.group, r.version) == gv)
         .collect();
     if resources.is_empty() {

@@ -1,4 +1,8 @@
 //! The resources this server knows: group, version, plural, kind, scope and subresources.
+//!
+//! One owner, [`Registry`]: the built-in resources ([`RESOURCES`]) plus the ones that
+//! CustomResourceDefinitions in the store define at run time (see [`crate::crd`]). Each store has its
+//! own registry, so servers in one process do not see each other's definitions.
 
 /// One served resource type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +26,23 @@ pub struct ResourceInfo {
     /// Stored as another resource (group, plural), as events.k8s.io/v1 Events are core v1 Events in the
     /// real server: one object, two views (see `convert`).
     pub stored_as: Option<(&'static str, &'static str)>,
+    /// The CustomResourceDefinition that defines this resource (None: built in).
+    pub crd: Option<&'static str>,
+    /// `additionalPrinterColumns` of a custom resource (kubectl table columns after NAME).
+    pub columns: &'static [PrinterColumn],
+}
+
+/// One `additionalPrinterColumns` entry of a CustomResourceDefinition version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrinterColumn {
+    /// Column header.
+    pub name: &'static str,
+    /// OpenAPI type (`string`, `integer`, `date`, ...).
+    pub type_: &'static str,
+    /// Simple JSONPath into the object (`.status.state`).
+    pub json_path: &'static str,
+    /// 0: always shown; more: only with `-o wide`.
+    pub priority: i64,
 }
 
 impl ResourceInfo {
@@ -70,6 +91,8 @@ const fn res(
         short_names: &[],
         in_all: false,
         stored_as: None,
+        crd: None,
+        columns: &[],
     }
 }
 
@@ -149,6 +172,15 @@ pub static RESOURCES: &[ResourceInfo] = &[
     .cluster(),
     res("rbac.authorization.k8s.io", "v1", "roles", "Role"),
     res(
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+    )
+    .cluster()
+    .status()
+    .short(&["crd", "crds"]),
+    res(
         "rbac.authorization.k8s.io",
         "v1",
         "rolebindings",
@@ -156,43 +188,171 @@ pub static RESOURCES: &[ResourceInfo] = &[
     ),
 ];
 
-/// The resource whose objects hold `res`'s data (itself, unless `stored_as` says otherwise).
-pub fn storage(res: &'static ResourceInfo) -> &'static ResourceInfo {
-    res.stored_as
-        .and_then(|(g, p)| RESOURCES.iter().find(|r| r.group == g && r.plural == p))
-        .unwrap_or(res)
+/// The served resources of one server: the built-in ones and those defined by CustomResourceDefinitions.
+/// Cloning is cheap (references to interned entries).
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    custom: Vec<&'static ResourceInfo>,
 }
 
-/// The resource served at `group/version/plural`.
-pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceInfo> {
-    RESOURCES
-        .iter()
-        .find(|r| r.group == group && r.version == version && r.plural == plural)
-}
+/// The built-in resources only (what every registry starts with).
+static BUILTIN: Registry = Registry { custom: Vec::new() };
 
-/// The resource for an object's `apiVersion` and `kind`.
-pub fn find_kind(api_version: &str, kind: &str) -> Option<&'static ResourceInfo> {
-    RESOURCES
-        .iter()
-        .find(|r| r.api_version() == api_version && r.kind == kind)
-}
-
-/// The resource named `services`, `svc`, or `leases.coordination.k8s.io` (as kubectl and RBAC name them).
-/// A bare plural that exists in several groups (`events`) resolves to the core group.
-pub fn find_name(name: &str) -> Option<&'static ResourceInfo> {
-    let (plural, group) = name.split_once('.').unwrap_or((name, ""));
-    RESOURCES
-        .iter()
-        .find(|r| r.group == group && (r.plural == plural || r.short_names.contains(&plural)))
-}
-
-/// The groups served under `/apis`, in registry order, each with its one version.
-pub fn groups() -> Vec<(&'static str, &'static str)> {
-    let mut out: Vec<(&str, &str)> = Vec::new();
-    for r in RESOURCES.iter().filter(|r| !r.group.is_empty()) {
-        if !out.iter().any(|(g, _)| *g == r.group) {
-            out.push((r.group, r.version));
-        }
+/// Kubernetes version priority: GA before beta before alpha, higher numbers first (`v1` > `v1beta2` >
+/// `v1beta1` > `v1alpha1`); other names last, alphabetically.
+fn version_priority(v: &str) -> (u8, u64, u64, String) {
+    let Some(rest) = v.strip_prefix('v') else {
+        return (3, 0, 0, v.to_string());
+    };
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let Ok(major) = digits.parse::<u64>() else {
+        return (3, 0, 0, v.to_string());
+    };
+    let tail = &rest[digits.len()..];
+    let (class, minor) = match tail {
+        "" => (0, 0),
+        t => match (t.strip_prefix("beta"), t.strip_prefix("alpha")) {
+            (Some(n), _) => (1, n.parse().unwrap_or(u64::MAX)),
+            (_, Some(n)) => (2, n.parse().unwrap_or(u64::MAX)),
+            _ => return (3, 0, 0, v.to_string()),
+        },
+    };
+    if minor == u64::MAX {
+        return (3, 0, 0, v.to_string());
     }
-    out
+    (class, u64::MAX - major, u64::MAX - minor, String::new())
+}
+
+impl Registry {
+    /// The registry of built-in resources.
+    pub fn builtin() -> &'static Registry {
+        &BUILTIN
+    }
+
+    /// Every served resource: built-in first, then custom ones in definition order.
+    pub fn all(&self) -> impl Iterator<Item = &'static ResourceInfo> + '_ {
+        RESOURCES.iter().chain(self.custom.iter().copied())
+    }
+
+    /// Replace the resources defined by the CustomResourceDefinition `crd_name` with `entries` (empty:
+    /// remove them). Entries whose group and plural a built-in resource already serves are ignored.
+    pub fn define(&mut self, crd_name: &str, entries: Vec<&'static ResourceInfo>) {
+        self.custom.retain(|r| r.crd != Some(crd_name));
+        self.custom.extend(entries.into_iter().filter(|e| {
+            !RESOURCES
+                .iter()
+                .any(|b| b.group == e.group && b.plural == e.plural)
+        }));
+    }
+
+    /// The resources a CustomResourceDefinition defined.
+    pub fn defined_by(&self, crd_name: &str) -> Vec<&'static ResourceInfo> {
+        self.custom
+            .iter()
+            .copied()
+            .filter(|r| r.crd == Some(crd_name))
+            .collect()
+    }
+
+    /// The resource whose objects hold `res`'s data (itself, unless `stored_as` says otherwise).
+    pub fn storage(&self, res: &'static ResourceInfo) -> &'static ResourceInfo {
+        res.stored_as
+            .and_then(|(g, p)| {
+                self.all()
+                    .find(|r| r.group == g && r.plural == p && r.stored_as.is_none())
+            })
+            .unwrap_or(res)
+    }
+
+    /// The resource served at `group/version/plural`.
+    pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<&'static ResourceInfo> {
+        self.all()
+            .find(|r| r.group == group && r.version == version && r.plural == plural)
+    }
+
+    /// The resource for an object's `apiVersion` and `kind`.
+    pub fn find_kind(&self, api_version: &str, kind: &str) -> Option<&'static ResourceInfo> {
+        self.all()
+            .find(|r| r.api_version() == api_version && r.kind == kind)
+    }
+
+    /// The resource named `services`, `svc`, `leases.coordination.k8s.io` or `ipaddresspools.metallb.io`
+    /// (as kubectl and RBAC name them), in its preferred version. A bare plural that exists in several
+    /// groups (`events`) resolves to the core group.
+    pub fn find_name(&self, name: &str) -> Option<&'static ResourceInfo> {
+        let (plural, group) = name.split_once('.').unwrap_or((name, ""));
+        let mut found: Vec<&'static ResourceInfo> = self
+            .all()
+            .filter(|r| r.group == group && (r.plural == plural || r.short_names.contains(&plural)))
+            .collect();
+        found.sort_by_key(|r| version_priority(r.version));
+        found.first().copied()
+    }
+
+    /// The groups served under `/apis`, in registry order, each with its versions, preferred first.
+    pub fn groups(&self) -> Vec<(&'static str, Vec<&'static str>)> {
+        let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
+        for r in self.all().filter(|r| !r.group.is_empty()) {
+            match out.iter_mut().find(|(g, _)| *g == r.group) {
+                Some((_, versions)) if !versions.contains(&r.version) => versions.push(r.version),
+                Some(_) => {}
+                None => out.push((r.group, vec![r.version])),
+            }
+        }
+        for (_, versions) in &mut out {
+            versions.sort_by_key(|v| version_priority(v));
+        }
+        out
+    }
+}
+
+/// [`Registry::storage`] among the built-in resources.
+pub fn storage(res: &'static ResourceInfo) -> &'static ResourceInfo {
+    BUILTIN.storage(res)
+}
+
+/// [`Registry::find`] among the built-in resources.
+pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceInfo> {
+    BUILTIN.find(group, version, plural)
+}
+
+/// [`Registry::find_kind`] among the built-in resources.
+pub fn find_kind(api_version: &str, kind: &str) -> Option<&'static ResourceInfo> {
+    BUILTIN.find_kind(api_version, kind)
+}
+
+/// [`Registry::find_name`] among the built-in resources.
+pub fn find_name(name: &str) -> Option<&'static ResourceInfo> {
+    BUILTIN.find_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_sort_as_kubernetes_does() {
+        let mut v = vec![
+            "v1alpha1",
+            "foo",
+            "v1beta1",
+            "v2",
+            "v1",
+            "v1beta2",
+            "v10alpha1",
+        ];
+        v.sort_by_key(|v| version_priority(v));
+        assert_eq!(
+            v,
+            [
+                "v2",
+                "v1",
+                "v1beta2",
+                "v1beta1",
+                "v10alpha1",
+                "v1alpha1",
+                "foo"
+            ]
+        );
+    }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::http::Method;
 
-use crate::registry::{self, ResourceInfo};
+use crate::registry::{Registry, ResourceInfo};
 
 /// A resource path: `/api/v1/namespaces/{ns}/services/{name}/status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,8 +45,8 @@ pub enum Route {
     Unknown,
 }
 
-/// Parse a request path.
-pub fn route(path: &str) -> Route {
+/// Parse a request path against the resources `registry` serves.
+pub fn route(path: &str, registry: &Registry) -> Route {
     let segs: Vec<&str> = path
         .trim_matches('/')
         .split('/')
@@ -68,22 +68,19 @@ pub fn route(path: &str) -> Route {
         return Route::Resources(group.to_string(), version.to_string());
     }
     let namespaced = match rest {
-        ["namespaces", ns, plural, tail @ ..] if tail.len() <= 2 => {
-            registry::find(group, version, plural)
-                .filter(|r| r.namespaced)
-                .map(|r| (r, Some(*ns), tail))
-        }
+        ["namespaces", ns, plural, tail @ ..] if tail.len() <= 2 => registry
+            .find(group, version, plural)
+            .filter(|r| r.namespaced)
+            .map(|r| (r, Some(*ns), tail)),
         _ => None,
     };
     let (res, namespace, tail) = match namespaced {
         Some(x) => x,
         None => match rest {
-            [plural, tail @ ..] if tail.len() <= 2 => {
-                match registry::find(group, version, plural) {
-                    Some(r) => (r, None, tail),
-                    None => return Route::Unknown,
-                }
-            }
+            [plural, tail @ ..] if tail.len() <= 2 => match registry.find(group, version, plural) {
+                Some(r) => (r, None, tail),
+                None => return Route::Unknown,
+            },
             _ => return Route::Unknown,
         },
     };
@@ -122,7 +119,7 @@ mod tests {
 
     #[test]
     fn routes() {
-        let r = |p: &str| match route(p) {
+        let r = |p: &str| match route(p, Registry::builtin()) {
             Route::Resource(rp) => {
                 format!(
                     "{} {:?} {:?} {:?}",

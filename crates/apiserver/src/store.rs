@@ -8,9 +8,10 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::convert;
+use crate::crd;
 use crate::defaults::{self, Allocators};
 use crate::meta;
-use crate::registry::{self, ResourceInfo};
+use crate::registry::{self, Registry, ResourceInfo};
 use crate::status::ApiError;
 
 /// Kind of a watch event.
@@ -78,6 +79,8 @@ struct Inner {
     floor: u64,
     history_limit: usize,
     alloc: Allocators,
+    /// Built-in resources plus those the stored CustomResourceDefinitions define.
+    registry: Registry,
 }
 
 /// Which part of an object a write targets.
@@ -178,6 +181,7 @@ impl Store {
                 floor: 0,
                 history_limit: history_limit.max(1),
                 alloc: Allocators::default(),
+                registry: Registry::default(),
             })),
             signal: Arc::new(tx),
         };
@@ -198,6 +202,11 @@ impl Store {
 
     fn notify(&self, rv: u64) {
         self.signal.send_modify(|s| s.rv = rv);
+    }
+
+    /// The served resources now: the built-in ones and those of the stored CustomResourceDefinitions.
+    pub fn registry(&self) -> Registry {
+        self.lock().registry.clone()
     }
 
     /// The latest resourceVersion.
@@ -272,11 +281,14 @@ impl Store {
             .and_then(Value::as_str)
             .unwrap_or_default();
         let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
-        let res = registry::find_kind(api_version, kind).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "seed: no resource for apiVersion {api_version:?} kind {kind:?}"
-            ))
-        })?;
+        let res = self
+            .registry()
+            .find_kind(api_version, kind)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "seed: no resource for apiVersion {api_version:?} kind {kind:?}"
+                ))
+            })?;
         let name = obj
             .pointer("/metadata/name")
             .and_then(Value::as_str)
@@ -295,6 +307,17 @@ impl Store {
             m.remove("resourceVersion");
         }
         self.write(res, &ns, &name, Target::Whole, false, |_| Ok(obj))
+    }
+
+    /// [`Store::seed`] every document of a multi-document YAML manifest (`---` separated), in order,
+    /// as `kubectl apply -f` would create them (e.g. CustomResourceDefinitions, then their objects).
+    pub fn seed_manifests(&self, yaml: &str) -> Result<Vec<Value>, ApiError> {
+        let docs: Vec<Value> = serde_saphyr::from_multiple(yaml)
+            .map_err(|e| ApiError::bad_request(format!("seed: manifest is not YAML: {e}")))?;
+        docs.into_iter()
+            .filter(|d| !d.is_null())
+            .map(|d| self.seed(d))
+            .collect()
     }
 
     /// Wait until `cond(self)` holds, re-checking after every change (no polling), for at most
@@ -349,27 +372,29 @@ impl Store {
     /// One object by resource name (`services`, `svc`, `leases.coordination.k8s.io`), namespace ("" for
     /// cluster-scoped) and name.
     pub fn get_object(&self, resource: &str, namespace: &str, name: &str) -> Option<Value> {
-        let res = registry::find_name(resource)?;
+        let res = self.registry().find_name(resource)?;
         self.get(res, namespace, name).ok()
     }
 
     /// Every object of a resource (by name as in [`Store::get_object`]), in one namespace or all (None).
     pub fn list_objects(&self, resource: &str, namespace: Option<&str>) -> Vec<Value> {
-        registry::find_name(resource)
+        self.registry()
+            .find_name(resource)
             .map(|res| self.list(res, namespace).0)
             .unwrap_or_default()
     }
 
     /// Delete an object by resource name; watches see DELETED. Returns the deleted object.
     pub fn remove(&self, resource: &str, namespace: &str, name: &str) -> Option<Value> {
-        let res = registry::find_name(resource)?;
+        let res = self.registry().find_name(resource)?;
         self.delete(res, namespace, name, None).ok()
     }
 
     /// Get one object.
     pub fn get(&self, res: &'static ResourceInfo, ns: &str, name: &str) -> Result<Value, ApiError> {
-        let stored = registry::storage(res);
-        self.lock()
+        let inner = self.lock();
+        let stored = inner.registry.storage(res);
+        inner
             .objects
             .get(&key(stored, ns, name))
             .cloned()
@@ -380,8 +405,8 @@ impl Store {
     /// All objects of a resource in one namespace (or all), sorted by namespace and name, and the
     /// resourceVersion of this snapshot.
     pub fn list(&self, res: &'static ResourceInfo, ns: Option<&str>) -> (Vec<Value>, u64) {
-        let stored = registry::storage(res);
         let inner = self.lock();
+        let stored = inner.registry.storage(res);
         let items = inner
             .objects
             .iter()
@@ -407,9 +432,9 @@ impl Store {
     ) -> (Vec<Value>, u64, usize) {
         use std::borrow::Cow;
         use std::ops::Bound;
-        let stored = registry::storage(res);
-        let aliased = !std::ptr::eq(stored, res);
         let inner = self.lock();
+        let stored = inner.registry.storage(res);
+        let aliased = !std::ptr::eq(stored, res);
         let start = match after {
             Some((n, name)) => {
                 Bound::Excluded((stored.group, stored.plural, n.to_string(), name.to_string()))
@@ -452,13 +477,14 @@ impl Store {
         if after < inner.floor {
             return Err(ApiError::expired(after, inner.floor));
         }
-        let stored = registry::storage(res);
+        let stored = inner.registry.storage(res);
         let start = inner.history.partition_point(|e| e.rv <= after);
         let events = inner
             .history
             .iter()
             .skip(start)
-            .filter(|e| e.resource == stored)
+            // By group and plural: a redefined CustomResourceDefinition keeps its objects' history.
+            .filter(|e| e.resource.group == stored.group && e.resource.plural == stored.plural)
             .map(|e| Event {
                 object: convert::from_storage(res, e.object.clone()),
                 previous: e.previous.clone().map(|p| convert::from_storage(res, p)),
@@ -490,7 +516,7 @@ impl Store {
         dry_run: bool,
         f: impl FnOnce(Option<&Value>) -> Result<Value, ApiError>,
     ) -> Result<Value, ApiError> {
-        let stored = registry::storage(res);
+        let stored = self.registry().storage(res);
         if std::ptr::eq(stored, res) {
             return self.write_stored(res, ns, name, target, dry_run, f);
         }
@@ -567,6 +593,12 @@ impl Store {
                     "namespaces" if res.group.is_empty() => defaults::namespace(&mut new),
                     _ => {}
                 }
+                if res.crd.is_some() && res.status_subresource && target == Target::Main {
+                    // As the real server: a custom resource's status is set through /status only.
+                    if let Some(m) = new.as_object_mut() {
+                        m.remove("status");
+                    }
+                }
                 new
             }
             Some(old) => {
@@ -642,12 +674,19 @@ impl Store {
                 result
             }
         };
+        let mut result = result;
+        let defines = if crd::is_crd(res) {
+            let entries = crd::resources(name, &result)?;
+            result["status"] = crd::status(&result, old.as_ref().and_then(|o| o.get("status")));
+            Some(entries)
+        } else {
+            None
+        };
         if dry_run {
             return Ok(result);
         }
         inner.rv += 1;
         let rv = inner.rv;
-        let mut result = result;
         set_meta(&mut result, "resourceVersion", json!(rv.to_string()));
         // An object being deleted goes away when its last finalizer is removed.
         let finalized = !is_namespace(res)
@@ -656,6 +695,15 @@ impl Store {
         let kind = if finalized {
             inner.objects.remove(&k);
             EventType::Deleted
+        } else if let Some(entries) = defines {
+            inner.registry.define(name, entries);
+            let kind = if old.is_some() {
+                EventType::Modified
+            } else {
+                EventType::Added
+            };
+            inner.objects.insert(k, result.clone());
+            kind
         } else if old.is_some() {
             inner.objects.insert(k, result.clone());
             EventType::Modified
@@ -672,9 +720,33 @@ impl Store {
             previous: old,
         };
         Self::push_event(&mut inner, event);
+        if finalized && crd::is_crd(res) {
+            self.purge_definition(inner, name);
+            return Ok(result);
+        }
         drop(inner);
         self.notify(rv);
         Ok(result)
+    }
+
+    /// Remove the resources a deleted CustomResourceDefinition defined, and all their objects (as the
+    /// real server's cleanup finalizer does), with DELETED events.
+    fn purge_definition(&self, mut inner: MutexGuard<'_, Inner>, crd_name: &str) -> Option<Value> {
+        let defined = inner.registry.defined_by(crd_name);
+        let doomed: Vec<(&'static ResourceInfo, Key)> = defined
+            .iter()
+            .filter(|r| r.stored_as.is_none())
+            .flat_map(|r| {
+                inner
+                    .objects
+                    .keys()
+                    .filter(|k| k.0 == r.group && k.1 == r.plural)
+                    .map(|k| (*r, k.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        inner.registry.define(crd_name, Vec::new());
+        self.remove_with_events(inner, doomed)
     }
 
     /// Delete one object, checking an optional `(uid, resourceVersion)` precondition. Deleting a
@@ -686,7 +758,7 @@ impl Store {
         name: &str,
         precondition: Option<(Option<String>, Option<String>)>,
     ) -> Result<Value, ApiError> {
-        let stored = registry::storage(res);
+        let stored = self.registry().storage(res);
         self.delete_stored(stored, ns, name, precondition)
             .map(|v| convert::from_storage(res, v))
     }
@@ -786,19 +858,46 @@ impl Store {
         k: Key,
     ) -> Option<Value> {
         let name = k.3.clone();
+        if crd::is_crd(res) {
+            let deleted = self.remove_with_events_locked(&mut inner, vec![(res, k)]);
+            self.purge_definition(inner, &name);
+            return deleted;
+        }
         let mut doomed = vec![(res, k)];
         if res.plural == "namespaces" && res.group.is_empty() {
             for (gk, _) in inner.objects.iter() {
                 if gk.2 == name {
-                    if let Some(r) = registry::RESOURCES
-                        .iter()
-                        .find(|r| r.group == gk.0 && r.plural == gk.1)
+                    if let Some(r) = inner
+                        .registry
+                        .all()
+                        .find(|r| r.group == gk.0 && r.plural == gk.1 && r.stored_as.is_none())
                     {
                         doomed.insert(0, (r, gk.clone()));
                     }
                 }
             }
         }
+        self.remove_with_events(inner, doomed)
+    }
+
+    /// Remove `doomed` objects with DELETED events, then wake the watches. Returns the last one removed.
+    fn remove_with_events(
+        &self,
+        mut inner: MutexGuard<'_, Inner>,
+        doomed: Vec<(&'static ResourceInfo, Key)>,
+    ) -> Option<Value> {
+        let last = self.remove_with_events_locked(&mut inner, doomed);
+        let rv = inner.rv;
+        drop(inner);
+        self.notify(rv);
+        last
+    }
+
+    fn remove_with_events_locked(
+        &self,
+        inner: &mut Inner,
+        doomed: Vec<(&'static ResourceInfo, Key)>,
+    ) -> Option<Value> {
         let mut last = None;
         for (r, dk) in doomed {
             let Some(mut obj) = inner.objects.remove(&dk) else {
@@ -816,12 +915,9 @@ impl Store {
                 object: obj.clone(),
                 previous: Some(previous),
             };
-            Self::push_event(&mut inner, event);
+            Self::push_event(inner, event);
             last = Some(obj);
         }
-        let rv = inner.rv;
-        drop(inner);
-        self.notify(rv);
         last
     }
 }

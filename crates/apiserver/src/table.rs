@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::meta;
-use crate::registry::ResourceInfo;
+use crate::registry::{PrinterColumn, ResourceInfo};
 
 /// What each row's `object` holds (`includeObject`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,8 +123,51 @@ fn ports(obj: &Value) -> String {
     }
 }
 
+/// A simple JSONPath as CRDs' `additionalPrinterColumns` use (`.status.state`, `.spec.peers[0].name`).
+fn json_path<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut cur = obj;
+    for part in path
+        .trim_start_matches('.')
+        .split('.')
+        .filter(|p| !p.is_empty())
+    {
+        let (field, index) = match part.split_once('[') {
+            Some((f, rest)) => (f, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        if !field.is_empty() {
+            cur = cur.get(field)?;
+        }
+        if let Some(i) = index {
+            cur = cur.get(i)?;
+        }
+    }
+    Some(cur)
+}
+
+/// A cell of a custom resource's printer column, as the real server renders it (dates as ages).
+fn printer_cell(obj: &Value, column: &PrinterColumn) -> Value {
+    match json_path(obj, column.json_path) {
+        None | Some(Value::Null) => Value::Null,
+        Some(Value::String(t)) if column.type_ == "date" => json!(since(t)),
+        Some(v @ (Value::String(_) | Value::Number(_) | Value::Bool(_))) => v.clone(),
+        Some(other) => json!(other.to_string()),
+    }
+}
+
 fn columns(res: &ResourceInfo) -> Vec<Value> {
     let name = col("Name", "string", "Name must be unique within a namespace.");
+    if !res.columns.is_empty() {
+        // A custom resource with additionalPrinterColumns: NAME, then exactly those (no automatic AGE).
+        let mut out = vec![name];
+        out.extend(res.columns.iter().map(|c| {
+            let ty = if c.type_ == "date" { "string" } else { c.type_ };
+            let mut v = col(c.name, ty, "");
+            v["priority"] = json!(c.priority);
+            v
+        }));
+        return out;
+    }
     let age = col("Age", "string", "Time since creation.");
     match (res.group, res.plural) {
         ("", "services") => vec![
@@ -194,6 +237,11 @@ impl Priority for Value {
 
 fn cells(res: &ResourceInfo, obj: &Value) -> Vec<Value> {
     let name = json!(s(obj, "/metadata/name"));
+    if !res.columns.is_empty() {
+        let mut out = vec![name];
+        out.extend(res.columns.iter().map(|c| printer_cell(obj, c)));
+        return out;
+    }
     let age = json!(age(obj));
     match (res.group, res.plural) {
         ("", "services") => {

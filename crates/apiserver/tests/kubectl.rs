@@ -506,3 +506,240 @@ async fn kubectl_apply_and_delete_a_kustomization() {
         )
         .is_none());
 }
+
+const CRDS: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: ipaddresspools.metallb.io
+spec:
+  group: metallb.io
+  scope: Namespaced
+  names: {kind: IPAddressPool, listKind: IPAddressPoolList, plural: ipaddresspools, singular: ipaddresspool}
+  versions:
+  - name: v1beta1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    additionalPrinterColumns:
+    - {name: Auto Assign, type: boolean, jsonPath: .spec.autoAssign}
+    - {name: Addresses, type: string, jsonPath: .spec.addresses}
+    - {name: Assigned IPv4, type: integer, jsonPath: .status.assignedIPv4}
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: sessions.example.ferrolb.io
+spec:
+  group: example.ferrolb.io
+  scope: Cluster
+  names: {kind: Session, plural: sessions, shortNames: [sess]}
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+";
+
+const POOL: &str = "apiVersion: v1
+kind: Namespace
+metadata:
+  name: metallb-system
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata:
+  name: default
+  namespace: metallb-system
+spec:
+  addresses: [198.51.100.0/24]
+  autoAssign: true
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_applies_definitions_then_custom_objects() {
+    let Some(bin) = kubectl_or_skip() else {
+        return;
+    };
+    let f = fixture().await;
+    let tmp = TempDir::new("crds");
+    let k = Kubectl {
+        bin,
+        server: f.server.url(),
+        dir: tmp.0.clone(),
+    };
+    let crds = write(&tmp.0, "crds.yaml", CRDS);
+    let out = k.ok(&["apply", "-f", &crds]).await;
+    assert!(
+        out.contains(
+            "customresourcedefinition.apiextensions.k8s.io/ipaddresspools.metallb.io created"
+        ),
+        "{out}"
+    );
+    k.ok(&[
+        "wait",
+        "--for=condition=established",
+        "--timeout=10s",
+        "crd/ipaddresspools.metallb.io",
+    ])
+    .await;
+    // kubectl re-reads discovery for the new group and applies objects of the new kind.
+    let pool = write(&tmp.0, "pool.yaml", POOL);
+    let out = k.ok(&["apply", "-f", &pool]).await;
+    assert!(
+        out.contains("ipaddresspool.metallb.io/default created"),
+        "{out}"
+    );
+    let out = k.ok(&["apply", "-f", &pool]).await;
+    assert!(
+        out.contains("ipaddresspool.metallb.io/default unchanged"),
+        "{out}"
+    );
+    let resources = k
+        .ok(&["api-resources", "--api-group=example.ferrolb.io"])
+        .await;
+    assert!(
+        resources.contains("sess") && resources.contains("false"),
+        "{resources}"
+    );
+
+    k.ok(&[
+        "patch",
+        "ipaddresspool",
+        "default",
+        "-n",
+        "metallb-system",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"assignedIPv4":2}}"#,
+    ])
+    .await;
+    // The printer columns of the definition, as `kubectl get` shows them.
+    let table = k.ok(&["get", "ipaddresspools", "-A"]).await;
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "NAMESPACE",
+            "NAME",
+            "AUTO",
+            "ASSIGN",
+            "ADDRESSES",
+            "ASSIGNED",
+            "IPV4"
+        ],
+        "{table}"
+    );
+    let row: Vec<&str> = table
+        .lines()
+        .nth(1)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        row,
+        [
+            "metallb-system",
+            "default",
+            "true",
+            r#"["198.51.100.0/24"]"#,
+            "2"
+        ],
+        "{table}"
+    );
+
+    let session = write(
+        &tmp.0,
+        "session.yaml",
+        "apiVersion: example.ferrolb.io/v1alpha1\nkind: Session\nmetadata: {name: node-a.tor-a}\nspec: {node: node-a}\n",
+    );
+    let out = k.ok(&["apply", "--server-side", "-f", &session]).await;
+    assert!(
+        out.contains("session.example.ferrolb.io/node-a.tor-a serverside-applied"),
+        "{out}"
+    );
+    let node = k
+        .ok(&["get", "sess", "node-a.tor-a", "-o", "jsonpath={.spec.node}"])
+        .await;
+    assert_eq!(node, "node-a");
+
+    // Deleting the definitions takes their objects with them.
+    let out = k.ok(&["delete", "-f", &crds]).await;
+    assert!(out.contains("deleted"), "{out}");
+    assert!(f
+        .server
+        .store()
+        .list_objects("ipaddresspools.metallb.io", None)
+        .is_empty());
+    let (ok, _, err) = k.run(&["get", "ipaddresspools", "-A"]).await;
+    // (kubectl's discovery cache still knows the kind, so the list itself answers 404.)
+    assert!(!ok && err.contains("NotFound"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_applies_metallbs_crds_and_the_example_objects() {
+    let Some(bin) = kubectl_or_skip() else {
+        return;
+    };
+    let f = fixture().await;
+    let tmp = TempDir::new("metallb");
+    let k = Kubectl {
+        bin,
+        server: f.server.url(),
+        dir: tmp.0.clone(),
+    };
+    let manifests = concat!(env!("CARGO_MANIFEST_DIR"), "/../../manifests");
+    let out = k
+        .ok(&[
+            "apply",
+            "--server-side",
+            "-f",
+            &format!("{manifests}/crds.yaml"),
+        ])
+        .await;
+    assert!(
+        out.contains("customresourcedefinition.apiextensions.k8s.io/ipaddresspools.metallb.io serverside-applied"),
+        "{out}"
+    );
+    k.ok(&["create", "namespace", "ferrolb-system"]).await;
+    let out = k
+        .ok(&["apply", "-f", &format!("{manifests}/crds-example/bgp.yaml")])
+        .await;
+    assert!(
+        out.contains("ipaddresspool.metallb.io/default created")
+            && out.contains("bgppeer.metallb.io/router created"),
+        "{out}"
+    );
+    let peers = k
+        .ok(&[
+            "get",
+            "bgppeers.v1beta2.metallb.io",
+            "-n",
+            "ferrolb-system",
+            "-o",
+            "name",
+        ])
+        .await;
+    assert_eq!(peers.trim(), "bgppeer.metallb.io/router");
+    // The deprecated v1beta1 view of the same object.
+    let v1 = k
+        .ok(&[
+            "get",
+            "bgppeers.v1beta1.metallb.io",
+            "router",
+            "-n",
+            "ferrolb-system",
+            "-o",
+            "jsonpath={.apiVersion}",
+        ])
+        .await;
+    assert_eq!(v1, "metallb.io/v1beta1");
+}

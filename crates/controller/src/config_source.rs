@@ -16,6 +16,7 @@ use tracing::warn;
 
 use crate::events::EventTarget;
 use crate::options::ConfigSource;
+use ferrolb_view::metallb_source;
 
 /// What the config source saw.
 #[derive(Clone, Debug)]
@@ -55,6 +56,48 @@ pub fn spawn(
             tokio::spawn(watch_config_map(client, namespace, name, tx, shutdown))
         }
         ConfigSource::File(path) => tokio::spawn(poll_file(path, poll_interval, tx, shutdown)),
+        ConfigSource::Resources { namespace } => tokio::spawn(async move {
+            let (res_tx, mut res_rx) = mpsc::channel(16);
+            let to_update = update_from_objects(namespace.clone());
+            let watch =
+                metallb_source::watch_resources(client, namespace, to_update, res_tx, shutdown);
+            let forward = async move {
+                while let Some(seen) = res_rx.recv().await {
+                    if tx.send(seen.update).await.is_err() {
+                        return;
+                    }
+                }
+            };
+            tokio::join!(watch, forward);
+        }),
+        ConfigSource::Auto { namespace, name } => {
+            let describe = ConfigSource::Auto {
+                namespace: namespace.clone(),
+                name: name.clone(),
+            }
+            .to_string();
+            tokio::spawn(async move {
+                let (cm_tx, cm_rx) = mpsc::channel(16);
+                let (res_tx, res_rx) = mpsc::channel(16);
+                tokio::join!(
+                    watch_config_map(
+                        client.clone(),
+                        namespace.clone(),
+                        name,
+                        cm_tx,
+                        shutdown.clone()
+                    ),
+                    metallb_source::watch_resources(
+                        client,
+                        namespace.clone(),
+                        update_from_objects(namespace),
+                        res_tx,
+                        shutdown.clone()
+                    ),
+                    metallb_source::choose_auto(cm_rx, res_rx, tx, describe, shutdown),
+                );
+            })
+        }
     };
     (rx, task)
 }
@@ -77,6 +120,57 @@ pub fn update_from_config_map(cm: &ConfigMap) -> ConfigUpdate {
             ),
         },
     }
+}
+
+/// The update for the metallb.io objects of `namespace` (all of them at once).
+pub fn update_from_objects(namespace: String) -> impl Fn(&[serde_json::Value]) -> ConfigUpdate {
+    move |objects| {
+        if objects.is_empty() {
+            return ConfigUpdate::Missing {
+                reason: format!("no metallb.io objects in namespace {namespace}"),
+            };
+        }
+        match ferrolb_config::resources::config_from_objects(objects) {
+            Ok(config) => ConfigUpdate::Valid {
+                config,
+                target: None,
+            },
+            Err(errors) => ConfigUpdate::Invalid {
+                target: errors
+                    .errors()
+                    .first()
+                    .and_then(|e| object_named_by(&e.path, objects)),
+                errors: errors.to_string(),
+            },
+        }
+    }
+}
+
+/// The object an error path such as `IPAddressPool/ferrolb-system/default: spec.addresses[1]`
+/// names, as an Event target (the Warning Event goes on it, as on the ConfigMap otherwise).
+fn object_named_by(path: &str, objects: &[serde_json::Value]) -> Option<EventTarget> {
+    let head = path.split(':').next()?;
+    let mut parts = head.splitn(3, '/');
+    let (kind, namespace, name) = (parts.next()?, parts.next()?, parts.next()?);
+    let object = objects.iter().find(|o| {
+        o.get("kind").and_then(serde_json::Value::as_str) == Some(kind)
+            && o.pointer("/metadata/name")
+                .and_then(serde_json::Value::as_str)
+                == Some(name)
+    })?;
+    let text = |ptr: &str| {
+        object
+            .pointer(ptr)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+    };
+    Some(EventTarget {
+        api_version: text("/apiVersion")?,
+        kind: kind.to_string(),
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        uid: text("/metadata/uid"),
+    })
 }
 
 /// Parses a document (a ConfigMap manifest, the bare config text, or metallb.io objects as a

@@ -9,9 +9,11 @@ pub mod leader;
 pub mod metrics;
 pub mod options;
 pub mod plan;
+pub mod pool_status;
 pub mod reconciler;
 pub mod retry;
 pub mod runner;
+pub mod session_gc;
 pub mod status;
 
 pub use options::{ConfigSource, LeaseOptions, Options};

@@ -19,6 +19,19 @@ pub enum ConfigSource {
     },
     /// A file (a ConfigMap manifest or the bare `config` text), re-read when it changes.
     File(PathBuf),
+    /// MetalLB's custom resources (metallb.io) in a namespace, watched live.
+    Resources {
+        /// Namespace of the objects.
+        namespace: String,
+    },
+    /// The custom resources when any IPAddressPool exists in `namespace`, else the ConfigMap
+    /// `namespace/name`; decided again whenever that changes.
+    Auto {
+        /// Namespace of the objects and of the ConfigMap.
+        namespace: String,
+        /// Name of the ConfigMap.
+        name: String,
+    },
 }
 
 impl Default for ConfigSource {
@@ -37,6 +50,13 @@ impl std::fmt::Display for ConfigSource {
                 write!(f, "ConfigMap {namespace}/{name}")
             }
             ConfigSource::File(path) => write!(f, "file {}", path.display()),
+            ConfigSource::Resources { namespace } => {
+                write!(f, "metallb.io resources in namespace {namespace}")
+            }
+            ConfigSource::Auto { namespace, name } => write!(
+                f,
+                "auto (metallb.io resources in namespace {namespace} if an IPAddressPool exists, else ConfigMap {namespace}/{name})"
+            ),
         }
     }
 }
@@ -105,6 +125,9 @@ pub struct Options {
     /// Also handle Services with this `spec.loadBalancerClass` (Services without a class are
     /// always handled).
     pub load_balancer_class: Option<String>,
+    /// Delete the speakers' `BGPSessionState` objects in this namespace whose node no longer
+    /// exists (the binary: its own namespace); `None`: leave them.
+    pub session_gc_namespace: Option<String>,
 }
 
 impl Options {
@@ -117,6 +140,7 @@ impl Options {
             lease: Some(LeaseOptions::new(identity)),
             file_poll_interval: Duration::from_secs(2),
             load_balancer_class: None,
+            session_gc_namespace: None,
         }
     }
 }

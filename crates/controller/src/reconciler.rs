@@ -104,6 +104,8 @@ pub struct Reconciler {
     writing: bool,
     synced: bool,
     stale: bool,
+    /// Bumped each time a configuration is applied.
+    config_generation: u64,
     failed: BTreeMap<ServiceKey, String>,
     freed: bool,
     retry: RetryQueue,
@@ -146,6 +148,7 @@ impl Reconciler {
             writing: false,
             synced: false,
             stale: false,
+            config_generation: 0,
             failed: BTreeMap::new(),
             freed: false,
             retry: RetryQueue::default(),
@@ -467,6 +470,7 @@ impl Reconciler {
 
     /// Bookkeeping after a config was put in force; then every Service is reconciled.
     async fn config_applied(&mut self, target: Option<EventTarget>) {
+        self.config_generation += 1;
         self.set_stale(false);
         self.readiness.set_config_loaded(true);
         self.metrics.set_config_loaded(true);
@@ -754,6 +758,12 @@ impl Reconciler {
             })
             .collect();
         self.metrics.set_pools(&usage);
+        let counts = self.allocator.counts();
+        self.state.send_if_modified(|s| {
+            let changed = s.pools != counts;
+            s.pools = counts;
+            changed
+        });
     }
 
     fn publish_state(&self) {
@@ -763,6 +773,8 @@ impl Reconciler {
             synced: self.synced,
             config_loaded: self.config.is_some(),
             config_stale: self.stale,
+            config_generation: self.config_generation,
+            pools: self.allocator.counts(),
         });
     }
 }

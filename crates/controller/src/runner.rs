@@ -55,6 +55,10 @@ pub struct ControllerState {
     pub config_loaded: bool,
     /// The latest configuration seen is broken or was rejected (the last good one runs).
     pub config_stale: bool,
+    /// Counts the configurations applied so far (a new one may come from another source).
+    pub config_generation: u64,
+    /// Addresses assigned and available per pool (what the IPAddressPool status shows).
+    pub pools: Vec<crate::allocator::PoolCounts>,
 }
 
 /// A running controller.
@@ -200,6 +204,26 @@ pub async fn start(client: Client, options: Options) -> Result<ControllerHandle,
         shutdown_rx.clone(),
     );
     tasks.push(config_task);
+    match &options.config_source {
+        crate::options::ConfigSource::Resources { namespace }
+        | crate::options::ConfigSource::Auto { namespace, .. } => {
+            tasks.push(tokio::spawn(crate::pool_status::run(
+                client.clone(),
+                namespace.clone(),
+                state_rx.clone(),
+                shutdown_rx.clone(),
+            )));
+        }
+        _ => {}
+    }
+    if let Some(namespace) = &options.session_gc_namespace {
+        tasks.push(tokio::spawn(crate::session_gc::run(
+            client.clone(),
+            namespace.clone(),
+            state_rx.clone(),
+            shutdown_rx.clone(),
+        )));
+    }
 
     let mut reconciler = Reconciler::new(
         client.clone(),

@@ -20,6 +20,7 @@ pub mod report;
 pub mod reset_lease;
 pub mod restart_marker;
 pub mod router_id;
+pub mod session_state;
 pub mod sessions;
 pub mod shared;
 mod stop;
@@ -70,6 +71,7 @@ pub struct Running {
     stop: watch::Sender<bool>,
     main: tokio::task::JoinHandle<()>,
     http: Option<tokio::task::JoinHandle<()>>,
+    session_states: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -96,6 +98,9 @@ impl Running {
         let _ = self.stop.send(true);
         let _ = self.main.await;
         if let Some(h) = self.http {
+            let _ = h.await;
+        }
+        if let Some(h) = self.session_states {
             let _ = h.await;
         }
     }
@@ -148,6 +153,16 @@ pub async fn start(client: Client, node_name: &str, options: Options) -> Result<
     if restart_state {
         info!("a previous speaker left the restart marker: this start is a restart (R flag)");
     }
+    let session_states = options.session_states.then(|| {
+        let shared = Arc::clone(&shared);
+        tokio::spawn(session_state::run(
+            client.clone(),
+            options.namespace.clone(),
+            node_name.clone(),
+            move || shared.report(),
+            stop_rx.clone(),
+        ))
+    });
     let manager = SessionManager::new(
         speaker,
         Some(client.clone()),
@@ -189,6 +204,7 @@ pub async fn start(client: Client, node_name: &str, options: Options) -> Result<
         stop: stop_tx,
         main,
         http,
+        session_states,
     })
 }
 

@@ -18,6 +18,19 @@ pub enum ConfigSource {
     },
     /// A file (a ConfigMap manifest or the bare config text), re-read when it changes.
     File(PathBuf),
+    /// MetalLB's custom resources (metallb.io) in a namespace, watched live.
+    Resources {
+        /// Namespace of the objects.
+        namespace: String,
+    },
+    /// The custom resources when any IPAddressPool exists in `namespace`, else the ConfigMap
+    /// `namespace/name`; decided again whenever that changes.
+    Auto {
+        /// Namespace of the objects and of the ConfigMap.
+        namespace: String,
+        /// Name of the ConfigMap.
+        name: String,
+    },
 }
 
 impl Default for ConfigSource {
@@ -36,6 +49,13 @@ impl std::fmt::Display for ConfigSource {
                 write!(f, "ConfigMap {namespace}/{name}")
             }
             ConfigSource::File(path) => write!(f, "file {}", path.display()),
+            ConfigSource::Resources { namespace } => {
+                write!(f, "metallb.io resources in namespace {namespace}")
+            }
+            ConfigSource::Auto { namespace, name } => write!(
+                f,
+                "auto (metallb.io resources in namespace {namespace} if an IPAddressPool exists, else ConfigMap {namespace}/{name})"
+            ),
         }
     }
 }
@@ -75,6 +95,8 @@ pub struct Options {
     /// More metric families for `/metrics`, rendered on every scrape (e.g. the uplink manager
     /// running in the same process).
     pub extra_metrics: Option<ExtraMetrics>,
+    /// Whether to write `BGPSessionState` objects (ferrolb.io/v1alpha1) in `namespace`.
+    pub session_states: bool,
 }
 
 /// Renders OpenMetrics families (no `# EOF`) that `/metrics` appends to the speaker's own.
@@ -102,6 +124,7 @@ impl Default for Options {
             state_dir: None,
             pod_name: None,
             extra_metrics: None,
+            session_states: true,
         }
     }
 }

@@ -38,6 +38,9 @@ pub struct PeerReport {
     pub state: String,
     /// Seconds since Established, when up.
     pub uptime_seconds: Option<u64>,
+    /// When the session reached Established (RFC 3339, UTC), when up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub established_since: Option<String>,
     /// The last error (a decoded NOTIFICATION or a transport error), kept after recovery.
     pub last_error: Option<String>,
     /// Why the session is not running at all (e.g. the password Secret is missing).

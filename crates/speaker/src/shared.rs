@@ -116,6 +116,13 @@ impl Shared {
                         .established_since
                         .and_then(|t| now.duration_since(t).ok())
                         .map(|d| d.as_secs());
+                    r.established_since = st
+                        .established_since
+                        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+                        .and_then(|d| {
+                            k8s_openapi::jiff::Timestamp::from_second(d.as_secs() as i64).ok()
+                        })
+                        .map(|t| t.to_string());
                     r.last_error = st.last_error.as_ref().map(|e| e.to_string());
                     r.prefixes_sent = (st.prefixes_sent.ipv4 + st.prefixes_sent.ipv6) as u64;
                     r.prefixes_received =

@@ -16,6 +16,8 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
+use ferrolb_view::metallb_source;
+
 use crate::options::ConfigSource;
 use crate::world::{Change, ConfigUpdate, Update};
 
@@ -58,27 +60,40 @@ pub fn spawn_all(
     )));
     match source {
         ConfigSource::ConfigMap { namespace, name } => {
-            let name = name.clone();
-            let what = format!("ConfigMap {namespace}/{name}");
-            tasks.push(tokio::spawn(watch_kind(
-                Api::<ConfigMap>::namespaced(client.clone(), namespace),
-                watcher::Config::default().fields(&format!("metadata.name={name}")),
-                config_update,
-                move |u: Update<ConfigUpdate>| {
-                    Change::Config(match u {
-                        Update::Reset(mut all) => all.pop().unwrap_or_else(|| {
-                            ConfigUpdate::Missing(format!("{what} does not exist"))
-                        }),
-                        Update::Apply(c) => c,
-                        Update::Delete(_) => ConfigUpdate::Missing(format!(
-                            "{what} was deleted; keeping the last good configuration"
-                        )),
-                    })
-                },
+            tasks.push(tokio::spawn(watch_config_map(
+                client.clone(),
+                namespace.clone(),
+                name.clone(),
                 tx,
                 stop,
-                "configmap",
             )));
+        }
+        ConfigSource::Resources { namespace } => {
+            let (res_tx, mut res_rx) = mpsc::channel(16);
+            tasks.push(tokio::spawn(metallb_source::watch_resources(
+                client.clone(),
+                namespace.clone(),
+                from_objects(namespace.clone()),
+                res_tx,
+                stop,
+            )));
+            tasks.push(tokio::spawn(async move {
+                while let Some(seen) = res_rx.recv().await {
+                    if tx.send(Change::Config(seen.update)).await.is_err() {
+                        return;
+                    }
+                }
+            }));
+        }
+        ConfigSource::Auto { namespace, name } => {
+            tasks.extend(spawn_auto(
+                client,
+                namespace,
+                name,
+                source.to_string(),
+                tx,
+                stop,
+            ));
         }
         ConfigSource::File(path) => {
             tasks.push(tokio::spawn(poll_file(
@@ -93,6 +108,105 @@ pub fn spawn_all(
 }
 
 /// Parses the `config` key of a ConfigMap.
+/// The ConfigMap `namespace/name`, watched: each version becomes a `Change::Config`.
+fn watch_config_map(
+    client: Client,
+    namespace: String,
+    name: String,
+    tx: mpsc::Sender<Change>,
+    stop: watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> {
+    let what = format!("ConfigMap {namespace}/{name}");
+    watch_kind(
+        Api::<ConfigMap>::namespaced(client, &namespace),
+        watcher::Config::default().fields(&format!("metadata.name={name}")),
+        config_update,
+        move |u: Update<ConfigUpdate>| {
+            Change::Config(match u {
+                Update::Reset(mut all) => all
+                    .pop()
+                    .unwrap_or_else(|| ConfigUpdate::Missing(format!("{what} does not exist"))),
+                Update::Apply(c) => c,
+                Update::Delete(_) => ConfigUpdate::Missing(format!(
+                    "{what} was deleted; keeping the last good configuration"
+                )),
+            })
+        },
+        tx,
+        stop,
+        "configmap",
+    )
+}
+
+/// `auto`: the ConfigMap and the metallb.io objects both watched, the chosen one forwarded.
+fn spawn_auto(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    describe: String,
+    tx: mpsc::Sender<Change>,
+    stop: watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let (cm_changes_tx, mut cm_changes_rx) = mpsc::channel::<Change>(16);
+    let (cm_tx, cm_rx) = mpsc::channel(16);
+    let (res_tx, res_rx) = mpsc::channel(16);
+    let (out_tx, mut out_rx) = mpsc::channel(16);
+    vec![
+        tokio::spawn(watch_config_map(
+            client.clone(),
+            namespace.to_string(),
+            name.to_string(),
+            cm_changes_tx,
+            stop.clone(),
+        )),
+        tokio::spawn(async move {
+            while let Some(change) = cm_changes_rx.recv().await {
+                if let Change::Config(update) = change {
+                    if cm_tx.send(update).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }),
+        tokio::spawn(metallb_source::watch_resources(
+            client.clone(),
+            namespace.to_string(),
+            from_objects(namespace.to_string()),
+            res_tx,
+            stop.clone(),
+        )),
+        tokio::spawn(metallb_source::choose_auto(
+            cm_rx, res_rx, out_tx, describe, stop,
+        )),
+        tokio::spawn(async move {
+            while let Some(update) = out_rx.recv().await {
+                if tx.send(Change::Config(update)).await.is_err() {
+                    return;
+                }
+            }
+        }),
+    ]
+}
+
+/// The update for the metallb.io objects of `namespace` (all of them at once).
+fn from_objects(namespace: String) -> impl Fn(&[serde_json::Value]) -> ConfigUpdate {
+    move |objects| {
+        if objects.is_empty() {
+            return ConfigUpdate::Missing(format!(
+                "no metallb.io objects in namespace {namespace}"
+            ));
+        }
+        match ferrolb_config::resources::config_from_objects(objects) {
+            Ok(config) => ConfigUpdate::Valid(config),
+            Err(errors) => {
+                let errors = errors.to_string();
+                warn!(namespace = %namespace, %errors, "metallb.io objects rejected; keeping the last good configuration");
+                ConfigUpdate::Invalid(format!("metallb.io objects in {namespace}: {errors}"))
+            }
+        }
+    }
+}
+
 pub fn config_update(cm: &ConfigMap) -> ConfigUpdate {
     let ns = cm.metadata.namespace.clone().unwrap_or_default();
     let name = cm.metadata.name.clone().unwrap_or_default();

@@ -125,6 +125,10 @@ impl Fixture {
                          "data": {"password": "czNjcmV0"}}))
             .unwrap();
         store.seed(config_map(port, "")).unwrap();
+        // FerroLB's status CRDs as shipped.
+        store
+            .seed_manifests(ferrolb_speaker::session_state::CRD_MANIFEST)
+            .unwrap();
         store
             .seed(json!({"apiVersion": "v1", "kind": "Node",
                          "metadata": {"name": NODE, "labels": {"kubernetes.io/hostname": NODE}},
@@ -232,6 +236,42 @@ async fn announces_follows_endpoints_and_shuts_down_cleanly() {
     assert_eq!(l2.reason_code, "layer2-pool");
     assert_eq!(http_get(http, "/readyz").await.0, 200);
     assert_eq!(http_get(http, "/healthz").await.0, 200);
+
+    // The session's BGPSessionState object, with the Service announced on it.
+    let object = format!("n1-127.0.0.1-{}", f.port);
+    let state = store
+        .wait_for(
+            "bgpsessionstates.ferrolb.io",
+            "ferrolb-system",
+            &object,
+            Duration::from_secs(10),
+            |o| {
+                o.is_some_and(|o| {
+                    o["status"]["sessionState"] == "Established" && o["status"]["prefixesSent"] == 1
+                })
+            },
+        )
+        .await
+        .unwrap_or_else(|last| panic!("no Established BGPSessionState {object}: {last:?}"))
+        .unwrap();
+    let status = &state["status"];
+    assert_eq!(status["node"], NODE);
+    assert_eq!(status["peer"], format!("127.0.0.1:{}", f.port));
+    assert_eq!(
+        (status["peerASN"].as_u64(), status["localASN"].as_u64()),
+        (Some(65000), Some(65001))
+    );
+    assert!(
+        status["establishedSince"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{status}"
+    );
+    assert_eq!(
+        status["services"],
+        json!([{"service": "web/front", "prefixes": ["198.51.100.1/32"]}])
+    );
+    assert_eq!(state["metadata"]["labels"]["ferrolb.io/node"], NODE);
 
     // eTP Local with the only endpoint elsewhere: withdrawn; endpoint moves here: announced.
     store
@@ -358,9 +398,62 @@ async fn announces_follows_endpoints_and_shuts_down_cleanly() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    // A withdrawal reaches the object within the coalescing interval (1 s) and a poll (250 ms).
+    store.seed(slice("front", NODE, false)).unwrap();
+    f.wait_received(0, "the withdrawal before the status check")
+        .await;
+    let t_withdrawn = Instant::now();
+    store
+        .wait_for(
+            "bgpsessionstates.ferrolb.io",
+            "ferrolb-system",
+            &object,
+            Duration::from_secs(5),
+            |o| {
+                o.is_some_and(|o| {
+                    o["status"]["services"] == json!([]) && o["status"]["prefixesSent"] == 0
+                })
+            },
+        )
+        .await
+        .unwrap_or_else(|last| panic!("the withdrawal never reached {object}: {last:?}"));
+    assert!(
+        t_withdrawn.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        t_withdrawn.elapsed()
+    );
+    // Written on changes only, at most once a second: this test ran a few seconds with many
+    // announce changes, keepalives and UPDATEs (counters are not written).
+    // (The request log records a call after its answer: wait for the second one to be logged.)
+    let writes = wait_for("two logged writes", Duration::from_secs(2), || {
+        let writes = f
+            .api
+            .calls()
+            .requests("patch", "bgpsessionstates.ferrolb.io", Some(&object));
+        (writes.len() >= 2).then_some(writes)
+    })
+    .await;
+    assert!(
+        (2..=8).contains(&writes.len()),
+        "{} writes of {object}",
+        writes.len()
+    );
+    for pair in writes.windows(2) {
+        assert!(
+            pair[1].at - pair[0].at >= Duration::from_millis(990),
+            "two writes within a second"
+        );
+    }
+
     // Stop: the collector gets Cease/Administrative Shutdown and drops the routes.
     let t0 = Instant::now();
     running.stop().await;
+    assert!(
+        store
+            .get_object("bgpsessionstates.ferrolb.io", "ferrolb-system", &object)
+            .is_none(),
+        "a stopped speaker deletes its BGPSessionState objects"
+    );
     assert!(
         t0.elapsed() < Duration::from_secs(3),
         "stop took {:?}",
@@ -438,20 +531,28 @@ fn rbac_covers_exactly(api: &RunningServer) {
             Some(s) => format!("{}/{s}", call.resource),
             None => call.resource.clone(),
         };
-        let hit = rules.iter().position(|(verb, group, res, scope)| {
-            verb == &call.verb
-                && group == &call.group
-                && res == &resource
-                && scope
-                    .as_ref()
-                    .is_none_or(|ns| rec.namespace.as_ref() == Some(ns))
-        });
-        match hit {
-            Some(i) => used[i] = true,
-            None => panic!(
-                "the speaker called `{call}` (namespace {:?}, {} {}) but manifests/speaker-rbac.yaml does not allow it",
-                rec.namespace, rec.method, rec.path
-            ),
+        // A server-side apply that creates the object (201) is authorized as patch and create.
+        let verbs: &[&str] = if call.verb == "patch" && rec.status == 201 {
+            &["patch", "create"]
+        } else {
+            &[call.verb.as_str()]
+        };
+        for verb_needed in verbs {
+            let hit = rules.iter().position(|(verb, group, res, scope)| {
+                verb == verb_needed
+                    && group == &call.group
+                    && res == &resource
+                    && scope
+                        .as_ref()
+                        .is_none_or(|ns| rec.namespace.as_ref() == Some(ns))
+            });
+            match hit {
+                Some(i) => used[i] = true,
+                None => panic!(
+                    "the speaker called `{call}` (needs {verb_needed}; namespace {:?}, {} {}) but manifests/speaker-rbac.yaml does not allow it",
+                    rec.namespace, rec.method, rec.path
+                ),
+            }
         }
     }
     let unused: Vec<_> = rules
@@ -560,5 +661,143 @@ async fn deleted_daemonset_makes_the_stop_a_departure() {
             (other, _) => panic!("round {round} (DaemonSet deleted: {delete}): {other:?}"),
         }
     }
+    f.collector.shutdown("test done").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flapping_session_writes_its_object_at_most_once_a_second() {
+    let f = Fixture::new().await;
+    let store = f.api.store();
+    store
+        .seed(service("front", "198.51.100.3", "Cluster"))
+        .unwrap();
+    store.seed(slice("front", NODE, true)).unwrap();
+    let client = kube::Client::try_from(kube::Config::new(f.api.url().parse().unwrap())).unwrap();
+    let running = ferrolb_speaker::start(
+        client,
+        NODE,
+        Options {
+            connect_retry: Duration::from_millis(100),
+            ..options()
+        },
+    )
+    .await
+    .unwrap();
+    f.wait_received(1, "198.51.100.3/32").await;
+    let object = format!("n1-127.0.0.1-{}", f.port);
+    let established =
+        |o: Option<&Value>| o.is_some_and(|o| o["status"]["sessionState"] == "Established");
+    store
+        .wait_for(
+            "bgpsessionstates.ferrolb.io",
+            "ferrolb-system",
+            &object,
+            Duration::from_secs(5),
+            established,
+        )
+        .await
+        .expect("the first Established state");
+
+    // Reset the session from the collector's side 3 times, as soon as it is back up (the
+    // speaker's connect-retry backoff grows after that): each flap is Established -> Idle ->
+    // Connect/Active -> OpenSent -> OpenConfirm -> Established, 5 state changes in about a second.
+    let peer: IpAddr = SPEAKER_SOURCE.parse().unwrap();
+    let config = f
+        .collector
+        .peers()
+        .into_iter()
+        .find(|p| p.address == peer)
+        .unwrap();
+    let before = f
+        .api
+        .calls()
+        .requests("patch", "bgpsessionstates.ferrolb.io", Some(&object))
+        .len();
+    let t0 = Instant::now();
+    let flaps = 3;
+    for i in 0..flaps {
+        wait_for("the session back up", Duration::from_secs(10), || {
+            f.collector
+                .status()
+                .iter()
+                .any(|s| s.address == peer && s.is_established())
+                .then_some(())
+        })
+        .await;
+        f.collector
+            .remove_peer(peer, &format!("flap {i}"))
+            .await
+            .unwrap();
+        f.collector.add_peer(config.clone()).unwrap();
+    }
+    wait_for(
+        "the session back up after the flaps",
+        Duration::from_secs(10),
+        || {
+            f.collector
+                .status()
+                .iter()
+                .any(|s| s.address == peer && s.is_established())
+                .then_some(())
+        },
+    )
+    .await;
+    let flapping = t0.elapsed();
+    // The object ends on the last state: Established since the last reconnection, with the reset
+    // (Cease/Peer De-configured) as its last error.
+    let since = wait_for(
+        "the speaker Established again",
+        Duration::from_secs(10),
+        || {
+            let p = running.status().peers.into_iter().next()?;
+            (p.state == "Established").then_some(p.established_since?)
+        },
+    )
+    .await;
+    let last = store
+        .wait_for(
+            "bgpsessionstates.ferrolb.io",
+            "ferrolb-system",
+            &object,
+            Duration::from_secs(5),
+            |o| {
+                established(o)
+                    && o.is_some_and(|o| {
+                        o["status"]["establishedSince"] == since.as_str()
+                            && o["status"]["lastError"]
+                                .as_str()
+                                .is_some_and(|e| e.contains("Peer De-configured"))
+                    })
+            },
+        )
+        .await
+        .unwrap_or_else(|last| {
+            panic!(
+                "the object did not end Established after flap {}: {last:?}",
+                flaps - 1
+            )
+        })
+        .unwrap();
+    assert_eq!(last["status"]["prefixesSent"], 1);
+    let writes = f
+        .api
+        .calls()
+        .requests("patch", "bgpsessionstates.ferrolb.io", Some(&object));
+    let during = writes.len() - before;
+    // At most one write per started second (plus the final one), far fewer than the state changes.
+    let bound = flapping.as_secs() as usize + 2;
+    println!("{flaps} flaps in {flapping:?}: {during} writes of {object} (bound {bound})");
+    assert!(during <= bound, "{during} writes in {flapping:?}");
+    assert!(
+        during < flaps * 5,
+        "{during} writes for {flaps} flaps: not coalesced"
+    );
+    for pair in writes.windows(2) {
+        assert!(
+            pair[1].at - pair[0].at >= Duration::from_millis(990),
+            "two writes within a second"
+        );
+    }
+    running.stop().await;
     f.collector.shutdown("test done").await;
 }

@@ -8,6 +8,7 @@ mod annotations;
 mod configmap;
 mod endpoints;
 mod error;
+pub mod metallb_source;
 mod node;
 mod service;
 

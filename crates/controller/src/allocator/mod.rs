@@ -21,7 +21,7 @@ use std::net::IpAddr;
 use ferrolb_config::{Config, IpFamily, Pool};
 use ferrolb_view::{IpFamilyPolicy, ServiceKey, ServiceView};
 
-pub use outcome::{AssignError, ConfigRejected, Outcome, PoolUsage};
+pub use outcome::{AssignError, ConfigRejected, Outcome, PoolCounts, PoolUsage};
 use sharing::SharingInfo;
 use used::UsedSet;
 
@@ -248,6 +248,30 @@ impl Allocator {
                 pool: p.name.clone(),
                 total: p.total_size(),
                 in_use: self.in_use.get(&p.name).copied().unwrap_or(0),
+            })
+            .collect()
+    }
+
+    /// Addresses assigned and available per pool and family, in config order.
+    pub fn counts(&self) -> Vec<PoolCounts> {
+        let clamp = |n: u128| u64::try_from(n).unwrap_or(u64::MAX);
+        self.pools
+            .iter()
+            .map(|p| {
+                let used = |family| {
+                    p.ranges
+                        .iter()
+                        .filter(|r| r.family() == family)
+                        .fold(0u128, |n, r| n.saturating_add(self.used.count_in(r)))
+                };
+                let (v4, v6) = (used(IpFamily::V4), used(IpFamily::V6));
+                PoolCounts {
+                    pool: p.name.clone(),
+                    assigned_v4: clamp(v4),
+                    assigned_v6: clamp(v6),
+                    available_v4: clamp(p.size(IpFamily::V4).saturating_sub(v4)),
+                    available_v6: clamp(p.size(IpFamily::V6).saturating_sub(v6)),
+                }
             })
             .collect()
     }

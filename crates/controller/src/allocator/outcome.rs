@@ -77,3 +77,19 @@ pub struct PoolUsage {
     /// Addresses in use (a shared address counts once).
     pub in_use: u128,
 }
+
+/// A pool's counts per address family, as MetalLB (>= 0.14) shows them on the IPAddressPool
+/// `status` (`assignedIPv4`, `assignedIPv6`, `availableIPv4`, `availableIPv6`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoolCounts {
+    /// Pool name.
+    pub pool: String,
+    /// IPv4 addresses in use (a shared address counts once).
+    pub assigned_v4: u64,
+    /// IPv6 addresses in use.
+    pub assigned_v6: u64,
+    /// IPv4 addresses still free (saturating at `u64::MAX`).
+    pub available_v4: u64,
+    /// IPv6 addresses still free (saturating at `u64::MAX`).
+    pub available_v6: u64,
+}

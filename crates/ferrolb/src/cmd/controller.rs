@@ -7,6 +7,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use ferrolb_controller::{ConfigSource, LeaseOptions, Options};
 
+use super::SourceKind;
+
 /// Flags of `ferrolb controller`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -24,6 +26,11 @@ pub struct Args {
     /// metallb.io objects) instead of a ConfigMap; the file is re-read when it changes.
     #[arg(long, value_name = "FILE")]
     config_file: Option<PathBuf>,
+    /// Where the configuration comes from: `configmap`, `resources` (MetalLB's metallb.io
+    /// objects in the config namespace), or `auto`: the resources when any IPAddressPool exists
+    /// there, else the ConfigMap (decided again when that changes; the log says which).
+    #[arg(long, value_enum, default_value_t = SourceKind::Auto, conflicts_with = "config_file")]
+    config_source: SourceKind,
     /// Address for /metrics, /healthz and /readyz.
     #[arg(long, default_value = "0.0.0.0:7472")]
     metrics_addr: SocketAddr,
@@ -113,6 +120,15 @@ fn options_from(args: &Args) -> anyhow::Result<Options> {
             name: args.config_name.clone(),
         },
     };
+    let config_source = match (config_source, args.config_source) {
+        (ConfigSource::ConfigMap { namespace, .. }, SourceKind::Resources) => {
+            ConfigSource::Resources { namespace }
+        }
+        (ConfigSource::ConfigMap { namespace, name }, SourceKind::Auto) => {
+            ConfigSource::Auto { namespace, name }
+        }
+        (other, _) => other,
+    };
     let lease = (!args.no_leader_election).then(|| {
         let duration = Duration::from_secs(args.lease_duration);
         LeaseOptions {
@@ -129,6 +145,8 @@ fn options_from(args: &Args) -> anyhow::Result<Options> {
     options.metrics_addr = Some(args.metrics_addr);
     options.lease = lease;
     options.load_balancer_class = args.load_balancer_class.clone();
+    // The speakers write their BGPSessionState objects in the same namespace (POD_NAMESPACE).
+    options.session_gc_namespace = Some(args.lease_namespace.clone());
     Ok(options)
 }
 

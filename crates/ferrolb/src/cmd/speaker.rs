@@ -31,6 +31,11 @@ pub struct Args {
     /// metallb.io objects) instead of a ConfigMap; the file is re-read when it changes.
     #[arg(long, value_name = "FILE")]
     config_file: Option<PathBuf>,
+    /// Where the configuration comes from: `configmap`, `resources` (MetalLB's metallb.io
+    /// objects in the config namespace), or `auto`: the resources when any IPAddressPool exists
+    /// there, else the ConfigMap (decided again when that changes; the log says which).
+    #[arg(long, value_enum, default_value_t = super::SourceKind::Auto, conflicts_with = "config_file")]
+    config_source: super::SourceKind,
     /// Address for /healthz, /readyz, /metrics and /status (`ferrolb status` asks here).
     #[arg(long, default_value = "0.0.0.0:7473")]
     metrics_addr: SocketAddr,
@@ -88,18 +93,7 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
         _ => bail!("--node-name: not set; set NODE_NAME from the downward API (spec.nodeName)"),
     };
     let options = options_from(&args)?;
-    let client = match &args.server {
-        Some(url) => {
-            let uri = url
-                .parse()
-                .with_context(|| format!("--server: {url:?} is not a URL"))?;
-            kube::Client::try_from(kube::Config::new(uri))
-                .context("cannot build a Kubernetes client for --server")?
-        }
-        None => kube::Client::try_default()
-            .await
-            .context("cannot find a Kubernetes API (in-cluster config or kubeconfig)")?,
-    };
+    let client = super::kube_client(args.server.as_deref()).await?;
     // Register for SIGTERM before anything starts, so an early stop is never the default kill.
     let signal = shutdown_signal()?;
     let Some(uplinks) = uplink_manager(&args)? else {
@@ -197,6 +191,15 @@ fn options_from(args: &Args) -> anyhow::Result<Options> {
             namespace: args.config_namespace.clone(),
             name: args.config_name.clone(),
         },
+    };
+    let config_source = match (config_source, args.config_source) {
+        (ConfigSource::ConfigMap { namespace, .. }, super::SourceKind::Resources) => {
+            ConfigSource::Resources { namespace }
+        }
+        (ConfigSource::ConfigMap { namespace, name }, super::SourceKind::Auto) => {
+            ConfigSource::Auto { namespace, name }
+        }
+        (other, _) => other,
     };
     let mut options = Options {
         config_source,

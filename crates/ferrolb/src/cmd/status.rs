@@ -23,13 +23,27 @@ pub struct Args {
     /// Print the status document as JSON (every field, for scripts).
     #[arg(long)]
     json: bool,
-    /// Seconds to wait for the speaker.
+    /// Seconds to wait for the speaker (or the API with --cluster).
     #[arg(long, default_value_t = 5)]
     timeout: u64,
+    /// Every node's sessions from the Kubernetes API (the speakers' BGPSessionState objects) as
+    /// one table, and per Service which nodes announce it to which peers; no shell on nodes needed.
+    #[arg(long)]
+    cluster: bool,
+    /// With --cluster: API server URL (e.g. http://127.0.0.1:8080 for `ferrolb demo --listen`);
+    /// default: the in-cluster config or the kubeconfig.
+    #[arg(long, value_name = "URL", requires = "cluster")]
+    server: Option<String>,
+    /// With --cluster: only this namespace (default: all namespaces).
+    #[arg(long, short = 'n', requires = "cluster")]
+    namespace: Option<String>,
 }
 
 /// Runs `ferrolb status`; returns the exit code.
 pub async fn run(args: Args) -> anyhow::Result<i32> {
+    if args.cluster {
+        return run_cluster(&args).await;
+    }
     let body = tokio::time::timeout(Duration::from_secs(args.timeout.max(1)), fetch(args.addr, "/status"))
         .await
         .map_err(|_| anyhow::anyhow!("the speaker at {} did not answer within {} s", args.addr, args.timeout))?
@@ -53,6 +67,28 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
     if args.services {
         println!();
         print!("{}", render_services(&report.services));
+    }
+    Ok(0)
+}
+
+/// `ferrolb status --cluster`.
+async fn run_cluster(args: &Args) -> anyhow::Result<i32> {
+    let client = super::kube_client(args.server.as_deref()).await?;
+    let status = tokio::time::timeout(
+        Duration::from_secs(args.timeout.max(1)),
+        super::cluster_status::fetch(client, args.namespace.as_deref()),
+    )
+    .await
+    .map_err(|_| {
+        anyhow::anyhow!(
+            "the Kubernetes API did not answer within {} s",
+            args.timeout
+        )
+    })??;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print!("{}", super::cluster_status::render(&status));
     }
     Ok(0)
 }
@@ -298,7 +334,8 @@ fn why_cell(s: &ServiceReport) -> String {
     why
 }
 
-fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+/// Left-aligned columns separated by two spaces (the last column unpadded).
+pub(crate) fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {

@@ -1,5 +1,7 @@
 //! Shared by the speaker's integration tests.
 
+#![allow(dead_code)]
+
 use ferrolb_bgp::driver::{PeerConfig, Speaker};
 
 /// A collector BGP peer (AS 65000) listening on 127.0.0.1 that accepts a passive session from
@@ -10,6 +12,26 @@ pub async fn collector(peer: &str, tune: impl FnOnce(&mut PeerConfig)) -> (Speak
         .listen("127.0.0.1:0".parse().unwrap())
         .await
         .expect("collector listens");
+    add_peer(&collector, peer, tune);
+    (collector, bound.port())
+}
+
+/// The same, on a port MetalLB's BGPPeer schema accepts (`peerPort` 1..=16384): tries up to 50
+/// ports of 10000..16384 picked from the process id.
+pub async fn collector_low_port(peer: &str, tune: impl FnOnce(&mut PeerConfig)) -> (Speaker, u16) {
+    let collector = Speaker::new();
+    let seed = std::process::id() as usize;
+    for i in 0..50 {
+        let port = 10_000 + (seed * 7 + i * 131) % 6_000;
+        if let Ok(bound) = collector.listen(([127, 0, 0, 1], port as u16).into()).await {
+            add_peer(&collector, peer, tune);
+            return (collector, bound.port());
+        }
+    }
+    panic!("no free port in 10000..16384 for the collector");
+}
+
+fn add_peer(collector: &Speaker, peer: &str, tune: impl FnOnce(&mut PeerConfig)) {
     let mut config = PeerConfig::new(
         peer.parse().unwrap(),
         65000,
@@ -19,5 +41,4 @@ pub async fn collector(peer: &str, tune: impl FnOnce(&mut PeerConfig)) -> (Speak
     config.session.passive = true;
     tune(&mut config);
     collector.add_peer(config).expect("collector peer");
-    (collector, bound.port())
 }

@@ -36,6 +36,31 @@ pub struct Args {
     /// How long each step may take before the demo gives up (seconds).
     #[arg(long, default_value_t = 30)]
     pub step_timeout: u64,
+    /// Configure with MetalLB's custom resources (metallb.io objects, as `ferrolb config
+    /// migrate` writes them from the demo's ConfigMap) instead of the ConfigMap.
+    #[arg(long)]
+    pub crds: bool,
+}
+
+/// The CRDs of MetalLB's kinds as shipped in `manifests/crds.yaml`.
+const METALLB_CRDS: &str = include_str!("../../../../../manifests/crds.yaml");
+
+/// The collector on `port`, or for `--crds` without a port a free one MetalLB's BGPPeer
+/// `peerPort` accepts (1..=16384): up to 50 tries in 10000..16384.
+async fn start_collector(port: u16, crds: bool) -> anyhow::Result<Collector> {
+    if port != 0 || !crds {
+        return Collector::start(port)
+            .await
+            .context("cannot start the built-in BGP collector on 127.0.0.1");
+    }
+    let seed = std::process::id() as usize;
+    for i in 0..50 {
+        let candidate = 10_000 + (seed * 7 + i * 131) % 6_000;
+        if let Ok(c) = Collector::start(candidate as u16).await {
+            return Ok(c);
+        }
+    }
+    bail!("no free port in 10000..16384 for the built-in BGP collector (use --router-port)")
 }
 
 /// Everything the demo runs.
@@ -82,9 +107,7 @@ impl Demo {
         let api = ApiServer::start(addr)
             .await
             .with_context(|| format!("cannot serve the embedded Kubernetes API on {addr}"))?;
-        let collector = Collector::start(args.router_port)
-            .await
-            .context("cannot start the built-in BGP collector on 127.0.0.1")?;
+        let collector = start_collector(args.router_port, args.crds).await?;
         heading("FerroLB demo: one process, no cluster, no root");
         say(format!(
             "embedded Kubernetes API   {} (in memory)",
@@ -107,17 +130,28 @@ impl Demo {
 
         let store = api.store();
         store
-            .seed(scenario::config_map(collector.port()))
-            .map_err(|e| anyhow::anyhow!("seeding the ConfigMap: {e}"))?;
+            .seed_manifests(ferrolb_speaker::session_state::CRD_MANIFEST)
+            .map_err(|e| anyhow::anyhow!("seeding the status CRDs: {e}"))?;
+        let config_source = if args.crds {
+            seed_resources(store, collector.port())?;
+            Some("ferrolb-system".to_string())
+        } else {
+            store
+                .seed(scenario::config_map(collector.port()))
+                .map_err(|e| anyhow::anyhow!("seeding the ConfigMap: {e}"))?;
+            None
+        };
         for n in &NODES {
             store
                 .seed(scenario::node(n))
                 .map_err(|e| anyhow::anyhow!("seeding node {}: {e}", n.name))?;
         }
         store.ensure_namespace(NAMESPACE);
-        heading("ConfigMap ferrolb-system/config (MetalLB's legacy format)");
-        for line in scenario::config_text(collector.port()).lines() {
-            say(format!("  {line}"));
+        if !args.crds {
+            heading("ConfigMap ferrolb-system/config (MetalLB's legacy format)");
+            for line in scenario::config_text(collector.port()).lines() {
+                say(format!("  {line}"));
+            }
         }
 
         let client =
@@ -126,6 +160,11 @@ impl Demo {
         let mut options = ferrolb_controller::Options::new("demo-controller");
         options.metrics_addr = None;
         options.lease = None;
+        if let Some(namespace) = &config_source {
+            options.config_source = ferrolb_controller::ConfigSource::Resources {
+                namespace: namespace.clone(),
+            };
+        }
         let controller = ferrolb_controller::start(client.clone(), options)
             .await
             .context("starting the controller")?;
@@ -133,7 +172,7 @@ impl Demo {
 
         let mut speakers = BTreeMap::new();
         for n in &NODES {
-            let options = ferrolb_speaker::Options {
+            let mut options = ferrolb_speaker::Options {
                 http_addr: None,
                 source_address: Some(IpAddr::V4(n.address)),
                 router_id: Some(n.address),
@@ -141,6 +180,11 @@ impl Demo {
                 namespace: "ferrolb-system".into(),
                 ..ferrolb_speaker::Options::default()
             };
+            if let Some(namespace) = &config_source {
+                options.config_source = ferrolb_speaker::ConfigSource::Resources {
+                    namespace: namespace.clone(),
+                };
+            }
             let running = ferrolb_speaker::start(client.clone(), n.name, options)
                 .await
                 .with_context(|| format!("starting the speaker of {}", n.name))?;
@@ -380,6 +424,10 @@ impl Demo {
         heading("Serving: try it with kubectl (Ctrl-C stops)");
         say(format!("  kubectl --server {url} apply -f my-service.yaml"));
         say(format!("  kubectl --server {url} get svc -A"));
+        say(format!(
+            "  kubectl --server {url} get bgpsessionstates -A      # every BGP session"
+        ));
+        say(format!("  ferrolb status --cluster --server {url}"));
         say("Services without endpoints get a simulated ready pod on both nodes (the demo plays the endpoints controller).");
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         loop {
@@ -452,4 +500,25 @@ fn ingress_of(svc: Option<&Value>) -> Vec<IpAddr> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// `--crds`: MetalLB's CRDs, then the demo's configuration as metallb.io objects (what `ferrolb
+/// config migrate` makes of the ConfigMap), printed as applied.
+fn seed_resources(store: &ferrolb_apiserver::Store, router_port: u16) -> anyhow::Result<()> {
+    store
+        .seed_manifests(METALLB_CRDS)
+        .map_err(|e| anyhow::anyhow!("seeding MetalLB's CRDs: {e}"))?;
+    let migration =
+        ferrolb_config::resources::migrate(&scenario::config_text(router_port), "ferrolb-system")
+            .map_err(|e| anyhow::anyhow!("migrating the demo configuration: {e}"))?;
+    heading("MetalLB custom resources in ferrolb-system (ferrolb config migrate of the demo's ConfigMap)");
+    for line in migration.to_yaml().lines() {
+        say(format!("  {line}"));
+    }
+    for object in migration.objects {
+        store
+            .seed(object)
+            .map_err(|e| anyhow::anyhow!("seeding a metallb.io object: {e}"))?;
+    }
+    Ok(())
 }

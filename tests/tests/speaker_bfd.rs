@@ -427,7 +427,9 @@ fn speaker_bfd_frozen_node_leaves_ecmp() {
 /// ```sh
 /// sudo -E cargo test -p ferrolb-e2e --test speaker_bfd -- --ignored --nocapture
 /// ```
-/// `FERROLB_BFD_SOAK_SECS` (default 600) and `FERROLB_BFD_SOAK_SERVICES` (default 10000).
+/// `FERROLB_BFD_SOAK_SECS` (default 600) and `FERROLB_BFD_SOAK_SERVICES` (default 10000);
+/// before the hogs start, `FERROLB_BFD_SOAK_RESYNC_SECS` (default 60) of re-advertisements
+/// alone measure what a 10k resync does to our packet spacing.
 #[test]
 #[ignore]
 fn speaker_bfd_no_flap_soak() {
@@ -519,7 +521,24 @@ fn speaker_bfd_no_flap_soak() {
         all.is_some()
     );
 
-    // Two CPU hogs in the node namespace (killed by PID when dropped).
+    // Phase 1: the re-advertisements alone (no CPU hog): how far a 10k resync delays our
+    // packets (max_tx_gap_ms), so it can be told apart from the hogs' effect.
+    let resync_only = Duration::from_secs(env("FERROLB_BFD_SOAK_RESYNC_SECS", 60));
+    let mut soak_state = SoakState::default();
+    let start = Instant::now();
+    while start.elapsed() < resync_only {
+        soak_state.second(&node1, &frr, start, &|c| {
+            seed_config(&api.store, &soak_config(c))
+        });
+    }
+    let phase1 = our_bfd(&node1);
+    println!(
+        "phase 1: {} re-advertisements of {count} Services, no CPU hog: max_tx_gap_ms {} \
+         max_rx_gap_ms {} down_events {}",
+        soak_state.resyncs, phase1["max_tx_gap_ms"], phase1["max_rx_gap_ms"], phase1["down_events"]
+    );
+
+    // Phase 2: two CPU hogs in the node namespace (killed by PID when dropped).
     let hogs: Vec<ChildGuard> = (0..2)
         .map(|i| {
             node1.spawn(
@@ -529,41 +548,79 @@ fn speaker_bfd_no_flap_soak() {
         })
         .collect();
     let start = Instant::now();
-    let mut resyncs = 0;
-    let mut tick = Instant::now();
     while start.elapsed() < soak {
-        std::thread::sleep(Duration::from_secs(1));
-        if tick.elapsed() >= Duration::from_secs(20) {
-            tick = Instant::now();
-            resyncs += 1;
-            let communities = if resyncs % 2 == 1 {
-                "  bgp-advertisements:\n  - communities: [\"64512:100\"]\n"
-            } else {
-                ""
-            };
-            // The communities apply to the second pool (the last one in the text).
-            seed_config(&api.store, &soak_config(communities));
-        }
+        soak_state.second(&node1, &frr, start, &|c| {
+            seed_config(&api.store, &soak_config(c))
+        });
     }
     drop(hogs);
     let b = our_bfd(&node1);
-    let frr_view = frr
-        .try_vtysh(&["show bfd peers counters json"])
-        .ok()
-        .and_then(|o| serde_json::from_str::<Value>(&o).ok())
-        .and_then(|v| {
-            v.as_array()?
-                .iter()
-                .find(|p| p["peer"].as_str() == Some(NODE1))
-                .map(Value::to_string)
-        })
-        .unwrap_or_default();
+    let frr_view = frr_bfd_peer(&frr, NODE1).unwrap_or_default();
     println!(
-        "soak {soak:?} at 50 ms x 3 with 2 CPU hogs, {count} Services, {resyncs} full \
-         re-advertisements: ours: state {} up_events {} down_events {} packets in {} out {}; \
-         FRR counters: {frr_view}",
-        b["state"], b["up_events"], b["down_events"], b["packets_in"], b["packets_out"]
+        "soak {soak:?} at 50 ms x 3 with 2 CPU hogs, {count} Services, {} full \
+         re-advertisements: ours: state {} up_events {} down_events {} packets in {} out {} \
+         max_tx_gap_ms {} max_rx_gap_ms {}; FRR: status {} diagnostic {:?} remote-diagnostic {:?}; \
+         flaps: {:#?}",
+        soak_state.resyncs,
+        b["state"],
+        b["up_events"],
+        b["down_events"],
+        b["packets_in"],
+        b["packets_out"],
+        b["max_tx_gap_ms"],
+        b["max_rx_gap_ms"],
+        frr_view["status"],
+        frr_view["diagnostic"],
+        frr_view["remote-diagnostic"],
+        soak_state.flaps
     );
     assert_eq!(b["state"], "Up", "{b}");
     assert_eq!(b["down_events"], 0, "BFD flapped: {b}");
+}
+
+/// The soak's once-a-second work: a full re-advertisement every 20 s, and a record of every
+/// BFD flap with both sides' diagnostics, to tell which side missed.
+#[derive(Default)]
+struct SoakState {
+    resyncs: u32,
+    last_resync: Option<Instant>,
+    down_events: u64,
+    flaps: Vec<String>,
+}
+
+impl SoakState {
+    fn second(&mut self, node: &Netns, frr: &Frr, start: Instant, reseed: &dyn Fn(&str)) {
+        std::thread::sleep(Duration::from_secs(1));
+        if self
+            .last_resync
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(20))
+        {
+            self.last_resync = Some(Instant::now());
+            self.resyncs += 1;
+            // The communities apply to the second pool (the last one in the text).
+            reseed(if self.resyncs % 2 == 1 {
+                "  bgp-advertisements:\n  - communities: [\"64512:100\"]\n"
+            } else {
+                ""
+            });
+        }
+        let ours = our_bfd(node);
+        let down = ours["down_events"].as_u64().unwrap_or(0);
+        if down > self.down_events {
+            self.down_events = down;
+            let theirs = frr_bfd_peer(frr, NODE1).unwrap_or_default();
+            let flap = format!(
+                "at {:?}: ours: last_down_reason {} max_rx_gap_ms {} max_tx_gap_ms {}; FRR: \
+                 diagnostic {} remote-diagnostic {}",
+                start.elapsed(),
+                ours["last_down_reason"],
+                ours["max_rx_gap_ms"],
+                ours["max_tx_gap_ms"],
+                theirs["diagnostic"],
+                theirs["remote-diagnostic"]
+            );
+            println!("BFD flap {flap}");
+            self.flaps.push(flap);
+        }
+    }
 }

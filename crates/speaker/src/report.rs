@@ -86,6 +86,12 @@ pub struct BfdReport {
     pub up_events: u64,
     /// Transitions from Up to Down.
     pub down_events: u64,
+    /// The longest time between two packets we sent, from one sent while Up (ms).
+    #[serde(default)]
+    pub max_tx_gap_ms: u64,
+    /// The longest time between two packets received, from one received while Up (ms).
+    #[serde(default)]
+    pub max_rx_gap_ms: u64,
 }
 
 /// A configured peer without a session on this node.

@@ -50,6 +50,12 @@ pub struct Counters {
     pub up_events: u64,
     /// Transitions from Up to Down.
     pub down_events: u64,
+    /// The longest time between two packets we sent, counted from a packet sent while Up (so
+    /// the gap that let the peer's detection time run out is included).
+    pub max_tx_gap: Duration,
+    /// The longest time between two packets received, counted from a packet received while
+    /// Up (so the gap that let our detection time run out is included).
+    pub max_rx_gap: Duration,
 }
 
 /// A snapshot of one session for status output.

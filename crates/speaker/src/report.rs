@@ -92,6 +92,10 @@ pub struct BfdReport {
     /// The longest time between two packets received, from one received while Up (ms).
     #[serde(default)]
     pub max_rx_gap_ms: u64,
+    /// Gaps between our packets longer than the peer's detection time (each let the peer
+    /// declare the session down).
+    #[serde(default)]
+    pub tx_gaps_over_peer_detect: u64,
 }
 
 /// A configured peer without a session on this node.

@@ -274,6 +274,11 @@ impl BfdSession {
         if let Some(prev) = self.sent_in_up {
             let gap = now.saturating_duration_since(prev);
             self.counters.max_tx_gap = self.counters.max_tx_gap.max(gap);
+            let peer_detect =
+                u64::from(self.cfg.timers.detect_mult) * u64::from(self.tx_interval_us());
+            if gap > Duration::from_micros(peer_detect) {
+                self.counters.tx_gaps_over_peer_detect += 1;
+            }
         }
         self.sent_in_up = (self.state == State::Up).then_some(now);
         out.push(Output::Send(p));

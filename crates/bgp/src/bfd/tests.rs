@@ -481,4 +481,8 @@ fn gap_counters_record_the_longest_spacing_while_up() {
     let c = p.s[0].status().counters;
     assert_eq!(c.down_events, 1);
     assert!(c.max_rx_gap >= MS * 600, "{c:?}");
+    // Side 0 never paused its own packets.
+    assert_eq!(c.tx_gaps_over_peer_detect, 0, "{c:?}");
+    // Side 1 sent on time too (the wire lost its packets): the miss was not its own.
+    assert_eq!(p.s[1].status().counters.tx_gaps_over_peer_detect, 0);
 }

@@ -9,6 +9,7 @@
 pub mod announce;
 pub mod bench;
 pub mod env;
+pub mod failure_detection;
 pub mod netns;
 pub mod ns_api;
 pub mod peers;

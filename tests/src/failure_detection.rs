@@ -158,39 +158,44 @@ pub fn frr_pids(frr: &Frr) -> Vec<i32> {
         .collect()
 }
 
-/// One measurement: where to watch, what to fail, and how to know all is up again.
+/// Where a failure is measured: the router's namespace (whose kernel table is watched), the
+/// failing node's namespace, and the node's route.
 pub struct Measurement<'a> {
-    /// The router's namespace, whose kernel table is watched.
+    /// The router's namespace.
     pub router: &'a Netns,
     /// The failing node's namespace.
     pub node: &'a Netns,
     /// The node's route in the router's table.
     pub prefix: &'a str,
-    /// The node's speaker processes (frozen by [`Failure::Freeze`]).
+}
+
+/// The node's speaker under test.
+pub struct NodeSpeaker<'a> {
+    /// Its processes (frozen by [`Failure::Freeze`]).
     pub pids: &'a [i32],
     /// Waits until BGP (and BFD, where used) is up and the route in the router's table;
     /// panics otherwise.
     pub wait_up: &'a dyn Fn(),
-    /// The node speaker's log, for failure messages.
+    /// Its log, for failure messages.
     pub log: &'a dyn Fn() -> String,
 }
 
 impl Measurement<'_> {
     /// `rounds` rounds of: wait until all is up, fail the node, time until the route leaves
     /// the router's kernel table (read every 5 ms), restore.
-    pub fn run(&self, failure: Failure, rounds: usize) -> Vec<Duration> {
+    pub fn run(&self, failure: Failure, rounds: usize, speaker: &NodeSpeaker<'_>) -> Vec<Duration> {
         let mut took = Vec::new();
         for round in 0..rounds {
-            (self.wait_up)();
+            (speaker.wait_up)();
             let watch = FirstAbsence::start(self.router, self.prefix, ROUND_LIMIT);
             let t0 = Instant::now();
-            failure.start(self.node, self.pids);
+            failure.start(self.node, speaker.pids);
             let gone = watch.wait();
-            failure.end(self.node, self.pids);
+            failure.end(self.node, speaker.pids);
             let gone = gone.unwrap_or_else(|| {
                 panic!(
                     "round {round}: route stayed {ROUND_LIMIT:?}\n{}",
-                    (self.log)()
+                    (speaker.log)()
                 )
             });
             took.push(gone - t0);

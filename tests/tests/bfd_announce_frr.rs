@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use ferrolb_e2e::announce::Announcer;
 use ferrolb_e2e::failure_detection::{
     frr_bfd_up, frr_pids, rounds, set_bfd_profile, signal_pids, start_node_frr, Failure,
-    Measurement, NodeSide, Row,
+    Measurement, NodeSide, NodeSpeaker, Row,
 };
 use ferrolb_e2e::netns::Link;
 use ferrolb_e2e::peers::{Frr, FrrConfig, FrrNeighbor};
@@ -275,20 +275,11 @@ fn announce_bfd_sigterm_signals_admin_down() {
 }
 
 impl Lab {
-    /// The measurement of `pids` (the node's speaker) with `wait_up`.
-    fn measurement<'a>(
-        &'a self,
-        pids: &'a [i32],
-        wait_up: &'a dyn Fn(),
-        log: &'a dyn Fn() -> String,
-    ) -> Measurement<'a> {
+    fn measurement(&self) -> Measurement<'_> {
         Measurement {
             router: &self.router,
             node: &self.node,
             prefix: PREFIX,
-            pids,
-            wait_up,
-            log,
         }
     }
 }
@@ -310,7 +301,12 @@ fn measure_ferrolb(
         Some(i) => lab.wait_all_up(i, &log),
         None => lab.wait_bgp_up(&log),
     };
-    lab.measurement(&pids, &wait_up, &log).run(failure, rounds)
+    let speaker = NodeSpeaker {
+        pids: &pids,
+        wait_up: &wait_up,
+        log: &log,
+    };
+    lab.measurement().run(failure, rounds, &speaker)
 }
 
 /// FRR (zebra + bgpd + bfdd) on the node announcing the same prefix with the same profile.
@@ -326,7 +322,12 @@ fn measure_frr(lab: &Lab, failure: Failure, interval_ms: u64, rounds: usize) -> 
     let pids = frr_pids(&node_frr);
     let log = || node_frr.dir().read("bgpd.log");
     let wait_up = || lab.wait_all_up(interval_ms, &log);
-    lab.measurement(&pids, &wait_up, &log).run(failure, rounds)
+    let speaker = NodeSpeaker {
+        pids: &pids,
+        wait_up: &wait_up,
+        log: &log,
+    };
+    lab.measurement().run(failure, rounds, &speaker)
 }
 
 /// The failure-detection table: per failure kind (speaker frozen, node link cut) and interval

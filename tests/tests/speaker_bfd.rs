@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use ferrolb_apiserver::Store;
 use ferrolb_e2e::env::require_root_and;
-use ferrolb_e2e::ns_api::NsApi;
+use ferrolb_e2e::ns_api::{seed_config, seed_node, seed_service, NsApi};
 use ferrolb_e2e::peers::frr::{Frr, FrrConfig, FrrNeighbor};
 use ferrolb_e2e::speaker;
 use ferrolb_e2e::{ferrolb_bin, veth, wait_until_opt, ChildGuard, Netns, ScratchDir};
@@ -64,40 +64,11 @@ address-pools:
     )
 }
 
-fn seed_config(store: &Store, text: &str) {
-    store
-        .seed(json!({"apiVersion": "v1", "kind": "ConfigMap",
-               "metadata": {"namespace": "ferrolb-system", "name": "config"},
-               "data": {"config": text}}))
-        .unwrap();
-}
-
 fn seed(store: &Store) {
     seed_config(store, &config("bfd-profile: fast", INTERVAL_MS));
-    let objects = [
-        json!({"apiVersion": "v1", "kind": "Service",
-               "metadata": {"namespace": "web", "name": "front"},
-               "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster",
-                        "ports": [{"port": 80, "protocol": "TCP"}]},
-               "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.1"}]}}}),
-        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-               "metadata": {"namespace": "web", "name": "front-x",
-                            "labels": {"kubernetes.io/service-name": "front"}},
-               "addressType": "IPv4",
-               "endpoints": [{"addresses": ["10.244.9.1"], "nodeName": "node2",
-                              "conditions": {"ready": true}}]}),
-    ];
-    for o in objects {
-        store.seed(o).unwrap();
-    }
-    for (name, index) in [("node1", 1), ("node2", 2)] {
-        store
-            .seed(json!({"apiVersion": "v1", "kind": "Node",
-                   "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
-                   "status": {"addresses": [{"type": "InternalIP",
-                                             "address": format!("10.255.{index}.2")}]}}))
-            .unwrap();
-    }
+    seed_service(store, "198.51.100.1", "node2");
+    seed_node(store, "node1", NODE1);
+    seed_node(store, "node2", NODE2);
 }
 
 fn start_speaker(ns: &Netns, node: &str, api: &str, dir: &ScratchDir) -> ChildGuard {

@@ -15,17 +15,15 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use ferrolb_apiserver::Store;
 use ferrolb_e2e::env::require_root_and;
 use ferrolb_e2e::failure_detection::{
     frr_bfd_up, frr_pids, rounds, set_bfd_profile, start_node_frr, Failure, Measurement, NodeSide,
-    Row,
+    NodeSpeaker, Row,
 };
-use ferrolb_e2e::ns_api::NsApi;
+use ferrolb_e2e::ns_api::{seed_config, seed_node, seed_service, NsApi};
 use ferrolb_e2e::peers::{Frr, FrrConfig, FrrNeighbor};
 use ferrolb_e2e::route_sampler::proc_route_present;
 use ferrolb_e2e::{speaker, veth, wait_until_opt, Netns, ScratchDir};
-use serde_json::json;
 
 const PREFIX: &str = "198.51.100.1/32";
 const ROUTER_AS: u32 = 65000;
@@ -57,37 +55,6 @@ address-pools:
   addresses: [198.51.100.0/28]
 "#
     )
-}
-
-fn seed_config(store: &Store, text: &str) {
-    store
-        .seed(json!({"apiVersion": "v1", "kind": "ConfigMap",
-               "metadata": {"namespace": "ferrolb-system", "name": "config"},
-               "data": {"config": text}}))
-        .expect("seed the ConfigMap");
-}
-
-/// One Service at 198.51.100.1 with an endpoint on `node1`, and the Node.
-fn seed(store: &Store, node: Ipv4Addr) {
-    let objects = [
-        json!({"apiVersion": "v1", "kind": "Service",
-               "metadata": {"namespace": "web", "name": "front"},
-               "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster",
-                        "ports": [{"port": 80, "protocol": "TCP"}]},
-               "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.1"}]}}}),
-        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-               "metadata": {"namespace": "web", "name": "front-x",
-                            "labels": {"kubernetes.io/service-name": "front"}},
-               "addressType": "IPv4",
-               "endpoints": [{"addresses": ["10.244.9.1"], "nodeName": "node1",
-                              "conditions": {"ready": true}}]}),
-        json!({"apiVersion": "v1", "kind": "Node",
-               "metadata": {"name": "node1", "labels": {"kubernetes.io/hostname": "node1"}},
-               "status": {"addresses": [{"type": "InternalIP", "address": node.to_string()}]}}),
-    ];
-    for o in objects {
-        store.seed(o).expect("seed");
-    }
 }
 
 struct Lab {
@@ -137,19 +104,11 @@ impl Lab {
         seed_config(&self.api.store, &config(self.router_addr, interval_ms));
     }
 
-    fn measurement<'a>(
-        &'a self,
-        pids: &'a [i32],
-        wait_up: &'a dyn Fn(),
-        log: &'a dyn Fn() -> String,
-    ) -> Measurement<'a> {
+    fn measurement(&self) -> Measurement<'_> {
         Measurement {
             router: &self.router,
             node: &self.node,
             prefix: PREFIX,
-            pids,
-            wait_up,
-            log,
         }
     }
 }
@@ -169,7 +128,12 @@ fn measure_speaker(lab: &Lab, n: usize) -> (Vec<Row>, Vec<Row>) {
         lab.set_interval(Some(interval));
         let wait_up = || lab.wait_up(Some(interval), &log);
         for failure in FAILURES {
-            let ours = lab.measurement(&pids, &wait_up, &log).run(failure, n);
+            let speaker = NodeSpeaker {
+                pids: &pids,
+                wait_up: &wait_up,
+                log: &log,
+            };
+            let ours = lab.measurement().run(failure, n, &speaker);
             bfd_rows.push(Row {
                 failure,
                 interval_ms: Some(interval),
@@ -180,14 +144,17 @@ fn measure_speaker(lab: &Lab, n: usize) -> (Vec<Row>, Vec<Row>) {
     }
     lab.set_interval(None);
     let wait_up = || lab.wait_up(None, &log);
+    let speaker = NodeSpeaker {
+        pids: &pids,
+        wait_up: &wait_up,
+        log: &log,
+    };
     let hold_rows = FAILURES
         .iter()
         .map(|&failure| Row {
             failure,
             interval_ms: None,
-            ours: lab
-                .measurement(&pids, &wait_up, &log)
-                .run(failure, n.min(3)),
+            ours: lab.measurement().run(failure, n.min(3), &speaker),
             frr: Vec::new(),
         })
         .collect();
@@ -209,8 +176,13 @@ fn measure_frr(lab: &Lab, rows: &mut [Row], n: usize) {
         let pids = frr_pids(&node_frr);
         let log = || node_frr.dir().read("bgpd.log");
         let wait_up = || lab.wait_up(Some(interval), &log);
+        let speaker = NodeSpeaker {
+            pids: &pids,
+            wait_up: &wait_up,
+            log: &log,
+        };
         for row in rows.iter_mut().filter(|r| r.interval_ms == Some(interval)) {
-            row.frr = lab.measurement(&pids, &wait_up, &log).run(row.failure, n);
+            row.frr = lab.measurement().run(row.failure, n, &speaker);
         }
     }
 }
@@ -236,7 +208,8 @@ fn speaker_bfd_failure_detection_vs_frr() {
     cfg.bfdd = true;
     let frr = Frr::start(&router, &cfg);
     let api = NsApi::start(&router);
-    seed(&api.store, link.b_v4);
+    seed_service(&api.store, "198.51.100.1", "node1");
+    seed_node(&api.store, "node1", &link.b_v4.to_string());
     let lab = Lab {
         router,
         node,

@@ -13,14 +13,13 @@
 
 use std::time::{Duration, Instant};
 
-use ferrolb_apiserver::Store;
 use ferrolb_e2e::env::require_root_and;
 use ferrolb_e2e::failure_detection::{frr_bfd_up, set_bfd_profile, Failure};
-use ferrolb_e2e::ns_api::NsApi;
+use ferrolb_e2e::ns_api::{seed_config, seed_node, seed_service, NsApi};
 use ferrolb_e2e::peers::{Frr, FrrConfig, FrrNeighbor};
 use ferrolb_e2e::route_sampler::{proc_route_present, FirstAbsence};
-use ferrolb_e2e::{speaker, veth, wait_until_opt, ChildGuard, Netns, ScratchDir};
-use serde_json::{json, Value};
+use ferrolb_e2e::{speaker, veth, wait_until_opt, Netns, ScratchDir};
+use serde_json::Value;
 
 const INTERVAL_MS: u64 = 100;
 /// Detection time (100 ms x 3) plus the margin.
@@ -51,36 +50,24 @@ address-pools:
     )
 }
 
-/// The ConfigMap, a Service at `ip` with an endpoint on node1, and the Node.
-fn seed(store: &Store, config: &str, ip: &str, node_ip: &str) {
-    let family = if ip.contains(':') { "IPv6" } else { "IPv4" };
-    let endpoint = if ip.contains(':') {
-        "fd00:244::9"
-    } else {
-        "10.244.9.1"
-    };
-    let objects = [
-        json!({"apiVersion": "v1", "kind": "ConfigMap",
-               "metadata": {"namespace": "ferrolb-system", "name": "config"},
-               "data": {"config": config}}),
-        json!({"apiVersion": "v1", "kind": "Service",
-               "metadata": {"namespace": "web", "name": "front"},
-               "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster",
-                        "ports": [{"port": 80, "protocol": "TCP"}]},
-               "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}}),
-        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-               "metadata": {"namespace": "web", "name": "front-x",
-                            "labels": {"kubernetes.io/service-name": "front"}},
-               "addressType": family,
-               "endpoints": [{"addresses": [endpoint], "nodeName": "node1",
-                              "conditions": {"ready": true}}]}),
-        json!({"apiVersion": "v1", "kind": "Node",
-               "metadata": {"name": "node1", "labels": {"kubernetes.io/hostname": "node1"}},
-               "status": {"addresses": [{"type": "InternalIP", "address": node_ip}]}}),
-    ];
-    for o in objects {
-        store.seed(o).expect("seed");
-    }
+/// FRR (with bfdd) in the router for `cfg`, the profile `flb` at 100 ms x 3 on the peer
+/// `node_ip`, and the API fixture holding `config`, a Service at `ip` on node1, and node1.
+fn start_router(
+    router: &Netns,
+    mut cfg: FrrConfig,
+    node_ip: &str,
+    config: &str,
+    ip: &str,
+) -> (Frr, NsApi) {
+    cfg.bfdd = true;
+    let frr = Frr::start(router, &cfg);
+    set_bfd_profile(&frr, INTERVAL_MS);
+    frr.configure_bgp(&[&format!("neighbor {node_ip} bfd profile flb")]);
+    let api = NsApi::start(router);
+    seed_config(&api.store, config);
+    seed_service(&api.store, ip, "node1");
+    seed_node(&api.store, "node1", node_ip);
+    (frr, api)
 }
 
 /// FRR's view of the BFD peer `peer`.
@@ -97,40 +84,56 @@ fn frr_bfd_peer(frr: &Frr, peer: &str) -> Value {
         .unwrap_or_default()
 }
 
-/// Waits for BFD Up at 100 ms in FRR, BGP Established and `route` in the router's kernel;
-/// then freezes the speaker and returns how long the route took to leave.
-fn frozen_speaker_leaves(
-    router: &Netns,
-    node: &Netns,
-    frr: &Frr,
-    sp: &ChildGuard,
-    peer: &str,
-    route: &str,
-    log: &dyn Fn() -> String,
-) -> Duration {
+/// One test's set-up: the router with FRR and the API, the node, and what to check.
+struct Site<'a> {
+    router: &'a Netns,
+    node: &'a Netns,
+    frr: &'a Frr,
+    /// The API fixture's URL as the node reaches it.
+    api_url: String,
+    dir: &'a ScratchDir,
+    /// The node's address as FRR knows the peer.
+    peer: String,
+    /// The Service's route in the router's table.
+    route: &'a str,
+    /// FRR must show the BFD session as multi-hop.
+    multihop: bool,
+}
+
+/// Starts the speaker on the node; waits for BFD Up at 100 ms in FRR (multi-hop or not, as
+/// expected), BGP Established and the route in the router's kernel; freezes the speaker and
+/// asserts the route leaves within [`LIMIT`].
+fn frozen_speaker_leaves(site: &Site<'_>) {
+    let log_path = site.dir.join("node1.log");
+    let sp = speaker::start_speaker(site.node, &site.api_url, "node1", &[], &log_path);
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let (frr, peer, route) = (site.frr, site.peer.as_str(), site.route);
     let up = wait_until_opt(UP, || {
         (frr_bfd_up(frr, peer, INTERVAL_MS)
             && frr.established(peer.parse().expect("peer address"))
-            && proc_route_present(router, route))
+            && proc_route_present(site.router, route))
         .then_some(())
     });
     assert!(
         up.is_some(),
         "not up: FRR bfd {}, route {}\n{}",
         frr_bfd_peer(frr, peer),
-        proc_route_present(router, route),
+        proc_route_present(site.router, route),
         log()
     );
+    let view = frr_bfd_peer(frr, peer);
+    println!("FRR's BFD peer: {view}");
+    assert_eq!(view["multihop"], site.multihop, "{view}");
     let pids = [sp.pid() as i32];
-    let watch = FirstAbsence::start(router, route, Duration::from_secs(15));
+    let watch = FirstAbsence::start(site.router, route, Duration::from_secs(15));
     let t0 = Instant::now();
-    Failure::Freeze.start(node, &pids);
+    Failure::Freeze.start(site.node, &pids);
     let gone = watch.wait();
-    Failure::Freeze.end(node, &pids);
+    Failure::Freeze.end(site.node, &pids);
     let took = gone.map(|g| g - t0);
     let took = took.unwrap_or_else(|| panic!("route stayed 15 s after SIGSTOP\n{}", log()));
     println!("speaker frozen -> {route} gone from the router's kernel: {took:?}");
-    took
+    assert!(took < LIMIT, "{took:?}\n{}", log());
 }
 
 /// Multi-hop BFD (UDP 4784) to an `ebgp-multihop` peer two hops away, across a forwarding
@@ -170,27 +173,23 @@ fn speaker_bfd_multihop_across_a_router() {
     let mut n = FrrNeighbor::new(to_node.b_v4.into(), 65001);
     n.ebgp_multihop = Some(2);
     n.extra.push(format!("update-source {router_ip}"));
-    let mut cfg = FrrConfig::new(65000, to_router.b_v4).neighbor(n);
-    cfg.bfdd = true;
-    let frr = Frr::start(&router, &cfg);
-    set_bfd_profile(&frr, INTERVAL_MS);
-    frr.configure_bgp(&[&format!("neighbor {node_ip} bfd profile flb")]);
-    let api = NsApi::start(&router);
-    seed(
-        &api.store,
+    let (frr, api) = start_router(
+        &router,
+        FrrConfig::new(65000, to_router.b_v4).neighbor(n),
+        &node_ip,
         &config(&router_ip, true, "198.51.100.0/28"),
         "198.51.100.1",
-        &node_ip,
     );
-    let url = format!("http://{router_ip}:{}", api.port);
-    let log_path = dir.join("node1.log");
-    let sp = speaker::start_speaker(&node, &url, "node1", &[], &log_path);
-    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
-    let took = frozen_speaker_leaves(&router, &node, &frr, &sp, &node_ip, "198.51.100.1/32", &log);
-    let view = frr_bfd_peer(&frr, &node_ip);
-    println!("FRR's BFD peer: {view}");
-    assert_eq!(view["multihop"], true, "{view}");
-    assert!(took < LIMIT, "{took:?}\n{}", log());
+    frozen_speaker_leaves(&Site {
+        router: &router,
+        node: &node,
+        frr: &frr,
+        api_url: format!("http://{router_ip}:{}", api.port),
+        dir: &dir,
+        peer: node_ip,
+        route: "198.51.100.1/32",
+        multihop: true,
+    });
 }
 
 /// IPv6 single-hop BFD: an IPv6 peer on an fd00:255:: link, a 2001:db8:: Service address:
@@ -210,26 +209,22 @@ fn speaker_bfd_ipv6_single_hop() {
     let mut n = FrrNeighbor::new(link.b_v6.into(), 65001);
     n.ipv4 = false;
     n.ipv6 = true;
-    let mut cfg = FrrConfig::new(65000, link.a_v4).neighbor(n);
-    cfg.bfdd = true;
-    let frr = Frr::start(&router, &cfg);
-    set_bfd_profile(&frr, INTERVAL_MS);
-    frr.configure_bgp(&[&format!("neighbor {node_ip} bfd profile flb")]);
-    let api = NsApi::start(&router);
-    seed(
-        &api.store,
+    let (frr, api) = start_router(
+        &router,
+        FrrConfig::new(65000, link.a_v4).neighbor(n),
+        &node_ip,
         &config(&router_ip, false, "2001:db8::/124"),
         "2001:db8::1",
-        &node_ip,
     );
     // The API fixture listens on IPv4; the node reaches it over the link's IPv4 addresses.
-    let url = format!("http://{}:{}", link.a_v4, api.port);
-    let log_path = dir.join("node1.log");
-    let sp = speaker::start_speaker(&node, &url, "node1", &[], &log_path);
-    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
-    let took = frozen_speaker_leaves(&router, &node, &frr, &sp, &node_ip, "2001:db8::1/128", &log);
-    let view = frr_bfd_peer(&frr, &node_ip);
-    println!("FRR's BFD peer: {view}");
-    assert_eq!(view["multihop"], false, "{view}");
-    assert!(took < LIMIT, "{took:?}\n{}", log());
+    frozen_speaker_leaves(&Site {
+        router: &router,
+        node: &node,
+        frr: &frr,
+        api_url: format!("http://{}:{}", link.a_v4, api.port),
+        dir: &dir,
+        peer: node_ip,
+        route: "2001:db8::1/128",
+        multihop: false,
+    });
 }

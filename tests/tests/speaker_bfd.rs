@@ -399,6 +399,7 @@ fn speaker_bfd_frozen_node_leaves_ecmp() {
 /// sudo -E cargo test -p ferrolb-e2e --test speaker_bfd -- --ignored --nocapture
 /// ```
 /// `FERROLB_BFD_SOAK_SECS` (default 600) and `FERROLB_BFD_SOAK_SERVICES` (default 10000);
+/// `FERROLB_BFD_SOAK_NO_SYS_NICE=1` runs the speaker without CAP_SYS_NICE;
 /// before the hogs start, `FERROLB_BFD_SOAK_RESYNC_SECS` (default 60) of re-advertisements
 /// alone measure what a 10k resync does to our packet spacing.
 #[test]
@@ -481,7 +482,19 @@ fn speaker_bfd_no_flap_soak() {
     }
     println!("seeded {count} Services in {:?}", t0.elapsed());
     let url = format!("http://10.255.1.1:{}", api.port);
-    let _sp = start_speaker(&node1, "node1", &url, &dir);
+    // FERROLB_BFD_SOAK_NO_SYS_NICE=1: the speaker without CAP_SYS_NICE, as the shipped
+    // manifest runs it, so its BFD thread keeps the normal scheduling policy.
+    let wrapper: &[&str] = if env("FERROLB_BFD_SOAK_NO_SYS_NICE", 0) == 1 {
+        &[
+            "setpriv",
+            "--bounding-set=-sys_nice",
+            "--inh-caps=-sys_nice",
+        ]
+    } else {
+        &[]
+    };
+    let log = dir.join("node1.log");
+    let _sp = speaker::start_speaker_under(&node1, wrapper, &url, "node1", &[], &log);
     let up = wait_until_opt(Duration::from_secs(60), || {
         let b = our_bfd(&node1);
         (b["state"] == "Up" && b["tx_interval_ms"] == 50).then_some(())
@@ -539,6 +552,13 @@ fn speaker_bfd_no_flap_soak() {
     drop(hogs);
     let b = our_bfd(&node1);
     let frr_view = frr_bfd_peer(&frr, NODE1).unwrap_or_default();
+    let policy = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.contains("BFD thread runs with"))
+        .map(str::to_string)
+        .unwrap_or_default();
+    println!("speaker: {policy}");
     println!(
         "soak {soak:?} at 50 ms x 3 with 2 CPU hogs, {count} Services, {} full \
          re-advertisements: ours: state {} up_events {} down_events {} packets in {} out {} \

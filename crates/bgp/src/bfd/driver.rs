@@ -2,7 +2,8 @@
 //! the [`BfdSession`] state machine and sends what it asks for.
 //!
 //! Everything runs on a dedicated thread with its own single-threaded runtime, so the timers of
-//! BFD do not wait behind the speaker's other work. Receive sockets are shared per family and
+//! BFD do not wait behind the speaker's other work; the thread asks for SCHED_FIFO (granted
+//! with CAP_SYS_NICE) so that other processes on a busy node do not delay them either. Receive sockets are shared per family and
 //! hop kind: UDP 3784 for single-hop (RFC 5881, only TTL/Hop Limit 255 accepted) and 4784 for
 //! multi-hop (RFC 5883). Each session sends from its own socket bound to its local address and
 //! a source port in 49152-65535, with TTL/Hop Limit 255.

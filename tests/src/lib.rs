@@ -11,6 +11,7 @@ pub mod bench;
 pub mod cluster;
 pub mod env;
 pub mod flow_spread;
+pub mod failure_detection;
 pub mod netns;
 pub mod ns_api;
 pub mod peers;

@@ -1,5 +1,11 @@
 //! Samples whether a prefix is in a namespace's kernel routing table, every few milliseconds,
-//! on a background thread: the measure of "the route never left the router" during a change.
+//! on a background thread. Two modes:
+//!
+//! - [`RouteSampler`]: `ip -j route` every few ms, every sample kept: the gaps of a route
+//!   during a change ("the route never left the router").
+//! - [`FirstAbsence`]: the kernel's table read from `/proc` by a thread inside the namespace,
+//!   every 5 ms, until the prefix is gone: the time a failure takes to remove a route (a read
+//!   takes microseconds, not the milliseconds of an `ip` process).
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -240,9 +246,130 @@ pub fn route_present(ns: &str, prefix: &str) -> bool {
     }
 }
 
+/// How often [`FirstAbsence`] reads the table.
+pub const ABSENCE_EVERY: Duration = Duration::from_millis(5);
+
+/// A thread inside a namespace that reads the kernel's table every [`ABSENCE_EVERY`] and
+/// stops at the first read without the prefix; [`FirstAbsence::wait`] gives that time.
+#[derive(Debug)]
+pub struct FirstAbsence {
+    thread: JoinHandle<Option<Instant>>,
+}
+
+impl FirstAbsence {
+    /// Starts watching `prefix` (e.g. `198.51.100.50/32` or `2001:db8::1/128`) in `ns`'s main
+    /// table for at most `limit`; returns once the thread reads inside the namespace.
+    pub fn start(ns: &Netns, prefix: &str, limit: Duration) -> FirstAbsence {
+        let prefix = ProcPrefix::parse(prefix);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread = ns.spawn_in(move || {
+            let _ = ready_tx.send(());
+            let end = Instant::now() + limit.min(MAX_RUN);
+            while Instant::now() < end {
+                if !prefix.present() {
+                    return Some(Instant::now());
+                }
+                std::thread::sleep(ABSENCE_EVERY);
+            }
+            None
+        });
+        ready_rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("route sampler thread in the namespace");
+        FirstAbsence { thread }
+    }
+
+    /// The time of the first read without the prefix; None when it stayed for the limit.
+    pub fn wait(self) -> Option<Instant> {
+        self.thread.join().expect("route sampler thread")
+    }
+}
+
+/// Whether `prefix` is in `ns`'s main table, read from `/proc` (no `ip` process).
+pub fn proc_route_present(ns: &Netns, prefix: &str) -> bool {
+    let prefix = ProcPrefix::parse(prefix);
+    ns.run_in(move || prefix.present())
+}
+
+/// A prefix as the kernel's `/proc/thread-self/net/route` and `ipv6_route` write it.
+#[derive(Debug, Clone)]
+struct ProcPrefix {
+    v6: bool,
+    /// Destination column: IPv4 little-endian hex, IPv6 32 hex digits.
+    dest: String,
+    /// Mask column (IPv4, little-endian hex) or prefix length column (IPv6, 2 hex digits).
+    mask: String,
+}
+
+impl ProcPrefix {
+    /// Panics on a malformed prefix (test input).
+    fn parse(prefix: &str) -> ProcPrefix {
+        let (addr, len) = prefix.split_once('/').unwrap_or((prefix, ""));
+        let addr: std::net::IpAddr = addr
+            .parse()
+            .unwrap_or_else(|e| panic!("prefix {prefix:?}: {e}"));
+        match addr {
+            std::net::IpAddr::V4(a) => {
+                let len: u32 = len.parse().unwrap_or(32);
+                let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+                ProcPrefix {
+                    v6: false,
+                    dest: format!("{:08X}", u32::from_le_bytes(a.octets())),
+                    mask: format!("{:08X}", mask.swap_bytes()),
+                }
+            }
+            std::net::IpAddr::V6(a) => ProcPrefix {
+                v6: true,
+                dest: a.octets().iter().map(|b| format!("{b:02x}")).collect(),
+                mask: format!("{:02x}", len.parse::<u8>().unwrap_or(128)),
+            },
+        }
+    }
+
+    /// Reads the calling thread's namespace's table.
+    fn present(&self) -> bool {
+        let file = if self.v6 {
+            "/proc/thread-self/net/ipv6_route"
+        } else {
+            "/proc/thread-self/net/route"
+        };
+        let table = std::fs::read_to_string(file).unwrap_or_default();
+        self.in_table(&table)
+    }
+
+    fn in_table(&self, table: &str) -> bool {
+        table.lines().any(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            if self.v6 {
+                cols.first() == Some(&self.dest.as_str())
+                    && cols.get(1) == Some(&self.mask.as_str())
+            } else {
+                cols.get(1) == Some(&self.dest.as_str()) && cols.get(7) == Some(&self.mask.as_str())
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proc_tables_are_matched_by_destination_and_mask() {
+        let v4 =
+            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+                  veth0\t326433C6\t0100FF0A\t0007\t0\t0\t20\tFFFFFFFF\t0\t0\t0\n\
+                  veth0\t0000FF0A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
+        assert!(ProcPrefix::parse("198.51.100.50/32").in_table(v4));
+        assert!(ProcPrefix::parse("10.255.0.0/24").in_table(v4));
+        assert!(!ProcPrefix::parse("198.51.100.51/32").in_table(v4));
+        assert!(!ProcPrefix::parse("10.255.0.0/16").in_table(v4));
+        let v6 = "20010db8000000000000000000000001 80 00000000000000000000000000000000 00 \
+                  fd000255000000010000000000000001 00000014 00000001 00000000 00000003 veth0\n";
+        assert!(ProcPrefix::parse("2001:db8::1/128").in_table(v6));
+        assert!(!ProcPrefix::parse("2001:db8::1/64").in_table(v6));
+        assert!(!ProcPrefix::parse("2001:db8::2/128").in_table(v6));
+    }
 
     fn samples(pattern: &[(u64, bool)]) -> Samples {
         let t0 = Instant::now();

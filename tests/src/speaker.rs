@@ -7,8 +7,21 @@ use crate::{ferrolb_bin, ChildGuard, Netns};
 /// Starts `ferrolb speaker --server API --node-name NODE` in `ns` with metrics on
 /// 127.0.0.1:7473 (inside the namespace), a 1 s connect-retry and `extra` flags; output to `log`.
 pub fn start_speaker(ns: &Netns, api: &str, node: &str, extra: &[&str], log: &Path) -> ChildGuard {
+    start_speaker_under(ns, &[], api, node, extra, log)
+}
+
+/// Like [`start_speaker`], run by the command `wrapper` (e.g. `setpriv` with its options).
+pub fn start_speaker_under(
+    ns: &Netns,
+    wrapper: &[&str],
+    api: &str,
+    node: &str,
+    extra: &[&str],
+    log: &Path,
+) -> ChildGuard {
     let bin = ferrolb_bin().display().to_string();
-    let mut args = vec![
+    let mut args = wrapper.to_vec();
+    args.extend_from_slice(&[
         bin.as_str(),
         "speaker",
         "--server",
@@ -19,7 +32,7 @@ pub fn start_speaker(ns: &Netns, api: &str, node: &str, extra: &[&str], log: &Pa
         "127.0.0.1:7473",
         "--connect-retry",
         "1",
-    ];
+    ]);
     args.extend_from_slice(extra);
     ns.spawn(&args, log)
 }

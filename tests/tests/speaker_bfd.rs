@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use ferrolb_apiserver::Store;
 use ferrolb_e2e::cluster::seed_config;
 use ferrolb_e2e::env::require_root_and;
-use ferrolb_e2e::ns_api::NsApi;
+use ferrolb_e2e::ns_api::{seed_config, seed_node, seed_service, NsApi};
 use ferrolb_e2e::peers::frr::{Frr, FrrConfig, FrrNeighbor};
 use ferrolb_e2e::speaker;
 use ferrolb_e2e::{ferrolb_bin, veth, wait_until_opt, ChildGuard, Netns, ScratchDir};
@@ -67,30 +67,9 @@ address-pools:
 
 fn seed(store: &Store) {
     seed_config(store, &config("bfd-profile: fast", INTERVAL_MS));
-    let objects = [
-        json!({"apiVersion": "v1", "kind": "Service",
-               "metadata": {"namespace": "web", "name": "front"},
-               "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster",
-                        "ports": [{"port": 80, "protocol": "TCP"}]},
-               "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.1"}]}}}),
-        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-               "metadata": {"namespace": "web", "name": "front-x",
-                            "labels": {"kubernetes.io/service-name": "front"}},
-               "addressType": "IPv4",
-               "endpoints": [{"addresses": ["10.244.9.1"], "nodeName": "node2",
-                              "conditions": {"ready": true}}]}),
-    ];
-    for o in objects {
-        store.seed(o).unwrap();
-    }
-    for (name, index) in [("node1", 1), ("node2", 2)] {
-        store
-            .seed(json!({"apiVersion": "v1", "kind": "Node",
-                   "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
-                   "status": {"addresses": [{"type": "InternalIP",
-                                             "address": format!("10.255.{index}.2")}]}}))
-            .unwrap();
-    }
+    seed_service(store, "198.51.100.1", "node2");
+    seed_node(store, "node1", NODE1);
+    seed_node(store, "node2", NODE2);
 }
 
 fn start_speaker(ns: &Netns, node: &str, api: &str, dir: &ScratchDir) -> ChildGuard {
@@ -420,7 +399,10 @@ fn speaker_bfd_frozen_node_leaves_ecmp() {
 /// ```sh
 /// sudo -E cargo test -p ferrolb-e2e --test speaker_bfd -- --ignored --nocapture
 /// ```
-/// `FERROLB_BFD_SOAK_SECS` (default 600) and `FERROLB_BFD_SOAK_SERVICES` (default 10000).
+/// `FERROLB_BFD_SOAK_SECS` (default 600) and `FERROLB_BFD_SOAK_SERVICES` (default 10000);
+/// `FERROLB_BFD_SOAK_NO_SYS_NICE=1` runs the speaker without CAP_SYS_NICE;
+/// before the hogs start, `FERROLB_BFD_SOAK_RESYNC_SECS` (default 60) of re-advertisements
+/// alone measure what a 10k resync does to our packet spacing.
 #[test]
 #[ignore]
 fn speaker_bfd_no_flap_soak() {
@@ -456,6 +438,18 @@ fn speaker_bfd_no_flap_soak() {
         "detect-multiplier 3",
     ]);
     frr.configure_bgp(&[&format!("neighbor {NODE1} bfd profile flb")]);
+    // The router stands for another machine, whose CPUs the node's hogs do not load: its
+    // bfdd gets SCHED_FIFO like ours, unless FERROLB_BFD_SOAK_FRR_RT=0 (then both BFDs
+    // share the loaded cores and a flap may be FRR's miss: see the diagnostics printed).
+    if env("FERROLB_BFD_SOAK_FRR_RT", 1) == 1 {
+        let pid = frr.pid("bfdd").expect("bfdd pid").to_string();
+        let out = std::process::Command::new("chrt")
+            .args(["-f", "-a", "-p", "10", &pid])
+            .output()
+            .expect("chrt");
+        assert!(out.status.success(), "chrt: {out:?}");
+        println!("router bfdd (pid {pid}) runs with SCHED_FIFO 10");
+    }
     let api = NsApi::start(&router);
     seed(&api.store);
     let soak_config = |communities: &str| {
@@ -489,7 +483,19 @@ fn speaker_bfd_no_flap_soak() {
     }
     println!("seeded {count} Services in {:?}", t0.elapsed());
     let url = format!("http://10.255.1.1:{}", api.port);
-    let _sp = start_speaker(&node1, "node1", &url, &dir);
+    // FERROLB_BFD_SOAK_NO_SYS_NICE=1: the speaker without CAP_SYS_NICE, as the shipped
+    // manifest runs it, so its BFD thread keeps the normal scheduling policy.
+    let wrapper: &[&str] = if env("FERROLB_BFD_SOAK_NO_SYS_NICE", 0) == 1 {
+        &[
+            "setpriv",
+            "--bounding-set=-sys_nice",
+            "--inh-caps=-sys_nice",
+        ]
+    } else {
+        &[]
+    };
+    let log = dir.join("node1.log");
+    let _sp = speaker::start_speaker_under(&node1, wrapper, &url, "node1", &[], &log);
     let up = wait_until_opt(Duration::from_secs(60), || {
         let b = our_bfd(&node1);
         (b["state"] == "Up" && b["tx_interval_ms"] == 50).then_some(())
@@ -512,7 +518,24 @@ fn speaker_bfd_no_flap_soak() {
         all.is_some()
     );
 
-    // Two CPU hogs in the node namespace (killed by PID when dropped).
+    // Phase 1: the re-advertisements alone (no CPU hog): how far a 10k resync delays our
+    // packets (max_tx_gap_ms), so it can be told apart from the hogs' effect.
+    let resync_only = Duration::from_secs(env("FERROLB_BFD_SOAK_RESYNC_SECS", 60));
+    let mut soak_state = SoakState::default();
+    let start = Instant::now();
+    while start.elapsed() < resync_only {
+        soak_state.second(&node1, &frr, start, &|c| {
+            seed_config(&api.store, &soak_config(c))
+        });
+    }
+    let phase1 = our_bfd(&node1);
+    println!(
+        "phase 1: {} re-advertisements of {count} Services, no CPU hog: max_tx_gap_ms {} \
+         max_rx_gap_ms {} down_events {}",
+        soak_state.resyncs, phase1["max_tx_gap_ms"], phase1["max_rx_gap_ms"], phase1["down_events"]
+    );
+
+    // Phase 2: two CPU hogs in the node namespace (killed by PID when dropped).
     let hogs: Vec<ChildGuard> = (0..2)
         .map(|i| {
             node1.spawn(
@@ -522,41 +545,89 @@ fn speaker_bfd_no_flap_soak() {
         })
         .collect();
     let start = Instant::now();
-    let mut resyncs = 0;
-    let mut tick = Instant::now();
     while start.elapsed() < soak {
-        std::thread::sleep(Duration::from_secs(1));
-        if tick.elapsed() >= Duration::from_secs(20) {
-            tick = Instant::now();
-            resyncs += 1;
-            let communities = if resyncs % 2 == 1 {
-                "  bgp-advertisements:\n  - communities: [\"64512:100\"]\n"
-            } else {
-                ""
-            };
-            // The communities apply to the second pool (the last one in the text).
-            seed_config(&api.store, &soak_config(communities));
-        }
+        soak_state.second(&node1, &frr, start, &|c| {
+            seed_config(&api.store, &soak_config(c))
+        });
     }
     drop(hogs);
     let b = our_bfd(&node1);
-    let frr_view = frr
-        .try_vtysh(&["show bfd peers counters json"])
-        .ok()
-        .and_then(|o| serde_json::from_str::<Value>(&o).ok())
-        .and_then(|v| {
-            v.as_array()?
-                .iter()
-                .find(|p| p["peer"].as_str() == Some(NODE1))
-                .map(Value::to_string)
-        })
+    let frr_view = frr_bfd_peer(&frr, NODE1).unwrap_or_default();
+    let policy = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.contains("BFD thread runs with"))
+        .map(str::to_string)
         .unwrap_or_default();
+    println!("speaker: {policy}");
     println!(
-        "soak {soak:?} at 50 ms x 3 with 2 CPU hogs, {count} Services, {resyncs} full \
-         re-advertisements: ours: state {} up_events {} down_events {} packets in {} out {}; \
-         FRR counters: {frr_view}",
-        b["state"], b["up_events"], b["down_events"], b["packets_in"], b["packets_out"]
+        "soak {soak:?} at 50 ms x 3 with 2 CPU hogs, {count} Services, {} full \
+         re-advertisements: ours: state {} up_events {} down_events {} packets in {} out {} \
+         max_tx_gap_ms {} max_rx_gap_ms {} tx_gaps_over_peer_detect {}; FRR: status {} \
+         diagnostic {:?} remote-diagnostic {:?}; flaps: {:#?}",
+        soak_state.resyncs,
+        b["state"],
+        b["up_events"],
+        b["down_events"],
+        b["packets_in"],
+        b["packets_out"],
+        b["max_tx_gap_ms"],
+        b["max_rx_gap_ms"],
+        b["tx_gaps_over_peer_detect"],
+        frr_view["status"],
+        frr_view["diagnostic"],
+        frr_view["remote-diagnostic"],
+        soak_state.flaps
     );
     assert_eq!(b["state"], "Up", "{b}");
+    assert_eq!(b["tx_gaps_over_peer_detect"], 0, "we sent late: {b}");
     assert_eq!(b["down_events"], 0, "BFD flapped: {b}");
+}
+
+/// The soak's once-a-second work: a full re-advertisement every 20 s, and a record of every
+/// BFD flap with both sides' diagnostics, to tell which side missed.
+#[derive(Default)]
+struct SoakState {
+    resyncs: u32,
+    last_resync: Option<Instant>,
+    down_events: u64,
+    flaps: Vec<String>,
+}
+
+impl SoakState {
+    fn second(&mut self, node: &Netns, frr: &Frr, start: Instant, reseed: &dyn Fn(&str)) {
+        std::thread::sleep(Duration::from_secs(1));
+        if self
+            .last_resync
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(20))
+        {
+            self.last_resync = Some(Instant::now());
+            self.resyncs += 1;
+            // The communities apply to the second pool (the last one in the text).
+            reseed(if self.resyncs % 2 == 1 {
+                "  bgp-advertisements:\n  - communities: [\"64512:100\"]\n"
+            } else {
+                ""
+            });
+        }
+        let ours = our_bfd(node);
+        let down = ours["down_events"].as_u64().unwrap_or(0);
+        if down > self.down_events {
+            self.down_events = down;
+            let theirs = frr_bfd_peer(frr, NODE1).unwrap_or_default();
+            let flap = format!(
+                "at {:?}: ours: last_down_reason {} max_rx_gap_ms {} max_tx_gap_ms {} \
+                 tx_gaps_over_peer_detect {}; FRR: diagnostic {} remote-diagnostic {}",
+                start.elapsed(),
+                ours["last_down_reason"],
+                ours["max_rx_gap_ms"],
+                ours["max_tx_gap_ms"],
+                ours["tx_gaps_over_peer_detect"],
+                theirs["diagnostic"],
+                theirs["remote-diagnostic"]
+            );
+            println!("BFD flap {flap}");
+            self.flaps.push(flap);
+        }
+    }
 }

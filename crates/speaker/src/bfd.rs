@@ -113,6 +113,9 @@ impl BfdLive {
             packets_out: st.counters.packets_out,
             up_events: st.counters.up_events,
             down_events: st.counters.down_events,
+            max_tx_gap_ms: millis(st.counters.max_tx_gap),
+            max_rx_gap_ms: millis(st.counters.max_rx_gap),
+            tx_gaps_over_peer_detect: st.counters.tx_gaps_over_peer_detect,
         }
     }
 }

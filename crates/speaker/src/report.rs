@@ -106,6 +106,16 @@ pub struct BfdReport {
     pub up_events: u64,
     /// Transitions from Up to Down.
     pub down_events: u64,
+    /// The longest time between two packets we sent, from one sent while Up (ms).
+    #[serde(default)]
+    pub max_tx_gap_ms: u64,
+    /// The longest time between two packets received, from one received while Up (ms).
+    #[serde(default)]
+    pub max_rx_gap_ms: u64,
+    /// Gaps between our packets longer than the peer's detection time (each let the peer
+    /// declare the session down).
+    #[serde(default)]
+    pub tx_gaps_over_peer_detect: u64,
 }
 
 /// A configured peer without a session on this node.

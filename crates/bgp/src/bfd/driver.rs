@@ -2,7 +2,8 @@
 //! the [`BfdSession`] state machine and sends what it asks for.
 //!
 //! Everything runs on a dedicated thread with its own single-threaded runtime, so the timers of
-//! BFD do not wait behind the speaker's other work. Receive sockets are shared per family and
+//! BFD do not wait behind the speaker's other work; the thread asks for SCHED_FIFO (granted
+//! with CAP_SYS_NICE) so that other processes on a busy node do not delay them either. Receive sockets are shared per family and
 //! hop kind: UDP 3784 for single-hop (RFC 5881, only TTL/Hop Limit 255 accepted) and 4784 for
 //! multi-hop (RFC 5883). Each session sends from its own socket bound to its local address and
 //! a source port in 49152-65535, with TTL/Hop Limit 255.
@@ -125,8 +126,11 @@ struct Entry {
     peer: IpAddr,
     hop: Hop,
     min_ttl: u8,
-    packets: mpsc::Sender<ControlPacket>,
+    packets: mpsc::Sender<Received>,
 }
+
+/// A packet for a session, with the time it was read from the socket.
+type Received = (ControlPacket, Instant);
 
 type SharedTable = Arc<Mutex<Table>>;
 
@@ -168,6 +172,17 @@ impl Bfd {
         let thread = std::thread::Builder::new()
             .name("ferrolb-bfd".into())
             .spawn(move || {
+                match sockopt::set_realtime() {
+                    Ok(()) => tracing::info!(
+                        priority = sockopt::REALTIME_PRIORITY,
+                        "BFD thread runs with SCHED_FIFO"
+                    ),
+                    Err(e) => tracing::info!(
+                        error = %e,
+                        "BFD thread runs with the normal scheduling policy (SCHED_FIFO needs \
+                         CAP_SYS_NICE)"
+                    ),
+                }
                 let rt = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -344,7 +359,7 @@ struct SessionTask {
     machine: BfdSession,
     socket: UdpSocket,
     dest: SocketAddr,
-    packets: mpsc::Receiver<ControlPacket>,
+    packets: mpsc::Receiver<Received>,
     commands: mpsc::Receiver<Input>,
     status: watch::Sender<Status>,
 }
@@ -359,32 +374,50 @@ impl SessionTask {
                     None => std::future::pending().await,
                 }
             };
-            let input = tokio::select! {
+            let (at, input) = tokio::select! {
                 biased;
                 p = self.packets.recv() => match p {
-                    Some(p) => Input::Received(p),
+                    Some((p, at)) => (at, Input::Received(p)),
                     None => return,
                 },
                 c = self.commands.recv() => match c {
-                    Some(c) => c,
+                    Some(c) => (Instant::now(), c),
                     None => return,
                 },
-                () = sleep => Input::Tick,
+                () = sleep => {
+                    self.take_pending_packets().await;
+                    (Instant::now(), Input::Tick)
+                }
             };
-            for out in self.machine.handle(Instant::now(), input) {
-                match out {
-                    Output::Send(p) => {
-                        if let Err(e) = self.socket.send_to(&p.encode(), self.dest).await {
-                            tracing::debug!(error = %e, "BFD send failed");
-                        }
-                    }
-                    Output::StateChanged { from, to, diag } => {
-                        tracing::info!(%from, %to, %diag, "BFD session state changed");
+            self.step(at, input).await;
+        }
+    }
+
+    /// Before a timer is acted on: packets that arrived before it may still wait in the
+    /// socket when the thread woke late. Yielding lets the receive task read them (tokio runs
+    /// its I/O driver before a yielded task); they are handled first, with the time they
+    /// were read, so a late wake-up does not expire a detection time that a packet restarted.
+    async fn take_pending_packets(&mut self) {
+        tokio::task::yield_now().await;
+        while let Ok((p, at)) = self.packets.try_recv() {
+            self.step(at, Input::Received(p)).await;
+        }
+    }
+
+    async fn step(&mut self, now: Instant, input: Input) {
+        for out in self.machine.handle(now, input) {
+            match out {
+                Output::Send(p) => {
+                    if let Err(e) = self.socket.send_to(&p.encode(), self.dest).await {
+                        tracing::debug!(error = %e, "BFD send failed");
                     }
                 }
+                Output::StateChanged { from, to, diag } => {
+                    tracing::info!(%from, %to, %diag, "BFD session state changed");
+                }
             }
-            self.status.send_replace(self.machine.status());
         }
+        self.status.send_replace(self.machine.status());
     }
 }
 
@@ -397,6 +430,7 @@ async fn receive_loop(socket: UdpSocket, hop: Hop, table: SharedTable) {
                 sockopt::recv_with_ttl(&socket, &mut buf)
             })
             .await;
+        let at = Instant::now();
         let received = match r {
             Ok(r) => r,
             Err(e) => {
@@ -416,14 +450,15 @@ async fn receive_loop(socket: UdpSocket, hop: Hop, table: SharedTable) {
                 continue;
             }
         };
-        dispatch(&table, hop, received.from.ip(), received.ttl, packet);
+        dispatch(&table, hop, received.from.ip(), received.ttl, (packet, at));
     }
 }
 
 /// Selects the session by Your Discriminator, or by source address and hop kind when it is
 /// zero (RFC 5880 §6.8.6); the source must be the session's peer either way.
 /// The multi-hop TTL check against the session's `min_ttl` is made here.
-fn dispatch(table: &SharedTable, hop: Hop, from: IpAddr, ttl: Option<u8>, packet: ControlPacket) {
+fn dispatch(table: &SharedTable, hop: Hop, from: IpAddr, ttl: Option<u8>, received: Received) {
+    let packet = received.0;
     let from = canonical(from);
     let table = lock(table);
     let discr = if packet.your_discr != 0 {
@@ -443,7 +478,7 @@ fn dispatch(table: &SharedTable, hop: Hop, from: IpAddr, ttl: Option<u8>, packet
         tracing::debug!(%from, ?ttl, min_ttl = entry.min_ttl, "BFD multi-hop packet below minimum-ttl dropped");
         return;
     }
-    if entry.packets.try_send(packet).is_err() {
+    if entry.packets.try_send(received).is_err() {
         tracing::debug!(%from, "BFD session queue full; packet dropped");
     }
 }
@@ -548,5 +583,37 @@ mod tests {
         // No minimum: everything passes.
         assert!(ttl_accepted(Hop::Multi, 1, Some(1)));
         assert!(ttl_accepted(Hop::Multi, 0, None));
+    }
+
+    /// The scheduling policy (field 41 of /proc/self/task/TID/stat) of the thread `name`.
+    fn thread_policy(name: &str) -> Option<u32> {
+        for task in std::fs::read_dir("/proc/self/task").ok()? {
+            let dir = task.ok()?.path();
+            let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+            if comm.trim_end() != name {
+                continue;
+            }
+            let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
+            // The fields after the command name (which ends with the last ')') start at 3.
+            let rest = &stat[stat.rfind(')')? + 2..];
+            return rest.split(' ').nth(41 - 3)?.parse().ok();
+        }
+        None
+    }
+
+    #[test]
+    fn bfd_thread_is_real_time_when_permitted() {
+        let bfd = Bfd::new().unwrap();
+        let policy = thread_policy("ferrolb-bfd").expect("the BFD thread");
+        // Whether this process may use SCHED_FIFO (CAP_SYS_NICE), tried on a throwaway thread.
+        let permitted = std::thread::spawn(|| sockopt::set_realtime().is_ok())
+            .join()
+            .unwrap();
+        if permitted {
+            assert_eq!(policy, libc::SCHED_FIFO as u32);
+        } else {
+            assert_eq!(policy, libc::SCHED_OTHER as u32);
+        }
+        drop(bfd);
     }
 }

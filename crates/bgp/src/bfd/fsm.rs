@@ -53,6 +53,10 @@ pub struct BfdSession {
     /// A Final is owed to the peer's Poll.
     final_due: bool,
     last_tx: Option<Instant>,
+    /// When the last packet was sent, if the session was Up then (for `max_tx_gap`).
+    sent_in_up: Option<Instant>,
+    /// When the last packet was received, if the session was Up then (for `max_rx_gap`).
+    received_in_up: Option<Instant>,
     /// Jitter of the current gap, as the fraction (per mille) of the interval actually waited.
     gap_permille: u32,
     next_tx: Option<Instant>,
@@ -98,6 +102,8 @@ impl BfdSession {
             poll: Poll::Idle,
             final_due: false,
             last_tx: None,
+            sent_in_up: None,
+            received_in_up: None,
             gap_permille: 1000,
             next_tx: None,
             detect_deadline: None,
@@ -173,6 +179,10 @@ impl BfdSession {
     /// [`ControlPacket::decode`]).
     fn receive(&mut self, now: Instant, p: ControlPacket, out: &mut Vec<Output>) {
         self.counters.packets_in += 1;
+        if let Some(prev) = self.received_in_up {
+            let gap = now.saturating_duration_since(prev);
+            self.counters.max_rx_gap = self.counters.max_rx_gap.max(gap);
+        }
         let addressed_to_us = p.your_discr == self.local_discr;
         let may_be_new = p.your_discr == 0 && matches!(p.state, State::Down | State::AdminDown);
         if !(addressed_to_us || may_be_new) {
@@ -193,9 +203,11 @@ impl BfdSession {
         // "Consider the packet received" for the Detection Time (last step of §6.8.6).
         self.detect_deadline = Some(now + self.detect_time());
         if self.state == State::AdminDown {
+            self.received_in_up = None;
             return;
         }
         self.apply_remote_state(now, p.state, out);
+        self.received_in_up = (self.state == State::Up).then_some(now);
         if p.poll {
             self.final_due = true;
         }
@@ -244,21 +256,31 @@ impl BfdSession {
             let mut p = self.packet();
             p.poll = false;
             p.final_ = true;
-            self.send(p, out);
+            self.send(now, p, out);
         }
         if !self.may_transmit() || self.next_tx.is_none_or(|t| now < t) {
             return;
         }
         let p = self.packet();
-        self.send(p, out);
+        self.send(now, p, out);
         self.last_tx = Some(now);
         self.gap_permille = self.draw_jitter();
         self.keep_next_tx = false;
         self.reschedule_tx();
     }
 
-    fn send(&mut self, p: ControlPacket, out: &mut Vec<Output>) {
+    fn send(&mut self, now: Instant, p: ControlPacket, out: &mut Vec<Output>) {
         self.counters.packets_out += 1;
+        if let Some(prev) = self.sent_in_up {
+            let gap = now.saturating_duration_since(prev);
+            self.counters.max_tx_gap = self.counters.max_tx_gap.max(gap);
+            let peer_detect =
+                u64::from(self.cfg.timers.detect_mult) * u64::from(self.tx_interval_us());
+            if gap > Duration::from_micros(peer_detect) {
+                self.counters.tx_gaps_over_peer_detect += 1;
+            }
+        }
+        self.sent_in_up = (self.state == State::Up).then_some(now);
         out.push(Output::Send(p));
     }
 

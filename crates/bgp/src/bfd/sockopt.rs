@@ -1,6 +1,7 @@
 //! The socket options and the `recvmsg(2)` BFD needs that socket2 does not offer: asking for
 //! the received TTL / Hop Limit (IP_RECVTTL, IPV6_RECVHOPLIMIT) and reading it from the
-//! control messages (RFC 5881 §5, RFC 5883 §2). The only `unsafe` of the `bfd` module.
+//! control messages (RFC 5881 §5, RFC 5883 §2); and the real-time scheduling policy of the
+//! BFD thread. The only `unsafe` of the `bfd` module.
 
 use std::io;
 use std::mem::{size_of, MaybeUninit};
@@ -119,5 +120,26 @@ fn sockaddr_to_std(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
             )))
         }
         _ => None,
+    }
+}
+
+/// The SCHED_FIFO priority of the BFD thread: above every normal (SCHED_OTHER) thread, low
+/// among real-time ones so kernel threads and other real-time work keep precedence.
+pub(crate) const REALTIME_PRIORITY: libc::c_int = 10;
+
+/// Puts the calling thread in SCHED_FIFO at [`REALTIME_PRIORITY`], so a busy CPU cannot delay
+/// its timers. Needs CAP_SYS_NICE (or an RLIMIT_RTPRIO at least that high); fails with EPERM
+/// otherwise, and the thread stays in the normal policy.
+pub(crate) fn set_realtime() -> io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: REALTIME_PRIORITY,
+    };
+    // SAFETY: `param` is a valid sched_param that lives for the call; pid 0 is the calling
+    // thread; the kernel only reads it.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }

@@ -441,3 +441,48 @@ fn admin_down_at_a_fast_rate_is_signaled_before_the_peer_detects() {
     assert_eq!(st.local_diag, Diag::NeighborSignaledSessionDown, "{st:?}");
     assert!(st.last_down_admin);
 }
+
+/// `max_tx_gap` / `max_rx_gap` record the longest spacing while Up, including the gap that
+/// made the detection time run out, and not the 1 s rate before Up.
+#[test]
+fn gap_counters_record_the_longest_spacing_while_up() {
+    let mut p = Pair::new(cfg(100, 100, 5, false), cfg(100, 100, 5, false));
+    p.run_for(Duration::from_secs(5));
+    assert_eq!(p.s[0].state(), State::Up);
+    let c = p.s[0].status().counters;
+    // At 100 ms with 75-100 % jitter; the Poll after Up is sent at the 1 s rate's schedule
+    // at most, and the handshake gaps (1 s rate, not Up) are not counted.
+    assert!(c.max_tx_gap <= MS * 1000, "{c:?}");
+    let settled = p.now;
+    let settled_tx = p.s[0].status().counters.max_tx_gap;
+    p.run_for(Duration::from_secs(2));
+    let c = p.s[0].status().counters;
+    assert_eq!(
+        c.max_tx_gap,
+        settled_tx.max(*p.gaps(0, settled).iter().max().unwrap())
+    );
+    assert!(c.max_rx_gap <= MS * 101, "{c:?}");
+    // Side 1 goes silent for 150 ms: with the packets around it at most 100 ms away, the gap
+    // stays under the 500 ms detection time. Then 600 ms: the detection time runs out.
+    p.deliver_from[1] = false;
+    p.run_for(MS * 150);
+    p.deliver_from[1] = true;
+    p.run_for(MS * 500);
+    let c = p.s[0].status().counters;
+    assert_eq!(p.s[0].state(), State::Up);
+    assert!(
+        c.max_rx_gap >= MS * 150 && c.max_rx_gap <= MS * 351,
+        "{c:?}"
+    );
+    p.deliver_from[1] = false;
+    p.run_for(MS * 600);
+    p.deliver_from[1] = true;
+    p.run_for(MS * 1500);
+    let c = p.s[0].status().counters;
+    assert_eq!(c.down_events, 1);
+    assert!(c.max_rx_gap >= MS * 600, "{c:?}");
+    // Side 0 never paused its own packets.
+    assert_eq!(c.tx_gaps_over_peer_detect, 0, "{c:?}");
+    // Side 1 sent on time too (the wire lost its packets): the miss was not its own.
+    assert_eq!(p.s[1].status().counters.tx_gaps_over_peer_detect, 0);
+}

@@ -50,6 +50,16 @@ pub struct Counters {
     pub up_events: u64,
     /// Transitions from Up to Down.
     pub down_events: u64,
+    /// The longest time between two packets we sent, counted from a packet sent while Up (so
+    /// the gap that let the peer's detection time run out is included).
+    pub max_tx_gap: Duration,
+    /// The longest time between two packets received, counted from a packet received while
+    /// Up (so the gap that let our detection time run out is included).
+    pub max_rx_gap: Duration,
+    /// Gaps between our packets, from one sent while Up, longer than the detection time the
+    /// peer applies to us (our Detect Mult × the transmit interval): each one let the peer
+    /// declare the session down, and was our side's miss.
+    pub tx_gaps_over_peer_detect: u64,
 }
 
 /// A snapshot of one session for status output.

@@ -69,3 +69,40 @@ pub fn seed_endpoints(store: &Store, service: &str, nodes: &[&str]) {
                "addressType": "IPv4", "endpoints": endpoints}),
     );
 }
+
+/// Creates the Node `name` (label `kubernetes.io/hostname: name`, InternalIP `ip`).
+pub fn seed_node_at(store: &Store, name: &str, ip: &str) {
+    seed(
+        store,
+        json!({"apiVersion": "v1", "kind": "Node",
+               "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+               "status": {"addresses": [{"type": "InternalIP", "address": ip}]}}),
+    );
+}
+
+/// Creates the LoadBalancer Service `web/front` (port 80, externalTrafficPolicy Cluster) with
+/// `ip` as its ingress address and a ready endpoint on node `node` (an EndpointSlice of the
+/// address's family; endpoint 10.244.9.1 or fd00:244::9).
+pub fn seed_front_service(store: &Store, ip: &str, node: &str) {
+    let (family, endpoint) = if ip.contains(':') {
+        ("IPv6", "fd00:244::9")
+    } else {
+        ("IPv4", "10.244.9.1")
+    };
+    let objects = [
+        json!({"apiVersion": "v1", "kind": "Service",
+               "metadata": {"namespace": "web", "name": "front"},
+               "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster",
+                        "ports": [{"port": 80, "protocol": "TCP"}]},
+               "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}}),
+        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+               "metadata": {"namespace": "web", "name": "front-x",
+                            "labels": {"kubernetes.io/service-name": "front"}},
+               "addressType": family,
+               "endpoints": [{"addresses": [endpoint], "nodeName": node,
+                              "conditions": {"ready": true}}]}),
+    ];
+    for o in objects {
+        seed(store, o);
+    }
+}

@@ -56,51 +56,6 @@ impl NsApi {
     }
 }
 
-/// Creates or replaces the ConfigMap `ferrolb-system/config` with `text` as its `config`.
-pub fn seed_config(store: &Store, text: &str) {
-    store
-        .seed(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
-               "metadata": {"namespace": "ferrolb-system", "name": "config"},
-               "data": {"config": text}}))
-        .expect("seed the ConfigMap");
-}
-
-/// Creates the Node `name` (label `kubernetes.io/hostname: name`, InternalIP `ip`).
-pub fn seed_node(store: &Store, name: &str, ip: &str) {
-    store
-        .seed(serde_json::json!({"apiVersion": "v1", "kind": "Node",
-               "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
-               "status": {"addresses": [{"type": "InternalIP", "address": ip}]}}))
-        .expect("seed the Node");
-}
-
-/// Creates the LoadBalancer Service `web/front` (port 80, externalTrafficPolicy Cluster) with
-/// `ip` as its ingress address and a ready endpoint on node `node` (an EndpointSlice of the
-/// address's family; endpoint 10.244.9.1 or fd00:244::9).
-pub fn seed_service(store: &Store, ip: &str, node: &str) {
-    let (family, endpoint) = if ip.contains(':') {
-        ("IPv6", "fd00:244::9")
-    } else {
-        ("IPv4", "10.244.9.1")
-    };
-    let objects = [
-        serde_json::json!({"apiVersion": "v1", "kind": "Service",
-               "metadata": {"namespace": "web", "name": "front"},
-               "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster",
-                        "ports": [{"port": 80, "protocol": "TCP"}]},
-               "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}}),
-        serde_json::json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-               "metadata": {"namespace": "web", "name": "front-x",
-                            "labels": {"kubernetes.io/service-name": "front"}},
-               "addressType": family,
-               "endpoints": [{"addresses": [endpoint], "nodeName": node,
-                              "conditions": {"ready": true}}]}),
-    ];
-    for o in objects {
-        store.seed(o).expect("seed the Service");
-    }
-}
-
 impl Drop for NsApi {
     fn drop(&mut self) {
         if let Some(s) = self.stop.take() {

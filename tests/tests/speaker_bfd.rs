@@ -17,9 +17,9 @@
 use std::time::{Duration, Instant};
 
 use ferrolb_apiserver::Store;
-use ferrolb_e2e::cluster::seed_config;
+use ferrolb_e2e::cluster::{seed_config, seed_front_service, seed_node_at};
 use ferrolb_e2e::env::require_root_and;
-use ferrolb_e2e::ns_api::{seed_config, seed_node, seed_service, NsApi};
+use ferrolb_e2e::ns_api::NsApi;
 use ferrolb_e2e::peers::frr::{Frr, FrrConfig, FrrNeighbor};
 use ferrolb_e2e::speaker;
 use ferrolb_e2e::{ferrolb_bin, veth, wait_until_opt, ChildGuard, Netns, ScratchDir};
@@ -67,9 +67,9 @@ address-pools:
 
 fn seed(store: &Store) {
     seed_config(store, &config("bfd-profile: fast", INTERVAL_MS));
-    seed_service(store, "198.51.100.1", "node2");
-    seed_node(store, "node1", NODE1);
-    seed_node(store, "node2", NODE2);
+    seed_front_service(store, "198.51.100.1", "node2");
+    seed_node_at(store, "node1", NODE1);
+    seed_node_at(store, "node2", NODE2);
 }
 
 fn start_speaker(ns: &Netns, node: &str, api: &str, dir: &ScratchDir) -> ChildGuard {

@@ -15,12 +15,13 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use ferrolb_e2e::cluster::{seed_config, seed_front_service, seed_node_at};
 use ferrolb_e2e::env::require_root_and;
 use ferrolb_e2e::failure_detection::{
     frr_bfd_up, frr_pids, rounds, set_bfd_profile, start_node_frr, Failure, Measurement, NodeSide,
     NodeSpeaker, Row,
 };
-use ferrolb_e2e::ns_api::{seed_config, seed_node, seed_service, NsApi};
+use ferrolb_e2e::ns_api::NsApi;
 use ferrolb_e2e::peers::{Frr, FrrConfig, FrrNeighbor};
 use ferrolb_e2e::route_sampler::proc_route_present;
 use ferrolb_e2e::{speaker, veth, wait_until_opt, Netns, ScratchDir};
@@ -208,8 +209,8 @@ fn speaker_bfd_failure_detection_vs_frr() {
     cfg.bfdd = true;
     let frr = Frr::start(&router, &cfg);
     let api = NsApi::start(&router);
-    seed_service(&api.store, "198.51.100.1", "node1");
-    seed_node(&api.store, "node1", &link.b_v4.to_string());
+    seed_front_service(&api.store, "198.51.100.1", "node1");
+    seed_node_at(&api.store, "node1", &link.b_v4.to_string());
     let lab = Lab {
         router,
         node,

@@ -13,9 +13,10 @@
 
 use std::time::{Duration, Instant};
 
+use ferrolb_e2e::cluster::{seed_config, seed_front_service, seed_node_at};
 use ferrolb_e2e::env::require_root_and;
 use ferrolb_e2e::failure_detection::{frr_bfd_up, set_bfd_profile, Failure};
-use ferrolb_e2e::ns_api::{seed_config, seed_node, seed_service, NsApi};
+use ferrolb_e2e::ns_api::NsApi;
 use ferrolb_e2e::peers::{Frr, FrrConfig, FrrNeighbor};
 use ferrolb_e2e::route_sampler::{proc_route_present, FirstAbsence};
 use ferrolb_e2e::{speaker, veth, wait_until_opt, Netns, ScratchDir};
@@ -65,8 +66,8 @@ fn start_router(
     frr.configure_bgp(&[&format!("neighbor {node_ip} bfd profile flb")]);
     let api = NsApi::start(router);
     seed_config(&api.store, config);
-    seed_service(&api.store, ip, "node1");
-    seed_node(&api.store, "node1", node_ip);
+    seed_front_service(&api.store, ip, "node1");
+    seed_node_at(&api.store, "node1", node_ip);
     (frr, api)
 }
 

@@ -1,5 +1,5 @@
 //! `kubectl kustomize manifests/` renders, and the speaker's DaemonSet has what the issue asks
-//! for: host network, only NET_ADMIN and NET_RAW added (ALL dropped), a control-plane
+//! for: host network, only NET_ADMIN, NET_RAW and SYS_NICE added (ALL dropped), a control-plane
 //! toleration, readiness on /readyz, NODE_NAME from the downward API, a grace period, and its
 //! service account bound to the speaker's roles. (That the RBAC rules match the API calls the
 //! speaker makes is checked in crates/speaker/tests/api.rs.) The CRDs of the six metallb.io
@@ -59,7 +59,10 @@ fn kustomize_renders_the_speaker() {
     assert_eq!(c["args"][0], "speaker");
     let caps = &c["securityContext"]["capabilities"];
     assert_eq!(caps["drop"], serde_json::json!(["ALL"]));
-    assert_eq!(caps["add"], serde_json::json!(["NET_ADMIN", "NET_RAW"]));
+    assert_eq!(
+        caps["add"],
+        serde_json::json!(["NET_ADMIN", "NET_RAW", "SYS_NICE"])
+    );
     assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
     let env = c["env"].as_array().expect("env");
     assert!(env

@@ -200,12 +200,16 @@ fn shipped_speaker_runs_the_uplink_manager() {
             .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
             .filter(|n| *n > 0)
     });
-    // exactly the two capabilities, nothing more
+    // exactly the three capabilities, nothing more
     let status = std::fs::read_to_string(format!("/proc/{}/status", speaker.pid()))
         .expect("the speaker's /proc status");
     assert_eq!(
         parse_effective(&status),
-        Some(caps_mask(&[Capability::NetAdmin, Capability::NetRaw])),
+        Some(caps_mask(&[
+            Capability::NetAdmin,
+            Capability::NetRaw,
+            Capability::SysNice
+        ])),
         "{status}"
     );
     assert!(status.contains("NoNewPrivs:\t1"), "{status}");

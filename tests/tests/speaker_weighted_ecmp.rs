@@ -16,12 +16,12 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use ferrolb_e2e::cluster::{seed_config, seed_endpoints, seed_node, seed_service};
 use ferrolb_e2e::env::require_root_and;
 use ferrolb_e2e::flow_spread::probe_flows;
 use ferrolb_e2e::ns_api::NsApi;
 use ferrolb_e2e::peers::frr::{Frr, FrrConfig, FrrNeighbor};
 use ferrolb_e2e::route_weights::next_hop_weights;
-use ferrolb_e2e::cluster::{seed_config, seed_endpoints, seed_node, seed_service};
 use ferrolb_e2e::udp_flow::Responder;
 use ferrolb_e2e::{ferrolb_bin, speaker, veth, wait_until_opt, ChildGuard, Netns, ScratchDir};
 use serde_json::Value;

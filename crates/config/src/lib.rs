@@ -19,8 +19,8 @@ mod selector;
 pub use community::{Community, CommunityValue, LargeCommunity};
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
-    AdvertisementWeight, BfdProfile, BgpAdvertisement, Config, Password, Peer, Pool, Protocol, SecretRef,
-    ServiceAllocation, DEFAULT_BGP_PORT, DEFAULT_HOLD_TIME,
+    AdvertisementWeight, BfdProfile, BgpAdvertisement, Config, Password, Peer, Pool, Protocol,
+    SecretRef, ServiceAllocation, DEFAULT_BGP_PORT, DEFAULT_HOLD_TIME,
 };
 pub use parse::{config_text_from_document, parse_config, parse_document};
 pub use range::{IpFamily, IpRange};

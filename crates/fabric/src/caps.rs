@@ -16,6 +16,8 @@ pub enum Capability {
     NetAdmin,
     /// `CAP_NET_RAW` (13): raw ICMP sockets for the uplink probes.
     NetRaw,
+    /// `CAP_SYS_NICE` (23): SCHED_FIFO for the BFD thread.
+    SysNice,
 }
 
 impl Capability {
@@ -24,6 +26,7 @@ impl Capability {
         match self {
             Capability::NetAdmin => 12,
             Capability::NetRaw => 13,
+            Capability::SysNice => 23,
         }
     }
 }
@@ -33,6 +36,7 @@ impl fmt::Display for Capability {
         f.write_str(match self {
             Capability::NetAdmin => "CAP_NET_ADMIN",
             Capability::NetRaw => "CAP_NET_RAW",
+            Capability::SysNice => "CAP_SYS_NICE",
         })
     }
 }

@@ -132,6 +132,11 @@ impl Demo {
         store
             .seed_manifests(ferrolb_speaker::session_state::CRD_MANIFEST)
             .map_err(|e| anyhow::anyhow!("seeding the status CRDs: {e}"))?;
+        // MetalLB's CRDs in every mode, so `kubectl apply -f` of metallb.io objects works
+        // against `--listen` as against a cluster with MetalLB's CRDs installed.
+        store
+            .seed_manifests(METALLB_CRDS)
+            .map_err(|e| anyhow::anyhow!("seeding MetalLB's CRDs: {e}"))?;
         let config_source = if args.crds {
             seed_resources(store, collector.port())?;
             Some("ferrolb-system".to_string())
@@ -502,12 +507,9 @@ fn ingress_of(svc: Option<&Value>) -> Vec<IpAddr> {
         .unwrap_or_default()
 }
 
-/// `--crds`: MetalLB's CRDs, then the demo's configuration as metallb.io objects (what `ferrolb
-/// config migrate` makes of the ConfigMap), printed as applied.
+/// `--crds`: the demo's configuration as metallb.io objects (what `ferrolb config migrate` makes
+/// of the ConfigMap), printed as applied.
 fn seed_resources(store: &ferrolb_apiserver::Store, router_port: u16) -> anyhow::Result<()> {
-    store
-        .seed_manifests(METALLB_CRDS)
-        .map_err(|e| anyhow::anyhow!("seeding MetalLB's CRDs: {e}"))?;
     let migration =
         ferrolb_config::resources::migrate(&scenario::config_text(router_port), "ferrolb-system")
             .map_err(|e| anyhow::anyhow!("migrating the demo configuration: {e}"))?;

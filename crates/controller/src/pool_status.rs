@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::Client;
 use serde_json::json;
 use tokio::sync::watch;
@@ -40,10 +40,7 @@ pub async fn run(
     mut state: watch::Receiver<ControllerState>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let ar = ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("metallb.io", "v1beta1", "IPAddressPool"),
-        "ipaddresspools",
-    );
+    let ar = ferrolb_view::api_kinds::ip_address_pool_resource();
     let api: Api<DynamicObject> = Api::namespaced_with(client, &namespace, &ar);
     // Per pool: the counts last written (or found missing), and when.
     let mut written: BTreeMap<String, (PoolCounts, Instant)> = BTreeMap::new();

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Node;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind};
+use kube::api::{Api, DeleteParams, DynamicObject};
 use kube::runtime::watcher::{self, watcher};
 use kube::runtime::WatchStreamExt;
 use kube::Client;
@@ -17,8 +17,8 @@ use tracing::{debug, info, warn};
 
 use crate::runner::ControllerState;
 
-/// The label the speakers put on their objects (see the speaker's `session_state` module).
-pub const NODE_LABEL: &str = "ferrolb.io/node";
+/// The label the speakers put on their objects.
+pub use ferrolb_view::api_kinds::SESSION_STATE_NODE_LABEL as NODE_LABEL;
 
 enum Seen {
     Nodes(Box<watcher::Event<Node>>),
@@ -51,10 +51,7 @@ pub async fn run(
     mut state: watch::Receiver<ControllerState>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let ar = ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("ferrolb.io", "v1alpha1", "BGPSessionState"),
-        "bgpsessionstates",
-    );
+    let ar = ferrolb_view::api_kinds::session_state_resource();
     let sessions: Api<DynamicObject> = Api::namespaced_with(client.clone(), &namespace, &ar);
     let nodes_stream = watcher(Api::<Node>::all(client), watcher::Config::default())
         .default_backoff()

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
-use kube::core::{ApiResource, GroupVersionKind};
+use kube::core::ApiResource;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -24,16 +24,10 @@ use crate::report::StatusReport;
 /// `manifests/status-crds.yaml`: the CustomResourceDefinition of [`KIND`] (the demo and tests load it).
 pub const CRD_MANIFEST: &str = include_str!("../../../manifests/status-crds.yaml");
 
-/// API group of FerroLB's status kinds.
-pub const GROUP: &str = "ferrolb.io";
-/// Version of [`KIND`].
-pub const VERSION: &str = "v1alpha1";
-/// Kind of the per node and peer object.
-pub const KIND: &str = "BGPSessionState";
-/// Plural of [`KIND`].
-pub const PLURAL: &str = "bgpsessionstates";
-/// Label naming the node of an object (the speaker lists its own with it).
-pub const NODE_LABEL: &str = "ferrolb.io/node";
+pub use ferrolb_view::api_kinds::{
+    SESSION_STATE_KIND as KIND, SESSION_STATE_NODE_LABEL as NODE_LABEL,
+    SESSION_STATE_PLURAL as PLURAL, STATUS_GROUP as GROUP, STATUS_VERSION as VERSION,
+};
 /// Field manager of the speaker's server-side applies.
 pub const FIELD_MANAGER: &str = "ferrolb-speaker";
 /// At most one write per object per this interval.
@@ -84,7 +78,7 @@ pub struct AnnouncedService {
 
 /// The kube resource of [`KIND`].
 pub fn api_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(GROUP, VERSION, KIND), PLURAL)
+    ferrolb_view::api_kinds::session_state_resource()
 }
 
 /// The object name for a node and peer: `<node>-<peer>`, with `:` (IPv6, ports) as `-`.

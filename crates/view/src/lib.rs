@@ -5,6 +5,7 @@
 //! easy to build in tests.
 
 mod annotations;
+pub mod api_kinds;
 mod configmap;
 mod endpoints;
 mod error;

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ferrolb_config::resources::KINDS;
 use futures::StreamExt;
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::watcher::{self, watcher};
 use kube::runtime::WatchStreamExt;
 use kube::{Api, Client};
@@ -36,12 +36,7 @@ fn watched() -> Vec<ApiResource> {
     KINDS
         .iter()
         .filter(|k| seen.insert(k.plural))
-        .map(|k| {
-            ApiResource::from_gvk_with_plural(
-                &GroupVersionKind::gvk(k.group, k.version, k.kind),
-                k.plural,
-            )
-        })
+        .map(crate::api_kinds::metallb_resource)
         .collect()
 }
 

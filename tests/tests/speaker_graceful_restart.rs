@@ -133,7 +133,7 @@ enum NodeState {
 
 fn seed_node(store: &Store, i: usize, state: NodeState) {
     let name = format!("node{}", i + 1);
-    let mut labels = json!({"kubernetes.io/hostname": name});
+    let mut labels = json!({"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"});
     if state == NodeState::Excluded {
         labels["node.kubernetes.io/exclude-from-external-load-balancers"] = json!("true");
     }
@@ -180,13 +180,23 @@ fn seed_service(store: &Store, name: &str, ip: Ipv4Addr, policy: &str, nodes: &[
 
 /// The speaker's DaemonSet and one pod per node owned by it (read by a stopping speaker).
 fn seed_daemonset(store: &Store) {
+    seed_daemonset_with(
+        store,
+        json!({"nodeSelector": {"kubernetes.io/os": "linux"}}),
+    );
+}
+
+/// [`seed_daemonset`] with `template_spec` as the pod template's spec (the containers added).
+fn seed_daemonset_with(store: &Store, template_spec: Value) {
+    let mut spec = template_spec;
+    spec["hostNetwork"] = json!(true);
+    spec["containers"] = json!([{"name": "speaker", "image": "ferrolb"}]);
     let ds = store
         .seed(json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
                      "metadata": {"namespace": "ferrolb-system", "name": "ferrolb-speaker"},
                      "spec": {"selector": {"matchLabels": {"app": "speaker"}},
                               "template": {"metadata": {"labels": {"app": "speaker"}},
-                                           "spec": {"containers": [{"name": "speaker",
-                                                                    "image": "ferrolb"}]}}}}))
+                                           "spec": spec}}}))
         .expect("seed DaemonSet");
     for i in 1..=NODES {
         store
@@ -627,15 +637,45 @@ fn stop_departed(lab: &mut Lab, i: usize, why: &str) {
     }
 }
 
-/// Scenario 4, the speaker removed for good: its DaemonSet deleted, then SIGTERM to node
-/// `i`'s speaker. Its routes must leave within [`DEPARTURE`] of the signal (no stale routes),
-/// the others lose nothing.
-fn speaker_removed(lab: &mut Lab, i: usize) {
-    let res = registry::find_kind("apps/v1", "DaemonSet").expect("DaemonSet is a known kind");
-    lab.api
-        .store
-        .delete(res, "ferrolb-system", "ferrolb-speaker", None)
-        .expect("delete the DaemonSet");
+/// How the speaker is removed from a node for good (scenario 4, found at the stop).
+#[derive(Clone, Copy)]
+enum Removal {
+    /// The speaker's DaemonSet deleted.
+    DaemonSetDeleted,
+    /// The DaemonSet's required node affinity changed to leave the node out: the DaemonSet
+    /// controller deletes the pod there and starts none.
+    NotSelected,
+}
+
+/// Scenario 4, the speaker removed for good from node `i` (`how`), then SIGTERM to its
+/// speaker. Its routes must leave within [`DEPARTURE`] of the signal (no stale routes), the
+/// others lose nothing.
+fn speaker_removed(lab: &mut Lab, i: usize, how: Removal) {
+    let node = lab.nodes[i].name.clone();
+    let (what, reason) = match how {
+        Removal::DaemonSetDeleted => {
+            let res =
+                registry::find_kind("apps/v1", "DaemonSet").expect("DaemonSet is a known kind");
+            lab.api
+                .store
+                .delete(res, "ferrolb-system", "ferrolb-speaker", None)
+                .expect("delete the DaemonSet");
+            ("DaemonSet deleted", "DaemonSet was deleted")
+        }
+        Removal::NotSelected => {
+            let off = json!([{"key": "kubernetes.io/hostname", "operator": "NotIn",
+                              "values": [node]}]);
+            seed_daemonset_with(
+                &lab.api.store,
+                json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution":
+                    {"nodeSelectorTerms": [{"matchExpressions": off}]}}}}),
+            );
+            (
+                "DaemonSet affinity leaves the node out",
+                "its required node affinity does not match",
+            )
+        }
+    };
     let ips: Vec<Ipv4Addr> = [LOCAL_IPS[i]]
         .into_iter()
         .chain(
@@ -662,7 +702,7 @@ fn speaker_removed(lab: &mut Lab, i: usize) {
         .expect("an absent sample")
         .duration_since(t0);
     let router = lab.router.name();
-    let scenario = format!("4 DaemonSet deleted, SIGTERM {}", lab.nodes[i].name);
+    let scenario = format!("4 {what}, SIGTERM {}", lab.nodes[i].name);
     println!(
         "measured: {router}: GR: {scenario}: routes gone after {} ms (from SIGTERM)",
         gone.as_millis()
@@ -677,10 +717,7 @@ fn speaker_removed(lab: &mut Lab, i: usize) {
         "{router}: {scenario}: routes gone after {gone:?}"
     );
     let log = lab.dir.read(&format!("{}.log", lab.nodes[i].name));
-    assert!(
-        log.contains("DaemonSet was deleted"),
-        "not a departure:\n{log}"
-    );
+    assert!(log.contains(reason), "not a departure ({reason}):\n{log}");
     if let Router::Frr(frr) = &lab.router {
         let n = frr.neighbor(node_ip(i)).unwrap_or(Value::Null);
         assert_eq!(n["lastNotificationHardReset"].as_bool(), Some(true), "{n}");
@@ -761,13 +798,17 @@ fn with_graceful_restart(mut lab: Lab) {
 
     // 4d. The speaker's DaemonSet deleted, node3's speaker stopped: a departure found at the
     // stop (Hard Reset), the routes go at once; then node3's speaker comes back.
-    speaker_removed(&mut lab, 2);
-    seed_daemonset(&store); // installed again: later stops are restarts
-    lab.start_speaker(2);
-    lab.wait_announced(2);
-    wait_until(UP, "node3 back in the ECMP route", || {
-        (kernel_hops(&lab.router_ns, SHARED_IP) == all_three).then_some(())
-    });
+    // 4e. The DaemonSet's node affinity changed to leave node3 out: the DaemonSet controller
+    // deletes the pod there and starts none, so this stop too is a departure.
+    for how in [Removal::DaemonSetDeleted, Removal::NotSelected] {
+        speaker_removed(&mut lab, 2, how);
+        seed_daemonset(&store); // installed again: later stops are restarts
+        lab.start_speaker(2);
+        lab.wait_announced(2);
+        wait_until(UP, "node3 back in the ECMP route", || {
+            (kernel_hops(&lab.router_ns, SHARED_IP) == all_three).then_some(())
+        });
+    }
 
     // 4b. node3's Node deleted; then its speaker stops.
     departure(&lab, 2, "4 node3 Node deleted", || lab.delete_node(2));

@@ -5,11 +5,13 @@
 //! new process sends End-of-RIB. A *departure* (the node excluded from load balancers, the Node
 //! deleted or shutting down) takes them away at once: while the speaker runs, by withdrawing
 //! them (UPDATE); when it stops, with Cease/Hard Reset (RFC 8538), which ends the routers'
-//! helper mode. The speaker removed for good (its DaemonSet deleted) is a departure found at
+//! helper mode. The speaker removed for good (its DaemonSet deleted, or its pod template no
+//! longer fitting this node: see [`ferrolb_view::daemon_placement`]) is a departure found at
 //! the stop. Cordoning is neither: an unschedulable node still forwards Service traffic.
 
 use std::fmt;
 
+use ferrolb_view::daemon_placement::PlacementRule;
 use ferrolb_view::NodeView;
 
 /// Why this node leaves the load-balancer pool.
@@ -24,6 +26,10 @@ pub enum Departure {
     /// The speaker's DaemonSet is gone or being deleted (known only when the speaker stops:
     /// its pod names the DaemonSet that owns it).
     SpeakerRemoved,
+    /// The speaker's DaemonSet no longer runs a pod on this node (its pod template's
+    /// nodeSelector, required node affinity or tolerations no longer fit the Node; known only
+    /// when the speaker stops): the DaemonSet controller will not start a new one here.
+    NotSelected(PlacementRule),
 }
 
 impl Departure {
@@ -49,6 +55,12 @@ impl fmt::Display for Departure {
             Departure::Deleted => "the Node object was deleted",
             Departure::ShuttingDown => "the node is shutting down",
             Departure::SpeakerRemoved => "the speaker's DaemonSet was deleted",
+            Departure::NotSelected(rule) => {
+                return write!(
+                    f,
+                    "the speaker's DaemonSet no longer runs on this node: {rule}"
+                );
+            }
         })
     }
 }

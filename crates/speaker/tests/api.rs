@@ -598,11 +598,44 @@ async fn excluded_node_withdraws_without_a_reset() {
     f.collector.shutdown("test done").await;
 }
 
-/// With `graceful-restart`, a stop while the speaker's DaemonSet exists is a restart (closed
-/// without NOTIFICATION: the router keeps the routes as stale); once the DaemonSet is deleted
-/// the stop is a departure: Cease/Hard Reset (6/9), the routes go at once.
+/// The speaker's DaemonSet with `template_spec` merged into its pod template's spec.
+fn speaker_daemonset(template_spec: Value) -> Value {
+    let mut spec = json!({"hostNetwork": true,
+                          "containers": [{"name": "speaker", "image": "ferrolb"}]});
+    for (k, v) in template_spec.as_object().into_iter().flatten() {
+        spec[k] = v.clone();
+    }
+    json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+           "metadata": {"namespace": "ferrolb-system", "name": "ferrolb-speaker"},
+           "spec": {"selector": {"matchLabels": {"app": "speaker"}},
+                    "template": {"metadata": {"labels": {"app": "speaker"}}, "spec": spec}}})
+}
+
+/// This node with `taints`.
+fn tainted_node(taints: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Node",
+           "metadata": {"name": NODE, "labels": {"kubernetes.io/hostname": NODE,
+                                                 "kubernetes.io/os": "linux"}},
+           "spec": {"podCIDRs": ["10.244.1.0/24"], "taints": taints},
+           "status": {"addresses": [{"type": "InternalIP", "address": "10.255.1.2"}]}})
+}
+
+/// What the API shows when the speaker stops, and whether that stop is a departure (the
+/// reason's words in the Hard Reset's shutdown communication) or a restart.
+enum AtStop {
+    /// The DaemonSet's pod template, and the Node's taints.
+    Cluster(Value, Value),
+    /// The DaemonSet deleted.
+    DaemonSetDeleted,
+}
+
+/// With `graceful-restart`, a stop while the speaker's DaemonSet will run a pod on this node
+/// again is a restart (closed without NOTIFICATION: the router keeps the routes as stale);
+/// once the DaemonSet is deleted, or its pod template no longer fits the node (nodeSelector,
+/// an untolerated NoExecute taint), the stop is a departure: Cease/Hard Reset (6/9), the
+/// routes go at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deleted_daemonset_makes_the_stop_a_departure() {
+async fn stop_is_a_departure_when_the_daemonset_will_not_run_here_again() {
     let f = Fixture::new().await;
     let store = f.api.store();
     let mut cm = config_map(f.port, "");
@@ -616,13 +649,45 @@ async fn deleted_daemonset_makes_the_stop_a_departure() {
         .seed(service("front", "198.51.100.2", "Cluster"))
         .unwrap();
     store.seed(slice("front", NODE, true)).unwrap();
+    let linux = json!({"nodeSelector": {"kubernetes.io/os": "linux"},
+                       "tolerations": [{"key": "node-role.kubernetes.io/control-plane",
+                                        "operator": "Exists", "effect": "NoSchedule"}]});
+    let storage = json!([{"key": "dedicated", "value": "storage", "effect": "NoExecute"}]);
+    let rounds = [
+        // The template still selects the node; a taint it tolerates changes nothing.
+        (AtStop::Cluster(linux.clone(), json!([])), None),
+        (
+            AtStop::Cluster(
+                linux.clone(),
+                json!([{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]),
+            ),
+            None,
+        ),
+        // The operator moves the speakers to labelled nodes: this one is not labelled.
+        (
+            AtStop::Cluster(
+                json!({"nodeSelector": {"ferrolb.io/speaker": "true"}}),
+                json!([]),
+            ),
+            Some("nodeSelector"),
+        ),
+        // The node dedicated to storage with a NoExecute taint the speaker does not tolerate.
+        (AtStop::Cluster(linux, storage), Some("taint")),
+        (AtStop::DaemonSetDeleted, Some("DaemonSet was deleted")),
+    ];
     let collector_peer: IpAddr = "127.0.0.1".parse().unwrap();
-    for (round, delete) in [(1u64, false), (2, true)] {
-        if delete {
-            let ds = ferrolb_apiserver::registry::find_kind("apps/v1", "DaemonSet").unwrap();
-            store
-                .delete(ds, "ferrolb-system", "ferrolb-speaker", None)
-                .unwrap();
+    for (round, (at_stop, departure)) in (1u64..).zip(rounds) {
+        match &at_stop {
+            AtStop::Cluster(template, taints) => {
+                store.seed(speaker_daemonset(template.clone())).unwrap();
+                store.seed(tainted_node(taints.clone())).unwrap();
+            }
+            AtStop::DaemonSetDeleted => {
+                let ds = ferrolb_apiserver::registry::find_kind("apps/v1", "DaemonSet").unwrap();
+                store
+                    .delete(ds, "ferrolb-system", "ferrolb-speaker", None)
+                    .unwrap();
+            }
         }
         let client =
             kube::Client::try_from(kube::Config::new(f.api.url().parse().unwrap())).unwrap();
@@ -649,16 +714,21 @@ async fn deleted_daemonset_makes_the_stop_a_departure() {
             (st.established_count == round && !st.is_established()).then_some(st)
         })
         .await;
-        match (&st.last_error, delete) {
-            (Some(PeerError::Notification { notification, .. }), true) => {
+        match (&st.last_error, departure) {
+            (Some(PeerError::Notification { notification, .. }), Some(reason)) => {
                 assert_eq!(
                     (notification.code, notification.subcode),
                     (6, 9),
-                    "{notification}"
+                    "round {round}: {notification}"
                 );
+                let said = notification
+                    .hard_reset_cause()
+                    .and_then(|cause| cause.shutdown_message())
+                    .unwrap_or_default();
+                assert!(said.contains(reason), "round {round}: {said:?}");
             }
-            (Some(PeerError::ConnectionClosed | PeerError::Transport(_)), false) => {}
-            (other, _) => panic!("round {round} (DaemonSet deleted: {delete}): {other:?}"),
+            (Some(PeerError::ConnectionClosed | PeerError::Transport(_)), None) => {}
+            (other, _) => panic!("round {round} (departure: {departure:?}): {other:?}"),
         }
     }
     f.collector.shutdown("test done").await;

@@ -7,6 +7,7 @@
 mod annotations;
 pub mod api_kinds;
 mod configmap;
+pub mod daemon_placement;
 mod endpoints;
 mod error;
 pub mod metallb_source;

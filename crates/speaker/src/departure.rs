@@ -119,5 +119,10 @@ mod tests {
             StopMode::for_departure(Some(Departure::Deleted)),
             StopMode::Depart(Departure::Deleted)
         );
+        assert_eq!(
+            Departure::NotSelected(PlacementRule::NodeSelector).to_string(),
+            "the speaker's DaemonSet no longer runs on this node: its nodeSelector does not \
+             match the node's labels"
+        );
     }
 }

@@ -86,8 +86,9 @@ pub struct Options {
     /// ([`QUICK_RETRY`](crate::sessions::QUICK_RETRY), doubling) stop at it, then it doubles up
     /// to a minute.
     pub connect_retry: Duration,
-    /// This speaker's pod (`POD_NAME` from the downward API): at stop, a deleted DaemonSet
-    /// owning it makes the stop a departure. `None`: not checked.
+    /// This speaker's pod (`POD_NAME` from the downward API): at stop, a DaemonSet owning it
+    /// that is deleted or no longer runs a pod on this node makes the stop a departure.
+    /// `None`: not checked.
     pub pod_name: Option<String>,
     /// Directory for the restart marker (see [`crate::restart_marker`]); `None`: the speaker
     /// never sets the R flag. Meant to survive the container but not the node (`/run/ferrolb`).

@@ -79,8 +79,9 @@ pub struct Args {
     /// /run (cleared when the node reboots). Without it R is never set.
     #[arg(long, value_name = "DIR", env = "FERROLB_STATE_DIR")]
     state_dir: Option<PathBuf>,
-    /// This speaker's pod (downward API: metadata.name as POD_NAME). At SIGTERM, a deleted
-    /// DaemonSet owning it makes the stop a departure (Cease/Hard Reset) instead of a restart.
+    /// This speaker's pod (downward API: metadata.name as POD_NAME). At SIGTERM, a DaemonSet
+    /// owning it that is deleted, or that no longer runs a pod on this node (nodeSelector,
+    /// node affinity, taints), makes the stop a departure (Cease/Hard Reset), not a restart.
     #[arg(long, env = "POD_NAME")]
     pod_name: Option<String>,
 }

@@ -541,7 +541,7 @@ impl Store {
     }
 
     /// The `openAPIV3Schema` of a custom resource's version, from its stored definition.
-    fn schema_of(&self, res: &'static ResourceInfo) -> Option<Value> {
+    pub fn schema_of(&self, res: &'static ResourceInfo) -> Option<Value> {
         let crd_name = res.crd?;
         let inner = self.lock();
         let k = (CRD_GROUP, CRD_PLURAL, String::new(), crd_name.to_string());

@@ -783,12 +783,13 @@ fn peer_v1beta2_spec() -> Value {
         (
             "disableMP",
             with_default(boolean(), json!(false)),
-            "Carry each address family on a session of its own family. Default false.",
+            "When true, no multiprotocol: each address family only on a session of its own \
+             family. Default false.",
         ),
         (
             "dualStackAddressFamily",
             with_default(boolean(), json!(false)),
-            "Carry IPv4 and IPv6 routes on the one session. Default false.",
+            "When true, IPv4 and IPv6 routes both on this one session. Default false.",
         ),
     ]);
     object(fields(Some("peers[]"), list), &["myASN"])

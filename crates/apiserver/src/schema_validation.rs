@@ -178,7 +178,7 @@ fn check_number(schema: &Value, value: &Value, path: &str, errors: &mut Vec<Fiel
                 errors,
                 path,
                 value,
-                format!("must be of type {name}: {value}"),
+                format!("must be of type {name}: \"{value}\""),
             );
             return;
         }
@@ -428,7 +428,7 @@ mod tests {
         assert_eq!(
             messages(&mut obj),
             [
-                "spec.port: Invalid value: 4294967296: spec.port in body must be of type int32: 4294967296",
+                "spec.port: Invalid value: 4294967296: spec.port in body must be of type int32: \"4294967296\"",
                 "spec.addresses: Required value",
             ]
         );

@@ -164,8 +164,11 @@ pub async fn handle(
                 }
             }
         }
-        Route::OpenApiRoot => Ok(json_response(200, &openapi::root(&registry))),
-        Route::OpenApiDoc(gv) => openapi::document(&registry, &gv)
+        Route::OpenApiRoot => Ok(json_response(
+            200,
+            &openapi::root(&registry, &|r| app.store.schema_of(r)),
+        )),
+        Route::OpenApiDoc(gv) => openapi::document(&registry, &gv, &|r| app.store.schema_of(r))
             .map(|d| json_response(200, &d))
             .ok_or_else(|| ApiError::no_route(&path)),
         Route::Unknown => Err(ApiError::no_route(&path)),

@@ -20,7 +20,7 @@
 //! [`routes`] (paths and verbs), [`handlers`] (HTTP semantics), [`watch`] (watch streams),
 //! [`patch`] (merge, strategic and JSON patch), [`apply`] (server-side apply), [`discovery`],
 //! [`openapi`], [`table`] (kubectl tables), [`status`] (error bodies), [`calls`] (request log and
-//! counters), [`faults`] (fault injection), [`selectors`], [`convert`] (events.k8s.io views), [`protobuf`] (kubectl create
+//! counters), [`faults`] (fault injection), [`selectors`], [`schema_validation`] (custom resources against their CRD schema), [`convert`] (events.k8s.io views), [`protobuf`] (kubectl create
 //! bodies), [`defaults`], [`meta`].
 
 pub mod apply;
@@ -37,6 +37,7 @@ pub mod patch;
 pub mod protobuf;
 pub mod registry;
 pub mod routes;
+pub mod schema_validation;
 pub mod selectors;
 pub mod status;
 pub mod store;

@@ -2,15 +2,24 @@
 //! document per group version, and each document declares, for every resource, a PATCH operation tagged
 //! with its group/version/kind that accepts the `fieldValidation` query parameter. kubectl then uses
 //! server-side field validation instead of downloading schemas, so plain `kubectl apply -f` works.
-//! The server accepts `fieldValidation` and does not check unknown fields (there are no schemas).
-//! Object schemas are permissive (`x-kubernetes-preserve-unknown-fields`).
+//! Built-in kinds have permissive schemas (`x-kubernetes-preserve-unknown-fields`); a custom
+//! resource's schema is its CRD version's `openAPIV3Schema`, so `kubectl explain` shows its field
+//! descriptions. Each document's hash follows its content, so kubectl's cache sees new schemas.
 
 use serde_json::{json, Map, Value};
 
 use crate::registry::{Registry, ResourceInfo};
 
-/// The hash part of the document URLs; constant because the documents never change.
-const HASH: &str = "ferrolb0001";
+/// The schema of a resource when it has one (a custom resource's CRD version schema).
+pub type SchemaOf<'a> = &'a dyn Fn(&'static ResourceInfo) -> Option<Value>;
+
+/// The hash part of a document's URL: changes when the document does.
+fn hash(document: &Value) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    document.to_string().hash(&mut h);
+    format!("{:016x}", h.finish())
+}
 
 fn gv_path(group: &str, version: &str) -> String {
     if group.is_empty() {
@@ -21,7 +30,7 @@ fn gv_path(group: &str, version: &str) -> String {
 }
 
 /// `/openapi/v3`: the discovery root.
-pub fn root(registry: &Registry) -> Value {
+pub fn root(registry: &Registry, schema_of: SchemaOf) -> Value {
     let mut paths = Map::new();
     let mut gvs: Vec<(&str, &str)> = vec![("", "v1")];
     for (g, versions) in registry.groups() {
@@ -29,9 +38,10 @@ pub fn root(registry: &Registry) -> Value {
     }
     for (g, v) in gvs {
         let p = gv_path(g, v);
+        let h = document(registry, &p, schema_of).map_or_else(String::new, |d| hash(&d));
         paths.insert(
             p.clone(),
-            json!({ "serverRelativeURL": format!("/openapi/v3/{p}?hash={HASH}") }),
+            json!({ "serverRelativeURL": format!("/openapi/v3/{p}?hash={h}") }),
         );
     }
     json!({ "paths": paths })
@@ -62,7 +72,7 @@ fn operation(r: &ResourceInfo, verb: &str) -> Value {
 }
 
 /// `/openapi/v3/api/v1` or `/openapi/v3/apis/<group>/<version>`, if served.
-pub fn document(registry: &Registry, path: &str) -> Option<Value> {
+pub fn document(registry: &Registry, path: &str, schema_of: SchemaOf) -> Option<Value> {
     let gv = path.trim_start_matches('/');
     let resources: Vec<&ResourceInfo> = registry
         .all()
@@ -95,19 +105,24 @@ pub fn document(registry: &Registry, path: &str) -> Option<Value> {
             item,
             json!({ "put": operation(r, "put"), "patch": operation(r, "patch") }),
         );
-        schemas.insert(
-            schema_name(r),
-            json!({
+        let gvk = json!([{ "group": r.group, "version": r.version, "kind": r.kind }]);
+        let schema = match schema_of(r) {
+            Some(mut schema) if schema.is_object() => {
+                schema["x-kubernetes-group-version-kind"] = gvk;
+                schema
+            }
+            _ => json!({
                 "type": "object",
                 "x-kubernetes-preserve-unknown-fields": true,
-                "x-kubernetes-group-version-kind": [{ "group": r.group, "version": r.version, "kind": r.kind }],
+                "x-kubernetes-group-version-kind": gvk,
                 "properties": {
                     "apiVersion": { "type": "string" },
                     "kind": { "type": "string" },
                     "metadata": { "type": "object", "x-kubernetes-preserve-unknown-fields": true }
                 }
             }),
-        );
+        };
+        schemas.insert(schema_name(r), schema);
     }
     Some(json!({
         "openapi": "3.0.0",

@@ -2,6 +2,8 @@
 
 use serde_json::{json, Value};
 
+use crate::schema_validation::FieldError;
+
 /// An API error: HTTP code, machine-readable reason and a human message, rendered as a `Status` object.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code} {reason}: {message}")]
@@ -13,7 +15,7 @@ pub struct ApiError {
     /// The human-readable message.
     pub message: String,
     /// `details` (name, group, kind) when the error concerns one object.
-    pub details: Option<Details>,
+    pub details: Option<Box<Details>>,
 }
 
 /// The `details` part of a `Status`.
@@ -23,8 +25,11 @@ pub struct Details {
     pub name: String,
     /// API group ("" for core).
     pub group: String,
-    /// Resource plural (the real server puts the resource in `details.kind`).
+    /// Resource plural (the real server puts the resource in `details.kind`), or the kind for
+    /// a custom resource that failed its schema.
     pub kind: String,
+    /// `details.causes`: one per rejected field.
+    pub causes: Vec<FieldError>,
 }
 
 impl ApiError {
@@ -38,11 +43,12 @@ impl ApiError {
     }
 
     fn with_details(mut self, group: &str, resource: &str, name: &str) -> Self {
-        self.details = Some(Details {
+        self.details = Some(Box::new(Details {
             name: name.to_string(),
             group: group.to_string(),
             kind: resource.to_string(),
-        });
+            causes: Vec::new(),
+        }));
         self
     }
 
@@ -116,6 +122,27 @@ impl ApiError {
         .with_details(group, resource, name)
     }
 
+    /// 422 Invalid for a custom resource that does not match its schema, one cause per field, as
+    /// the real server words it: `IPAddressPool.metallb.io "p" is invalid: spec.addresses: Required
+    /// value` (several causes in brackets, comma-separated).
+    pub fn invalid_fields(group: &str, kind: &str, name: &str, causes: Vec<FieldError>) -> Self {
+        let list: Vec<String> = causes.iter().map(ToString::to_string).collect();
+        let list = match list.as_slice() {
+            [one] => one.clone(),
+            _ => format!("[{}]", list.join(", ")),
+        };
+        let mut error = Self::new(
+            422,
+            "Invalid",
+            format!("{kind}.{group} \"{name}\" is invalid: {list}"),
+        )
+        .with_details(group, kind, name);
+        if let Some(d) = error.details.as_mut() {
+            d.causes = causes;
+        }
+        error
+    }
+
     /// 403 Forbidden.
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(403, "Forbidden", message)
@@ -153,6 +180,14 @@ impl ApiError {
         });
         if let Some(d) = &self.details {
             status["details"] = json!({ "name": d.name, "group": d.group, "kind": d.kind });
+            if !d.causes.is_empty() {
+                let causes: Vec<Value> = d
+                    .causes
+                    .iter()
+                    .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
+                    .collect();
+                status["details"]["causes"] = Value::Array(causes);
+            }
         }
         status
     }

@@ -8,10 +8,11 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::convert;
-use crate::crd;
+use crate::crd::{self, CRD_GROUP, CRD_PLURAL};
 use crate::defaults::{self, Allocators};
 use crate::meta;
 use crate::registry::{self, Registry, ResourceInfo};
+use crate::schema_validation;
 use crate::status::ApiError;
 
 /// Kind of a watch event.
@@ -516,6 +517,18 @@ impl Store {
         dry_run: bool,
         f: impl FnOnce(Option<&Value>) -> Result<Value, ApiError>,
     ) -> Result<Value, ApiError> {
+        // A custom resource is checked (and pruned) against the schema of the version asked for.
+        let schema = self.schema_of(res);
+        let f = |old: Option<&Value>| {
+            let mut obj = f(old)?;
+            if let Some(schema) = &schema {
+                let errors = schema_validation::validate(schema, &mut obj);
+                if !errors.is_empty() {
+                    return Err(ApiError::invalid_fields(res.group, res.kind, name, errors));
+                }
+            }
+            Ok(obj)
+        };
         let stored = self.registry().storage(res);
         if std::ptr::eq(stored, res) {
             return self.write_stored(res, ns, name, target, dry_run, f);
@@ -525,6 +538,15 @@ impl Store {
             f(view.as_ref()).map(|v| convert::to_storage(res, v))
         })?;
         Ok(convert::from_storage(res, written))
+    }
+
+    /// The `openAPIV3Schema` of a custom resource's version, from its stored definition.
+    pub fn schema_of(&self, res: &'static ResourceInfo) -> Option<Value> {
+        let crd_name = res.crd?;
+        let inner = self.lock();
+        let k = (CRD_GROUP, CRD_PLURAL, String::new(), crd_name.to_string());
+        let crd = inner.objects.get(&k)?;
+        schema_validation::version_schema(crd, res.version).cloned()
     }
 
     fn write_stored(

@@ -743,3 +743,61 @@ async fn kubectl_applies_metallbs_crds_and_the_example_objects() {
         .await;
     assert_eq!(v1, "metallb.io/v1beta1");
 }
+
+const BAD_POOL: &str = "apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata:
+  name: bad
+  namespace: ferrolb-system
+spec:
+  addresses:
+  - 198.51.100.0/24
+  - 42
+  autoAssign: maybe
+";
+
+/// `kubectl explain` shows the descriptions of FerroLB's CRDs, and `kubectl apply` of an object
+/// that does not match its schema prints the server's 422 naming each field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_explains_metallb_fields_and_prints_schema_errors() {
+    let Some(bin) = kubectl_or_skip() else {
+        return;
+    };
+    let f = fixture().await;
+    let tmp = TempDir::new("explain");
+    let k = Kubectl {
+        bin,
+        server: f.server.url(),
+        dir: tmp.0.clone(),
+    };
+    let manifests = concat!(env!("CARGO_MANIFEST_DIR"), "/../../manifests");
+    k.ok(&["apply", "-f", &format!("{manifests}/crds.yaml")])
+        .await;
+    let out = k.ok(&["explain", "ipaddresspool.spec.addresses"]).await;
+    assert!(
+        out.contains("FIELD: addresses") && out.contains("inclusive range"),
+        "{out}"
+    );
+    let out = k.ok(&["explain", "bgppeers.spec.holdTime"]).await;
+    assert!(
+        out.contains("VERSION:    v1beta2") && out.contains("peers[].hold-time"),
+        "{out}"
+    );
+
+    k.ok(&["create", "namespace", "ferrolb-system"]).await;
+    let file = write(&tmp.0, "bad.yaml", BAD_POOL);
+    let (ok, _, err) = k.run(&["apply", "-f", &file]).await;
+    assert!(!ok, "a pool that does not match the schema is rejected");
+    assert!(
+        // kubectl renders the Status's causes, one line per field.
+        err.contains("The IPAddressPool \"bad\" is invalid")
+            && err.contains("* spec.addresses[1]: Invalid value: \"integer\": spec.addresses[1] in body must be of type string: \"integer\"")
+            && err.contains("* spec.autoAssign: Invalid value: \"string\": spec.autoAssign in body must be of type boolean"),
+        "{err}"
+    );
+    assert!(f
+        .server
+        .store()
+        .list_objects("ipaddresspools.metallb.io", None)
+        .is_empty());
+}

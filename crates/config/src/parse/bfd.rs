@@ -96,6 +96,12 @@ fn flag(ctx: &mut Ctx, path: &str, map: &Map<String, Value>, key: &str) -> bool 
         .unwrap_or(false)
 }
 
+/// Why `echo-mode: true` is an error (the CRD descriptions say the same).
+pub(crate) const ECHO_MODE_REJECTED: &str =
+    "the BFD Echo function is not implemented by FerroLB; remove it or set false";
+/// Why an `echo-interval` has no effect.
+pub(crate) const ECHO_UNIMPLEMENTED: &str = "FerroLB does not implement the BFD Echo function";
+
 /// FerroLB's BFD has no Echo function: `echo-mode: true` is an error (the user asks for
 /// something that would not happen), an `echo-interval` is a warning (it has no effect).
 fn unimplemented_echo(ctx: &mut Ctx, path: &str, map: &Map<String, Value>, echo_mode: bool) {
@@ -103,12 +109,12 @@ fn unimplemented_echo(ctx: &mut Ctx, path: &str, map: &Map<String, Value>, echo_
         ctx.error(
             &join(path, "echo-mode"),
             map.get("echo-mode"),
-            "the BFD Echo function is not implemented by FerroLB; remove it or set false",
+            ECHO_MODE_REJECTED,
         );
     }
     if let Some(v) = map.get("echo-interval") {
         ctx.warnings.push(format!(
-            "{}: {} is ignored: FerroLB does not implement the BFD Echo function",
+            "{}: {} is ignored: {ECHO_UNIMPLEMENTED}",
             join(path, "echo-interval"),
             super::tree::show(v)
         ));

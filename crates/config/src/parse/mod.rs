@@ -1,6 +1,6 @@
 //! Parsing and validation: YAML text -> loose tree -> validated [`Config`], collecting all errors.
 
-mod bfd;
+pub(crate) mod bfd;
 mod duration;
 mod peer_identity;
 pub(crate) mod peers;

@@ -52,46 +52,49 @@ pub(crate) fn add(ctx: &mut Ctx, objects: &Objects, out: &mut Legacy) {
     }
 }
 
-/// Fields MetalLB has for its FRR modes that FerroLB does not implement.
-fn unimplemented(ctx: &mut Ctx, path: &str, spec: &Map<String, Value>) {
-    let no_peer = "the peer needs peerAddress and peerASN";
-    reject_unimplemented(ctx, path, spec, "dynamicASN", no_peer);
-    reject_unimplemented(ctx, path, spec, "interface", no_peer);
-    reject_unimplemented(
-        ctx,
-        path,
-        spec,
+/// What FerroLB does with a set field MetalLB has but FerroLB does not implement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unimplemented {
+    /// An error: the session could not be what the user asked for; the text is the hint.
+    Rejected(&'static str),
+    /// A warning: the session works without it; the text says what happens instead.
+    Ignored(&'static str),
+}
+
+const NO_PEER: &str = "the peer needs peerAddress and peerASN";
+const OWN_FAMILY: &str = "each address family is announced on a session of its own family";
+
+/// The `BGPPeer` fields MetalLB has for its FRR modes that FerroLB does not implement, and what
+/// FerroLB does when one is set (the CRD descriptions say the same).
+pub(crate) const PEER_UNIMPLEMENTED: &[(&str, Unimplemented)] = &[
+    ("dynamicASN", Unimplemented::Rejected(NO_PEER)),
+    ("interface", Unimplemented::Rejected(NO_PEER)),
+    (
         "localASN",
-        "the session would use myASN; set myASN to the AS the peer expects",
-    );
-    warn_unimplemented(
-        ctx,
-        path,
-        spec,
+        Unimplemented::Rejected(
+            "the session would use myASN; set myASN to the AS the peer expects",
+        ),
+    ),
+    (
         "connectTime",
-        "the BGP library's connect-retry time is used",
-    );
-    warn_unimplemented(
-        ctx,
-        path,
-        spec,
+        Unimplemented::Ignored("the BGP library's connect-retry time is used"),
+    ),
+    (
         "vrf",
-        "the session is opened in the node's default VRF",
-    );
-    warn_unimplemented(
-        ctx,
-        path,
-        spec,
-        "disableMP",
-        "each address family is announced on a session of its own family",
-    );
-    warn_unimplemented(
-        ctx,
-        path,
-        spec,
-        "dualStackAddressFamily",
-        "each address family is announced on a session of its own family",
-    );
+        Unimplemented::Ignored("the session is opened in the node's default VRF"),
+    ),
+    ("disableMP", Unimplemented::Ignored(OWN_FAMILY)),
+    ("dualStackAddressFamily", Unimplemented::Ignored(OWN_FAMILY)),
+];
+
+/// Reports each set field of [`PEER_UNIMPLEMENTED`] as its error or warning.
+fn unimplemented(ctx: &mut Ctx, path: &str, spec: &Map<String, Value>) {
+    for (field, outcome) in PEER_UNIMPLEMENTED {
+        match outcome {
+            Unimplemented::Rejected(hint) => reject_unimplemented(ctx, path, spec, field, hint),
+            Unimplemented::Ignored(effect) => warn_unimplemented(ctx, path, spec, field, effect),
+        }
+    }
 }
 
 /// The legacy `password-secret` of `spec.passwordSecret`; checks the Secret when it is given

@@ -10,6 +10,11 @@ use super::selection::{label_selectors, PoolSelection};
 use crate::model::ServiceAllocation;
 use crate::parse::tree::{index, join, Ctx};
 
+/// Why `serviceAllocation.namespaceSelectors` is a warning (the CRD description says the same).
+pub(crate) const NAMESPACE_SELECTORS_IGNORED: &str =
+    "FerroLB does not read Namespace labels, so these select no namespace; list the \
+     namespaces in serviceAllocation.namespaces";
+
 /// An advertisement object read: its legacy entry (BGP only) and the pools it selects.
 struct Advertisement<'o, 'a> {
     object: &'o Object<'a>,
@@ -138,8 +143,7 @@ fn service_allocation(
         &p,
         allocation,
         "namespaceSelectors",
-        "FerroLB does not read Namespace labels, so these select no namespace; list the \
-         namespaces in serviceAllocation.namespaces",
+        NAMESPACE_SELECTORS_IGNORED,
     );
     Some(out)
 }

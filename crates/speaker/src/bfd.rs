@@ -237,7 +237,8 @@ impl BfdPeers {
     }
 
     /// Sends AdminDown on every session and waits until it is sent (each bounded to about
-    /// 1.5 s), then stops them; before the BGP sessions are closed at shutdown.
+    /// 1.5 s), then stops them: at shutdown, after the BGP sessions closed for a restart, before
+    /// them for a departure.
     pub async fn shutdown(&mut self) {
         for (_, r) in std::mem::take(&mut self.running) {
             r.task.abort();

@@ -492,14 +492,21 @@ impl SessionManager {
         for address in pending {
             self.abandon_reset(address).await;
         }
-        self.bfd.shutdown().await;
         match mode {
             StopMode::Restart => {
+                // RFC 5882 §4.3.2: the BGP sessions close first (without NOTIFICATION where
+                // graceful restart was offered), so the router is already helping the restart
+                // when our BFD goes AdminDown; the other order makes a router reset BGP on the
+                // BFD Down while Established and flush the routes (FRR 8.4 sends Hard Reset).
                 self.speaker
                     .shutdown_for_restart_where_offered(message)
-                    .await
+                    .await;
+                self.bfd.shutdown().await;
             }
-            StopMode::Depart(_) => self.speaker.shutdown_hard_reset(message).await,
+            StopMode::Depart(_) => {
+                self.bfd.shutdown().await;
+                self.speaker.shutdown_hard_reset(message).await;
+            }
         }
         self.active.clear();
     }

@@ -227,6 +227,42 @@ impl SessionManager {
         }
     }
 
+    /// A new peer with graceful restart and a `bfd-profile`: starts its BFD session with the
+    /// BGP peer held until BFD's first Up (at most [`bfd::START_WAIT`]); true when it did.
+    /// RFC 5882 §4.3.2: the router sees our new BFD session (new discriminators, Down) while
+    /// it still helps the restart, not after our new BGP session is up, which a router
+    /// takes for a failure of that session (FRR 8.4: Hard Reset, the routes kept for the
+    /// restart flushed).
+    fn wait_for_bfd(
+        &mut self,
+        plan: &PeerPlan,
+        config: &PeerConfig,
+        routes: Arc<AdvertisementSet>,
+    ) -> bool {
+        let Some(profile) = plan
+            .bfd
+            .as_ref()
+            .filter(|_| config.session.graceful_restart)
+        else {
+            return false;
+        };
+        let Ok(spec) = bfd::spec_of(profile, config) else {
+            return false;
+        };
+        let held = Held {
+            config: config.clone(),
+            routes,
+            down: true,
+        };
+        match self.bfd.sync(&self.speaker, &profile.name, spec, held) {
+            Ok(()) => {
+                info!(peer = %plan.key, "graceful restart with BFD: BGP starts at BFD Up");
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// Records the peer's config for a BFD-coupled peer; true when BFD holds the BGP peer
     /// down (the driver must not be asked about it then).
     fn held_down_with(&mut self, plan: &PeerPlan, config: &PeerConfig) -> bool {
@@ -260,6 +296,17 @@ impl SessionManager {
             return false;
         }
         match self.active.get(&address).map(|a| a.config == config) {
+            None if self.wait_for_bfd(plan, &config, advertisement_set(plan, interner)) => {
+                self.active.insert(
+                    address,
+                    Active {
+                        key: plan.key,
+                        config,
+                        routes: Arc::new(plan.routes.clone()),
+                    },
+                );
+                true
+            }
             None => match self
                 .speaker
                 .add_peer_with(config.clone(), advertisement_set(plan, interner))

@@ -1,8 +1,8 @@
 //! BFD together with graceful restart (RFC 5882 §4.3.2) on the same peer: a real `ferrolb
 //! speaker` (BFD 100 ms x 3 from its `bfd-profile`, `graceful-restart: true`, restart time
-//! 120 s, hold time 9 s) behind FRR 8.4 with bfdd and `bgp graceful-restart`, a client behind
-//! the router sending 1,000 UDP packets/s to the Service IP, and the router's kernel table
-//! sampled every 5 ms.
+//! 120 s, hold time 9 s) behind FRR 8.4 (bfdd, `bgp graceful-restart`) or BIRD 2 (`protocol
+//! bfd`, graceful restart helper by default), a client behind the router sending 1,000 UDP
+//! packets/s to the Service IP, and the router's kernel table sampled every 5 ms.
 //!
 //! ```text
 //!  node 10.255.1.2 (ferrolb speaker) ── router 10.255.{1,9}.1 (FRR, API fixture) ── client 10.255.9.2
@@ -21,7 +21,7 @@ use ferrolb_e2e::cluster::{seed_config, seed_front_service, seed_node_at};
 use ferrolb_e2e::env::require_root_and;
 use ferrolb_e2e::failure_detection::{frr_bfd_up, set_bfd_profile, Failure};
 use ferrolb_e2e::ns_api::NsApi;
-use ferrolb_e2e::peers::{Frr, FrrConfig, FrrNeighbor};
+use ferrolb_e2e::peers::{Bird, BirdConfig, BirdNeighbor, Frr, FrrConfig, FrrNeighbor};
 use ferrolb_e2e::route_sampler::{proc_route_present, FirstAbsence, RouteSampler};
 use ferrolb_e2e::udp_flow::{Flow, Responder};
 use ferrolb_e2e::{speaker, veth, wait_until_opt, ChildGuard, Netns, ScratchDir};
@@ -39,9 +39,17 @@ const BFD_MS: u64 = 100;
 /// The CI bound above the detection time for a failed node's route to leave the kernel (the
 /// target, 100 ms, is printed as met or missed).
 const FAILURE_MARGIN: Duration = Duration::from_millis(300);
-/// How long a failure case watches for the route to leave: past the 9 s hold time, so a route
-/// kept as stale after the hold timer shows as kept.
+/// How long a failure case watches for the route to leave (it returns at the first absence).
 const FAILURE_WATCH: Duration = Duration::from_secs(12);
+/// How long a failure case watches where the router is known to keep the route (the check
+/// that it is still there); `FERROLB_BFD_GR_KEPT_SECS` sets it (12 s, past the 9 s hold time,
+/// shows the route kept as stale after the hold timer: the docs' table).
+fn kept_watch() -> Duration {
+    std::env::var("FERROLB_BFD_GR_KEPT_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(2), Duration::from_secs)
+}
 /// Bound for BGP, BFD and the route to come up.
 const UP: Duration = Duration::from_secs(30);
 /// Bound for a speaker to exit after SIGTERM.
@@ -50,22 +58,143 @@ const EXIT: Duration = Duration::from_secs(5);
 /// still show.
 const SETTLE: Duration = Duration::from_millis(1500);
 
-/// The router's neighbor settings under test.
+/// The router and its neighbor settings under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum RouterBfd {
-    /// `neighbor X bfd profile flb`.
-    Plain,
-    /// and `neighbor X bfd check-control-plane-failure`.
-    CheckControlPlane,
+enum Setup {
+    /// FRR: `neighbor X bfd profile flb` (the recommended configuration).
+    Frr,
+    /// FRR: also `neighbor X bfd check-control-plane-failure`.
+    FrrCheckControlPlane,
+    /// BIRD: `bfd on` in the bgp protocol.
+    BirdOn,
+    /// BIRD: `bfd graceful` (a BFD Down starts graceful restart).
+    BirdGraceful,
 }
 
-impl RouterBfd {
+impl Setup {
     fn name(self) -> &'static str {
         match self {
-            RouterBfd::Plain => "FRR bfd",
-            RouterBfd::CheckControlPlane => "FRR bfd + check-control-plane-failure",
+            Setup::Frr => "FRR bfd",
+            Setup::FrrCheckControlPlane => "FRR bfd + check-control-plane-failure",
+            Setup::BirdOn => "BIRD bfd on",
+            Setup::BirdGraceful => "BIRD bfd graceful",
         }
     }
+
+    /// Whether a restart keeps the route (BIRD with `bfd on` flushes at any BFD Down, also
+    /// our AdminDown and also while it helps the restart).
+    fn restart_lossless(self) -> bool {
+        self != Setup::BirdOn
+    }
+
+    /// Whether the router keeps a failed node's route (a BFD Down taken for a restart).
+    fn keeps_failed_route(self) -> bool {
+        matches!(self, Setup::FrrCheckControlPlane | Setup::BirdGraceful)
+    }
+
+    fn start_router(self, ns: &Netns, router: Ipv4Addr, node: Ipv4Addr) -> Router {
+        match self {
+            Setup::Frr | Setup::FrrCheckControlPlane => {
+                let mut neighbor = FrrNeighbor::new(node.into(), NODE_AS);
+                neighbor.timers = Some((3, 9));
+                let mut cfg = FrrConfig::new(ROUTER_AS, router).neighbor(neighbor);
+                cfg.bfdd = true;
+                cfg.extra_router_lines.push("bgp graceful-restart".into());
+                cfg.extra_router_lines
+                    .push("bgp log-neighbor-changes".into());
+                let frr = Frr::start(ns, &cfg);
+                set_bfd_profile(&frr, BFD_MS);
+                let mut lines = vec![format!("neighbor {node} bfd profile flb")];
+                if self == Setup::FrrCheckControlPlane {
+                    lines.push(format!("neighbor {node} bfd check-control-plane-failure"));
+                }
+                let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+                frr.configure_bgp(&refs);
+                Router::Frr(frr)
+            }
+            Setup::BirdOn | Setup::BirdGraceful => {
+                let mut cfg = BirdConfig::new(ROUTER_AS, router);
+                cfg.kernel_export_v4 = true;
+                cfg.bfd = Some((BFD_MS as u32, 3));
+                let mut n = BirdNeighbor::new(BIRD_PROTOCOL, node.into(), NODE_AS);
+                n.local_address = Some(router.into());
+                n.ipv6 = false;
+                n.hold_time = Some(9);
+                n.bfd = Some(if self == Setup::BirdOn {
+                    "on"
+                } else {
+                    "graceful"
+                });
+                cfg.neighbors.push(n);
+                Router::Bird(Bird::start(ns, &cfg))
+            }
+        }
+    }
+}
+
+/// BIRD's bgp protocol name for the node.
+const BIRD_PROTOCOL: &str = "node1";
+
+enum Router {
+    Frr(Frr),
+    Bird(Bird),
+}
+
+impl Router {
+    /// BGP Established, BFD Up, and (FRR) the node's path for the Service IP not stale.
+    fn up(&self, node: Ipv4Addr) -> bool {
+        match self {
+            Router::Frr(frr) => {
+                frr.established(node.into())
+                    && frr_bfd_up(frr, &node.to_string(), BFD_MS)
+                    && frr_fresh_path(frr, node)
+            }
+            Router::Bird(bird) => {
+                bird.protocol_state(BIRD_PROTOCOL) == "Established" && bird.bfd_up(node.into())
+            }
+        }
+    }
+
+    fn log(&self) -> String {
+        match self {
+            Router::Frr(f) => f.dir().read("bgpd.log"),
+            Router::Bird(b) => b.dir().read("bird.log"),
+        }
+    }
+
+    /// The router's log lines about BFD, NOTIFICATIONs and graceful restart, for the report.
+    fn bfd_lines(&self, node: Ipv4Addr) -> Vec<String> {
+        let node = node.to_string();
+        let keys = ["BFD", "NOTIFICATION", "raceful", "Error"];
+        self.log()
+            .lines()
+            .filter(|l| match self {
+                Router::Frr(_) => l.contains(&node),
+                Router::Bird(_) => l.contains(BIRD_PROTOCOL),
+            })
+            .filter(|l| keys.iter().any(|k| l.contains(k)))
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn bfd_text(&self) -> String {
+        let r = match self {
+            Router::Frr(f) => f.try_vtysh(&["show bfd peers brief"]),
+            Router::Bird(b) => b.try_birdc(&["show", "bfd", "sessions"]),
+        };
+        r.unwrap_or_else(|e| e)
+    }
+}
+
+/// FRR's path from `node` for the Service IP is there and not stale.
+fn frr_fresh_path(frr: &Frr, node: Ipv4Addr) -> bool {
+    let hop = node.to_string();
+    frr.route("ipv4", PREFIX).is_some_and(|route| {
+        route["paths"].as_array().into_iter().flatten().any(|p| {
+            p["nexthops"][0]["ip"].as_str() == Some(hop.as_str())
+                && p["stale"].as_bool() != Some(true)
+        })
+    })
 }
 
 fn config_text(router: Ipv4Addr) -> String {
@@ -91,10 +220,10 @@ address-pools:
     )
 }
 
-/// Field order = drop order: the speaker, then FRR, the API, the namespaces.
+/// Field order = drop order: the speaker, then the router, the API, the namespaces.
 struct Lab {
     speaker: Option<ChildGuard>,
-    frr: Frr,
+    router_daemon: Router,
     api: NsApi,
     router: Netns,
     node: Netns,
@@ -116,7 +245,7 @@ struct Outcome {
 }
 
 impl Lab {
-    fn start(mode: RouterBfd) -> Lab {
+    fn start(setup: Setup) -> Lab {
         let dir = ScratchDir::new("spk-bfd-gr");
         let router = Netns::new("sbgr-r");
         let node = Netns::new("sbgr-n");
@@ -130,33 +259,14 @@ impl Lab {
         let to_client = format!("10.255.{CLIENT_LINK}.0/24");
         let via = link.a_v4.to_string();
         node.run_ok(&["ip", "route", "add", &to_client, "via", &via]);
-
-        let mut neighbor = FrrNeighbor::new(link.b_v4.into(), NODE_AS);
-        neighbor.timers = Some((3, 9));
-        let mut cfg = FrrConfig::new(ROUTER_AS, link.a_v4).neighbor(neighbor);
-        cfg.bfdd = true;
-        cfg.extra_router_lines.push("bgp graceful-restart".into());
-        cfg.extra_router_lines
-            .push("bgp log-neighbor-changes".into());
-        let frr = Frr::start(&router, &cfg);
-        set_bfd_profile(&frr, BFD_MS);
-        let mut lines = vec![format!("neighbor {} bfd profile flb", link.b_v4)];
-        if mode == RouterBfd::CheckControlPlane {
-            lines.push(format!(
-                "neighbor {} bfd check-control-plane-failure",
-                link.b_v4
-            ));
-        }
-        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-        frr.configure_bgp(&refs);
-
+        let router_daemon = setup.start_router(&router, link.a_v4, link.b_v4);
         let api = NsApi::start(&router);
         seed_config(&api.store, &config_text(link.a_v4));
         seed_node_at(&api.store, "node1", &link.b_v4.to_string());
         seed_front_service(&api.store, &SERVICE_IP.to_string(), "node1");
         let mut lab = Lab {
             speaker: None,
-            frr,
+            router_daemon,
             api,
             router,
             node,
@@ -186,51 +296,24 @@ impl Lab {
         self.speaker.as_ref().expect("a running speaker").pid() as i32
     }
 
-    /// FRR's path from the node for the Service IP is there and not stale.
-    fn fresh_path(&self) -> bool {
-        let hop = self.node_addr.to_string();
-        self.frr.route("ipv4", PREFIX).is_some_and(|route| {
-            route["paths"].as_array().into_iter().flatten().any(|p| {
-                p["nexthops"][0]["ip"].as_str() == Some(hop.as_str())
-                    && p["stale"].as_bool() != Some(true)
-            })
-        })
-    }
-
-    /// BGP Established, BFD Up at 100 ms both ways, the path fresh, the route in the kernel.
+    /// BGP Established, BFD Up at 100 ms, the path fresh (FRR), the route in the kernel.
     fn wait_up(&self, what: &str) {
-        let peer = self.node_addr.to_string();
         let ok = wait_until_opt(UP, || {
-            (self.frr.established(self.node_addr.into())
-                && frr_bfd_up(&self.frr, &peer, BFD_MS)
-                && self.fresh_path()
-                && proc_route_present(&self.router, PREFIX))
-            .then_some(())
+            (self.router_daemon.up(self.node_addr) && proc_route_present(&self.router, PREFIX))
+                .then_some(())
         });
         if ok.is_none() {
             panic!(
-                "{what}: not up within {UP:?}: FRR bfd {:?}\n--- speaker log:\n{}\n--- bgpd log:\n{}",
-                self.frr.try_vtysh(&["show bfd peers brief"]),
+                "{what}: not up within {UP:?}: router BFD {}\n--- speaker log:\n{}\n--- router log:\n{}",
+                self.router_daemon.bfd_text(),
                 self.speaker_log(),
-                self.frr.dir().read("bgpd.log")
+                self.router_daemon.log()
             );
         }
     }
 
     fn speaker_log(&self) -> String {
         self.dir.read(&format!("speaker-{}.log", self.starts))
-    }
-
-    /// bgpd's log lines about this neighbor's BFD and resets, for the report.
-    fn bgpd_bfd_lines(&self) -> Vec<String> {
-        let addr = self.node_addr.to_string();
-        self.frr
-            .dir()
-            .read("bgpd.log")
-            .lines()
-            .filter(|l| l.contains(&addr) && (l.contains("BFD") || l.contains("NOTIFICATION")))
-            .map(str::to_string)
-            .collect()
     }
 
     /// The traffic and the kernel sampler of one case.
@@ -277,11 +360,11 @@ impl Lab {
     }
 
     /// (c) / (d): the node fails; time until its route leaves the router's kernel; restored.
-    fn fail(&mut self, failure: Failure) -> Outcome {
+    fn fail(&mut self, failure: Failure, watch_for: Duration) -> Outcome {
         self.wait_up("before the failure");
         let (_responder, flow, sampler) = self.traffic();
         let pid = [self.speaker_pid()];
-        let watch = FirstAbsence::start(&self.router, PREFIX, FAILURE_WATCH);
+        let watch = FirstAbsence::start(&self.router, PREFIX, watch_for);
         let t0 = Instant::now();
         failure.start(&self.node, &pid);
         let gone = watch.wait().map(|t| t - t0);
@@ -304,100 +387,140 @@ fn is_failure(case: &str) -> bool {
     case.starts_with("(c)") || case.starts_with("(d)")
 }
 
-fn print(mode: RouterBfd, case: &str, o: &Outcome) {
+fn print(setup: Setup, case: &str, o: &Outcome, watched: Duration) {
     let gone = match o.gone {
         Some(d) => format!(", route gone after {} ms", d.as_millis()),
-        None if is_failure(case) => format!(", route still there after {FAILURE_WATCH:?}"),
+        None if is_failure(case) => format!(", route still there after {watched:?}"),
         None => String::new(),
     };
     println!(
         "measured: {}: {case}: {} sent, {} lost, longest gap {} ms{gone}",
-        mode.name(),
+        setup.name(),
         o.sent,
         o.lost,
         o.gap.as_millis()
     );
 }
 
-/// Runs the four cases against FRR with `mode`, prints them, and returns them in order.
-fn run_cases(lab: &mut Lab, mode: RouterBfd) -> Vec<(&'static str, Outcome)> {
+/// Runs the four cases, prints them, and returns them in order.
+fn run_cases(lab: &mut Lab, setup: Setup) -> Vec<(&'static str, Outcome)> {
     let mut out = Vec::new();
     for (case, signal) in [
         ("(a) SIGTERM + new process", Signal::SIGTERM),
         ("(b) SIGKILL + new process", Signal::SIGKILL),
     ] {
         let o = lab.restart(signal);
-        print(mode, case, &o);
+        print(setup, case, &o, Duration::ZERO);
         out.push((case, o));
     }
+    let watch_for = if setup.keeps_failed_route() {
+        kept_watch()
+    } else {
+        FAILURE_WATCH
+    };
     for (case, failure) in [
         ("(c) speaker frozen", Failure::Freeze),
         ("(d) link cut", Failure::LinkCut),
     ] {
-        let o = lab.fail(failure);
-        print(mode, case, &o);
+        let o = lab.fail(failure, watch_for);
+        print(setup, case, &o, watch_for);
         out.push((case, o));
     }
-    for line in lab.bgpd_bfd_lines() {
-        println!("bgpd: {line}");
+    for line in lab.router_daemon.bfd_lines(lab.node_addr) {
+        println!("router: {line}");
     }
     out
 }
 
-fn check(mode: RouterBfd, outcomes: &[(&str, Outcome)]) {
+/// A restart loses nothing (where the router allows it: else the route left); a failed node's
+/// route leaves within detection + the margin, or, where the router is known to take BFD's
+/// Down for a restart, is still there.
+fn check(setup: Setup, outcomes: &[(&str, Outcome)]) {
+    let name = setup.name();
     let detect = Duration::from_millis(3 * BFD_MS);
     for (case, o) in outcomes {
-        match o.gone {
-            None if !is_failure(case) => {
-                assert_eq!(o.lost, 0, "{}: {case}: packets lost: {o:?}", mode.name());
-                assert_eq!(o.gap, Duration::ZERO, "{}: {case}: {o:?}", mode.name());
-            }
-            gone => {
-                let gone = gone.unwrap_or_else(|| {
-                    panic!(
-                        "{}: {case}: the route stayed {FAILURE_WATCH:?}",
-                        mode.name()
-                    )
-                });
-                let target = detect + Duration::from_millis(100);
-                println!(
-                    "{}: {case}: gone after {gone:?}, target < {target:?}: {}",
-                    mode.name(),
-                    if gone < target { "met" } else { "missed" }
-                );
-                assert!(
-                    gone < detect + FAILURE_MARGIN,
-                    "{}: {case}: gone after {gone:?}",
-                    mode.name()
-                );
-            }
+        if !is_failure(case) && setup.restart_lossless() {
+            assert_eq!(o.lost, 0, "{name}: {case}: packets lost: {o:?}");
+            assert_eq!(o.gap, Duration::ZERO, "{name}: {case}: {o:?}");
+            continue;
         }
+        if !is_failure(case) {
+            assert!(
+                o.gap > Duration::ZERO,
+                "{name}: {case}: the router no longer flushes on a restart: {o:?}"
+            );
+            continue;
+        }
+        if setup.keeps_failed_route() {
+            assert!(
+                o.gone.is_none(),
+                "{name}: {case}: the router no longer keeps the route: {o:?}"
+            );
+            continue;
+        }
+        let gone = o
+            .gone
+            .unwrap_or_else(|| panic!("{name}: {case}: the route stayed {FAILURE_WATCH:?}"));
+        let target = detect + Duration::from_millis(100);
+        println!(
+            "{name}: {case}: gone after {gone:?}, target < {target:?}: {}",
+            if gone < target { "met" } else { "missed" }
+        );
+        assert!(
+            gone < detect + FAILURE_MARGIN,
+            "{name}: {case}: gone after {gone:?}"
+        );
     }
 }
 
-fn frr_case(test: &str, mode: RouterBfd) {
-    if !require_root_and(
-        test,
-        &["vtysh", "/usr/lib/frr/bgpd", "/usr/lib/frr/bfdd", "nft"],
-    ) {
+fn run(test: &str, setup: Setup) {
+    let needs: &[&str] = match setup {
+        Setup::Frr | Setup::FrrCheckControlPlane => {
+            &["vtysh", "/usr/lib/frr/bgpd", "/usr/lib/frr/bfdd", "nft"]
+        }
+        Setup::BirdOn | Setup::BirdGraceful => &["bird", "birdc", "nft"],
+    };
+    if !require_root_and(test, needs) {
         return;
     }
-    let mut lab = Lab::start(mode);
-    let outcomes = run_cases(&mut lab, mode);
-    check(mode, &outcomes);
+    let mut lab = Lab::start(setup);
+    let outcomes = run_cases(&mut lab, setup);
+    check(setup, &outcomes);
 }
 
-/// FRR with `neighbor X bfd profile flb` only.
+/// FRR with `neighbor X bfd profile flb`: the recommended configuration. Restarts lose
+/// nothing (before the fix: 338 packets per SIGTERM, 916-965 per SIGKILL); a failed node's
+/// route leaves within detection + 300 ms.
 #[test]
 fn frr_bfd_and_graceful_restart() {
-    frr_case("frr_bfd_and_graceful_restart", RouterBfd::Plain);
+    run("frr_bfd_and_graceful_restart", Setup::Frr);
 }
 
-/// FRR with `neighbor X bfd check-control-plane-failure` too.
+/// FRR with `neighbor X bfd check-control-plane-failure` too: restarts lose nothing, but a
+/// failed node's route stays (FRR ignores every BFD Down with C=0 from a peer with graceful
+/// restart, then keeps the route as stale after the hold timer): not recommended.
 #[test]
-fn frr_bfd_check_control_plane_and_graceful_restart() {
-    frr_case(
-        "frr_bfd_check_control_plane_and_graceful_restart",
-        RouterBfd::CheckControlPlane,
+fn frr_bfd_check_control_plane_keeps_a_failed_node() {
+    run(
+        "frr_bfd_check_control_plane_keeps_a_failed_node",
+        Setup::FrrCheckControlPlane,
+    );
+}
+
+/// BIRD with `bfd on`: a failed node's route leaves within detection + 300 ms, but BIRD
+/// 2.0.12 flushes the routes at the BFD Down of every restart (our AdminDown included, also
+/// while it helps the restart): about 0.65-0.8 s lost.
+#[test]
+fn bird_bfd_on_and_graceful_restart() {
+    run("bird_bfd_on_and_graceful_restart", Setup::BirdOn);
+}
+
+/// BIRD with `bfd graceful`: restarts lose nothing, but a failed node's BFD Down starts a
+/// graceful restart: its route stays for the restart time.
+#[test]
+fn bird_bfd_graceful_and_graceful_restart() {
+    run(
+        "bird_bfd_graceful_and_graceful_restart",
+        Setup::BirdGraceful,
     );
 }

@@ -282,7 +282,8 @@ impl SessionManager {
     }
 
     /// Adds the peer's session or updates its parameters (a reset only when they need a new
-    /// OPEN). True when the session was added. A new session starts with the
+    /// OPEN). True when the session was added (or held until BFD is Up, see
+    /// [`Self::wait_for_bfd`]). A new session starts with the
     /// plan's routes, so its first table and End-of-RIB go out together (a router helping a
     /// graceful restart drops what is stale at End-of-RIB).
     async fn sync_session(
@@ -296,7 +297,15 @@ impl SessionManager {
             return false;
         }
         match self.active.get(&address).map(|a| a.config == config) {
-            None if self.wait_for_bfd(plan, &config, advertisement_set(plan, interner)) => {
+            None => {
+                let routes = advertisement_set(plan, interner);
+                if !self.wait_for_bfd(plan, &config, Arc::clone(&routes)) {
+                    if let Err(e) = self.speaker.add_peer_with(config.clone(), routes) {
+                        self.setup_error(plan.key, e.to_string());
+                        return false;
+                    }
+                    info!(peer = %plan.key, peer_as = plan.peer.peer_asn, "session configured");
+                }
                 self.active.insert(
                     address,
                     Active {
@@ -307,27 +316,6 @@ impl SessionManager {
                 );
                 true
             }
-            None => match self
-                .speaker
-                .add_peer_with(config.clone(), advertisement_set(plan, interner))
-            {
-                Ok(()) => {
-                    info!(peer = %plan.key, peer_as = plan.peer.peer_asn, "session configured");
-                    self.active.insert(
-                        address,
-                        Active {
-                            key: plan.key,
-                            config,
-                            routes: Arc::new(plan.routes.clone()),
-                        },
-                    );
-                    true
-                }
-                Err(e) => {
-                    self.setup_error(plan.key, e.to_string());
-                    false
-                }
-            },
             Some(false) => {
                 self.change_session(plan.key, config).await;
                 false

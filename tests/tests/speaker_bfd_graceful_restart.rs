@@ -339,15 +339,8 @@ impl Lab {
     fn restart(&mut self, signal: Signal) -> Outcome {
         self.wait_up("before the restart");
         let (_responder, flow, sampler) = self.traffic();
-        let mut old = self.speaker.take().expect("a running speaker");
-        old.signal(signal);
-        let status = old.wait_timeout(EXIT);
-        if signal == Signal::SIGTERM {
-            assert!(
-                status.is_some_and(|s| s.success()),
-                "speaker did not exit 0 within {EXIT:?}: {status:?}"
-            );
-        }
+        let old = self.speaker.take().expect("a running speaker");
+        speaker::signal_speaker(old, signal, EXIT, "node1");
         self.start_speaker();
         self.wait_up("after the restart");
         std::thread::sleep(SETTLE);

@@ -239,11 +239,8 @@ impl SessionManager {
         config: &PeerConfig,
         routes: Arc<AdvertisementSet>,
     ) -> bool {
-        let Some(profile) = plan
-            .bfd
-            .as_ref()
-            .filter(|_| config.session.graceful_restart)
-        else {
+        // The peer's `graceful-restart`, not the session's flag (every session is a helper).
+        let Some(profile) = plan.bfd.as_ref().filter(|_| plan.peer.graceful_restart) else {
             return false;
         };
         let Ok(spec) = bfd::spec_of(profile, config) else {

@@ -87,7 +87,7 @@ impl Setup {
             Setup::Frr | Setup::BirdGraceful => RestartOutcome::Kept,
             // BIRD flushes at any BFD Down: our AdminDown too, also while it helps the restart.
             Setup::BirdOn => RestartOutcome::Flushed,
-            // Mostly kept; 4 of 20 restarts lost 0.8-1 s: FRR closed the new session right after
+            // Mostly kept; 4 of 22 restarts lost 0.8-1 s: FRR closed the new session right after
             // it came up ("No AFI/SAFI activated for peer") and flushed. Printed, not asserted.
             Setup::FrrCheckControlPlane => RestartOutcome::NotAsserted,
         }

@@ -243,6 +243,10 @@ impl SessionManager {
         let Some(profile) = plan.bfd.as_ref().filter(|_| plan.peer.graceful_restart) else {
             return false;
         };
+        if self.bfd.held(plan.key.address).is_some() {
+            // A running BFD session keeps its coupling: BGP is not waiting for it.
+            return false;
+        }
         let Ok(spec) = bfd::spec_of(profile, config) else {
             return false;
         };

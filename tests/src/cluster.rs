@@ -70,6 +70,24 @@ pub fn seed_endpoints(store: &Store, service: &str, nodes: &[&str]) {
     );
 }
 
+/// The ConfigMap text of one peer (`router`, AS 65000; the node AS 65001; hold time 9 s) with
+/// `peer_lines` under it (e.g. `bfd-profile: fast`, `graceful-restart: true`), the BFD profile
+/// `fast` at `bfd_ms` x 3 both ways, and the pool 198.51.100.0/28.
+pub fn one_peer_config(router: &str, peer_lines: &[&str], bfd_ms: u64) -> String {
+    let mut text = format!(
+        "peers:\n- peer-address: {router}\n  peer-asn: 65000\n  my-asn: 65001\n  hold-time: 9s\n"
+    );
+    for line in peer_lines {
+        text.push_str(&format!("  {line}\n"));
+    }
+    text.push_str(&format!(
+        "bfd-profiles:\n- name: fast\n  receive-interval: {bfd_ms}\n  transmit-interval: \
+         {bfd_ms}\n  detect-multiplier: 3\naddress-pools:\n- name: default\n  protocol: bgp\n  \
+         addresses: [198.51.100.0/28]\n"
+    ));
+    text
+}
+
 /// Creates the Node `name` (label `kubernetes.io/hostname: name`, InternalIP `ip`).
 pub fn seed_node_at(store: &Store, name: &str, ip: &str) {
     seed(

@@ -1,6 +1,9 @@
 //! Starting a real `ferrolb speaker` inside a node namespace, as the e2e tests and benchmarks do.
 
 use std::path::Path;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
 
 use crate::{ferrolb_bin, ChildGuard, Netns};
 
@@ -35,4 +38,17 @@ pub fn start_speaker_under(
     ]);
     args.extend_from_slice(extra);
     ns.spawn(&args, log)
+}
+
+/// Sends `signal` to a speaker and waits up to `limit` for it to end; after SIGTERM it must
+/// have exited 0 (a graceful stop), else panics naming `who`.
+pub fn signal_speaker(mut speaker: ChildGuard, signal: Signal, limit: Duration, who: &str) {
+    speaker.signal(signal);
+    let status = speaker.wait_timeout(limit);
+    if signal == Signal::SIGTERM {
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{who}: speaker did not exit 0 within {limit:?}: {status:?}"
+        );
+    }
 }

@@ -15,7 +15,7 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use ferrolb_e2e::cluster::{seed_config, seed_front_service, seed_node_at};
+use ferrolb_e2e::cluster::{one_peer_config, seed_config, seed_front_service, seed_node_at};
 use ferrolb_e2e::env::require_root_and;
 use ferrolb_e2e::failure_detection::{
     frr_bfd_up, frr_pids, rounds, set_bfd_profile, start_node_frr, Failure, Measurement, NodeSide,
@@ -34,28 +34,11 @@ const UP: Duration = Duration::from_secs(30);
 /// The ConfigMap: one peer (the router) with the profile `fast` at `interval_ms` x 3, or with
 /// no `bfd-profile` when `None`; hold time 9 s.
 fn config(router: Ipv4Addr, interval_ms: Option<u64>) -> String {
-    let (profile, ms) = match interval_ms {
-        Some(ms) => ("bfd-profile: fast", ms),
-        None => ("", 300),
-    };
-    format!(
-        r#"peers:
-- peer-address: {router}
-  peer-asn: {ROUTER_AS}
-  my-asn: {NODE_AS}
-  hold-time: 9s
-  {profile}
-bfd-profiles:
-- name: fast
-  receive-interval: {ms}
-  transmit-interval: {ms}
-  detect-multiplier: 3
-address-pools:
-- name: default
-  protocol: bgp
-  addresses: [198.51.100.0/28]
-"#
-    )
+    let router = router.to_string();
+    match interval_ms {
+        Some(ms) => one_peer_config(&router, &["bfd-profile: fast"], ms),
+        None => one_peer_config(&router, &[], 300),
+    }
 }
 
 struct Lab {

@@ -384,16 +384,8 @@ impl Lab {
     /// Signals node `i`'s speaker; for SIGTERM waits for its exit 0.
     fn signal(&mut self, i: usize, signal: Signal) {
         let node = &mut self.nodes[i];
-        let mut guard = node.speaker.take().expect("a running speaker");
-        guard.signal(signal);
-        let status = guard.wait_timeout(EXIT);
-        if signal == Signal::SIGTERM {
-            assert!(
-                status.is_some_and(|s| s.success()),
-                "{}: speaker did not exit 0 within {EXIT:?}: {status:?}",
-                node.name
-            );
-        }
+        let guard = node.speaker.take().expect("a running speaker");
+        speaker::signal_speaker(guard, signal, EXIT, &node.name);
     }
 
     /// Starts the responders in every node and one flow per Service IP.

@@ -28,7 +28,8 @@ pub struct Held {
     pub config: PeerConfig,
     /// The peer's current routes (the manager keeps it up to date).
     pub routes: Arc<AdvertisementSet>,
-    /// BFD failed: the driver's peer is removed until BFD is Up again.
+    /// BFD failed, or the peer waits for BFD's first Up (graceful restart with BFD): the
+    /// driver has no such peer until BFD is Up.
     pub down: bool,
 }
 
@@ -237,7 +238,8 @@ impl BfdPeers {
     }
 
     /// Sends AdminDown on every session and waits until it is sent (each bounded to about
-    /// 1.5 s), then stops them; before the BGP sessions are closed at shutdown.
+    /// 1.5 s), then stops them: at shutdown, after the BGP sessions closed for a restart, before
+    /// them for a departure.
     pub async fn shutdown(&mut self) {
         for (_, r) in std::mem::take(&mut self.running) {
             r.task.abort();
@@ -246,7 +248,14 @@ impl BfdPeers {
     }
 }
 
-/// Follows the BFD session and stops / restarts the BGP peer. Runs until BFD stops.
+/// How long a peer that waits for BFD ([`Held::down`] at the start) waits before its BGP
+/// session starts anyway (a router without BFD for this peer): the router's BFD comes Up in
+/// about 1-2 s at the 1 s rate of a session not yet Up.
+pub const START_WAIT: Duration = Duration::from_secs(5);
+
+/// Follows the BFD session and stops / restarts the BGP peer. Runs until BFD stops. A peer
+/// held down at the start (graceful restart with BFD) gets its BGP session at BFD's first Up,
+/// or after [`START_WAIT`].
 async fn couple(
     speaker: Speaker,
     address: IpAddr,
@@ -254,7 +263,13 @@ async fn couple(
     held: Arc<Mutex<Held>>,
 ) {
     let mut changes = session.subscribe();
-    let mut coupling = Coupling::new();
+    let waiting = lock(&held).down;
+    let mut coupling = if waiting {
+        Coupling::waiting()
+    } else {
+        Coupling::new()
+    };
+    let mut give_up_at = waiting.then(|| tokio::time::Instant::now() + START_WAIT);
     let mut last_state = None;
     loop {
         let st = *changes.borrow_and_update();
@@ -277,23 +292,51 @@ async fn couple(
                 }
             }
             Action::StartBgp => {
-                let mut h = lock(&held);
-                if h.down {
-                    match speaker.add_peer_with(h.config.clone(), Arc::clone(&h.routes)) {
-                        Ok(()) => {
-                            h.down = false;
-                            info!(peer = %address, "BFD Up again: BGP session restarted");
-                        }
-                        Err(e) => {
-                            warn!(peer = %address, error = %e, "re-adding the BGP peer");
-                            coupling.start_failed();
-                        }
-                    }
+                if !add_back(&speaker, address, &held) {
+                    coupling.start_failed();
                 }
             }
         }
-        if changes.changed().await.is_err() {
+        if coupling.bgp_running() {
+            give_up_at = None;
+        }
+        let changed = match give_up_at {
+            Some(at) => tokio::select! {
+                r = changes.changed() => r,
+                () = tokio::time::sleep_until(at) => {
+                    warn!(peer = %address, wait = ?START_WAIT,
+                        "BFD not Up: starting the BGP session without it");
+                    if add_back(&speaker, address, &held) {
+                        coupling.bgp_started();
+                    }
+                    give_up_at = None;
+                    Ok(())
+                }
+            },
+            None => changes.changed().await,
+        };
+        if changed.is_err() {
             return;
+        }
+    }
+}
+
+/// Adds the held-down BGP peer to the driver with its current configuration and routes;
+/// false when the driver refused (tried again on the next status).
+fn add_back(speaker: &Speaker, address: IpAddr, held: &Mutex<Held>) -> bool {
+    let mut h = lock(held);
+    if !h.down {
+        return true;
+    }
+    match speaker.add_peer_with(h.config.clone(), Arc::clone(&h.routes)) {
+        Ok(()) => {
+            h.down = false;
+            info!(peer = %address, "BFD Up: BGP session started");
+            true
+        }
+        Err(e) => {
+            warn!(peer = %address, error = %e, "adding the BGP peer");
+            false
         }
     }
 }

@@ -298,14 +298,13 @@ async fn main_loop(
             .await;
         applied_once = config.is_some();
         for address in touched {
-            if let Some(rx) = manager.speaker().watch(address) {
-                let label = manager
-                    .sessions()
-                    .find(|(_, c)| c.address == address)
-                    .map(|(k, _)| k.to_string())
-                    .unwrap_or_else(|| address.to_string());
-                spawn_metrics_watch(Arc::clone(&shared), label, address, rx);
-            }
+            let label = manager
+                .sessions()
+                .find(|(_, c)| c.address == address)
+                .map(|(k, _)| k.to_string())
+                .unwrap_or_else(|| address.to_string());
+            let rx = manager.speaker().watch(address);
+            spawn_metrics_watch(Arc::clone(&shared), label, address, rx);
         }
         if let Some(events) = &events {
             let uid_of =
@@ -388,9 +387,18 @@ fn spawn_metrics_watch(
     shared: Arc<Shared>,
     label: String,
     address: std::net::IpAddr,
-    mut rx: watch::Receiver<ferrolb_bgp::driver::PeerStatus>,
+    rx: Option<watch::Receiver<ferrolb_bgp::driver::PeerStatus>>,
 ) {
     tokio::spawn(async move {
+        // None: a peer held until BFD is Up (graceful restart with BFD); the driver adds it
+        // within bfd::START_WAIT.
+        let mut rx = match rx {
+            Some(rx) => rx,
+            None => match added_within(&shared, address, bfd::START_WAIT * 2).await {
+                Some(rx) => rx,
+                None => return,
+            },
+        };
         loop {
             loop {
                 let status = rx.borrow_and_update().clone();
@@ -416,6 +424,22 @@ fn spawn_metrics_watch(
         }
         shared.metrics.forget(&label);
     });
+}
+
+/// Waits (at most `limit`) for the driver to have the peer `address`.
+async fn added_within(
+    shared: &Shared,
+    address: std::net::IpAddr,
+    limit: Duration,
+) -> Option<watch::Receiver<ferrolb_bgp::driver::PeerStatus>> {
+    let end = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < end {
+        if let Some(rx) = shared.speaker.watch(address) {
+            return Some(rx);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
 }
 
 /// Waits for the driver's peer `address` to be added back while the loop still has a session

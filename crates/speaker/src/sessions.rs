@@ -227,6 +227,43 @@ impl SessionManager {
         }
     }
 
+    /// A new peer with graceful restart and a `bfd-profile`: starts its BFD session with the
+    /// BGP peer held until BFD's first Up (at most [`bfd::START_WAIT`]); true when it did.
+    /// RFC 5882 §4.3.2: the router sees our new BFD session (new discriminators, Down) while
+    /// it still helps the restart, not after our new BGP session is up, which a router
+    /// takes for a failure of that session (FRR 8.4: Hard Reset, the routes kept for the
+    /// restart flushed).
+    fn wait_for_bfd(
+        &mut self,
+        plan: &PeerPlan,
+        config: &PeerConfig,
+        routes: Arc<AdvertisementSet>,
+    ) -> bool {
+        // The peer's `graceful-restart`, not the session's flag (every session is a helper).
+        let Some(profile) = plan.bfd.as_ref().filter(|_| plan.peer.graceful_restart) else {
+            return false;
+        };
+        if self.bfd.held(plan.key.address).is_some() {
+            // A running BFD session keeps its coupling: BGP is not waiting for it.
+            return false;
+        }
+        let Ok(spec) = bfd::spec_of(profile, config) else {
+            return false;
+        };
+        let held = Held {
+            config: config.clone(),
+            routes,
+            down: true,
+        };
+        match self.bfd.sync(&self.speaker, &profile.name, spec, held) {
+            Ok(()) => {
+                info!(peer = %plan.key, "graceful restart with BFD: BGP starts at BFD Up");
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// Records the peer's config for a BFD-coupled peer; true when BFD holds the BGP peer
     /// down (the driver must not be asked about it then).
     fn held_down_with(&mut self, plan: &PeerPlan, config: &PeerConfig) -> bool {
@@ -246,7 +283,8 @@ impl SessionManager {
     }
 
     /// Adds the peer's session or updates its parameters (a reset only when they need a new
-    /// OPEN). True when the session was added. A new session starts with the
+    /// OPEN). True when the session was added (or held until BFD is Up, see
+    /// [`Self::wait_for_bfd`]). A new session starts with the
     /// plan's routes, so its first table and End-of-RIB go out together (a router helping a
     /// graceful restart drops what is stale at End-of-RIB).
     async fn sync_session(
@@ -260,27 +298,25 @@ impl SessionManager {
             return false;
         }
         match self.active.get(&address).map(|a| a.config == config) {
-            None => match self
-                .speaker
-                .add_peer_with(config.clone(), advertisement_set(plan, interner))
-            {
-                Ok(()) => {
+            None => {
+                let routes = advertisement_set(plan, interner);
+                if !self.wait_for_bfd(plan, &config, Arc::clone(&routes)) {
+                    if let Err(e) = self.speaker.add_peer_with(config.clone(), routes) {
+                        self.setup_error(plan.key, e.to_string());
+                        return false;
+                    }
                     info!(peer = %plan.key, peer_as = plan.peer.peer_asn, "session configured");
-                    self.active.insert(
-                        address,
-                        Active {
-                            key: plan.key,
-                            config,
-                            routes: Arc::new(plan.routes.clone()),
-                        },
-                    );
-                    true
                 }
-                Err(e) => {
-                    self.setup_error(plan.key, e.to_string());
-                    false
-                }
-            },
+                self.active.insert(
+                    address,
+                    Active {
+                        key: plan.key,
+                        config,
+                        routes: Arc::new(plan.routes.clone()),
+                    },
+                );
+                true
+            }
             Some(false) => {
                 self.change_session(plan.key, config).await;
                 false
@@ -492,14 +528,21 @@ impl SessionManager {
         for address in pending {
             self.abandon_reset(address).await;
         }
-        self.bfd.shutdown().await;
         match mode {
             StopMode::Restart => {
+                // RFC 5882 §4.3.2: the BGP sessions close first (without NOTIFICATION where
+                // graceful restart was offered), so the router is already helping the restart
+                // when our BFD goes AdminDown; the other order makes a router reset BGP on the
+                // BFD Down while Established and flush the routes (FRR 8.4 sends Hard Reset).
                 self.speaker
                     .shutdown_for_restart_where_offered(message)
-                    .await
+                    .await;
+                self.bfd.shutdown().await;
             }
-            StopMode::Depart(_) => self.speaker.shutdown_hard_reset(message).await,
+            StopMode::Depart(_) => {
+                self.bfd.shutdown().await;
+                self.speaker.shutdown_hard_reset(message).await;
+            }
         }
         self.active.clear();
     }

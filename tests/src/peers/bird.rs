@@ -35,6 +35,8 @@ pub struct BirdNeighbor {
     pub hold_time: Option<u16>,
     /// Start `disabled` (enable with `birdc enable NAME`).
     pub disabled: bool,
+    /// `bfd on` or `bfd graceful` (needs [`BirdConfig::bfd`]).
+    pub bfd: Option<&'static str>,
 }
 
 impl BirdNeighbor {
@@ -52,6 +54,7 @@ impl BirdNeighbor {
             export_all: false,
             hold_time: None,
             disabled: false,
+            bfd: None,
         }
     }
 }
@@ -73,6 +76,9 @@ pub struct BirdConfig {
     pub kernel_export_v4: bool,
     /// `merge paths on` in the kernel protocol: equal BGP paths become one ECMP route.
     pub kernel_merge_paths: bool,
+    /// A `protocol bfd` on every interface: (interval in ms, multiplier); it and the bgp
+    /// protocols with `bfd` log their state changes and events.
+    pub bfd: Option<(u32, u32)>,
 }
 
 impl BirdConfig {
@@ -86,6 +92,7 @@ impl BirdConfig {
             static_disabled: false,
             kernel_export_v4: false,
             kernel_merge_paths: false,
+            bfd: None,
         }
     }
 
@@ -102,6 +109,13 @@ impl BirdConfig {
                 ""
             };
             let _ = writeln!(c, "protocol kernel {{ ipv4 {{ export all; }};{merge} }}");
+        }
+        if let Some((ms, mult)) = self.bfd {
+            let _ = writeln!(
+                c,
+                "protocol bfd {{ debug {{ states, events }}; \
+                 interface \"*\" {{ interval {ms} ms; multiplier {mult}; }}; }}"
+            );
         }
         if !self.static_v4.is_empty() {
             c.push_str("protocol static s_static {\n");
@@ -133,6 +147,9 @@ impl BirdConfig {
             }
             if let Some(h) = n.hold_time {
                 let _ = writeln!(c, "  hold time {h};");
+            }
+            if let Some(b) = n.bfd {
+                let _ = writeln!(c, "  bfd {b};\n  debug {{ states, events }};");
             }
             let export = if n.export_all { "all" } else { "none" };
             if n.ipv4 {
@@ -251,6 +268,18 @@ impl Bird {
             .and_then(|l| l.split_whitespace().last())
             .unwrap_or_default()
             .to_string()
+    }
+
+    /// Whether `show bfd sessions` has the session to `peer` Up.
+    pub fn bfd_up(&self, peer: IpAddr) -> bool {
+        let out = self
+            .try_birdc(&["show", "bfd", "sessions"])
+            .unwrap_or_default();
+        let peer = peer.to_string();
+        out.lines().any(|l| {
+            let mut words = l.split_whitespace();
+            words.next() == Some(peer.as_str()) && words.nth(1) == Some("Up")
+        })
     }
 
     /// Stops BIRD by PID (bounded). Idempotent.

@@ -1,7 +1,10 @@
 //! RFC 5882 coupling of a BFD session to the BGP session it protects: the pure decision,
 //! shared by `ferrolb announce --bfd` and the speaker.
 //!
-//! - BFD starts together with BGP; BGP does not wait for BFD to come Up the first time.
+//! - BFD starts together with BGP; BGP does not wait for BFD to come Up the first time,
+//!   unless the user asks for it ([`Coupling::waiting`]: a session with graceful restart,
+//!   whose router must see our new BFD session's Down before the new BGP session, RFC 5882
+//!   §4.3.2).
 //! - When BFD goes from Up to Down because of a failure (detection time expired, or the peer
 //!   signalled Down), the BGP session is torn down at once.
 //! - While BFD is not Up again, the BGP session stays down (no reconnection).
@@ -30,6 +33,8 @@ pub enum Action {
 pub struct Coupling {
     bgp_running: bool,
     seen_down_events: u64,
+    /// A waiting coupling's first start also needs the peer's state Up (our Up reached it).
+    first_start_needs_peer_up: bool,
 }
 
 impl Default for Coupling {
@@ -44,7 +49,26 @@ impl Coupling {
         Self {
             bgp_running: true,
             seen_down_events: 0,
+            first_start_needs_peer_up: false,
         }
+    }
+
+    /// A coupling whose BGP session waits for BFD's first Up on both sides (ours Up and the
+    /// peer's state Up: [`Action::StartBgp`] then), so a session that flaps while coming Up
+    /// does not reset the new BGP session.
+    pub fn waiting() -> Self {
+        Self {
+            bgp_running: false,
+            seen_down_events: 0,
+            first_start_needs_peer_up: true,
+        }
+    }
+
+    /// BGP was started without BFD (a waiting coupling gave up on BFD): BFD's next failure
+    /// tears it down as usual.
+    pub fn bgp_started(&mut self) {
+        self.bgp_running = true;
+        self.first_start_needs_peer_up = false;
     }
 
     /// Whether the BGP session should be running now.
@@ -55,10 +79,19 @@ impl Coupling {
     /// Takes a status from the session's watch and returns what to do with BGP; the
     /// decision is recorded (call once per observed status).
     pub fn observe(&mut self, st: &Status) -> Action {
-        let action = decide(st, self.seen_down_events, self.bgp_running);
+        let mut action = decide(st, self.seen_down_events, self.bgp_running);
+        if action == Action::StartBgp
+            && self.first_start_needs_peer_up
+            && st.remote_state != State::Up
+        {
+            action = Action::Keep;
+        }
         match action {
             Action::StopBgp(_) => self.bgp_running = false,
-            Action::StartBgp => self.bgp_running = true,
+            Action::StartBgp => {
+                self.bgp_running = true;
+                self.first_start_needs_peer_up = false;
+            }
             Action::Keep => {}
         }
         self.seen_down_events = st.counters.down_events;
@@ -196,6 +229,38 @@ mod tests {
         assert_eq!(
             decide(&status(Up, Up, 1, NoDiagnostic), 1, true),
             Action::Keep
+        );
+    }
+
+    #[test]
+    fn a_waiting_coupling_starts_bgp_at_the_first_up() {
+        use Diag::*;
+        use State::*;
+        let mut c = Coupling::waiting();
+        assert!(!c.bgp_running());
+        assert_eq!(
+            c.observe(&status(Down, Down, 0, NoDiagnostic)),
+            Action::Keep
+        );
+        assert_eq!(
+            c.observe(&status(Init, Down, 0, NoDiagnostic)),
+            Action::Keep
+        );
+        // Up on our side only (the peer is in Init: it has not seen our Up yet).
+        assert_eq!(c.observe(&status(Up, Init, 0, NoDiagnostic)), Action::Keep);
+        assert!(!c.bgp_running());
+        assert_eq!(
+            c.observe(&status(Up, Up, 0, NoDiagnostic)),
+            Action::StartBgp
+        );
+        assert!(c.bgp_running());
+        // Started without BFD: a later failure still tears BGP down.
+        let mut c = Coupling::waiting();
+        c.bgp_started();
+        assert_eq!(c.observe(&status(Up, Up, 0, NoDiagnostic)), Action::Keep);
+        assert_eq!(
+            c.observe(&status(Down, Up, 1, ControlDetectionTimeExpired)),
+            Action::StopBgp(ControlDetectionTimeExpired)
         );
     }
 

@@ -19,6 +19,11 @@ const MAX_RUN: Duration = Duration::from_secs(120);
 const GRACE: Duration = Duration::from_millis(500);
 const READ_TIMEOUT: Duration = Duration::from_millis(50);
 
+/// How long [`udp_socket_in`] retries a bind refused with "address in use": the previous
+/// case's socket on the same address may still be held for a moment by a child process of
+/// this test between its fork and exec (tests run in parallel and spawn routers).
+const BIND_RETRY: Duration = Duration::from_secs(2);
+
 /// A UDP socket bound to `bind` inside `ns` (created from a thread that entered `ns` with
 /// setns(2); the socket stays in that namespace). Panics on failure.
 pub fn udp_socket_in(ns: &Netns, bind: SocketAddr) -> UdpSocket {
@@ -27,7 +32,17 @@ pub fn udp_socket_in(ns: &Netns, bind: SocketAddr) -> UdpSocket {
         let file = std::fs::File::open(&path).expect("open the namespace file");
         nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
             .expect("setns into the namespace");
-        UdpSocket::bind(bind)
+        let deadline = Instant::now() + BIND_RETRY;
+        loop {
+            match UdpSocket::bind(bind) {
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => break other,
+            }
+        }
     })
     .join()
     .expect("socket thread");

@@ -58,6 +58,8 @@ pub async fn follow(
         ),
     };
     let mut last_state = None;
+    // Whether BFD tore the BGP session down once (the next start is a restart).
+    let mut torn_down = false;
     loop {
         let st = *changes.borrow_and_update();
         if last_state != Some(st.state) {
@@ -70,6 +72,7 @@ pub async fn follow(
             Action::Keep => {}
             Action::StopBgp(diag) => {
                 warn!(peer = %address, %diag, "BFD down: tearing the BGP session down");
+                torn_down = true;
                 peer.held_down();
                 if let Err(e) = speaker
                     .remove_peer(address, &format!("BFD down: {diag}"))
@@ -79,7 +82,12 @@ pub async fn follow(
                 }
             }
             Action::StartBgp => {
-                if !start_peer(&speaker, address, &mut peer, "BFD Up: BGP session started") {
+                let done = if torn_down {
+                    "BFD Up again: BGP session restarted"
+                } else {
+                    "BFD Up: BGP session started"
+                };
+                if !start_peer(&speaker, address, &mut peer, done) {
                     coupling.start_failed();
                 }
             }

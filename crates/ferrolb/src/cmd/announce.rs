@@ -647,11 +647,7 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
     // With graceful restart and BFD, BGP waits for BFD's first Up (RFC 5882 §4.3.2: the
     // router must see our new BFD session before the new BGP session); the coupling adds it.
     let wait_for_bfd = plan.graceful_restart && plan.bfd.is_some();
-    if !wait_for_bfd {
-        speaker
-            .add_peer_with(plan.peer.clone(), initial)
-            .with_context(|| format!("adding peer {peer_addr}"))?;
-    }
+    add_peer(&speaker, &plan.peer, initial, wait_for_bfd)?;
     // BFD starts with the BGP session (RFC 5882), not once it is Established.
     let bfd = match plan.bfd {
         Some((bfd_plan, local)) => {
@@ -694,6 +690,26 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
         log_counters(&status.borrow());
     }
     Ok(0)
+}
+
+/// Adds the BGP peer, or with `wait_for_bfd` only checks its configuration (the BFD coupling
+/// adds it once BFD is Up, and a bad configuration must still stop us at start).
+fn add_peer(
+    speaker: &Speaker,
+    peer: &PeerConfig,
+    routes: Arc<AdvertisementSet>,
+    wait_for_bfd: bool,
+) -> anyhow::Result<()> {
+    let address = peer.address;
+    if wait_for_bfd {
+        peer.session
+            .validate()
+            .with_context(|| format!("peer {address}"))
+    } else {
+        speaker
+            .add_peer_with(peer.clone(), routes)
+            .with_context(|| format!("adding peer {address}"))
+    }
 }
 
 /// Closes the BGP session as `mode` says, with BFD's AdminDown in the right place: for a

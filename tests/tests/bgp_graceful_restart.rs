@@ -615,3 +615,31 @@ fn frr_bfd_restart_with_graceful_restart_loses_nothing() {
         );
     }
 }
+
+/// `announce --bfd --graceful-restart` toward a router without BFD for it: BGP waits for BFD
+/// (`ferrolb_bgp::bfd::START_WAIT`, 5 s), then starts without it and the route arrives.
+#[test]
+fn frr_without_bfd_gets_the_session_after_the_bfd_wait() {
+    let Some(lab) = Lab::start("frr_without_bfd_gets_the_session_after_the_bfd_wait") else {
+        return;
+    };
+    let t0 = Instant::now();
+    let ann = lab.announce(&BFD_GR_FLAGS);
+    let took = t0.elapsed();
+    println!(
+        "measured: FRR without BFD: announce --bfd --graceful-restart route in the kernel after {} ms",
+        took.as_millis()
+    );
+    let wait = Duration::from_secs(5);
+    assert!(
+        took >= wait,
+        "BGP came up after {took:?}, before the {wait:?} wait for BFD\n{}",
+        ann.log()
+    );
+    assert!(
+        ann.log()
+            .contains("BFD not Up: starting the BGP session without it"),
+        "{}",
+        ann.log()
+    );
+}

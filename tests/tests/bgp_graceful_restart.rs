@@ -12,6 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use ferrolb_e2e::announce::Announcer;
+use ferrolb_e2e::failure_detection::{frr_bfd_up, set_bfd_profile};
 use ferrolb_e2e::netns::Link;
 use ferrolb_e2e::peers::{Bird, BirdConfig, BirdNeighbor, Frr, FrrConfig, FrrNeighbor};
 use ferrolb_e2e::route_sampler::{route_present, RouteSampler};
@@ -66,6 +67,24 @@ impl Lab {
                 .neighbor(FrrNeighbor::new(link.b_v4.into(), NODE_AS));
             cfg.extra_router_lines.push("bgp graceful-restart".into());
             Router::Frr(Frr::start(router, &cfg))
+        }))
+    }
+
+    /// FRR with `bgp graceful-restart` and BFD (bfdd, profile `flb`: `interval_ms` x 3) on the
+    /// node's session.
+    fn start_with_bfd(test: &str, interval_ms: u64) -> Option<Lab> {
+        if !require_root(test) || !require_binary("vtysh") || !require_binary("/usr/lib/frr/bfdd") {
+            return None;
+        }
+        Some(Lab::build(|router, link| {
+            let mut cfg = FrrConfig::new(FRR_AS, link.a_v4)
+                .neighbor(FrrNeighbor::new(link.b_v4.into(), NODE_AS));
+            cfg.bfdd = true;
+            cfg.extra_router_lines.push("bgp graceful-restart".into());
+            let frr = Frr::start(router, &cfg);
+            set_bfd_profile(&frr, interval_ms);
+            frr.configure_bgp(&[&format!("neighbor {} bfd profile flb", link.b_v4)]);
+            Router::Frr(frr)
         }))
     }
 
@@ -187,10 +206,15 @@ impl Lab {
 
     /// Starts the echo responder in `node` and the client flow to SERVICE_IP.
     fn flow(&self) -> (Responder, Flow) {
+        self.flow_at(FLOW_RATE)
+    }
+
+    /// As [`Lab::flow`], at `rate` packets/s.
+    fn flow_at(&self, rate: u32) -> (Responder, Flow) {
         let service = SocketAddr::from((SERVICE_IP, UDP_PORT));
         let responder = Responder::start(&self.node, service);
         let from = SocketAddr::from((self.client_addr, 0));
-        let flow = Flow::start(&self.client, from, service, FLOW_RATE);
+        let flow = Flow::start(&self.client, from, service, rate);
         (responder, flow)
     }
 
@@ -492,4 +516,130 @@ fn bird_sigterm_without_graceful_restart_withdraws() {
     if let Some(lab) = Lab::start_bird("bird_sigterm_without_graceful_restart_withdraws") {
         without_graceful_restart(&lab, "BIRD");
     }
+}
+
+/// BFD interval (ms) of the BFD + graceful restart test, both sides, multiplier 3.
+const BFD_MS: u64 = 100;
+/// Packets per second of the BFD + graceful restart test's flow.
+const BFD_FLOW_RATE: u32 = 1000;
+/// After a restart with BFD: the window in which a late flush (FRR acting on a BFD Down of the
+/// old or the new BFD session) would still show.
+const BFD_SETTLE: Duration = Duration::from_millis(1500);
+
+/// `announce` with BFD and graceful restart.
+const BFD_GR_FLAGS: [&str; 6] = [
+    "--graceful-restart",
+    "--restart-time",
+    "30",
+    "--bfd",
+    "--bfd-interval",
+    "100",
+];
+
+/// Waits until FRR has BFD Up at [`BFD_MS`] and a fresh (not stale) path from the node.
+fn wait_bfd_up(lab: &Lab, what: &str, ann: &Announcer) {
+    let node = lab.peer.to_string();
+    let up = wait_until_opt(UP, || {
+        (frr_bfd_up(lab.frr(), &node, BFD_MS) && lab.stale() == Some(false)).then_some(())
+    });
+    assert!(
+        up.is_some(),
+        "{what}: BFD not Up at {BFD_MS} ms or the path stale within {UP:?}: {}\n--- ferrolb:\n{}",
+        lab.daemon_state(),
+        ann.log()
+    );
+}
+
+/// The running `first` announcer (BFD and graceful restart) restarted with `signal` and a new
+/// process at once, under a 1,000 packets/s flow; returns the new announcer, the flow report
+/// and the route's longest absence from the router's kernel table.
+fn restart_with_bfd(
+    lab: &Lab,
+    mut first: Announcer,
+    signal: Signal,
+) -> (Announcer, FlowReport, Duration) {
+    wait_bfd_up(lab, "before the restart", &first);
+    let (_responder, flow) = lab.flow_at(BFD_FLOW_RATE);
+    let sampler = RouteSampler::start(&lab.router, PREFIX, SAMPLE);
+    // The flow is answered before the restart: the path works.
+    std::thread::sleep(Duration::from_millis(300));
+    first.signal(signal);
+    let exited = first.wait_exit(EXIT);
+    assert!(
+        exited.is_some(),
+        "announce still runs {EXIT:?} after {signal}"
+    );
+    let second = lab.announce(&BFD_GR_FLAGS);
+    wait_bfd_up(lab, "after the restart", &second);
+    std::thread::sleep(BFD_SETTLE);
+    flow.halt();
+    let samples = sampler.stop();
+    let report = flow.stop();
+    assert!(
+        frr_bfd_up(lab.frr(), &lab.peer.to_string(), BFD_MS) && lab.established(),
+        "BFD or BGP went down after the restart: {}\n--- ferrolb:\n{}",
+        lab.daemon_state(),
+        second.log()
+    );
+    println!(
+        "measured: FRR bfd {BFD_MS} ms + graceful restart: announce {signal} and a new process: {} sent at {BFD_FLOW_RATE}/s, {} lost, route absent {} samples, longest gap {} ms",
+        report.sent,
+        report.lost(),
+        samples.absent(),
+        samples.longest_gap().as_millis()
+    );
+    assert_flow_ran(report);
+    (second, report, samples.longest_gap())
+}
+
+/// RFC 5882 §4.3.2 with `announce`: with BFD and graceful restart, a restart (SIGTERM: BGP
+/// closed before BFD's AdminDown; SIGKILL: the new process starts BGP once BFD is Up) loses
+/// nothing at FRR 8.4, which flushes the stale routes at a BFD Down while the BGP session is up.
+#[test]
+fn frr_bfd_restart_with_graceful_restart_loses_nothing() {
+    let Some(lab) = Lab::start_with_bfd(
+        "frr_bfd_restart_with_graceful_restart_loses_nothing",
+        BFD_MS,
+    ) else {
+        return;
+    };
+    let first = lab.announce(&BFD_GR_FLAGS);
+    let (second, report, gap) = restart_with_bfd(&lab, first, Signal::SIGTERM);
+    let sigterm = (report, gap);
+    let (_third, report, gap) = restart_with_bfd(&lab, second, Signal::SIGKILL);
+    for (signal, (report, gap)) in [("SIGTERM", sigterm), ("SIGKILL", (report, gap))] {
+        assert_eq!(
+            (report.lost(), gap),
+            (0, Duration::ZERO),
+            "{signal}: packets lost / the route left the router's kernel table"
+        );
+    }
+}
+
+/// `announce --bfd --graceful-restart` toward a router without BFD for it: BGP waits for BFD
+/// (`ferrolb_bgp::bfd::START_WAIT`, 5 s), then starts without it and the route arrives.
+#[test]
+fn frr_without_bfd_gets_the_session_after_the_bfd_wait() {
+    let Some(lab) = Lab::start("frr_without_bfd_gets_the_session_after_the_bfd_wait") else {
+        return;
+    };
+    let t0 = Instant::now();
+    let ann = lab.announce(&BFD_GR_FLAGS);
+    let took = t0.elapsed();
+    println!(
+        "measured: FRR without BFD: announce --bfd --graceful-restart route in the kernel after {} ms",
+        took.as_millis()
+    );
+    let wait = Duration::from_secs(5);
+    assert!(
+        took >= wait,
+        "BGP came up after {took:?}, before the {wait:?} wait for BFD\n{}",
+        ann.log()
+    );
+    assert!(
+        ann.log()
+            .contains("BFD not Up: starting the BGP session without it"),
+        "{}",
+        ann.log()
+    );
 }

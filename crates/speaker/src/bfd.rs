@@ -13,9 +13,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use ferrolb_bgp::bfd::{
-    admin_down, Action, Bfd, BfdConfig, Coupling, Hop, PeerSpec, SessionHandle, Status, Timers,
+    admin_down, follow, Bfd, BfdConfig, CoupledPeer, Hop, PeerSpec, SessionHandle, Start, Status,
+    Timers,
 };
-use ferrolb_bgp::driver::{PeerConfig, Speaker};
+use ferrolb_bgp::driver::{DriverError, PeerConfig, Speaker};
 use ferrolb_bgp::rib_out::AdvertisementSet;
 use ferrolb_config::BfdProfile;
 use tracing::{info, warn};
@@ -249,95 +250,41 @@ impl BfdPeers {
 }
 
 /// How long a peer that waits for BFD ([`Held::down`] at the start) waits before its BGP
-/// session starts anyway (a router without BFD for this peer): the router's BFD comes Up in
-/// about 1-2 s at the 1 s rate of a session not yet Up.
-pub const START_WAIT: Duration = Duration::from_secs(5);
+/// session starts anyway (the library's [`ferrolb_bgp::bfd::START_WAIT`]).
+pub use ferrolb_bgp::bfd::START_WAIT;
 
-/// Follows the BFD session and stops / restarts the BGP peer. Runs until BFD stops. A peer
-/// held down at the start (graceful restart with BFD) gets its BGP session at BFD's first Up,
-/// or after [`START_WAIT`].
+/// Follows the BFD session and stops / restarts the BGP peer ([`ferrolb_bgp::bfd::follow`]).
+/// Runs until BFD stops. A peer held down at the start (graceful restart with BFD) gets its
+/// BGP session at BFD's first Up, or after [`START_WAIT`].
 async fn couple(
     speaker: Speaker,
     address: IpAddr,
     session: Arc<SessionHandle>,
     held: Arc<Mutex<Held>>,
 ) {
-    let mut changes = session.subscribe();
-    let waiting = lock(&held).down;
-    let mut coupling = if waiting {
-        Coupling::waiting()
+    let start = if lock(&held).down {
+        Start::AfterBfd { wait: START_WAIT }
     } else {
-        Coupling::new()
+        Start::Running
     };
-    let mut give_up_at = waiting.then(|| tokio::time::Instant::now() + START_WAIT);
-    let mut last_state = None;
-    loop {
-        let st = *changes.borrow_and_update();
-        if last_state != Some(st.state) {
-            info!(peer = %address, state = %st.state, remote = %st.remote_state,
-                diag = %st.local_diag, tx_ms = st.tx_interval.as_millis() as u64,
-                detect_ms = st.detect_time.as_millis() as u64, "BFD");
-            last_state = Some(st.state);
-        }
-        match coupling.observe(&st) {
-            Action::Keep => {}
-            Action::StopBgp(diag) => {
-                warn!(peer = %address, %diag, "BFD down: tearing the BGP session down");
-                lock(&held).down = true;
-                if let Err(e) = speaker
-                    .remove_peer(address, &format!("BFD down: {diag}"))
-                    .await
-                {
-                    warn!(peer = %address, error = %e, "removing the BGP peer");
-                }
-            }
-            Action::StartBgp => {
-                if !add_back(&speaker, address, &held) {
-                    coupling.start_failed();
-                }
-            }
-        }
-        if coupling.bgp_running() {
-            give_up_at = None;
-        }
-        let changed = match give_up_at {
-            Some(at) => tokio::select! {
-                r = changes.changed() => r,
-                () = tokio::time::sleep_until(at) => {
-                    warn!(peer = %address, wait = ?START_WAIT,
-                        "BFD not Up: starting the BGP session without it");
-                    if add_back(&speaker, address, &held) {
-                        coupling.bgp_started();
-                    }
-                    give_up_at = None;
-                    Ok(())
-                }
-            },
-            None => changes.changed().await,
-        };
-        if changed.is_err() {
-            return;
-        }
-    }
+    follow(speaker, address, &session, HeldPeer(held), start).await;
 }
 
-/// Adds the held-down BGP peer to the driver with its current configuration and routes;
-/// false when the driver refused (tried again on the next status).
-fn add_back(speaker: &Speaker, address: IpAddr, held: &Mutex<Held>) -> bool {
-    let mut h = lock(held);
-    if !h.down {
-        return true;
+/// The speaker's side of the coupling: the peer's configuration and routes live in [`Held`].
+struct HeldPeer(Arc<Mutex<Held>>);
+
+impl CoupledPeer for HeldPeer {
+    fn held_down(&mut self) {
+        lock(&self.0).down = true;
     }
-    match speaker.add_peer_with(h.config.clone(), Arc::clone(&h.routes)) {
-        Ok(()) => {
+
+    fn start(&mut self, speaker: &Speaker) -> Result<(), DriverError> {
+        let mut h = lock(&self.0);
+        if h.down {
+            speaker.add_peer_with(h.config.clone(), Arc::clone(&h.routes))?;
             h.down = false;
-            info!(peer = %address, "BFD Up: BGP session started");
-            true
         }
-        Err(e) => {
-            warn!(peer = %address, error = %e, "adding the BGP peer");
-            false
-        }
+        Ok(())
     }
 }
 

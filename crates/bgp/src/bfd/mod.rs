@@ -20,6 +20,7 @@
 mod config;
 mod coupling;
 mod driver;
+mod follow;
 mod fsm;
 mod packet;
 mod sockopt;
@@ -28,6 +29,7 @@ mod types;
 pub use config::{BfdConfig, ConfigError, Timers};
 pub use coupling::{admin_down, decide, Action, Coupling};
 pub use driver::{Bfd, DriverError, Hop, PeerSpec, SessionHandle, MULTI_HOP_PORT, SINGLE_HOP_PORT};
+pub use follow::{follow, CoupledPeer, Start, START_WAIT};
 pub use fsm::BfdSession;
 pub use packet::{ControlPacket, DecodeError, Diag, State, CONTROL_LEN, VERSION};
 pub use types::{Counters, Input, Output, Status};

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use ferrolb_bgp::bfd::{admin_down, SessionHandle};
 use ferrolb_bgp::driver::{DriverError, Password, PeerConfig, Speaker};
 use ferrolb_bgp::rib_out::{
     AdvertisementSet, Community, LargeCommunity, LinkBandwidth, RouteAttributes,
@@ -513,7 +514,10 @@ fn parse_stdin_line(line: &str) -> Result<Option<StdinCommand>, String> {
 
 /// Hands the set to the session; also records it in `desired` (what `--bfd` restores).
 fn publish(speaker: &Speaker, peer: IpAddr, set: &AdvertisementSet, desired: &Desired) {
-    *desired.lock().unwrap_or_else(|p| p.into_inner()) = set.clone();
+    // Under the lock: the `--bfd` coupling adds the peer back under it, with this set or
+    // before this change reaches the peer.
+    let mut current = desired.lock().unwrap_or_else(|p| p.into_inner());
+    *current = set.clone();
     match speaker.set_advertisements(peer, Arc::new(set.clone())) {
         Ok(()) => {}
         // The BGP peer is removed while BFD is down; the set goes out when it is back.
@@ -640,9 +644,10 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
     let desired: Desired = Arc::new(std::sync::Mutex::new(plan.prefixes.clone()));
     let initial = Arc::new(plan.prefixes);
     let stdin_set = plan.stdin.then(|| (*initial).clone());
-    speaker
-        .add_peer_with(plan.peer.clone(), initial)
-        .with_context(|| format!("adding peer {peer_addr}"))?;
+    // With graceful restart and BFD, BGP waits for BFD's first Up (RFC 5882 §4.3.2: the
+    // router must see our new BFD session before the new BGP session); the coupling adds it.
+    let wait_for_bfd = plan.graceful_restart && plan.bfd.is_some();
+    add_peer(&speaker, &plan.peer, initial, wait_for_bfd)?;
     // BFD starts with the BGP session (RFC 5882), not once it is Established.
     let bfd = match plan.bfd {
         Some((bfd_plan, local)) => {
@@ -654,6 +659,7 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
                 plan.peer,
                 Arc::clone(&session),
                 Arc::clone(&desired),
+                wait_for_bfd,
             ));
             Some((service, session, task))
         }
@@ -674,13 +680,47 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
         task.abort();
     }
     let status = speaker.watch(peer_addr);
-    // BFD says AdminDown first, so the router does not take the shutdown (or the restart) for
-    // a failure.
-    if let Some((_, session, task)) = &bfd {
+    let bfd_session = bfd.as_ref().map(|(_, session, task)| {
         task.abort();
-        ferrolb_bgp::bfd::admin_down(session).await;
+        session.as_ref()
+    });
+    close(&speaker, mode, signal, bfd_session).await;
+    drop(bfd);
+    if let Some(status) = status {
+        log_counters(&status.borrow());
     }
+    Ok(0)
+}
+
+/// Adds the BGP peer, or with `wait_for_bfd` only checks its configuration (the BFD coupling
+/// adds it once BFD is Up, and a bad configuration must still stop us at start).
+fn add_peer(
+    speaker: &Speaker,
+    peer: &PeerConfig,
+    routes: Arc<AdvertisementSet>,
+    wait_for_bfd: bool,
+) -> anyhow::Result<()> {
+    let address = peer.address;
+    if wait_for_bfd {
+        peer.session
+            .validate()
+            .with_context(|| format!("peer {address}"))
+    } else {
+        speaker
+            .add_peer_with(peer.clone(), routes)
+            .with_context(|| format!("adding peer {address}"))
+    }
+}
+
+/// Closes the BGP session as `mode` says, with BFD's AdminDown in the right place: for a
+/// restart after BGP closed (RFC 5882 §4.3.2: the router takes BFD Down with BGP still up
+/// for a failure and flushes the stale routes), otherwise first, so the router does not take
+/// the shutdown for a failure.
+async fn close(speaker: &Speaker, mode: ExitMode, signal: &str, bfd: Option<&SessionHandle>) {
     const MESSAGE: &str = "ferrolb announce shutting down";
+    if let (Some(session), false) = (bfd, mode == ExitMode::Restart) {
+        admin_down(session).await;
+    }
     match mode {
         ExitMode::Shutdown => {
             tracing::info!("{signal} received: shutting down the session");
@@ -690,18 +730,16 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
             tracing::info!(
                 "{signal} received: restarting (closing without NOTIFICATION; the peer keeps the routes as stale)"
             );
-            speaker.shutdown_for_restart().await
+            speaker.shutdown_for_restart().await;
+            if let Some(session) = bfd {
+                admin_down(session).await;
+            }
         }
         ExitMode::HardReset => {
             tracing::info!("{signal} received: withdrawing (Cease/Hard Reset)");
             speaker.shutdown_hard_reset(MESSAGE).await
         }
     }
-    drop(bfd);
-    if let Some(status) = status {
-        log_counters(&status.borrow());
-    }
-    Ok(0)
 }
 
 #[cfg(test)]

@@ -1,14 +1,17 @@
 //! `ferrolb announce --bfd`: a BFD session beside the BGP session, coupled as RFC 5882 says
 //! (the decision is [`ferrolb_bgp::bfd::Coupling`]). BFD Down removes the BGP peer (Cease,
 //! "BFD down: <diag>", no reconnection, no listener key) until BFD is Up; then the peer is
-//! added back with the current routes.
+//! added back with the current routes. With `--graceful-restart` the BGP session starts only
+//! once BFD is Up (RFC 5882 §4.3.2), and a restart exit closes BGP before BFD's AdminDown.
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ferrolb_bgp::bfd::{Action, Bfd, BfdConfig, Coupling, Hop, PeerSpec, SessionHandle, Timers};
-use ferrolb_bgp::driver::{PeerConfig, Speaker};
+use ferrolb_bgp::bfd::{
+    follow, Bfd, BfdConfig, CoupledPeer, Hop, PeerSpec, SessionHandle, Start, Timers, START_WAIT,
+};
+use ferrolb_bgp::driver::{DriverError, PeerConfig, Speaker};
 use ferrolb_bgp::rib_out::AdvertisementSet;
 
 /// Validated `--bfd*` flags.
@@ -65,53 +68,46 @@ pub(crate) fn start(
     Ok((bfd, session))
 }
 
-/// Follows the BFD session and stops / restarts the BGP peer. `desired` is the current route
-/// set (kept up to date by `--stdin` while the peer is removed). Runs until BFD stops.
+/// Follows the BFD session and stops / restarts the BGP peer ([`follow`]). `desired` is the
+/// current route set (kept up to date by `--stdin` while the peer is removed). With
+/// `wait_for_bfd` (graceful restart with BFD) the BGP peer is not added yet: it starts once
+/// BFD is Up on both sides, or after [`START_WAIT`]. Runs until BFD stops.
 pub(crate) async fn couple(
     speaker: Speaker,
     peer: PeerConfig,
     session: Arc<SessionHandle>,
     desired: Arc<Mutex<AdvertisementSet>>,
+    wait_for_bfd: bool,
 ) {
-    let mut changes = session.subscribe();
     let address = peer.address;
-    let mut coupling = Coupling::new();
-    let mut last_state = None;
-    loop {
-        let st = *changes.borrow_and_update();
-        if last_state != Some(st.state) {
-            tracing::info!(peer = %address, state = %st.state, remote = %st.remote_state,
-                diag = %st.local_diag, tx_ms = st.tx_interval.as_millis() as u64,
-                detect_ms = st.detect_time.as_millis() as u64, "BFD");
-            last_state = Some(st.state);
-        }
-        match coupling.observe(&st) {
-            Action::Keep => {}
-            Action::StopBgp(diag) => {
-                tracing::warn!(peer = %address, %diag, "BFD down: tearing the BGP session down");
-                if let Err(e) = speaker
-                    .remove_peer(address, &format!("BFD down: {diag}"))
-                    .await
-                {
-                    tracing::warn!(peer = %address, "removing the BGP peer: {e}");
-                }
-            }
-            Action::StartBgp => {
-                let set = lock(&desired).clone();
-                match speaker.add_peer_with(peer.clone(), Arc::new(set)) {
-                    Ok(()) => {
-                        tracing::info!(peer = %address, "BFD Up again: BGP session restarted");
-                    }
-                    Err(e) => {
-                        tracing::error!(peer = %address, "re-adding the BGP peer: {e}");
-                        coupling.start_failed();
-                    }
-                }
-            }
-        }
-        if changes.changed().await.is_err() {
-            return;
-        }
+    let start = if wait_for_bfd {
+        Start::AfterBfd { wait: START_WAIT }
+    } else {
+        Start::Running
+    };
+    follow(
+        speaker,
+        address,
+        &session,
+        AnnouncedPeer { peer, desired },
+        start,
+    )
+    .await;
+}
+
+/// The announce side of the coupling: the peer's configuration and the announced set.
+struct AnnouncedPeer {
+    peer: PeerConfig,
+    desired: Arc<Mutex<AdvertisementSet>>,
+}
+
+impl CoupledPeer for AnnouncedPeer {
+    fn held_down(&mut self) {}
+
+    fn start(&mut self, speaker: &Speaker) -> Result<(), DriverError> {
+        // Added under the lock: a `--stdin` change made meanwhile goes to the added peer.
+        let set = lock(&self.desired);
+        speaker.add_peer_with(self.peer.clone(), Arc::new(set.clone()))
     }
 }
 

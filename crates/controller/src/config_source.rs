@@ -16,7 +16,7 @@ use tracing::warn;
 
 use crate::events::EventTarget;
 use crate::options::ConfigSource;
-use ferrolb_view::metallb_source;
+use ferrolb_view::metallb_source::{self, WatchStart};
 
 /// What the config source saw.
 #[derive(Clone, Debug)]
@@ -59,8 +59,14 @@ pub fn spawn(
         ConfigSource::Resources { namespace } => tokio::spawn(async move {
             let (res_tx, mut res_rx) = mpsc::channel(16);
             let to_update = update_from_objects(namespace.clone());
-            let watch =
-                metallb_source::watch_resources(client, namespace, to_update, res_tx, shutdown);
+            let watch = metallb_source::watch_resources(
+                client,
+                namespace,
+                WatchStart::All,
+                to_update,
+                res_tx,
+                shutdown,
+            );
             let forward = async move {
                 while let Some(seen) = res_rx.recv().await {
                     if tx.send(seen.update).await.is_err() {
@@ -90,6 +96,7 @@ pub fn spawn(
                     metallb_source::watch_resources(
                         client,
                         namespace.clone(),
+                        WatchStart::PoolsFirst,
                         update_from_objects(namespace),
                         res_tx,
                         shutdown.clone()

@@ -90,6 +90,29 @@ async fn auto_source_follows_the_ipaddresspools_live() {
     store.seed(lb_service("default", "s1")).expect("seed s1");
     let s1 = wait_ip(&server, "default", "s1").await;
     assert!(in_net(s1, "198.51.100.0/28"), "{s1}");
+    // Only the IPAddressPools are watched while none exists (the other kinds are not needed).
+    let other_kinds = [
+        "bgppeers.metallb.io",
+        "bgpadvertisements.metallb.io",
+        "communities.metallb.io",
+        "bfdprofiles.metallb.io",
+        "l2advertisements.metallb.io",
+    ];
+    let calls_on = |resource: &str| {
+        let calls = server.calls();
+        calls.requests("list", resource, None).len() + calls.requests("watch", resource, None).len()
+    };
+    assert!(
+        calls_on("ipaddresspools.metallb.io") > 0,
+        "pools not watched"
+    );
+    for resource in other_kinds {
+        assert_eq!(
+            calls_on(resource),
+            0,
+            "{resource} watched while no pool exists"
+        );
+    }
 
     // An IPAddressPool created through the API: the objects are in force (pool `extra` exists
     // only there), and `default` keeps s1's address valid.
@@ -111,6 +134,13 @@ async fn auto_source_follows_the_ipaddresspools_live() {
         .expect("seed s2");
     let s2 = wait_ip(&server, "default", "s2").await;
     assert!(in_net(s2, "198.51.100.64/30"), "{s2}");
+    // A pool exists: every kind was listed before the objects came into force.
+    for resource in other_kinds {
+        assert!(
+            !server.calls().requests("list", resource, None).is_empty(),
+            "{resource} not listed once a pool exists"
+        );
+    }
 
     // The leader writes the pools' counts on their status (MetalLB's fields), on changes only.
     let counts = |name: &str, v4: (u64, u64)| {

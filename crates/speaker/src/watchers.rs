@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
-use ferrolb_view::metallb_source;
+use ferrolb_view::metallb_source::{self, WatchStart};
 
 use crate::options::ConfigSource;
 use crate::world::{Change, ConfigUpdate, Update};
@@ -73,6 +73,7 @@ pub fn spawn_all(
             tasks.push(tokio::spawn(metallb_source::watch_resources(
                 client.clone(),
                 namespace.clone(),
+                WatchStart::All,
                 from_objects(namespace.clone()),
                 res_tx,
                 stop,
@@ -171,6 +172,7 @@ fn spawn_auto(
         tokio::spawn(metallb_source::watch_resources(
             client.clone(),
             namespace.to_string(),
+            WatchStart::PoolsFirst,
             from_objects(namespace.to_string()),
             res_tx,
             stop.clone(),

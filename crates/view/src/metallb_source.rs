@@ -40,26 +40,40 @@ fn watched() -> Vec<ApiResource> {
         .collect()
 }
 
-/// Watches every metallb.io kind in `namespace`; after all have been listed (or failed, e.g. the
-/// CRDs are not installed: no objects of that kind), sends `to_update(all objects)` on every
-/// change of them.
+/// Which metallb.io kinds [`watch_resources`] watches from the start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatchStart {
+    /// Every kind at once (`resources`: the objects are the configuration).
+    All,
+    /// Only IPAddressPools until one exists, then every kind (`auto`: while no pool exists
+    /// the ConfigMap is in force and the other kinds are not needed; this saves a node five
+    /// watches, retried forever where the CRDs are not installed).
+    PoolsFirst,
+}
+
+/// Watches the metallb.io kinds in `namespace` (which ones from the start: `start`); after all
+/// watched kinds have been listed (or failed, e.g. the CRDs are not installed: no objects of that
+/// kind), sends `to_update(all objects)` on every change of them.
 pub async fn watch_resources<U>(
     client: Client,
     namespace: String,
+    start: WatchStart,
     to_update: impl Fn(&[Value]) -> U,
     tx: mpsc::Sender<ResourcesSeen<U>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let resources = watched();
-    let streams = resources.iter().map(|ar| {
+    let stream_of = |ar: &ApiResource| {
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &namespace, ar);
         let plural = ar.plural.clone();
         watcher(api, watcher::Config::default())
             .default_backoff()
             .map(move |e| (plural.clone(), e))
             .boxed()
-    });
-    let mut events = futures::stream::select_all(streams);
+    };
+    let first = |ar: &&ApiResource| start == WatchStart::All || ar.plural == POOLS;
+    let mut events = futures::stream::select_all(resources.iter().filter(first).map(stream_of));
+    let mut started = events.len();
     let mut objects: BTreeMap<(String, String), Value> = BTreeMap::new();
     let mut initial: BTreeMap<String, Vec<(String, Value)>> = BTreeMap::new();
     let mut listed: BTreeSet<String> = BTreeSet::new();
@@ -107,11 +121,18 @@ pub async fn watch_resources<U>(
                 listed.insert(plural.clone());
             }
         }
-        if listed.len() < resources.len() {
+        let pools = objects.keys().filter(|(p, _)| p == POOLS).count();
+        if started < resources.len() && pools > 0 {
+            debug!(%namespace, "an IPAddressPool exists: watching the other metallb.io kinds");
+            for ar in resources.iter().filter(|ar| !first(ar)) {
+                events.push(stream_of(ar));
+            }
+            started = resources.len();
+        }
+        if listed.len() < started {
             continue;
         }
         let values: Vec<Value> = objects.values().cloned().collect();
-        let pools = objects.keys().filter(|(p, _)| p == POOLS).count();
         // Only send when something changed (a relist of the same objects is not news).
         let fingerprint = serde_json::to_string(&values).unwrap_or_default();
         if last_sent.as_deref() == Some(fingerprint.as_str()) {

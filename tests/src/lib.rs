@@ -25,7 +25,7 @@ pub mod udp_flow;
 pub mod wait;
 
 pub use env::{e2e_required, ferrolb_bin, require_binary, require_root};
-pub use netns::{veth, Link, Netns};
+pub use netns::{router_with_nodes, veth, Link, Netns};
 pub use process::ChildGuard;
 pub use scratch::ScratchDir;
 pub use wait::{wait_until, wait_until_opt};

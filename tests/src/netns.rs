@@ -167,6 +167,19 @@ pub struct Link {
     pub b_v6: Ipv6Addr,
 }
 
+/// A router namespace `<tag>-r` and `N` node namespaces `<tag>-n1`..`<tag>-nN`, node `i` linked
+/// to the router by [`veth`] index `i`: router 10.255.<i>.1, node 10.255.<i>.2 (fd00:255:0:<i>::1
+/// and ::2): the lab of the speaker e2e tests, where each node peers with the router.
+pub fn router_with_nodes<const N: usize>(tag: &str) -> (Netns, [Netns; N]) {
+    let router = Netns::new(&format!("{tag}-r"));
+    let nodes: [Netns; N] = std::array::from_fn(|i| Netns::new(&format!("{tag}-n{}", i + 1)));
+    for (i, node) in nodes.iter().enumerate() {
+        let index = u8::try_from(i + 1).expect("at most 255 nodes (one veth index each)");
+        veth(&router, node, index);
+    }
+    (router, nodes)
+}
+
 /// Creates a veth pair directly between `a` and `b` (nothing appears in the host namespace):
 /// `veth<index>a` in `a` with 10.255.<index>.1/24 and fd00:255:0:<index>::1/64, `veth<index>b`
 /// in `b` with .2 / ::2 (nodad). Several links from one namespace need distinct indexes.

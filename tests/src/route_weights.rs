@@ -38,3 +38,15 @@ pub fn next_hop_weights(ns: &str, prefix: &str) -> Option<BTreeMap<IpAddr, u32>>
     }
     Some(hops)
 }
+
+/// The next hop gateways of `prefix` in namespace `ns`'s main table, sorted as text; empty when
+/// the route is absent or `ip` fails.
+pub fn next_hops(ns: &str, prefix: &str) -> Vec<String> {
+    let mut hops: Vec<String> = next_hop_weights(ns, prefix)
+        .unwrap_or_default()
+        .keys()
+        .map(IpAddr::to_string)
+        .collect();
+    hops.sort();
+    hops
+}

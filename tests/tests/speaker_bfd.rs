@@ -21,8 +21,11 @@ use ferrolb_e2e::cluster::{seed_config, seed_front_service, seed_node_at};
 use ferrolb_e2e::env::require_root_and;
 use ferrolb_e2e::ns_api::NsApi;
 use ferrolb_e2e::peers::frr::{Frr, FrrConfig, FrrNeighbor};
+use ferrolb_e2e::route_weights::next_hops;
 use ferrolb_e2e::speaker;
-use ferrolb_e2e::{ferrolb_bin, veth, wait_until_opt, ChildGuard, Netns, ScratchDir};
+use ferrolb_e2e::{
+    ferrolb_bin, router_with_nodes, veth, wait_until_opt, ChildGuard, Netns, ScratchDir,
+};
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
@@ -76,31 +79,9 @@ fn start_speaker(ns: &Netns, node: &str, api: &str, dir: &ScratchDir) -> ChildGu
     speaker::start_speaker(ns, api, node, &[], &dir.join(&format!("{node}.log")))
 }
 
-/// Next hops of [`PREFIX`] in the calling thread's namespace's kernel table (sorted).
-fn kernel_hops() -> Vec<String> {
-    let Ok(out) = std::process::Command::new("ip")
-        .args(["-j", "route", "show", PREFIX])
-        .output()
-    else {
-        return Vec::new();
-    };
-    let Ok(v) = serde_json::from_slice::<Value>(&out.stdout) else {
-        return Vec::new();
-    };
-    let route = &v[0];
-    let mut hops: Vec<String> = match route["nexthops"].as_array() {
-        Some(list) => list
-            .iter()
-            .filter_map(|h| h["gateway"].as_str().map(str::to_string))
-            .collect(),
-        None => route["gateway"]
-            .as_str()
-            .map(str::to_string)
-            .into_iter()
-            .collect(),
-    };
-    hops.sort();
-    hops
+/// Next hops of [`PREFIX`] in the router's kernel table (sorted).
+fn kernel_hops(router: &Netns) -> Vec<String> {
+    next_hops(router.name(), PREFIX)
 }
 
 /// FRR's bfdd view of the session with `peer`.
@@ -143,12 +124,12 @@ fn metric(ns: &Netns, metric: &str, peer: &str) -> Option<f64> {
 fn wait_all_up(router: &Netns, frr: &Frr, what: &str, logs: &dyn Fn() -> String) {
     let ok = wait_until_opt(Duration::from_secs(20), || {
         let up = frr_bfd_up(frr, NODE1) && frr_bfd_up(frr, NODE2);
-        (up && router.run_in(kernel_hops) == [NODE1, NODE2]).then_some(())
+        (up && kernel_hops(router) == [NODE1, NODE2]).then_some(())
     });
     if ok.is_none() {
         panic!(
             "{what}: not up: kernel hops {:?}, FRR bfd {:?}\n{}",
-            router.run_in(kernel_hops),
+            kernel_hops(router),
             frr.try_vtysh(&["show bfd peers brief"]),
             logs()
         );
@@ -164,11 +145,7 @@ fn speaker_bfd_frozen_node_leaves_ecmp() {
         return;
     }
     let dir = ScratchDir::new("speaker-bfd");
-    let router = Netns::new("sbfd-r");
-    let node1 = Netns::new("sbfd-n1");
-    let node2 = Netns::new("sbfd-n2");
-    veth(&router, &node1, 1);
-    veth(&router, &node2, 2);
+    let (router, [node1, node2]) = router_with_nodes("sbfd");
     let mut cfg = FrrConfig::new(65000, "10.255.1.1".parse().unwrap())
         .neighbor(FrrNeighbor::new(NODE1.parse().unwrap(), 65001))
         .neighbor(FrrNeighbor::new(NODE2.parse().unwrap(), 65001));
@@ -248,10 +225,11 @@ fn speaker_bfd_frozen_node_leaves_ecmp() {
     );
 
     // node2's speaker freezes: FRR's bfdd detects it, tears BGP down, the path leaves.
-    let sampler = router.spawn_in(|| {
+    let router_name = router.name().to_string();
+    let sampler = router.spawn_in(move || {
         let end = Instant::now() + Duration::from_secs(5);
         while Instant::now() < end {
-            let hops = kernel_hops();
+            let hops = next_hops(&router_name, PREFIX);
             if hops != [NODE1, NODE2] {
                 return Some((Instant::now(), hops));
             }
@@ -325,7 +303,7 @@ fn speaker_bfd_frozen_node_leaves_ecmp() {
     assert!(our_bfd(&node1).is_null(), "node1 still reports BFD");
     assert_eq!(metric(&node1, "ferrolb_bfd_session_up", "10.255.1.1"), None);
     let back = wait_until_opt(Duration::from_secs(10), || {
-        (frr.established(NODE1.parse().unwrap()) && router.run_in(kernel_hops) == [NODE1, NODE2])
+        (frr.established(NODE1.parse().unwrap()) && kernel_hops(&router) == [NODE1, NODE2])
             .then_some(())
     });
     assert!(back.is_some(), "node1 not back without BFD\n{}", logs());
@@ -367,12 +345,12 @@ fn speaker_bfd_frozen_node_leaves_ecmp() {
     let t0 = Instant::now();
     nix::sys::signal::kill(bfdd, Signal::SIGSTOP).expect("SIGSTOP bfdd");
     let gone = wait_until_opt(Duration::from_secs(5), || {
-        router.run_in(kernel_hops).is_empty().then_some(())
+        kernel_hops(&router).is_empty().then_some(())
     });
     let took = t0.elapsed();
     // While BFD stays Down, BGP is not re-established (the hold time is far away).
     let held = wait_until_opt(Duration::from_secs(2), || {
-        (!router.run_in(kernel_hops).is_empty()).then_some(())
+        (!kernel_hops(&router).is_empty()).then_some(())
     });
     nix::sys::signal::kill(bfdd, Signal::SIGCONT).expect("SIGCONT bfdd");
     assert!(

@@ -23,7 +23,7 @@ use ferrolb_e2e::env::require_root_and;
 use ferrolb_e2e::ns_api::NsApi;
 use ferrolb_e2e::peers::frr::{Frr, FrrConfig, FrrNeighbor};
 use ferrolb_e2e::speaker;
-use ferrolb_e2e::{ferrolb_bin, veth, wait_until, ChildGuard, Netns, ScratchDir};
+use ferrolb_e2e::{ferrolb_bin, router_with_nodes, wait_until, ChildGuard, Netns, ScratchDir};
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
@@ -83,11 +83,7 @@ fn speaker_two_nodes_with_frr() {
         return;
     }
     let dir = ScratchDir::new("speaker-frr");
-    let router = Netns::new("spk-r");
-    let node1 = Netns::new("spk-n1");
-    let node2 = Netns::new("spk-n2");
-    veth(&router, &node1, 1);
-    veth(&router, &node2, 2);
+    let (router, [node1, node2]) = router_with_nodes("spk");
     let mut cfg = FrrConfig::new(65000, "10.255.1.1".parse().unwrap())
         .neighbor(FrrNeighbor::new("10.255.1.2".parse().unwrap(), 65001))
         .neighbor(FrrNeighbor::new("10.255.2.2".parse().unwrap(), 65001));
@@ -381,9 +377,7 @@ fn speaker_config_changes_send_rfc4486_cease() {
         return;
     }
     let dir = ScratchDir::new("speaker-cease");
-    let router = Netns::new("spk-cr");
-    let node1 = Netns::new("spk-c1");
-    veth(&router, &node1, 1);
+    let (router, [node1]) = router_with_nodes("spk-c");
     let node_addr: IpAddr = "10.255.1.2".parse().unwrap();
     let mut cfg = FrrConfig::new(65000, "10.255.1.1".parse().unwrap())
         .neighbor(FrrNeighbor::new(node_addr, 65001));
@@ -519,11 +513,7 @@ fn speaker_reads_metallb_objects_like_the_configmap() {
         return;
     }
     let dir = ScratchDir::new("speaker-frr-crds");
-    let router = Netns::new("spc-r");
-    let node1 = Netns::new("spc-n1");
-    let node2 = Netns::new("spc-n2");
-    veth(&router, &node1, 1);
-    veth(&router, &node2, 2);
+    let (router, [node1, node2]) = router_with_nodes("spc");
     let mut with_password = FrrNeighbor::new("10.255.1.2".parse().unwrap(), 65001);
     with_password.password = Some("s3cret".into());
     let mut cfg = FrrConfig::new(65000, "10.255.1.1".parse().unwrap())

@@ -19,7 +19,9 @@ use ferrolb_apiserver::Store;
 use ferrolb_e2e::env::require_root_and;
 use ferrolb_e2e::ns_api::NsApi;
 use ferrolb_e2e::peers::frr::{Frr, FrrConfig, FrrNeighbor};
-use ferrolb_e2e::{ferrolb_bin, speaker, veth, wait_until, ChildGuard, Netns, ScratchDir};
+use ferrolb_e2e::{
+    ferrolb_bin, router_with_nodes, speaker, wait_until, ChildGuard, Netns, ScratchDir,
+};
 use serde_json::json;
 
 const PASSWORD: &str = "md5-from-a-secret";
@@ -140,11 +142,7 @@ fn custom_resources_announce_what_the_configmap_announces() {
         return;
     }
     let dir = ScratchDir::new("speaker-crds");
-    let router = Netns::new("crd-r");
-    let node1 = Netns::new("crd-n1");
-    let node2 = Netns::new("crd-n2");
-    veth(&router, &node1, 1);
-    veth(&router, &node2, 2);
+    let (router, [node1, node2]) = router_with_nodes("crd");
     let neighbor = |addr: &str| {
         let mut n = FrrNeighbor::new(addr.parse().unwrap(), 65001);
         n.password = Some(PASSWORD.into());

@@ -22,6 +22,7 @@ use ferrolb_e2e::env::require_root_and;
 use ferrolb_e2e::ns_api::NsApi;
 use ferrolb_e2e::peers::{Bird, BirdConfig, BirdNeighbor, Frr, FrrConfig, FrrNeighbor};
 use ferrolb_e2e::route_sampler::{Samples, TableSampler};
+use ferrolb_e2e::route_weights::next_hops;
 use ferrolb_e2e::udp_flow::{Flow, FlowReport, Responder};
 use ferrolb_e2e::{speaker, veth, wait_until, ChildGuard, Netns, ScratchDir};
 use nix::sys::signal::Signal;
@@ -214,22 +215,7 @@ fn seed_daemonset_with(store: &Store, template_spec: Value) {
 
 /// Next hops of `ip` in the router's kernel table (empty: no route).
 fn kernel_hops(router: &Netns, ip: Ipv4Addr) -> Vec<String> {
-    let out = router.run_ok(&["ip", "-4", "-j", "route", "show", &prefix(ip)]);
-    let v: Value = serde_json::from_str(&out).unwrap_or_default();
-    let route = &v[0];
-    let mut hops: Vec<String> = match route["nexthops"].as_array() {
-        Some(list) => list
-            .iter()
-            .filter_map(|h| h["gateway"].as_str().map(str::to_string))
-            .collect(),
-        None => route["gateway"]
-            .as_str()
-            .map(str::to_string)
-            .into_iter()
-            .collect(),
-    };
-    hops.sort();
-    hops
+    next_hops(router.name(), &prefix(ip))
 }
 
 impl Lab {

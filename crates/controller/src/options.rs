@@ -1,65 +1,12 @@
 //! Options of the controller: where the configuration comes from, the lease, the metrics address.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
+
+pub use ferrolb_view::ConfigSource;
 
 /// Field manager used for every write the controller makes.
 pub const FIELD_MANAGER: &str = "ferrolb-controller";
-
-/// Where the controller reads its configuration from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ConfigSource {
-    /// A ConfigMap, watched live (`ferrolb-system/config`, key `config` by default).
-    ConfigMap {
-        /// Namespace of the ConfigMap.
-        namespace: String,
-        /// Name of the ConfigMap.
-        name: String,
-    },
-    /// A file (a ConfigMap manifest or the bare `config` text), re-read when it changes.
-    File(PathBuf),
-    /// MetalLB's custom resources (metallb.io) in a namespace, watched live.
-    Resources {
-        /// Namespace of the objects.
-        namespace: String,
-    },
-    /// The custom resources when any IPAddressPool exists in `namespace`, else the ConfigMap
-    /// `namespace/name`; decided again whenever that changes.
-    Auto {
-        /// Namespace of the objects and of the ConfigMap.
-        namespace: String,
-        /// Name of the ConfigMap.
-        name: String,
-    },
-}
-
-impl Default for ConfigSource {
-    fn default() -> Self {
-        ConfigSource::ConfigMap {
-            namespace: "ferrolb-system".into(),
-            name: "config".into(),
-        }
-    }
-}
-
-impl std::fmt::Display for ConfigSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ConfigSource::ConfigMap { namespace, name } => {
-                write!(f, "ConfigMap {namespace}/{name}")
-            }
-            ConfigSource::File(path) => write!(f, "file {}", path.display()),
-            ConfigSource::Resources { namespace } => {
-                write!(f, "metallb.io resources in namespace {namespace}")
-            }
-            ConfigSource::Auto { namespace, name } => write!(
-                f,
-                "auto (metallb.io resources in namespace {namespace} if an IPAddressPool exists, else ConfigMap {namespace}/{name})"
-            ),
-        }
-    }
-}
 
 /// Leader election through a coordination.k8s.io/v1 Lease.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,60 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Where the speaker reads its configuration from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ConfigSource {
-    /// A ConfigMap, watched live (key `config`); `ferrolb-system/config` by default,
-    /// `metallb-system/config` for a migration from MetalLB.
-    ConfigMap {
-        /// Namespace.
-        namespace: String,
-        /// Name.
-        name: String,
-    },
-    /// A file (a ConfigMap manifest or the bare config text), re-read when it changes.
-    File(PathBuf),
-    /// MetalLB's custom resources (metallb.io) in a namespace, watched live.
-    Resources {
-        /// Namespace of the objects.
-        namespace: String,
-    },
-    /// The custom resources when any IPAddressPool exists in `namespace`, else the ConfigMap
-    /// `namespace/name`; decided again whenever that changes.
-    Auto {
-        /// Namespace of the objects and of the ConfigMap.
-        namespace: String,
-        /// Name of the ConfigMap.
-        name: String,
-    },
-}
-
-impl Default for ConfigSource {
-    fn default() -> Self {
-        ConfigSource::ConfigMap {
-            namespace: ferrolb_config::CONFIGMAP_NAMESPACE.into(),
-            name: ferrolb_config::CONFIGMAP_NAME.into(),
-        }
-    }
-}
-
-impl std::fmt::Display for ConfigSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ConfigSource::ConfigMap { namespace, name } => {
-                write!(f, "ConfigMap {namespace}/{name}")
-            }
-            ConfigSource::File(path) => write!(f, "file {}", path.display()),
-            ConfigSource::Resources { namespace } => {
-                write!(f, "metallb.io resources in namespace {namespace}")
-            }
-            ConfigSource::Auto { namespace, name } => write!(
-                f,
-                "auto (metallb.io resources in namespace {namespace} if an IPAddressPool exists, else ConfigMap {namespace}/{name})"
-            ),
-        }
-    }
-}
+pub use ferrolb_view::ConfigSource;
 
 /// Everything [`crate::start`] needs besides the client and the node name.
 #[derive(Clone, Debug)]

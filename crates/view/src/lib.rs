@@ -6,6 +6,7 @@
 
 mod annotations;
 pub mod api_kinds;
+mod config_source;
 mod configmap;
 pub mod daemon_placement;
 mod endpoints;
@@ -15,6 +16,7 @@ mod node;
 mod service;
 
 pub use annotations::*;
+pub use config_source::ConfigSource;
 pub use configmap::{config_text_from_configmap, ConfigMapLocation};
 pub use endpoints::{endpoints_by_service, EndpointSliceView, EndpointView, SERVICE_NAME_LABEL};
 pub use error::ViewError;

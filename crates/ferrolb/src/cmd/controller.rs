@@ -1,36 +1,16 @@
 //! `ferrolb controller`: assigns LoadBalancer IPs to Services (see `ferrolb_controller`).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use ferrolb_controller::{ConfigSource, LeaseOptions, Options};
-
-use super::SourceKind;
+use ferrolb_controller::{LeaseOptions, Options};
 
 /// Flags of `ferrolb controller`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Namespace of the config ConfigMap.
-    #[arg(long, default_value = ferrolb_config::CONFIGMAP_NAMESPACE)]
-    config_namespace: String,
-    /// Name of the config ConfigMap (its `config` key holds the configuration).
-    #[arg(long, default_value = ferrolb_config::CONFIGMAP_NAME)]
-    config_name: String,
-    /// The config ConfigMap as NAMESPACE/NAME, e.g. `metallb-system/config` when migrating from
-    /// MetalLB (overrides --config-namespace and --config-name).
-    #[arg(long, value_name = "NAMESPACE/NAME", conflicts_with = "config_file")]
-    configmap: Option<String>,
-    /// Read the configuration from a file (a ConfigMap manifest, the bare config text or
-    /// metallb.io objects) instead of a ConfigMap; the file is re-read when it changes.
-    #[arg(long, value_name = "FILE")]
-    config_file: Option<PathBuf>,
-    /// Where the configuration comes from: `configmap`, `resources` (MetalLB's metallb.io
-    /// objects in the config namespace), or `auto`: the resources when any IPAddressPool exists
-    /// there, else the ConfigMap (decided again when that changes; the log says which).
-    #[arg(long, value_enum, default_value_t = SourceKind::Auto, conflicts_with = "config_file")]
-    config_source: SourceKind,
+    #[command(flatten)]
+    config: super::ConfigSourceArgs,
     /// Address for /metrics, /healthz and /readyz.
     #[arg(long, default_value = "0.0.0.0:7472")]
     metrics_addr: SocketAddr,
@@ -101,34 +81,7 @@ fn options_from(args: &Args) -> anyhow::Result<Options> {
         .identity
         .clone()
         .unwrap_or_else(ferrolb_controller::options::default_identity);
-    let config_source = match (&args.config_file, &args.configmap) {
-        (Some(path), _) => ConfigSource::File(path.clone()),
-        (None, Some(reference)) => {
-            let Some((namespace, name)) = reference.split_once('/') else {
-                bail!("--configmap: {reference:?}: expected NAMESPACE/NAME, e.g. metallb-system/config");
-            };
-            if namespace.is_empty() || name.is_empty() || name.contains('/') {
-                bail!("--configmap: {reference:?}: expected NAMESPACE/NAME, e.g. metallb-system/config");
-            }
-            ConfigSource::ConfigMap {
-                namespace: namespace.to_string(),
-                name: name.to_string(),
-            }
-        }
-        (None, None) => ConfigSource::ConfigMap {
-            namespace: args.config_namespace.clone(),
-            name: args.config_name.clone(),
-        },
-    };
-    let config_source = match (config_source, args.config_source) {
-        (ConfigSource::ConfigMap { namespace, .. }, SourceKind::Resources) => {
-            ConfigSource::Resources { namespace }
-        }
-        (ConfigSource::ConfigMap { namespace, name }, SourceKind::Auto) => {
-            ConfigSource::Auto { namespace, name }
-        }
-        (other, _) => other,
-    };
+    let config_source = args.config.config_source()?;
     let lease = (!args.no_leader_election).then(|| {
         let duration = Duration::from_secs(args.lease_duration);
         LeaseOptions {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use ferrolb_fabric::uplinks::{metrics, UplinkManager};
-use ferrolb_speaker::{ConfigSource, ExtraMetrics, Options};
+use ferrolb_speaker::{ExtraMetrics, Options};
 use tokio::sync::watch;
 
 /// Flags of `ferrolb speaker`.
@@ -17,25 +17,8 @@ pub struct Args {
     /// This node's name (Kubernetes: the downward API's spec.nodeName as NODE_NAME).
     #[arg(long, env = "NODE_NAME")]
     node_name: Option<String>,
-    /// Namespace of the config ConfigMap.
-    #[arg(long, default_value = ferrolb_config::CONFIGMAP_NAMESPACE)]
-    config_namespace: String,
-    /// Name of the config ConfigMap (its `config` key holds the configuration).
-    #[arg(long, default_value = ferrolb_config::CONFIGMAP_NAME)]
-    config_name: String,
-    /// The config ConfigMap as NAMESPACE/NAME, e.g. `metallb-system/config` when migrating from
-    /// MetalLB (overrides --config-namespace and --config-name).
-    #[arg(long, value_name = "NAMESPACE/NAME", conflicts_with = "config_file")]
-    configmap: Option<String>,
-    /// Read the configuration from a file (a ConfigMap manifest, the bare config text or
-    /// metallb.io objects) instead of a ConfigMap; the file is re-read when it changes.
-    #[arg(long, value_name = "FILE")]
-    config_file: Option<PathBuf>,
-    /// Where the configuration comes from: `configmap`, `resources` (MetalLB's metallb.io
-    /// objects in the config namespace), or `auto`: the resources when any IPAddressPool exists
-    /// there, else the ConfigMap (decided again when that changes; the log says which).
-    #[arg(long, value_enum, default_value_t = super::SourceKind::Auto, conflicts_with = "config_file")]
-    config_source: super::SourceKind,
+    #[command(flatten)]
+    config: super::ConfigSourceArgs,
     /// Address for /healthz, /readyz, /metrics and /status (`ferrolb status` asks here).
     #[arg(long, default_value = "0.0.0.0:7473")]
     metrics_addr: SocketAddr,
@@ -175,33 +158,7 @@ fn options_from(args: &Args) -> anyhow::Result<Options> {
             args.connect_retry
         );
     }
-    let config_source = match (&args.config_file, &args.configmap) {
-        (Some(path), _) => ConfigSource::File(path.clone()),
-        (None, Some(reference)) => match reference.split_once('/') {
-            Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
-                ConfigSource::ConfigMap {
-                    namespace: ns.to_string(),
-                    name: name.to_string(),
-                }
-            }
-            _ => bail!(
-                "--configmap: {reference:?}: expected NAMESPACE/NAME, e.g. metallb-system/config"
-            ),
-        },
-        (None, None) => ConfigSource::ConfigMap {
-            namespace: args.config_namespace.clone(),
-            name: args.config_name.clone(),
-        },
-    };
-    let config_source = match (config_source, args.config_source) {
-        (ConfigSource::ConfigMap { namespace, .. }, super::SourceKind::Resources) => {
-            ConfigSource::Resources { namespace }
-        }
-        (ConfigSource::ConfigMap { namespace, name }, super::SourceKind::Auto) => {
-            ConfigSource::Auto { namespace, name }
-        }
-        (other, _) => other,
-    };
+    let config_source = args.config.config_source()?;
     let mut options = Options {
         config_source,
         http_addr: Some(args.metrics_addr),

@@ -68,8 +68,10 @@ pub async fn run(
             generation = current.config_generation;
             absent.clear();
         }
-        let now = Instant::now();
         for counts in &current.pools {
+            // Per pool, taken again after every write: the writes before this one took time,
+            // and the interval is counted from when this pool's write is sent.
+            let now = Instant::now();
             if let Some(until) = absent.get(&counts.pool).copied() {
                 if now < until {
                     retry_at = Some(retry_at.map_or(until, |r| r.min(until)));

@@ -22,19 +22,6 @@ const NODE: &str = "127.0.0.5";
 /// The collector's address.
 const COLLECTOR: &str = "127.0.0.1";
 
-async fn wait_for(
-    rx: &mut watch::Receiver<PeerStatus>,
-    what: &str,
-    cond: impl FnMut(&PeerStatus) -> bool,
-) -> PeerStatus {
-    let result = match tokio::time::timeout(Duration::from_secs(10), rx.wait_for(cond)).await {
-        Ok(Ok(s)) => Some(s.clone()),
-        Ok(Err(_)) => panic!("status channel closed while waiting for {what}"),
-        Err(_) => None,
-    };
-    result.unwrap_or_else(|| panic!("timed out waiting for {what}; last: {:?}", *rx.borrow()))
-}
-
 fn desired(port: u16, extra: &str) -> Desired {
     let config = parse_config(&format!(
         "peers:\n- peer-address: 127.0.0.1\n  peer-port: {port}\n  peer-asn: 65000\n  \
@@ -81,19 +68,19 @@ async fn session_then_stop(
 ) -> (PeerStatus, PeerStatus) {
     let mut m = manager();
     m.apply(desired, None, 1).await;
-    let up = wait_for(rx, "the session up", |s| {
+    let up = common::wait_for(rx, "the session up", |s| {
         s.state == State::Established && s.established_count == count
     })
     .await;
     // Stop only after the collector's End-of-RIBs (IPv4, IPv6) arrived: a collector still
     // writing when we close could report its broken pipe instead of our NOTIFICATION.
     let mut ours = m.speaker().watch(COLLECTOR.parse().unwrap()).unwrap();
-    wait_for(&mut ours, "the collector's End-of-RIBs", |s| {
+    common::wait_for(&mut ours, "the collector's End-of-RIBs", |s| {
         s.updates_in >= 2
     })
     .await;
     m.shutdown(mode, "test stop").await;
-    let down = wait_for(rx, "the session down", |s| s.state != State::Established).await;
+    let down = common::wait_for(rx, "the session down", |s| s.state != State::Established).await;
     (up, down)
 }
 
@@ -136,17 +123,17 @@ async fn restart_closes_silently_departure_and_removal_hard_reset_without_gr_cea
     // leave the routes stale at a router that exchanged N).
     let mut m = manager();
     m.apply(&gr, None, 1).await;
-    wait_for(&mut rx, "the session up", |s| {
+    common::wait_for(&mut rx, "the session up", |s| {
         s.state == State::Established && s.established_count == 3
     })
     .await;
     let mut ours = m.speaker().watch(COLLECTOR.parse().unwrap()).unwrap();
-    wait_for(&mut ours, "the collector's End-of-RIBs", |s| {
+    common::wait_for(&mut ours, "the collector's End-of-RIBs", |s| {
         s.updates_in >= 2
     })
     .await;
     m.apply(&Desired::default(), None, 1).await;
-    let down = wait_for(&mut rx, "the session down", |s| {
+    let down = common::wait_for(&mut rx, "the session down", |s| {
         s.state != State::Established
     })
     .await;
@@ -182,7 +169,7 @@ async fn status_shows_whether_graceful_restart_was_negotiated() {
         );
         m.apply(&desired(port, extra), None, 1).await;
         let mut rx = m.speaker().watch("127.0.0.1".parse().unwrap()).unwrap();
-        let up = wait_for(&mut rx, "our session up", |s| s.is_established()).await;
+        let up = common::wait_for(&mut rx, "our session up", |s| s.is_established()).await;
         let gr = up.graceful_restart.expect("Established");
         assert_eq!(gr.negotiated(), negotiated, "{extra:?}: {gr:?}");
         assert_eq!(gr.local_restart_time, if negotiated { 120 } else { 0 });

@@ -8,28 +8,14 @@ use std::time::Duration;
 
 mod common;
 
-use ferrolb_bgp::driver::{PeerStatus, Speaker, State};
+use ferrolb_bgp::driver::{Speaker, State};
 use ferrolb_config::parse_config;
 use ferrolb_speaker::departure::StopMode;
 use ferrolb_speaker::policy::{Desired, PeerKey, PeerPlan};
 use ferrolb_speaker::sessions::{ManagerOptions, SessionManager};
-use tokio::sync::watch;
 
 /// The source address of the manager's sessions (the collector's configured peer).
 const NODE: &str = "127.0.0.4";
-
-async fn wait_for(
-    rx: &mut watch::Receiver<PeerStatus>,
-    what: &str,
-    cond: impl FnMut(&PeerStatus) -> bool,
-) -> PeerStatus {
-    let result = match tokio::time::timeout(Duration::from_secs(10), rx.wait_for(cond)).await {
-        Ok(Ok(s)) => Some(s.clone()),
-        Ok(Err(_)) => panic!("status channel closed while waiting for {what}"),
-        Err(_) => None,
-    };
-    result.unwrap_or_else(|| panic!("timed out waiting for {what}; last: {:?}", *rx.borrow()))
-}
 
 fn plan(peer: ferrolb_config::Peer) -> PeerPlan {
     PeerPlan {
@@ -81,7 +67,7 @@ async fn two_plans_for_one_address_never_flap_the_session() {
     );
     let touched = manager.apply(&desired, None, 1).await;
     assert_eq!(touched, [IpAddr::from([127, 0, 0, 1])]);
-    wait_for(&mut rx, "the collector's session up", |s| {
+    common::wait_for(&mut rx, "the collector's session up", |s| {
         s.state == State::Established
     })
     .await;
@@ -90,7 +76,7 @@ async fn two_plans_for_one_address_never_flap_the_session() {
         let touched = manager.apply(&desired, None, 1).await;
         assert!(touched.is_empty(), "pass {pass} reset {touched:?}");
     }
-    let status = wait_for(&mut rx, "the collector's session still up", |s| {
+    let status = common::wait_for(&mut rx, "the collector's session still up", |s| {
         s.state == State::Established
     })
     .await;

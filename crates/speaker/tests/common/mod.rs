@@ -2,7 +2,10 @@
 
 #![allow(dead_code)]
 
-use ferrolb_bgp::driver::{PeerConfig, Speaker};
+use std::time::Duration;
+
+use ferrolb_bgp::driver::{PeerConfig, PeerStatus, Speaker};
+use tokio::sync::watch;
 
 /// A collector BGP peer (AS 65000) listening on 127.0.0.1 that accepts a passive session from
 /// `peer` (AS 65001), after `tune` adjusted that peer; returns it and its port.
@@ -41,4 +44,19 @@ fn add_peer(collector: &Speaker, peer: &str, tune: impl FnOnce(&mut PeerConfig))
     config.session.passive = true;
     tune(&mut config);
     collector.add_peer(config).expect("collector peer");
+}
+
+/// Waits up to 10 s for a session status that satisfies `cond`; panics naming `what` and the last
+/// status when none comes.
+pub async fn wait_for(
+    rx: &mut watch::Receiver<PeerStatus>,
+    what: &str,
+    cond: impl FnMut(&PeerStatus) -> bool,
+) -> PeerStatus {
+    let result = match tokio::time::timeout(Duration::from_secs(10), rx.wait_for(cond)).await {
+        Ok(Ok(s)) => Some(s.clone()),
+        Ok(Err(_)) => panic!("status channel closed while waiting for {what}"),
+        Err(_) => None,
+    };
+    result.unwrap_or_else(|| panic!("timed out waiting for {what}; last: {:?}", *rx.borrow()))
 }
